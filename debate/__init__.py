@@ -1,0 +1,1 @@
+"""pzjudge debate layer."""

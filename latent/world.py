@@ -1,0 +1,298 @@
+"""World models: the hidden joint distribution of the statements' truth values.
+
+A world is a list of independent blocks. A Gaussian block says statement i is true iff
+X_i > threshold_i (X_i <= threshold_i for a flip), X ~ N(0, covariance). A discrete block
+is a finite outcome space; a statement is a set of outcomes. P(Z) is the product of the
+blocks' probabilities that all their statements are true.
+
+World files are JSON; `load_world` refuses a malformed one with a single line naming the
+file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from latent.errors import LatentError
+
+#: Tolerance for "probabilities sum to 1", symmetry and positive semi-definiteness.
+TOL = 1e-9
+
+Trap = Literal["d4", "parity", "extremal", "flip"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GaussianStatement(_Model):
+    """True iff X_i > threshold (or X_i <= threshold when `flip`)."""
+
+    id: str = Field(min_length=1)
+    text: str
+    threshold: float = 0.0
+    flip: bool = False
+    #: The latent point the text was decoded from, when the world was generated.
+    latent: list[float] | None = None
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("threshold must be a finite number")
+        return v
+
+
+class DiscreteStatement(_Model):
+    """True iff the block's outcome is one of `outcomes`."""
+
+    id: str = Field(min_length=1)
+    text: str
+    outcomes: list[str]
+
+
+class GaussianBlock(_Model):
+    """Statements whose truth comes from thresholding a correlated Gaussian vector."""
+
+    kind: Literal["gaussian"] = "gaussian"
+    name: str | None = None
+    #: What was planted here, for the reveal (never shown before the judge answers).
+    trap: Trap | None = None
+    statements: list[GaussianStatement] = Field(min_length=1)
+    covariance: list[list[float]]
+
+    @model_validator(mode="after")
+    def _check_covariance(self) -> GaussianBlock:
+        m = len(self.statements)
+        cov = self.covariance
+        if len(cov) != m or any(len(row) != m for row in cov):
+            raise ValueError(
+                f"covariance must be a {m}x{m} matrix (one row and column per statement)"
+            )
+        a = np.asarray(cov, dtype=float)
+        if not np.all(np.isfinite(a)):
+            raise ValueError("covariance has a non-finite entry; use finite numbers")
+        d = np.diag(a)
+        if np.any(d <= 0):
+            i = int(np.argmin(d))
+            raise ValueError(f"covariance diagonal entry {i} is {d[i]:g}; variances must be > 0")
+        asym = np.max(np.abs(a - a.T)) if m > 1 else 0.0
+        if asym > TOL * max(1.0, float(np.max(d))):
+            raise ValueError(f"covariance is not symmetric (max |S - S^T| = {asym:.3g}); mirror it")
+        s = np.sqrt(d)
+        corr = a / np.outer(s, s)
+        lam = float(np.linalg.eigvalsh((corr + corr.T) / 2)[0]) if m > 1 else 1.0
+        if lam < -1e-8:
+            raise ValueError(
+                f"covariance is not positive semi-definite (smallest eigenvalue of the "
+                f"correlation {lam:.3g}); add to the diagonal or use a kernel matrix"
+            )
+        return self
+
+    @cached_property
+    def cov(self) -> np.ndarray:
+        """The covariance as a float array (m, m)."""
+        return np.asarray(self.covariance, dtype=float)
+
+    @cached_property
+    def corr(self) -> np.ndarray:
+        """The correlation matrix (truth only depends on it after standardising)."""
+        s = np.sqrt(np.diag(self.cov))
+        r = self.cov / np.outer(s, s)
+        np.fill_diagonal(r, 1.0)
+        return np.clip((r + r.T) / 2, -1.0, 1.0)
+
+    @cached_property
+    def std_thresholds(self) -> np.ndarray:
+        """Thresholds in units of each X_i's standard deviation."""
+        return np.array([st.threshold for st in self.statements]) / np.sqrt(np.diag(self.cov))
+
+    @cached_property
+    def flips(self) -> np.ndarray:
+        return np.array([st.flip for st in self.statements], dtype=bool)
+
+    @cached_property
+    def signs(self) -> np.ndarray:
+        """+1 for an ordinary statement, -1 for a flip: E_i is {signs_i * (X_i - c_i) > 0}."""
+        return np.where(self.flips, -1.0, 1.0)
+
+    def orthant(self, idx: list[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Upper-orthant form of a subset: E_i = {Y_i > h_i}, Y = signs * X standardised.
+
+        Returns the correlation matrix of Y restricted to `idx` and the thresholds h.
+        """
+        sel = np.arange(len(self.statements)) if idx is None else np.asarray(idx, dtype=int)
+        s = self.signs[sel]
+        r = self.corr[np.ix_(sel, sel)] * np.outer(s, s)
+        h = self.std_thresholds[sel] * s
+        return r, h
+
+
+class DiscreteBlock(_Model):
+    """A finite outcome space; exact probabilities by summation."""
+
+    kind: Literal["discrete"] = "discrete"
+    name: str | None = None
+    trap: Trap | None = None
+    outcomes: dict[str, float] = Field(min_length=1)
+    statements: list[DiscreteStatement] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> DiscreteBlock:
+        for k, p in self.outcomes.items():
+            if not (math.isfinite(p) and p >= 0):
+                raise ValueError(f"outcome {k!r} has probability {p}; use a number >= 0")
+        total = math.fsum(self.outcomes.values())
+        if abs(total - 1.0) > TOL:
+            raise ValueError(f"outcome probabilities sum to {total:.12g}; they must sum to 1")
+        for st in self.statements:
+            for o in st.outcomes:
+                if o not in self.outcomes:
+                    raise ValueError(
+                        f"statement {st.id!r} names unknown outcome {o!r}; "
+                        f"use one of {sorted(self.outcomes)[:8]}"
+                    )
+        return self
+
+    @cached_property
+    def probs(self) -> np.ndarray:
+        """Outcome probabilities in the order of `outcomes`."""
+        return np.array(list(self.outcomes.values()), dtype=float)
+
+    @cached_property
+    def membership(self) -> np.ndarray:
+        """Boolean (statements, outcomes): statement i is true at outcome j."""
+        keys = {k: j for j, k in enumerate(self.outcomes)}
+        a = np.zeros((len(self.statements), len(keys)), dtype=bool)
+        for i, st in enumerate(self.statements):
+            a[i, [keys[o] for o in st.outcomes]] = True
+        return a
+
+
+Block = Annotated[GaussianBlock | DiscreteBlock, Field(discriminator="kind")]
+
+
+class WorldMeta(_Model):
+    """How a world was made: enough to make it again."""
+
+    seed: int | None = None
+    generator: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class World(_Model):
+    """Independent blocks of statements; the whole background model Z."""
+
+    blocks: list[Block] = Field(min_length=1)
+    meta: WorldMeta | None = None
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> World:
+        seen: set[str] = set()
+        for b, block in enumerate(self.blocks):
+            for st in block.statements:
+                if st.id in seen:
+                    raise ValueError(
+                        f"duplicate statement id {st.id!r} (again in block {b}); ids must be unique"
+                    )
+                seen.add(st.id)
+        return self
+
+    @cached_property
+    def index(self) -> dict[str, tuple[int, int]]:
+        """Statement id -> (block number, position in block)."""
+        return {
+            st.id: (b, i) for b, blk in enumerate(self.blocks) for i, st in enumerate(blk.statements)
+        }
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.index)
+
+    @property
+    def n_statements(self) -> int:
+        return len(self.index)
+
+    def statement(self, sid: str) -> GaussianStatement | DiscreteStatement:
+        b, i = self.locate(sid)
+        return self.blocks[b].statements[i]
+
+    def locate(self, sid: str) -> tuple[int, int]:
+        """(block, position) of a statement id, or a LatentError naming the bad id."""
+        try:
+            return self.index[sid]
+        except KeyError:
+            raise LatentError(f"unknown statement id {sid!r}; see the ids in the world file") from None
+
+    def group(self, ids: list[str]) -> dict[int, list[int]]:
+        """Split statement ids into {block: [positions]} (duplicates removed, order kept)."""
+        out: dict[int, list[int]] = {}
+        for sid in ids:
+            b, i = self.locate(sid)
+            if i not in out.setdefault(b, []):
+                out[b].append(i)
+        return out
+
+    def to_json(self) -> str:
+        """Deterministic JSON text: same world -> byte-identical file."""
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1) + "\n"
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("gaussian", "discrete", "function-after[_check(), DiscreteBlock]"):
+            continue
+        elif str(part).startswith(("function-", "tagged-union")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def parse_world(data: Any, source: str = "world") -> World:
+    """Validate already-parsed JSON as a world; errors are one actionable line."""
+    try:
+        return World.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "this field is required"
+        elif err["type"] == "union_tag_invalid":
+            msg = "kind must be 'gaussian' or 'discrete'"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field; remove it or check its spelling"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise LatentError(f"{source}: {_field_path(err['loc'])}: {msg}{more}") from None
+
+
+def load_world(path: str | Path) -> World:
+    """Read and validate a world file; a LatentError (one line) if it cannot be used."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LatentError(f"{p}: no such file; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LatentError(f"{p}: cannot read it ({exc.__class__.__name__}); check the file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LatentError(
+            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix the syntax"
+        ) from None
+    return parse_world(data, str(p))
+
+
+def save_world(world: World, path: str | Path) -> None:
+    Path(path).write_text(world.to_json(), encoding="utf-8")

@@ -1,0 +1,1 @@
+"""pzjudge store layer."""

@@ -1,0 +1,1 @@
+"""pzjudge tui layer."""
