@@ -1,0 +1,359 @@
+"""Running one debate, headless: openings, rounds, credences, judgement, scores.
+
+The engine alone holds the world and the truth. Debaters and judges get views; every
+speech is verified before anyone else sees it; every failure of a debater (raises, hangs,
+returns garbage) forfeits that turn with the reason and the debate goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field, ValidationError
+
+from debate.errors import DebateError
+from debate.evidence import Baselines, baselines
+from debate.models import Argument, Side
+from debate.protocol import (
+    Action,
+    Debater,
+    DebaterView,
+    Decision,
+    Judge,
+    JudgeView,
+    Phase,
+    StatementView,
+    Turn,
+    evidence_key,
+)
+from debate.rules import Rules
+from debate.scoring import Scores, score
+from debate.verify import Oracle, verify_argument
+from latent.nway import nway
+from latent.pz import world_pz
+from latent.world import World
+
+Event = dict[str, Any]
+
+
+class Credence(BaseModel):
+    """The judge's credence that A is honest, after a turn."""
+
+    after_turn: int
+    credence_a: float
+    at: float
+
+
+class Query(BaseModel):
+    """One oracle query by the judge."""
+
+    ids: list[str]
+    p: float
+    at: float
+
+
+class Judgement(BaseModel):
+    """The judge's final answer with its history."""
+
+    estimate: float
+    interval: tuple[float, float] | None = None
+    credence_a: float
+    credences: list[Credence] = Field(default_factory=list)
+    queries: list[Query] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class DebateResult(BaseModel):
+    """A whole debate: transcript, outcome and exact scores."""
+
+    world_seed: int | None
+    n_statements: int
+    rules: Rules
+    debater_a: str
+    debater_b: str
+    judge: str
+    honest_side: Side
+    claims: dict[Side, float]
+    turns: list[Turn]
+    judgement: Judgement
+    truth: float
+    log10_truth: float | None
+    scores: Scores
+    baselines: Baselines
+    evidence: dict[str, float]
+
+
+def independence_value(world: World) -> float:
+    """Product of every statement's own probability: the tempting low-order answer."""
+    logp = 0.0
+    for sid in world.ids:
+        p = nway(world, [sid]).p
+        if p <= 0:
+            return 0.0
+        logp += math.log(p)
+    return math.exp(logp)
+
+
+def liar_claim(truth: float, tempting: float, factor: float) -> float:
+    """A false P(Z) at least `factor` away from the truth, towards what looks tempting.
+
+    The tempting value is what low-order reasoning suggests (independence). If going that
+    way would leave [0, 1], the lie goes the other way.
+    """
+    if truth <= 0:
+        return min(1.0, max(tempting, 1e-6))
+    down = tempting < truth
+    ratio = max(factor, (truth / tempting) if down and tempting > 0 else factor)
+    if not down:
+        ratio = max(factor, tempting / truth)
+    lie = truth / ratio if down else truth * ratio
+    if lie > 1.0:
+        lie = truth / factor
+    return lie
+
+
+def statement_views(world: World, rules: Rules) -> list[StatementView]:
+    """The statements in world-file order (ids are opaque and shuffled by the generator)."""
+    out = []
+    for sid in world.ids:
+        st = world.statement(sid)
+        p = nway(world, [sid]).p if rules.free_singletons else None
+        out.append(StatementView(id=sid, text=st.text, p=p))
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{exc.__class__.__name__}: {msg}" if msg else exc.__class__.__name__
+
+
+async def _speak(
+    debater: Debater, view: DebaterView, world: World, rules: Rules
+) -> tuple[Argument | None, str | None]:
+    """Ask a debater for a speech; a forfeit reason instead of any failure."""
+    oracle = Oracle(world, max_order=rules.debater_order)
+    try:
+        arg = await asyncio.wait_for(debater.argue(view, oracle), timeout=rules.turn_timeout)
+    except TimeoutError:
+        return None, f"no speech within the turn timeout of {rules.turn_timeout:g} s"
+    except DebateError as exc:
+        return None, str(exc)
+    except Exception as exc:
+        return None, f"the debater raised {_one_line(exc)}"
+    if isinstance(arg, dict):
+        try:
+            arg = Argument.model_validate(arg)
+        except ValidationError as exc:
+            return None, f"returned an invalid argument ({exc.error_count()} problems)"
+    if not isinstance(arg, Argument):
+        return None, f"returned {type(arg).__name__}, not an Argument"
+    return arg, None
+
+
+class _Run:
+    """The state of one debate in progress (kept out of the public API)."""
+
+    def __init__(
+        self,
+        world: World,
+        debaters: dict[Side, Debater],
+        judge: Judge,
+        rules: Rules,
+        claims: dict[Side, float],
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
+        self.world = world
+        self.debaters = debaters
+        self.judge = judge
+        self.rules = rules
+        self.claims = claims
+        self.on_event = on_event
+        self.turns: list[Turn] = []
+        self.budget = {"a": rules.citation_budget, "b": rules.citation_budget}
+        self.statements = statement_views(world, rules)
+        self.judge_oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
+        self.credences: list[Credence] = []
+        self.evidence: dict[str, float] = {}
+        if rules.free_singletons:
+            for sv in self.statements:
+                if sv.p is not None:
+                    self.evidence[evidence_key([sv.id])] = sv.p
+
+    def emit(self, **event: Any) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def view(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> DebaterView:
+        other: Side = "b" if side == "a" else "a"
+        return DebaterView(
+            side=side,
+            claim=self.claims[side],
+            opponent_claim=self.claims[other],
+            phase=phase,
+            round=rnd,
+            statements=self.statements,
+            transcript=list(transcript),
+            rules=self.rules,
+        )
+
+    def absorb_queries(self) -> None:
+        """The judge's own queries become evidence like any citation."""
+        for ids, p, _ in self.judge_oracle.log:
+            self.evidence[evidence_key(ids)] = p
+
+    def judge_view(self) -> JudgeView:
+        self.absorb_queries()
+        return JudgeView(
+            claims=self.claims,
+            statements=self.statements,
+            transcript=list(self.turns),
+            rules=self.rules,
+            evidence=dict(self.evidence),
+        )
+
+    async def speech(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> Turn:
+        started = time.time()
+        self.emit(kind="turn_started", speaker=side, phase=phase, round=rnd)
+        arg, forfeit = await _speak(
+            self.debaters[side], self.view(side, phase, rnd, transcript), self.world, self.rules
+        )
+        seconds = time.time() - started
+        if arg is None:
+            return Turn(
+                index=-1,
+                speaker=side,
+                phase=phase,
+                round=rnd,
+                text="",
+                forfeit=forfeit,
+                started_at=started,
+                seconds=seconds,
+            )
+        speech, used = verify_argument(arg, self.world, self.rules, self.budget[side])
+        self.budget[side] -= used
+        return Turn(
+            index=-1,
+            speaker=side,
+            phase=phase,
+            round=rnd,
+            started_at=started,
+            seconds=seconds,
+            **speech.model_dump(),
+        )
+
+    async def record(self, turn: Turn) -> Action:
+        turn.index = len(self.turns)
+        self.turns.append(turn)
+        for c in turn.citations:
+            if c.kind == "prob" and c.true_value is not None:
+                self.evidence[evidence_key(c.ids)] = c.true_value
+        self.emit(kind="turn", turn=turn)
+        cred, action = await self.judge.observe(self.judge_view(), self.judge_oracle)
+        cred = min(1.0, max(0.0, float(cred)))
+        self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=time.time()))
+        self.emit(kind="credence", after_turn=turn.index, credence_a=cred)
+        return action
+
+    async def play(self) -> Decision:
+        t0 = time.time()
+        opening = await asyncio.gather(
+            self.speech("a", "opening", 0, []), self.speech("b", "opening", 0, [])
+        )
+        action: Action = "continue"
+        for turn in opening:
+            action = await self.record(turn)
+        rounds = self.rules.rounds
+        rnd = 1
+        while rnd <= rounds and action != "end":
+            for side in ("a", "b"):
+                action = await self.record(await self.speech(side, "round", rnd, self.turns))
+                if action == "end":
+                    break
+            if action == "more" and rounds < self.rules.max_rounds:
+                rounds += 1
+            rnd += 1
+        decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
+        self.seconds = time.time() - t0
+        return decision
+
+
+async def run_debate(
+    world: World,
+    a: Debater,
+    b: Debater,
+    judge: Judge,
+    rules: Rules | None = None,
+    *,
+    seed: int = 0,
+    honest_side: Side | None = None,
+    truth: float | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> DebateResult:
+    """Run a whole debate and score it. Deterministic under `seed` for non-LLM parties.
+
+    `honest_side` defaults to the side of a debater declared honest (built-in honest), or
+    away from one declared a liar, else a seeded coin flip; `truth` defaults to P(Z).
+    """
+    rules = rules or Rules()
+    rng = np.random.default_rng(seed)
+    coin: Side = "a" if rng.random() < 0.5 else "b"
+    declared = {x: getattr(d, "honest", None) for x, d in (("a", a), ("b", b))}
+    if honest_side is None and declared["a"] is True and declared["b"] is not True:
+        honest_side = "a"
+    elif honest_side is None and declared["b"] is True and declared["a"] is not True:
+        honest_side = "b"
+    elif honest_side is None and declared["a"] is False and declared["b"] is None:
+        honest_side = "b"
+    elif honest_side is None and declared["b"] is False and declared["a"] is None:
+        honest_side = "a"
+    side: Side = honest_side or coin
+    res_pz = world_pz(world) if truth is None else None
+    p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
+    lie = liar_claim(p_true, independence_value(world), rules.lie_factor)
+    claims: dict[Side, float] = {side: p_true, ("b" if side == "a" else "a"): lie}
+    run = _Run(world, {"a": a, "b": b}, judge, rules, claims, on_event)
+    try:
+        decision = await run.play()
+    finally:
+        for d in (a, b):
+            close = getattr(d, "aclose", None)
+            if callable(close):
+                await close()
+    run.absorb_queries()
+    judgement = Judgement(
+        estimate=decision.estimate,
+        interval=decision.interval,
+        credence_a=decision.credence_a,
+        credences=run.credences,
+        queries=[Query(ids=i, p=p, at=t) for i, p, t in run.judge_oracle.log],
+        seconds=run.seconds,
+    )
+    log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
+    return DebateResult(
+        world_seed=world.meta.seed if world.meta else None,
+        n_statements=world.n_statements,
+        rules=rules,
+        debater_a=a.name,
+        debater_b=b.name,
+        judge=judge.name,
+        honest_side=side,
+        claims=claims,
+        turns=run.turns,
+        judgement=judgement,
+        truth=p_true,
+        log10_truth=log10_truth,
+        scores=score(
+            decision.estimate,
+            p_true,
+            interval=decision.interval,
+            credence_a=decision.credence_a,
+            honest=side,
+        ),
+        baselines=baselines(world.ids, run.evidence),
+        evidence=run.evidence,
+    )

@@ -1,0 +1,88 @@
+"""What the evidence a judge saw says about P(Z), without knowing the world's blocks.
+
+The judge knows some n-way probabilities (cited, queried, and the free single ones) and
+nothing else: not which statements are independent of which. The baselines here use
+exactly that: statements tied by some known joint probability form components; maximum
+entropy makes components independent (it is exactly the max-ent solution), and the
+sharp bounds are combined across components by Boole's inequality (valid for every
+distribution that matches the evidence).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+
+from latent import bounds as lb
+
+#: Components larger than this get Fréchet / Hunter–Worsley instead of the exact LP.
+SHARP_MAX = 12
+
+
+class Baselines(BaseModel):
+    """Estimates and the allowed range of P(Z) from the evidence alone."""
+
+    independence: float
+    maxent: float | None
+    lower: float
+    upper: float
+
+
+def _components(ids: list[str], keys: list[tuple[str, ...]]) -> list[list[str]]:
+    parent = {s: s for s in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for key in keys:
+        for other in key[1:]:
+            ra, rb = find(key[0]), find(other)
+            if ra != rb:
+                parent[rb] = ra
+    comps: dict[str, list[str]] = {}
+    for s in ids:
+        comps.setdefault(find(s), []).append(s)
+    return list(comps.values())
+
+
+def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
+    """Independence, maximum entropy and the range the evidence allows for P(all ids)."""
+    known_ids = {tuple(sorted(k.split("&"))): v for k, v in evidence.items()}
+    known_ids = {k: v for k, v in known_ids.items() if all(s in set(ids) for s in k)}
+    comps = _components(ids, [k for k in known_ids if len(k) > 1])
+    log_ind = 0.0
+    log_me: float | None = 0.0
+    upper = 1.0
+    miss = 0.0  # Boole: P(not all) <= sum over components of P(component not all)
+    for comp in comps:
+        pos = {s: i for i, s in enumerate(comp)}
+        known = {
+            tuple(sorted(pos[s] for s in k)): v
+            for k, v in known_ids.items()
+            if all(s in pos for s in k)
+        }
+        m = len(comp)
+        ind = lb.independence(m, known)
+        log_ind += math.log(ind) if ind > 0 else -math.inf
+        if m <= SHARP_MAX and any(len(k) > 1 for k in known):
+            lo, hi = lb.sharp_bounds(m, known)
+            me = lb.maxent(m, known)
+        else:
+            lo, hi = lb.frechet(m, known)
+            if m > 1:
+                lo = max(lo, lb.hunter_worsley(m, known))
+            me = ind if m == 1 or not any(len(k) > 1 for k in known) else None
+        upper = min(upper, hi)
+        miss += 1.0 - lo
+        if log_me is not None:
+            log_me = None if me is None else (log_me + math.log(me) if me > 0 else -math.inf)
+    return Baselines(
+        independence=math.exp(log_ind),
+        maxent=None if log_me is None else math.exp(log_me),
+        lower=max(0.0, 1.0 - miss),
+        upper=upper,
+    )

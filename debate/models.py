@@ -1,0 +1,42 @@
+"""What crosses the debate layer: arguments, citations, verified turns.
+
+A debater returns an `Argument` (text plus citations). The engine verifies every citation
+against the world and records a `VerifiedCitation` with the true value, so a debater can
+mislead only by inference, never about a cited fact.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Side = Literal["a", "b"]
+
+
+class StatementCitation(BaseModel):
+    """Quote a statement by id (its text is shown to the judge)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["statement"] = "statement"
+    id: str
+
+
+class ProbCitation(BaseModel):
+    """Quote the joint probability that all `ids` are true, optionally with a claimed value."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["prob"] = "prob"
+    ids: list[str] = Field(min_length=1)
+    claimed: float | None = None
+
+
+Citation = Annotated[StatementCitation | ProbCitation, Field(discriminator="kind")]
+
+
+class Argument(BaseModel):
+    """One speech: free text plus the citations it rests on."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    citations: list[Citation] = Field(default_factory=list)

@@ -1,0 +1,106 @@
+"""The interfaces of a debate: what a debater and a judge see, and what they return.
+
+A debater sees only its `DebaterView` (statements, the public transcript, its side and
+claim) and an `Oracle` limited to its order. It never sees the world model, the truth or
+the other debater's state. A judge sees the `JudgeView`: the same statements and
+transcript, both claims (not who is honest), and its own budgeted oracle.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from debate.models import Argument, Side
+from debate.rules import Rules
+from debate.verify import Oracle, VerifiedCitation
+
+Phase = Literal["opening", "round"]
+
+
+class StatementView(BaseModel):
+    """A statement as shown: id, text and (when the rules make it free) its own probability."""
+
+    id: str
+    text: str
+    p: float | None = None
+
+
+class Turn(BaseModel):
+    """One verified speech in the transcript."""
+
+    index: int
+    speaker: Side
+    phase: Phase
+    round: int
+    text: str
+    truncated: bool = False
+    citations: list[VerifiedCitation] = Field(default_factory=list)
+    unverified_numbers: list[str] = Field(default_factory=list)
+    #: Why the turn was forfeited (script raised, timed out, LLM garbage…), else None.
+    forfeit: str | None = None
+    started_at: float
+    seconds: float
+
+
+class DebaterView(BaseModel):
+    """Everything a debater may know when it speaks."""
+
+    side: Side
+    claim: float
+    opponent_claim: float
+    phase: Phase
+    round: int
+    statements: list[StatementView]
+    transcript: list[Turn]
+    rules: Rules
+
+
+class JudgeView(BaseModel):
+    """Everything a judge may know: both claims, not which one is honest."""
+
+    claims: dict[Side, float]
+    statements: list[StatementView]
+    transcript: list[Turn]
+    rules: Rules
+    #: Probabilities the judge has seen so far: cited (true values) and queried.
+    evidence: dict[str, float] = Field(default_factory=dict)
+
+
+class Decision(BaseModel):
+    """A judge's final answer."""
+
+    estimate: float = Field(ge=0.0, le=1.0)
+    interval: tuple[float, float] | None = None
+    credence_a: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+Action = Literal["continue", "end", "more"]
+
+
+@runtime_checkable
+class Debater(Protocol):
+    """Anything that can make a speech."""
+
+    name: str
+
+    async def argue(self, view: DebaterView, oracle: Oracle) -> Argument: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Anything that can follow a debate and answer P(Z)."""
+
+    name: str
+
+    async def observe(self, view: JudgeView, oracle: Oracle) -> tuple[float, Action]:
+        """Credence that A is honest after the latest turn, and whether to go on."""
+        ...
+
+    async def decide(self, view: JudgeView, oracle: Oracle) -> Decision: ...
+
+
+def evidence_key(ids: list[str]) -> str:
+    """Canonical key of a set of statements in an evidence dict: sorted ids joined by '&'."""
+    return "&".join(sorted(ids))

@@ -1,0 +1,82 @@
+"""The rules of a debate, as data (TOML), with a one-line summary shown before play."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from debate.errors import DebateError
+
+
+class Rules(BaseModel):
+    """Limits that keep the judge bounded and the debaters honest about facts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Sequential rounds after the simultaneous openings.
+    rounds: int = Field(default=2, ge=0, le=20)
+    #: The judge may ask for extra rounds up to this many in total.
+    max_rounds: int = Field(default=4, ge=0, le=50)
+    #: Characters per speech; longer text is cut and marked.
+    char_limit: int = Field(default=1200, ge=50, le=20000)
+    #: Citations per speech; extra ones are dropped and marked.
+    citations_per_turn: int = Field(default=6, ge=0, le=100)
+    #: Citations per debater over the whole debate.
+    citation_budget: int = Field(default=20, ge=0, le=1000)
+    #: Highest order a cited probability may have (P(Z) itself is never citable).
+    max_order: int = Field(default=3, ge=1, le=12)
+    #: Highest order the debaters' own oracle answers.
+    debater_order: int = Field(default=3, ge=1, le=12)
+    #: Every statement's own probability is shown to the judge: the bound is on order,
+    #: not on reading the statements. Set false for the harder game.
+    free_singletons: bool = True
+    #: The judge's own oracle: number of queries and their highest order.
+    judge_budget: int = Field(default=10, ge=0, le=10000)
+    judge_order: int = Field(default=3, ge=1, le=12)
+    #: Seconds a scripted or LLM debater may take for one speech.
+    turn_timeout: float = Field(default=30.0, gt=0, le=3600)
+    #: The dishonest side's claim is at least this factor away from the truth.
+    lie_factor: float = Field(default=10.0, ge=2.0)
+    #: A claimed probability is verified if within this relative or absolute distance.
+    claim_rel_tol: float = Field(default=0.02, ge=0)
+    claim_abs_tol: float = Field(default=1e-4, ge=0)
+
+    @model_validator(mode="after")
+    def _rounds_fit(self) -> Rules:
+        if self.max_rounds < self.rounds:
+            raise ValueError("max_rounds must be >= rounds")
+        return self
+
+    def summary(self) -> str:
+        """One line a judge reads before play."""
+        return (
+            f"openings + {self.rounds} rounds (up to {self.max_rounds}); "
+            f"{self.char_limit} chars and {self.citations_per_turn} citations per speech, "
+            f"{self.citation_budget} per debater; citations of order ≤ {self.max_order}; "
+            f"your oracle: {self.judge_budget} queries of order ≤ {self.judge_order}"
+        )
+
+
+def load_rules(path: str | Path | None) -> Rules:
+    """Rules from a TOML file (keys as in `Rules`), or the defaults when path is None."""
+    if path is None:
+        return Rules()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DebateError(f"{p}: no such rules file; check the path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    data = data.get("rules", data)
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown rule; see `Rules` in the docs for the names"
+        raise DebateError(f"{p}: {field}: {msg}") from None

@@ -1,0 +1,145 @@
+"""Tournaments: every pairing of debaters, on both sides, before every judge, over N worlds.
+
+Worlds are generated from the seed, so a tournament of non-LLM debaters is reproducible.
+Debates run concurrently up to a limit (LLM debaters spend their time waiting on the
+network; built-in ones share the CPU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Callable
+from itertools import permutations
+from typing import Any
+
+from pydantic import BaseModel
+
+from debate.engine import DebateResult, run_debate
+from debate.rules import Rules
+from debate.specs import make_debater, make_judge
+from latent.generate import generate_world
+from latent.pz import world_pz
+from latent.world import World
+
+
+class Standing(BaseModel):
+    """Aggregate results for one debater or one judge."""
+
+    name: str
+    debates: int
+    #: Share of debates in which the judge's final credence favoured the honest side.
+    honest_won: float
+    #: For a debater: share of its debates where the judge favoured it.
+    won: float | None = None
+    mean_log10_error: float
+    median_log10_error: float
+    mean_regret_bits: float
+
+
+class TournamentResult(BaseModel):
+    """All debates of a tournament and the standings."""
+
+    seed: int
+    worlds: int
+    debaters: list[Standing]
+    judges: list[Standing]
+    debates: list[DebateResult]
+
+
+def tournament_worlds(n: int, seed: int, statements: int = 30) -> list[World]:
+    """The N worlds of a tournament: a mix of families, traps and flips, from the seed."""
+    out = []
+    for i in range(n):
+        out.append(
+            generate_world(
+                seed=seed * 1000 + i,
+                statements=statements,
+                families=2 + i % 2,
+                counterexamples=1 + i % 2,
+                flips=i % 2,
+            )
+        )
+    return out
+
+
+def _standing(name: str, rows: list[DebateResult], side_of: dict[int, str] | None) -> Standing:
+    honest_won = [
+        (r.judgement.credence_a > 0.5) == (r.honest_side == "a") for r in rows
+    ]
+    won = None
+    if side_of is not None:
+        won = statistics.fmean(
+            (r.judgement.credence_a > 0.5) == (side_of[id(r)] == "a") for r in rows
+        )
+    errs = [r.scores.log10_error for r in rows]
+    return Standing(
+        name=name,
+        debates=len(rows),
+        honest_won=statistics.fmean(honest_won),
+        won=won,
+        mean_log10_error=statistics.fmean(errs),
+        median_log10_error=statistics.median(errs),
+        mean_regret_bits=statistics.fmean(r.scores.regret_bits for r in rows),
+    )
+
+
+async def run_tournament(
+    n_worlds: int,
+    seed: int,
+    debaters: list[str],
+    judges: list[str],
+    *,
+    rules: Rules | None = None,
+    concurrency: int = 4,
+    statements: int = 30,
+    base_url: str | None = None,
+    on_result: Callable[[DebateResult], Any] | None = None,
+) -> TournamentResult:
+    """Every ordered pair of distinct debaters × every judge × every world."""
+    rules = rules or Rules()
+    worlds = tournament_worlds(n_worlds, seed, statements)
+    truths = [world_pz(w).pz for w in worlds]
+    pairs = list(permutations(debaters, 2)) if len(debaters) > 1 else [(debaters[0],) * 2]
+    sem = asyncio.Semaphore(max(1, concurrency))
+    jobs = []
+    for w, (world, truth) in enumerate(zip(worlds, truths, strict=True)):
+        for spec_a, spec_b in pairs:
+            for spec_j in judges:
+                jobs.append((w, world, truth, spec_a, spec_b, spec_j))
+
+    async def one(job: tuple[int, World, float, str, str, str]) -> DebateResult:
+        w, world, truth, spec_a, spec_b, spec_j = job
+        async with sem:
+            res = await run_debate(
+                world,
+                make_debater(spec_a, base_url=base_url),
+                make_debater(spec_b, base_url=base_url),
+                make_judge(spec_j, base_url=base_url),
+                rules,
+                seed=seed * 7919 + w,
+                truth=truth,
+            )
+        if on_result is not None:
+            on_result(res)
+        return res
+
+    results = await asyncio.gather(*(one(j) for j in jobs))
+    deb_rows: dict[str, list[DebateResult]] = {}
+    side_of: dict[str, dict[int, str]] = {}
+    for res, job in zip(results, jobs, strict=True):
+        for side, name in (("a", job[3]), ("b", job[4])):
+            if id(res) not in side_of.setdefault(name, {}):
+                deb_rows.setdefault(name, []).append(res)
+                side_of[name][id(res)] = side
+    standings = [_standing(name, rows, side_of[name]) for name, rows in deb_rows.items()]
+    judge_rows: dict[str, list[DebateResult]] = {}
+    for res, job in zip(results, jobs, strict=True):
+        judge_rows.setdefault(job[5], []).append(res)
+    return TournamentResult(
+        seed=seed,
+        worlds=n_worlds,
+        debaters=standings,
+        judges=[_standing(name, rows, None) for name, rows in judge_rows.items()],
+        debates=list(results),
+    )

@@ -1,0 +1,99 @@
+"""P(Z): the probability that every statement of a world is true.
+
+Blocks are independent, so P(Z) is a product and log10 P(Z) a sum; each block's value is
+exact (discrete, or Gaussian with independent one-statement parts) or an estimate whose
+standard error is small in *relative* terms however small P(Z) is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel
+from scipy.special import log_ndtr
+
+from latent import mvn
+from latent.world import DiscreteBlock, GaussianBlock, World
+
+LN10 = math.log(10)
+
+#: Default relative standard error asked of the Gaussian estimator.
+REL_TOL = 0.005
+
+
+class BlockPZ(BaseModel):
+    """P(all statements of one block true)."""
+
+    name: str | None
+    kind: str
+    trap: str | None
+    n_statements: int
+    #: log10 of the block's probability; None when it is exactly 0.
+    log10_pz: float | None
+    log10_stderr: float
+    exact: bool
+    method: str
+
+
+class WorldPZ(BaseModel):
+    """P(Z) of a world with its standard error, and each block's share."""
+
+    pz: float
+    log10_pz: float | None
+    log10_pz_stderr: float
+    exact: bool
+    blocks: list[BlockPZ]
+
+
+def block_pz(
+    block: GaussianBlock | DiscreteBlock, *, rel_tol: float = REL_TOL, seed: int = 0
+) -> BlockPZ:
+    """P(all statements of the block true); exact where possible, else an honest estimate.
+
+    A Gaussian estimate is clipped to the smallest single-statement probability (P(all) can
+    never exceed it), which only ever moves it towards the truth.
+    """
+    common = {"name": block.name, "kind": block.kind, "trap": block.trap}
+    m = len(block.statements)
+    if isinstance(block, DiscreteBlock):
+        p = float(block.probs[block.membership.all(axis=0)].sum())
+        lp = math.log10(p) if p > 0 else None
+        return BlockPZ(
+            **common, n_statements=m, log10_pz=lp, log10_stderr=0.0, exact=True, method="exact"
+        )
+    r, h = block.orthant()
+    if m == 1:
+        lp = float(log_ndtr(-h[0])) / LN10
+        return BlockPZ(
+            **common, n_statements=1, log10_pz=lp, log10_stderr=0.0, exact=True, method="exact-1d"
+        )
+    res = mvn.log_mvn_prob(r, h, np.full(m, np.inf), rel_tol=rel_tol, rng=seed)
+    cap = float(np.min(log_ndtr(-h)))
+    log_p = min(res.log_p, cap)
+    return BlockPZ(
+        **common,
+        n_statements=m,
+        log10_pz=log_p / LN10,
+        log10_stderr=res.rel_stderr / LN10,
+        exact=res.rel_stderr == 0.0,
+        method=res.method,
+    )
+
+
+def world_pz(world: World, *, rel_tol: float = REL_TOL, seed: int = 0) -> WorldPZ:
+    """P(Z) as the product over blocks; standard errors add in quadrature (log scale)."""
+    blocks = [block_pz(b, rel_tol=rel_tol, seed=seed) for b in world.blocks]
+    if any(b.log10_pz is None for b in blocks):
+        log10: float | None = None
+        pz = 0.0
+    else:
+        log10 = math.fsum(b.log10_pz for b in blocks if b.log10_pz is not None)
+        pz = 10.0**log10
+    return WorldPZ(
+        pz=pz,
+        log10_pz=log10,
+        log10_pz_stderr=math.sqrt(math.fsum(b.log10_stderr**2 for b in blocks)),
+        exact=all(b.exact for b in blocks),
+        blocks=blocks,
+    )

@@ -1,0 +1,358 @@
+"""The `pzjudge` command line.
+
+Every command is a thin shell over the core: parse arguments, call one function, print
+either JSON (`--json`) or a short readable summary. Errors from the core become a single
+line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from debate.errors import DebateError
+from latent.errors import LatentError
+
+
+def _fmt_p(log10: float | None) -> str:
+    """A probability that may be far below float range, from its log10."""
+    if log10 is None:
+        return "0"
+    if log10 > -4:
+        return f"{10**log10:.6g}"
+    mant, exp = math.modf(log10)
+    if mant < 0:
+        mant += 1
+        exp -= 1
+    return f"{10**mant:.4f}e{int(exp)}"
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], str]) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, allow_nan=False))
+    else:
+        print(text())
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    print("pzjudge play: the terminal game is coming soon.")
+    print("Meanwhile try: pzjudge generate --seed 1 --statements 40 --families 3 -o w.json")
+    print("               pzjudge prob w.json && pzjudge bounds w.json --order 2")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from latent.generate import generate_world
+
+    world = generate_world(
+        seed=args.seed,
+        statements=args.statements,
+        families=args.families,
+        counterexamples=args.counterexamples,
+        flips=args.flips,
+    )
+    text = world.to_json()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        kinds = [b.trap or b.kind for b in world.blocks]
+        if not args.json:
+            print(
+                f"wrote {args.output}: {world.n_statements} statements in {len(world.blocks)} "
+                f"blocks ({', '.join(f'{kinds.count(k)} {k}' for k in sorted(set(kinds)))})"
+            )
+        else:
+            print(json.dumps({"path": args.output, "n_statements": world.n_statements}))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_prob(args: argparse.Namespace) -> int:
+    from latent.pz import world_pz
+    from latent.world import load_world
+
+    res = world_pz(load_world(args.world), rel_tol=args.rel_tol, seed=args.seed)
+
+    def text() -> str:
+        se = f" ± {res.log10_pz_stderr:.2g} (log10)" if res.log10_pz_stderr else " (exact)"
+        lines = [
+            f"P(Z) = {_fmt_p(res.log10_pz)}   log10 P(Z) = {res.log10_pz}{se}",
+            f"{len(res.blocks)} blocks:",
+        ]
+        for i, b in enumerate(res.blocks):
+            tag = f" [{b.trap}]" if b.trap else ""
+            lines.append(
+                f"  {i:3d} {b.kind:8s} {b.n_statements:4d} statements{tag:10s} "
+                f"log10 = {b.log10_pz if b.log10_pz is None else round(b.log10_pz, 6)}  ({b.method})"
+            )
+        return "\n".join(lines)
+
+    _emit(args, res.model_dump(), text)
+    return 0
+
+
+def cmd_nway(args: argparse.Namespace) -> int:
+    from latent.nway import nway
+    from latent.world import load_world
+
+    res = nway(load_world(args.world), list(args.ids))
+
+    def text() -> str:
+        se = f" ± {res.log10_p_stderr:.2g}" if res.log10_p_stderr else ""
+        return f"P({' ∩ '.join(res.ids)}) = {_fmt_p(res.log10_p)}   log10 = {res.log10_p}{se}"
+
+    _emit(args, res.model_dump(), text)
+    return 0
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    from latent.bounds import world_bounds
+    from latent.world import load_world
+
+    res = world_bounds(load_world(args.world), args.order)
+    payload = res.model_dump()
+
+    def text() -> str:
+        def f(v: float | None) -> str:
+            return "—" if v is None else (_fmt_p(math.log10(v)) if v > 0 else "0")
+
+        lines = [
+            f"What all ≤{args.order}-way probabilities say about P(Z):",
+            f"  truth        {f(payload['truth'])}",
+            f"  range        [{f(payload['lower'])}, {f(payload['upper'])}]",
+            f"  independence {f(payload['independence'])}",
+            f"  maxent       {f(payload['maxent'])}",
+            "per block:",
+        ]
+        for i, b in enumerate(payload["blocks"]):
+            lines.append(
+                f"  {i:3d} {b['n_statements']:4d} stmts  [{f(b['lower'])}, {f(b['upper'])}]  "
+                f"truth {f(b['truth'])}  ({b['method']})"
+            )
+        return "\n".join(lines)
+
+    _emit(args, payload, text)
+    return 0
+
+
+def cmd_plant(args: argparse.Namespace) -> int:
+    from latent.plant import plant_world
+    from latent.world import load_world, save_world
+
+    world, report = plant_world(load_world(args.world), args.order, args.extreme)
+    save_world(world, args.output)
+    payload = report.model_dump()
+
+    def text() -> str:
+        return (
+            f"wrote {args.output}: every ≤{args.order}-way probability kept, "
+            f"P(Z) {payload['pz_before']:.6g} -> {payload['pz_after']:.6g}"
+        )
+
+    _emit(args, payload, text)
+    return 0
+
+
+def _render_debate(res: Any) -> str:
+    """A readable transcript: speeches, verified citations, credences, outcome."""
+    lines = [
+        f"Rules: {res.rules.summary()}",
+        f"A ({res.debater_a}) claims P(Z) = {res.claims['a']:.4g}; "
+        f"B ({res.debater_b}) claims {res.claims['b']:.4g}. Judge: {res.judge}",
+        "",
+    ]
+    cred = {c.after_turn: c.credence_a for c in res.judgement.credences}
+    for t in res.turns:
+        head = f"[{t.speaker.upper()} {t.phase}{'' if t.phase == 'opening' else ' ' + str(t.round)}]"
+        if t.forfeit:
+            lines.append(f"{head} forfeited: {t.forfeit}")
+        else:
+            lines.append(f"{head} {t.text}{' [cut at the limit]' if t.truncated else ''}")
+        for c in t.citations:
+            what = c.ids[0] if c.kind == "statement" else f"P({' ∩ '.join(c.ids)})"
+            if c.status in ("rejected", "dropped"):
+                lines.append(f"    – {what}: {c.status}, {c.reason}")
+            elif c.kind == "statement":
+                lines.append(f"    · {what}")
+            else:
+                mark = "✗ false" if c.verified is False else "✓"
+                claim = "" if c.claimed is None else f" (claimed {c.claimed:.4g})"
+                lines.append(f"    {mark} {what} = {c.true_value:.4g}{claim}")
+        if t.unverified_numbers:
+            lines.append(f"    unverified numbers in the text: {', '.join(t.unverified_numbers)}")
+        if t.index in cred:
+            lines.append(f"    judge's credence that A is honest: {cred[t.index]:.2f}")
+    j, sc, bl = res.judgement, res.scores, res.baselines
+    lines += [
+        "",
+        f"Judgement: P(Z) ≈ {j.estimate:.4g}, credence in A {j.credence_a:.2f}",
+        f"Truth: P(Z) = {_fmt_p(res.log10_truth)}; honest side: {res.honest_side.upper()}",
+        f"Scores: log10 error {sc.log10_error:.2f}, regret {sc.regret_bits:.3g} bits, "
+        f"trusted the honest side: {sc.trusted_honest}",
+        f"Baselines on the same evidence: independence {bl.independence:.3g}, maxent "
+        f"{'—' if bl.maxent is None else format(bl.maxent, '.3g')}, "
+        f"range [{bl.lower:.3g}, {bl.upper:.3g}]",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_debate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from debate.engine import run_debate
+    from debate.rules import load_rules
+    from debate.specs import make_debater, make_judge
+    from latent.world import load_world
+
+    world = load_world(args.world)
+    rules = load_rules(args.rules)
+    a = make_debater(args.a, base_url=args.base_url)
+    b = make_debater(args.b, base_url=args.base_url)
+    judge = make_judge(args.judge, base_url=args.base_url)
+    res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed))
+    _emit(args, res.model_dump(mode="json"), lambda: _render_debate(res))
+    return 0
+
+
+def cmd_tournament(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from debate.rules import load_rules
+    from debate.tournament import run_tournament
+
+    debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
+    judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    res = asyncio.run(
+        run_tournament(
+            args.worlds,
+            args.seed,
+            debaters,
+            judges,
+            rules=load_rules(args.rules),
+            concurrency=args.concurrency,
+            statements=args.statements,
+            base_url=args.base_url,
+        )
+    )
+
+    def text() -> str:
+        head = f"{'':28s} {'debates':>7s} {'honest won':>10s} {'won':>5s} {'log10 err':>9s} "
+        head += f"{'median':>7s} {'regret':>8s}"
+        out = [f"Tournament: {args.worlds} worlds, seed {args.seed}", "", "debaters", head]
+        for st in res.debaters:
+            won = "" if st.won is None else f"{st.won:.2f}"
+            out.append(
+                f"{st.name[:28]:28s} {st.debates:7d} {st.honest_won:10.2f} {won:>5s} "
+                f"{st.mean_log10_error:9.2f} {st.median_log10_error:7.2f} "
+                f"{st.mean_regret_bits:8.3g}"
+            )
+        out += ["", "judges", head]
+        for st in res.judges:
+            out.append(
+                f"{st.name[:28]:28s} {st.debates:7d} {st.honest_won:10.2f} {'':>5s} "
+                f"{st.mean_log10_error:9.2f} {st.median_log10_error:7.2f} "
+                f"{st.mean_regret_bits:8.3g}"
+            )
+        return "\n".join(out)
+
+    _emit(args, res.model_dump(mode="json"), text)
+    return 0
+
+
+def _nonneg(s: str) -> int:
+    v = int(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def _pos(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pzjudge",
+        description="How well does a bounded judge estimate P(Z)? A game and research tool.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> Any:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+        sp.set_defaults(func=fn)
+        return sp
+
+    add("play", cmd_play, "play a judging session in the terminal")
+
+    g = add("generate", cmd_generate, "generate a world file from a seed")
+    g.add_argument("--seed", type=int, required=True, help="random seed (same seed, same file)")
+    g.add_argument("--statements", type=_pos, required=True, help="number of statements M")
+    g.add_argument("--families", type=_nonneg, default=0, help="interpolation families")
+    g.add_argument("--counterexamples", type=_nonneg, default=0, help="planted counterexamples")
+    g.add_argument("--flips", type=_nonneg, default=0, help="negations hidden in families")
+    g.add_argument("-o", "--output", help="write the world here (default: stdout)")
+
+    pr = add("prob", cmd_prob, "P(Z) of a world, with its standard error")
+    pr.add_argument("world", help="world file (JSON)")
+    pr.add_argument("--rel-tol", type=float, default=0.005, help="relative std error to aim for")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the estimator")
+
+    nw = add("nway", cmd_nway, "joint probability that the listed statements are all true")
+    nw.add_argument("world", help="world file (JSON)")
+    nw.add_argument("ids", nargs="+", metavar="ID", help="statement ids")
+
+    bd = add("bounds", cmd_bounds, "what all ≤K-way probabilities say about P(Z)")
+    bd.add_argument("world", help="world file (JSON)")
+    bd.add_argument("--order", type=_pos, default=2, help="highest order K known")
+
+    pl = add("plant", cmd_plant, "plant an LP-extremal counterexample with the same ≤K-way probs")
+    pl.add_argument("world", help="world file (JSON)")
+    pl.add_argument("--order", type=_pos, default=2, help="order K of probabilities to keep")
+    pl.add_argument("--extreme", choices=["min", "max"], required=True)
+    pl.add_argument("-o", "--output", required=True, help="where to write the planted world")
+
+    db = add("debate", cmd_debate, "run one debate about a world's P(Z), headless")
+    db.add_argument("world", help="world file (JSON)")
+    db.add_argument("--a", required=True, metavar="SPEC", help="debater A, e.g. builtin:honest")
+    db.add_argument("--b", required=True, metavar="SPEC", help="debater B")
+    db.add_argument("--judge", default="maxent", metavar="SPEC", help="simulated or llm judge")
+    db.add_argument("--rules", help="rules file (TOML)")
+    db.add_argument("--seed", type=int, default=0)
+    db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+
+    tn = add("tournament", cmd_tournament, "every pairing of debaters before every judge")
+    tn.add_argument("--worlds", type=_pos, default=4, help="number of generated worlds")
+    tn.add_argument("--seed", type=int, default=0)
+    tn.add_argument("--debaters", required=True, help="comma-separated debater specs")
+    tn.add_argument("--judges", default="maxent", help="comma-separated judge specs")
+    tn.add_argument("--concurrency", type=_pos, default=4)
+    tn.add_argument("--statements", type=_pos, default=30, help="statements per world")
+    tn.add_argument("--rules", help="rules file (TOML)")
+    tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pzjudge` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (LatentError, DebateError) as exc:
+        print(f"pzjudge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pzjudge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
