@@ -235,12 +235,40 @@ class _Builtin:
 
 
 class Honest(_Builtin):
-    """Cites the evidence that best shows the truth, strongest first."""
+    """Cites the evidence that best shows the truth, strongest first, and rebuts."""
 
     name = "builtin:honest"
     honest = True
 
-    def speak(self, view: DebaterView, an: Analysis) -> Argument:
+    def rebuttal(self, view: DebaterView, an: Analysis, oracle: Oracle) -> list[Item]:
+        """Answer the opponent's last speech with the facts it left out."""
+        last = next((t for t in reversed(view.transcript) if t.speaker != view.side), None)
+        if last is None:
+            return []
+        out: list[Item] = []
+        stated = [c.ids[0] for c in last.citations if c.kind == "statement" and c.status == "ok"]
+        for x, y in zip(stated[::2], stated[1::2], strict=False):
+            if oracle.check([x, y]) is None:
+                p = oracle.prob([x, y])
+                if p < 0.9 * min(an.single[x], an.single[y]):
+                    out.append(
+                        Item(
+                            [x, y],
+                            p,
+                            0.0,
+                            "rebut",
+                            f"My opponent calls {x} and {y} paraphrases, yet they hold together "
+                            f"with probability only {fmt(p)}",
+                        )
+                    )
+        cited = {frozenset(c.ids) for c in last.citations if c.kind == "prob"}
+        for trap in an.traps:
+            if any(c <= frozenset(trap.ids) and len(c) == 2 for c in cited):
+                out.append(trap)
+        return out
+
+    async def argue(self, view: DebaterView, oracle: Oracle) -> Argument:
+        an = self.analysis(view, oracle)
         k = view.rules.citations_per_turn
         up = view.claim > an.independence
         lines = [
@@ -262,7 +290,10 @@ class Honest(_Builtin):
                     "Some statements sit among look-alikes but mean the opposite, so they "
                     "rarely hold together with their neighbours."
                 )
-        chosen = _fresh(view, items, k)
+        rebut = self.rebuttal(view, an, oracle) if view.phase == "round" else []
+        done = _already(view)
+        fresh = [it for it in items if "&".join(sorted(it.ids)) not in done]
+        chosen = (rebut + fresh)[:k] or items[:k]
         lines += [it.text + "." for it in chosen]
         if view.phase == "round" and view.transcript:
             lines.append(
@@ -270,6 +301,9 @@ class Honest(_Builtin):
                 "as if they told the whole story; the evidence above shows they do not."
             )
         return _speech(view, lines, list(_cite(chosen)))
+
+    def speak(self, view: DebaterView, an: Analysis) -> Argument:  # pragma: no cover
+        raise NotImplementedError("Honest needs the oracle to rebut; see argue")
 
 
 class IndependenceLiar(_Builtin):

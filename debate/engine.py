@@ -66,6 +66,8 @@ class Judgement(BaseModel):
     credences: list[Credence] = Field(default_factory=list)
     queries: list[Query] = Field(default_factory=list)
     seconds: float = 0.0
+    #: Failures of the judge (an LLM that did not answer); the estimate is then a fallback.
+    errors: list[str] = Field(default_factory=list)
 
 
 class DebateResult(BaseModel):
@@ -178,6 +180,12 @@ class _Run:
         self.statements = statement_views(world, rules)
         self.judge_oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
         self.credences: list[Credence] = []
+        self.judge_errors: list[str] = []
+        #: Numbers the judge already has; quoting them in free text is not "unverified".
+        self.context = [*claims.values()]
+        if rules.free_singletons:
+            ps = [sv.p for sv in self.statements if sv.p is not None]
+            self.context += [*ps, math.prod(ps)]
         self.evidence: dict[str, float] = {}
         if rules.free_singletons:
             for sv in self.statements:
@@ -234,7 +242,9 @@ class _Run:
                 started_at=started,
                 seconds=seconds,
             )
-        speech, used = verify_argument(arg, self.world, self.rules, self.budget[side])
+        speech, used = verify_argument(
+            arg, self.world, self.rules, self.budget[side], context=self.context
+        )
         self.budget[side] -= used
         return Turn(
             index=-1,
@@ -253,7 +263,13 @@ class _Run:
             if c.kind == "prob" and c.true_value is not None:
                 self.evidence[evidence_key(c.ids)] = c.true_value
         self.emit(kind="turn", turn=turn)
-        cred, action = await self.judge.observe(self.judge_view(), self.judge_oracle)
+        try:
+            cred, action = await self.judge.observe(self.judge_view(), self.judge_oracle)
+        except DebateError as exc:
+            # A judge that fails to answer keeps its last credence; the debate goes on.
+            self.emit(kind="judge_error", message=str(exc))
+            self.judge_errors.append(str(exc))
+            cred, action = (self.credences[-1].credence_a if self.credences else 0.5), "continue"
         cred = min(1.0, max(0.0, float(cred)))
         self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=time.time()))
         self.emit(kind="credence", after_turn=turn.index, credence_a=cred)
@@ -277,9 +293,26 @@ class _Run:
             if action == "more" and rounds < self.rules.max_rounds:
                 rounds += 1
             rnd += 1
-        decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
+        try:
+            decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
+        except DebateError as exc:
+            # No answer from the judge: record the failure and fall back to the plain
+            # product of the evidence, so the debate is still scored and stored.
+            self.judge_errors.append(str(exc))
+            ids = [sv.id for sv in self.statements]
+            fallback = baselines(ids, self.evidence).independence
+            decision = Decision(estimate=fallback, credence_a=0.5)
         self.seconds = time.time() - t0
         return decision
+
+
+def _declared_honest(a: bool | None, b: bool | None) -> Side | None:
+    """The side that must be honest given what the debaters declare (None: undecided)."""
+    if (a is True and b is not True) or (a is None and b is False):
+        return "a"
+    if (b is True and a is not True) or (b is None and a is False):
+        return "b"
+    return None
 
 
 async def run_debate(
@@ -302,15 +335,8 @@ async def run_debate(
     rules = rules or Rules()
     rng = np.random.default_rng(seed)
     coin: Side = "a" if rng.random() < 0.5 else "b"
-    declared = {x: getattr(d, "honest", None) for x, d in (("a", a), ("b", b))}
-    if honest_side is None and declared["a"] is True and declared["b"] is not True:
-        honest_side = "a"
-    elif honest_side is None and declared["b"] is True and declared["a"] is not True:
-        honest_side = "b"
-    elif honest_side is None and declared["a"] is False and declared["b"] is None:
-        honest_side = "b"
-    elif honest_side is None and declared["b"] is False and declared["a"] is None:
-        honest_side = "a"
+    if honest_side is None:
+        honest_side = _declared_honest(getattr(a, "honest", None), getattr(b, "honest", None))
     side: Side = honest_side or coin
     res_pz = world_pz(world) if truth is None else None
     p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
@@ -332,6 +358,7 @@ async def run_debate(
         credences=run.credences,
         queries=[Query(ids=i, p=p, at=t) for i, p, t in run.judge_oracle.log],
         seconds=run.seconds,
+        errors=run.judge_errors,
     )
     log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
     return DebateResult(

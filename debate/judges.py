@@ -10,16 +10,17 @@ people.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from debate.errors import DebateError
+from debate.models import Side
 from debate.evidence import Baselines, baselines
 from debate.protocol import Action, Decision, JudgeView, evidence_key
 from debate.scoring import safe_log10
 from debate.verify import Oracle
 
 
-def credence_from_estimate(estimate: float, claims: dict[str, float]) -> float:
+def credence_from_estimate(estimate: float, claims: Mapping[Side, float]) -> float:
     """P(A honest) from distances in log10: a claim 1 order closer earns odds of 10:1."""
     da = abs(safe_log10(claims["a"]) - safe_log10(estimate))
     db = abs(safe_log10(claims["b"]) - safe_log10(estimate))

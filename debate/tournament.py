@@ -64,9 +64,7 @@ def tournament_worlds(n: int, seed: int, statements: int = 30) -> list[World]:
 
 
 def _standing(name: str, rows: list[DebateResult], side_of: dict[int, str] | None) -> Standing:
-    honest_won = [
-        (r.judgement.credence_a > 0.5) == (r.honest_side == "a") for r in rows
-    ]
+    honest_won = [(r.judgement.credence_a > 0.5) == (r.honest_side == "a") for r in rows]
     won = None
     if side_of is not None:
         won = statistics.fmean(

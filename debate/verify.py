@@ -78,7 +78,6 @@ class Oracle:
         self.log.append((sorted(key), p, time.time()))
         return p
 
-
     def pairs(self, ids: list[str]) -> np.ndarray:
         """Every pair's joint probability among `ids` at once (diagonal: single ones).
 
@@ -162,12 +161,19 @@ def unverified_numbers(text: str, backed: list[float], rules: Rules) -> list[str
 
 
 def verify_argument(
-    arg: Argument, world: World, rules: Rules, budget_left: int
+    arg: Argument,
+    world: World,
+    rules: Rules,
+    budget_left: int,
+    context: list[float] | None = None,
 ) -> tuple[VerifiedSpeech, int]:
     """Check every citation of one speech; return it and how much citation budget it used.
 
     Over-long text is cut at the limit; citations past the per-turn limit or the debater's
-    remaining budget are dropped (and kept in the record, marked).
+    remaining budget are dropped (and kept in the record, marked). `context` holds numbers
+    the judge already has (both claims, free single probabilities): quoting them is fine.
+    What independence predicts for a cited set (the product of its members' own
+    probabilities) counts as backed too, when those are free.
     """
     text = arg.text
     truncated = len(text) > rules.char_limit
@@ -176,7 +182,7 @@ def verify_argument(
     oracle = Oracle(world, max_order=rules.max_order)
     cites: list[VerifiedCitation] = []
     used = 0
-    backed: list[float] = []
+    backed: list[float] = list(context or [])
     for n, c in enumerate(arg.citations):
         ids = [c.id] if isinstance(c, StatementCitation) else list(c.ids)
         claimed = c.claimed if isinstance(c, ProbCitation) else None
@@ -209,9 +215,7 @@ def verify_argument(
         if kind == "statement":
             why = None if ids[0] in world.index else f"unknown statement id {ids[0]!r}"
             cites.append(
-                VerifiedCitation(
-                    kind=kind, ids=ids, status="rejected" if why else "ok", reason=why
-                )
+                VerifiedCitation(kind=kind, ids=ids, status="rejected" if why else "ok", reason=why)
             )
             continue
         why = oracle.check(ids)
@@ -219,13 +223,13 @@ def verify_argument(
             why = why or f"claimed value {claimed} is not a probability"
         if why:
             cites.append(
-                VerifiedCitation(
-                    kind=kind, ids=ids, claimed=claimed, status="rejected", reason=why
-                )
+                VerifiedCitation(kind=kind, ids=ids, claimed=claimed, status="rejected", reason=why)
             )
             continue
         true = oracle.prob(ids)
         backed.append(true)
+        if rules.free_singletons and len(ids) > 1:
+            backed.append(math.prod(oracle.prob([i]) for i in ids))
         ok = None if claimed is None else close_enough(claimed, true, rules)
         if claimed is not None and ok:
             backed.append(claimed)

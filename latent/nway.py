@@ -33,6 +33,7 @@ class NWay(BaseModel):
     log10_p: float | None
     #: Standard error of log10_p; 0 when the value is exact or a closed form.
     log10_p_stderr: float
+    #: True for exact sums and closed forms (one to three Gaussian statements).
     exact: bool
 
 
@@ -110,8 +111,7 @@ def nway(world: World, ids: list[str]) -> NWay:
         lp, rel = block_log_prob(world.blocks[b], idx)
         log_p += lp
         var10 += (rel / math.log(10)) ** 2
-        block = world.blocks[b]
-        exact = exact and (isinstance(block, DiscreteBlock) or len(idx) == 1)
+        exact = exact and rel == 0.0
     p = math.exp(log_p) if log_p > -math.inf else 0.0
     return NWay(
         ids=list(ids),

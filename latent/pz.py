@@ -8,18 +8,23 @@ standard error is small in *relative* terms however small P(Z) is.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 from scipy.special import log_ndtr
 
 from latent import mvn
+from latent.nway import block_log_prob
 from latent.world import DiscreteBlock, GaussianBlock, World
 
 LN10 = math.log(10)
 
 #: Default relative standard error asked of the Gaussian estimator.
 REL_TOL = 0.005
+#: Blocks up to this size get at least SMALL_REL_TOL (they take milliseconds).
+SMALL_BLOCK = 50
+SMALL_REL_TOL = 5e-4
 
 
 class BlockPZ(BaseModel):
@@ -54,7 +59,7 @@ def block_pz(
     A Gaussian estimate is clipped to the smallest single-statement probability (P(all) can
     never exceed it), which only ever moves it towards the truth.
     """
-    common = {"name": block.name, "kind": block.kind, "trap": block.trap}
+    common: dict[str, Any] = {"name": block.name, "kind": block.kind, "trap": block.trap}
     m = len(block.statements)
     if isinstance(block, DiscreteBlock):
         p = float(block.probs[block.membership.all(axis=0)].sum())
@@ -62,13 +67,20 @@ def block_pz(
         return BlockPZ(
             **common, n_statements=m, log10_pz=lp, log10_stderr=0.0, exact=True, method="exact"
         )
-    r, h = block.orthant()
-    if m == 1:
-        lp = float(log_ndtr(-h[0])) / LN10
+    if m <= 3:
+        lp = block_log_prob(block, list(range(m)))[0] / LN10
         return BlockPZ(
-            **common, n_statements=1, log10_pz=lp, log10_stderr=0.0, exact=True, method="exact-1d"
+            **common,
+            n_statements=m,
+            log10_pz=lp,
+            log10_stderr=0.0,
+            exact=True,
+            method="exact-1d" if m == 1 else "closed-form",
         )
-    res = mvn.log_mvn_prob(r, h, np.full(m, np.inf), rel_tol=rel_tol, rng=seed)
+    r, h = block.orthant()
+    # Small blocks are cheap: ask for ten times the precision there.
+    tol = min(rel_tol, SMALL_REL_TOL) if m <= SMALL_BLOCK else rel_tol
+    res = mvn.log_mvn_prob(r, h, np.full(m, np.inf), rel_tol=tol, rng=seed)
     cap = float(np.min(log_ndtr(-h)))
     log_p = min(res.log_p, cap)
     return BlockPZ(

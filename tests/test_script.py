@@ -95,7 +95,10 @@ def test_script_sees_only_its_view(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ("def argue(self, view, oracle):\n        raise RuntimeError('boom')", "RuntimeError: boom"),
+        (
+            "def argue(self, view, oracle):\n        raise RuntimeError('boom')",
+            "RuntimeError: boom",
+        ),
         ("def argue(self, view, oracle):\n        return {'txt': 1}", "invalid argument"),
         ("def argue(self, view, oracle):\n        return {1, 2}", "TypeError"),
         ("def argue(self, view, oracle):\n        oracle.prob(['A','B','C'])", "above the limit"),
@@ -119,7 +122,9 @@ def test_missing_class_and_file(tmp_path: Path) -> None:
 
 
 def test_hanging_script_is_killed_on_timeout(tmp_path: Path) -> None:
-    path = _script(tmp_path, "import time\nclass D:\n    def argue(self, v, o):\n        time.sleep(60)\n")
+    path = _script(
+        tmp_path, "import time\nclass D:\n    def argue(self, v, o):\n        time.sleep(60)\n"
+    )
     deb = ScriptDebater(path, "D")
 
     async def go() -> None:

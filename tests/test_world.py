@@ -48,8 +48,11 @@ BAD: list[tuple[str, Any, str]] = [
         "duplicate statement id 's0'",
     ),
     ("bad kind", {"blocks": [{"kind": "poisson", "statements": []}]}, "kind must be"),
-    ("missing text", {"blocks": [{"kind": "gaussian", "statements": [{"id": "x"}],
-                                  "covariance": [[1]]}]}, "text"),
+    (
+        "missing text",
+        {"blocks": [{"kind": "gaussian", "statements": [{"id": "x"}], "covariance": [[1]]}]},
+        "text",
+    ),
     ("no blocks", {"blocks": []}, "blocks"),
     ("not an object", [1, 2, 3], "top level"),
     ("unknown field", {"blocks": [_gauss([[1.0]], n=1)], "colour": "red"}, "unknown field"),
@@ -124,6 +127,7 @@ def test_sampling_frequencies_match_marginals() -> None:
     """Monte Carlo: 200k draws, each frequency within 5 standard errors of its exact value."""
     w = load_world(EXAMPLES / "d4.json")
     ids, truth = sample_truth(w, 200_000, rng=7)
+    assert ids == w.ids
     assert truth.shape == (200_000, 6)
     n = truth.shape[0]
     # D4: singles 1/2, pairs 1/4, triple impossible.

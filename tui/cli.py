@@ -88,7 +88,7 @@ def cmd_prob(args: argparse.Namespace) -> int:
             tag = f" [{b.trap}]" if b.trap else ""
             lines.append(
                 f"  {i:3d} {b.kind:8s} {b.n_statements:4d} statements{tag:10s} "
-                f"log10 = {b.log10_pz if b.log10_pz is None else round(b.log10_pz, 6)}  ({b.method})"
+                f"log10 = {'-inf' if b.log10_pz is None else round(b.log10_pz, 6)}  ({b.method})"
             )
         return "\n".join(lines)
 
@@ -168,7 +168,9 @@ def _render_debate(res: Any) -> str:
     ]
     cred = {c.after_turn: c.credence_a for c in res.judgement.credences}
     for t in res.turns:
-        head = f"[{t.speaker.upper()} {t.phase}{'' if t.phase == 'opening' else ' ' + str(t.round)}]"
+        head = (
+            f"[{t.speaker.upper()} {t.phase}{'' if t.phase == 'opening' else ' ' + str(t.round)}]"
+        )
         if t.forfeit:
             lines.append(f"{head} forfeited: {t.forfeit}")
         else:

@@ -1,0 +1,757 @@
+"""A small client for OpenAI-compatible chat completions, for LLM debaters and judges.
+
+What it promises:
+
+- The API key is read from the environment variable named by `LLMConfig.api_key_env` at the
+  moment of each request. It is never stored on any object, logged, or put in an error message
+  (server replies that echo it are scrubbed).
+- Every failure reaches the caller as one `DebateError` line that says what went wrong and what
+  to try: connect timeout, read timeout, connection refused, an HTTP status with a short excerpt
+  of the body, or rate limiting that outlasted the retries.
+- 429, 5xx, timeouts and broken connections are retried with exponential backoff and jitter,
+  honouring `Retry-After` (seconds or an HTTP date, capped).
+- `structured` returns a validated pydantic model, tolerating code fences and prose around the
+  JSON, and gives the model exactly one chance to repair an invalid or over-long reply.
+
+Prompts live in `debate/prompts/*.md` and are loaded with `load_prompt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from string import Template
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from debate.errors import DebateError
+
+__all__ = [
+    "ChatMessage",
+    "LLMClient",
+    "LLMConfig",
+    "LLMHTTPError",
+    "extract_json",
+    "gather_limited",
+    "load_prompt",
+    "parse_reply",
+]
+
+log = logging.getLogger(__name__)
+
+ChatMessage = Mapping[str, Any]
+"""One chat message, e.g. ``{"role": "user", "content": "..."}``."""
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+_EXCERPT_CHARS = 200
+_RESPONSE_FORMAT_HINTS = ("response_format", "response format", "json_object")
+
+
+class LLMConfig(BaseModel):
+    """Where and how to reach an OpenAI-compatible endpoint. Holds no secret.
+
+    `api_key_env` names the environment variable holding the key; the key itself is read at
+    call time. `use_response_format`: True always asks for ``{"type": "json_object"}`` (a server
+    that refuses it is an error), False never does, "auto" asks and silently stops asking once
+    the server answers 400 about it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    base_url: str = "https://api.openai.com/v1"
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
+    retry_after_cap: float = Field(default=60.0, ge=0)
+    temperature: float | None = 0.7
+    max_tokens: int | None = Field(default=None, gt=0)
+    use_response_format: bool | Literal["auto"] = "auto"
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        """Accept only http(s) URLs and drop a trailing slash so paths join cleanly."""
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class LLMHTTPError(DebateError):
+    """The server answered with an HTTP error status that was not (or no longer) retried."""
+
+    def __init__(self, message: str, *, status: int, excerpt: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.excerpt = excerpt
+
+
+class _Transient(Exception):
+    """A failure worth retrying; turned into a DebateError when the retries run out."""
+
+    def __init__(
+        self,
+        kind: Literal["connect_timeout", "read_timeout", "refused", "connect", "broken", "status"],
+        *,
+        status: int = 0,
+        excerpt: str = "",
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.status = status
+        self.excerpt = excerpt
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def load_prompt(name: str, **fields: Any) -> str:
+    """Return prompt `name` (``debate/prompts/<name>.md``) with ``$field`` placeholders filled.
+
+    Uses `string.Template`, so JSON braces in prompts need no escaping and ``$$`` is a literal
+    dollar. A missing or unknown field is an error, so a typo never reaches a model silently.
+    """
+    resource = resources.files("debate").joinpath("prompts", f"{name}.md")
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DebateError(f"no prompt named {name!r} in debate/prompts/") from None
+    template = Template(text)
+    wanted = set(template.get_identifiers())
+    missing = sorted(wanted - fields.keys())
+    unknown = sorted(fields.keys() - wanted)
+    if missing or unknown:
+        raise DebateError(
+            f"prompt {name!r} needs fields {sorted(wanted)}; missing {missing}, unknown {unknown}"
+        )
+    return template.substitute({k: str(v) for k, v in fields.items()})
+
+
+# --------------------------------------------------------------------------- reply parsing
+
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def extract_json(reply: str) -> Any:
+    """Return the first JSON object in `reply`, ignoring code fences and surrounding prose.
+
+    Reasoning blocks (``<think>…</think>``) are dropped first; fenced blocks are tried before the
+    bare text; raw control characters inside strings are tolerated. Raises ValueError with a
+    short reason when there is no JSON object to be found.
+    """
+    text = _THINK.sub("", reply)
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder(strict=False)
+    first_error: str | None = None
+    for candidate in candidates:
+        start = candidate.find("{")
+        while start != -1:
+            try:
+                obj, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError as exc:
+                if first_error is None:
+                    first_error = f"invalid JSON: {exc.msg} at character {exc.pos}"
+            else:
+                if isinstance(obj, dict):
+                    return obj
+            start = candidate.find("{", start + 1)
+    raise ValueError(first_error or "no JSON object found in the reply")
+
+
+def _validation_reason(exc: ValidationError, limit: int = 3) -> str:
+    """Summarise a pydantic error in one short line: ``where: what; …``."""
+    parts = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def parse_reply(reply: str, model_cls: type[M], char_limit: int | None = None) -> M:
+    """Parse and validate `reply` as `model_cls`; raise ValueError with a short reason if not.
+
+    With `char_limit`, the model's ``text`` field (or the whole reply when the model has no
+    string ``text``) must not be longer than that many characters.
+    """
+    obj = extract_json(reply)
+    try:
+        parsed = model_cls.model_validate(obj)
+    except ValidationError as exc:
+        raise ValueError(_validation_reason(exc)) from None
+    if char_limit is not None:
+        n = _measured_length(parsed, reply)
+        if n > char_limit:
+            raise ValueError(f"your text has {n} characters, the limit is {char_limit}")
+    return parsed
+
+
+def _measured_length(parsed: BaseModel, reply: str) -> int:
+    """Length that a char limit applies to: the ``text`` field if there is one, else the reply."""
+    text = getattr(parsed, "text", None)
+    return len(text) if isinstance(text, str) else len(reply)
+
+
+def _kind_name(model_cls: type[BaseModel]) -> str:
+    """'Argument' -> 'argument', 'JudgeAnswer' -> 'judge answer' (for error messages)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", model_cls.__name__).lower()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _one_line(text: str, limit: int = _EXCERPT_CHARS) -> str:
+    """Collapse whitespace and cut to `limit` characters (with an ellipsis)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _body_excerpt(body: bytes) -> str:
+    """A short, one-line excerpt of an error body, preferring an OpenAI-style error message."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _one_line(text)
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return _one_line(err["message"])
+        if isinstance(err, str):
+            return _one_line(err)
+    return _one_line(text)
+
+
+def parse_retry_after(value: str | None, cap: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), within [0, cap]."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+def _is_refused(exc: BaseException) -> bool:
+    """True when a connect error is a refused connection (nothing listening on the port)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        if "refused" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Yield the data of each server-sent event (multi-line data joined by newlines)."""
+    data: list[str] = []
+    async for line in lines:
+        if line == "":
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue  # comment / keep-alive
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+def _content_text(content: Any) -> str | None:
+    """Text of a message or delta `content`: a string, or a list of text parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [p.get("text", "") for p in content if isinstance(p, dict)]
+        return "".join(t for t in texts if isinstance(t, str))
+    return None
+
+
+def _scrubbed(exc: DebateError, key: str) -> DebateError:
+    """A copy of `exc` with every occurrence of `key` masked (servers may echo the key)."""
+    message = str(exc).replace(key, "***")
+    if isinstance(exc, LLMHTTPError):
+        return LLMHTTPError(message, status=exc.status, excerpt=exc.excerpt.replace(key, "***"))
+    return DebateError(message)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@overload
+async def gather_limited(
+    aws: Iterable[Awaitable[T]], limit: int, *, return_exceptions: Literal[False] = False
+) -> list[T]: ...
+
+
+@overload
+async def gather_limited(
+    aws: Iterable[Awaitable[T]], limit: int, *, return_exceptions: Literal[True]
+) -> list[T | Exception]: ...
+
+
+async def gather_limited(
+    aws: Iterable[Awaitable[T]], limit: int, *, return_exceptions: bool = False
+) -> list[T] | list[T | Exception]:
+    """Await all of `aws` with at most `limit` running at once; results keep the input order.
+
+    On the first failure (unless `return_exceptions`) the running ones are cancelled, the
+    unstarted coroutines are closed (no "never awaited" warnings), and that exception is raised
+    as it is. With `return_exceptions`, each failure takes its slot in the result list.
+
+    The limit is a pool of `limit` workers sharing one iterator (a counting semaphore in
+    effect), not one task per awaitable: thousands of debates cost `limit` tasks, and what never
+    started can be closed cleanly.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    items = list(aws)
+    results: list[Any] = [None] * len(items)
+    todo = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, aw in todo:
+            try:
+                results[index] = await aw
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                results[index] = exc
+
+    tasks = [asyncio.ensure_future(worker()) for _ in range(min(limit, len(items)))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, aw in todo:
+            if asyncio.iscoroutine(aw):
+                aw.close()
+        raise
+    return results
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class LLMClient:
+    """Chat completions against one OpenAI-compatible endpoint, over one httpx.AsyncClient.
+
+    Use it as ``async with LLMClient(cfg) as llm: ...`` (or call `aclose`). `transport` lets tests
+    plug in ``httpx.MockTransport``; `sleep` lets them observe backoff without waiting.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[Any]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._sleep = sleep or asyncio.sleep
+        self._rng = rng or random.Random()
+        self._response_format_ok: bool = config.use_response_format is not False
+        url = httpx.URL(config.base_url)
+        self._where = f"{url.host}:{url.port}" if url.port else url.host
+        self._shown_url = f"{url.scheme}://{self._where}{url.path}"  # without any user:password@
+        timeout = httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.read_timeout,
+            write=config.read_timeout,
+            pool=config.connect_timeout,
+        )
+        self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"LLMClient(model={self.config.model!r}, base_url={self._shown_url!r})"
+
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # ---------------------------------------------------------------- public API
+
+    async def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        stream: bool = False,
+        on_token: Callable[[str], None] | None = None,
+    ) -> str:
+        """Return the assistant's reply text to `messages`.
+
+        With `stream`, tokens arrive by server-sent events and each piece is passed to
+        `on_token` as it comes (for a live UI). Raises DebateError on any failure.
+        """
+        return await self._chat(messages, stream=stream, on_token=on_token, json_mode=False)
+
+    async def structured(
+        self,
+        messages: Sequence[ChatMessage],
+        model_cls: type[M],
+        *,
+        stream: bool = False,
+        on_token: Callable[[str], None] | None = None,
+        char_limit: int | None = None,
+        on_repair: Callable[[str], None] | None = None,
+    ) -> tuple[M, str]:
+        """Ask for JSON, return ``(validated model, raw reply text)``.
+
+        If the reply is not a valid `model_cls` (or its text is over `char_limit`), the model gets
+        its reply back with the reason and ONE chance to fix it; `on_repair(reason)` is called
+        first so a UI streaming tokens can start a fresh view. Raises DebateError if the repair
+        fails too.
+        """
+        reply = await self._chat(messages, stream=stream, on_token=on_token, json_mode=True)
+        try:
+            return parse_reply(reply, model_cls, char_limit), reply
+        except ValueError as exc:
+            reason = str(exc)
+        log.info("%s reply invalid (%s); asking for one repair", self.config.model, reason)
+        if on_repair is not None:
+            on_repair(reason)
+        repair = load_prompt(
+            "repair",
+            reason=reason,
+            limit_note=(
+                f"The text field must be at most {char_limit} characters." if char_limit else ""
+            ),
+        )
+        retry_messages = [
+            *messages,
+            {"role": "assistant", "content": reply},
+            {"role": "user", "content": repair},
+        ]
+        reply = await self._chat(retry_messages, stream=stream, on_token=on_token, json_mode=True)
+        try:
+            return parse_reply(reply, model_cls, char_limit), reply
+        except ValueError as exc:
+            raise DebateError(
+                f"{self.config.model} reply was not a valid {_kind_name(model_cls)} after one "
+                f"repair: {_one_line(str(exc), 160)}"
+            ) from None
+
+    # ---------------------------------------------------------------- internals
+
+    def _payload(
+        self, messages: Sequence[ChatMessage], *, stream: bool, json_mode: bool
+    ) -> dict[str, Any]:
+        """The request body (never containing the key)."""
+        cfg = self.config
+        payload: dict[str, Any] = {**cfg.extra_body, "model": cfg.model}
+        payload["messages"] = [dict(m) for m in messages]
+        if cfg.temperature is not None:
+            payload["temperature"] = cfg.temperature
+        if cfg.max_tokens is not None:
+            payload["max_tokens"] = cfg.max_tokens
+        if stream:
+            payload["stream"] = True
+        if json_mode and self._response_format_ok:
+            payload["response_format"] = {"type": "json_object"}
+        return payload
+
+    async def _chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        stream: bool,
+        on_token: Callable[[str], None] | None,
+        json_mode: bool,
+    ) -> str:
+        """One logical request, with the response_format fallback of "auto" mode."""
+        payload = self._payload(messages, stream=stream, json_mode=json_mode)
+        try:
+            return await self._send(payload, stream=stream, on_token=on_token)
+        except LLMHTTPError as exc:
+            refused_format = (
+                "response_format" in payload
+                and exc.status == 400
+                and any(h in exc.excerpt.lower() for h in _RESPONSE_FORMAT_HINTS)
+            )
+            if not refused_format:
+                raise
+            if self.config.use_response_format is True:
+                raise DebateError(
+                    f"{self._where} does not support response_format json_object "
+                    f"({exc.excerpt}); set use_response_format to 'auto' or false"
+                ) from None
+            log.info("%s refused response_format; retrying without it", self._where)
+            self._response_format_ok = False
+            del payload["response_format"]
+            return await self._send(payload, stream=stream, on_token=on_token)
+
+    def _headers(self) -> tuple[dict[str, str], str]:
+        """Request headers and the key (read now from the environment; '' when unset)."""
+        key = os.environ.get(self.config.api_key_env, "").strip()
+        headers = {"Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers, key
+
+    async def _send(
+        self,
+        payload: dict[str, Any],
+        *,
+        stream: bool,
+        on_token: Callable[[str], None] | None,
+    ) -> str:
+        """POST with retries; the only place that turns transient failures into DebateError."""
+        cfg = self.config
+        attempts = cfg.max_retries + 1
+        emitted = [0]  # characters already handed to on_token in this call
+        url = f"{cfg.base_url}/chat/completions"
+        for attempt in range(1, attempts + 1):
+            headers, key = self._headers()
+            log.debug(
+                "POST %s model=%s stream=%s attempt=%d/%d",
+                url,
+                cfg.model,
+                stream,
+                attempt,
+                attempts,
+            )
+            try:
+                try:
+                    if stream:
+                        return await self._stream_once(url, payload, headers, on_token, emitted)
+                    return await self._plain_once(url, payload, headers)
+                except httpx.TransportError as exc:
+                    raise self._classify(exc) from exc
+            except _Transient as failure:
+                if key:
+                    failure.excerpt = failure.excerpt.replace(key, "***")
+                    failure.detail = failure.detail.replace(key, "***")
+                mid_stream = emitted[0] > 0 and on_token is not None
+                if attempt >= attempts or mid_stream:
+                    raise self._final_error(failure, attempt, mid_stream, emitted[0]) from None
+                delay = failure.retry_after
+                if delay is None:
+                    delay = self._backoff(attempt)
+                log.warning(
+                    "%s; retrying in %.2f s (attempt %d/%d)",
+                    self._describe(failure),
+                    delay,
+                    attempt + 1,
+                    attempts,
+                )
+                await self._sleep(delay)
+            except DebateError as exc:
+                if key and key in str(exc):
+                    raise _scrubbed(exc, key) from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: half fixed, half random, capped at backoff_max."""
+        cfg = self.config
+        ceiling = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _classify(self, exc: httpx.TransportError) -> _Transient:
+        """Map an httpx transport error to a retryable failure kind."""
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return _Transient("connect_timeout")
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+            return _Transient("read_timeout")
+        if isinstance(exc, httpx.ConnectError):
+            if _is_refused(exc):
+                return _Transient("refused")
+            return _Transient("connect", detail=_one_line(str(exc) or type(exc).__name__, 120))
+        return _Transient("broken", detail=type(exc).__name__)
+
+    def _status_failure(self, response: httpx.Response) -> Exception:
+        """A retryable _Transient for 429/5xx, otherwise a final LLMHTTPError."""
+        status = response.status_code
+        excerpt = _body_excerpt(response.content)
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(
+                response.headers.get("retry-after"), self.config.retry_after_cap
+            )
+            return _Transient("status", status=status, excerpt=excerpt, retry_after=retry_after)
+        hint = {
+            401: f"check the API key in ${self.config.api_key_env}",
+            403: f"check the API key in ${self.config.api_key_env} and its permissions",
+            404: "check base_url (usually ends in /v1) and the model name",
+        }.get(status, "")
+        if status in (401, 403) and not os.environ.get(self.config.api_key_env):
+            hint = f"set the API key in the environment variable {self.config.api_key_env}"
+        message = f"{self._where} answered HTTP {status}: {excerpt or '(empty body)'}"
+        if hint:
+            message += f" — {hint}"
+        return LLMHTTPError(message, status=status, excerpt=excerpt)
+
+    def _describe(self, failure: _Transient) -> str:
+        """What happened, in a few words (no advice)."""
+        cfg = self.config
+        if failure.kind == "connect_timeout":
+            return f"could not connect to {self._where} within {cfg.connect_timeout:g} s"
+        if failure.kind == "read_timeout":
+            return f"{self._where} did not answer within {cfg.read_timeout:g} s (read timeout)"
+        if failure.kind == "refused":
+            return f"connection to {self._where} refused"
+        if failure.kind == "connect":
+            return f"could not connect to {self._where} ({failure.detail})"
+        if failure.kind == "broken":
+            return f"connection to {self._where} broke ({failure.detail})"
+        if failure.status == 429:
+            return f"{self._where} is rate limiting (HTTP 429)"
+        return f"{self._where} answered HTTP {failure.status}: {failure.excerpt or '(empty)'}"
+
+    def _final_error(
+        self, failure: _Transient, attempts: int, mid_stream: bool, emitted: int
+    ) -> DebateError:
+        """The one-line, actionable error for a failure that will not be retried."""
+        what = self._describe(failure)
+        if mid_stream:
+            return DebateError(
+                f"{what} after streaming {emitted} characters; not retried so the text is not "
+                f"shown twice — try again"
+            )
+        tries = f"{attempts} attempt" + ("s" if attempts != 1 else "")
+        if failure.kind == "status" and failure.status == 429:
+            retries = attempts - 1
+            return DebateError(
+                f"{self._where} rate limited the request (HTTP 429) after {retries} "
+                f"retr{'y' if retries == 1 else 'ies'}: {failure.excerpt or '(empty)'} — "
+                "wait a while, lower the concurrency or raise max_retries"
+            )
+        advice = {
+            "connect_timeout": "is the server up and base_url right?",
+            "read_timeout": "raise read_timeout, lower max_tokens or check the server load",
+            "refused": f"is a server running at {self._shown_url}?",
+            "connect": "check base_url and the network",
+            "broken": "check the server logs, then try again",
+            "status": "the server is failing; try again later",
+        }[failure.kind]
+        return DebateError(f"{what} ({tries}) — {advice}")
+
+    async def _plain_once(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> str:
+        """One non-streaming request; returns choices[0].message.content."""
+        response = await self._http.post(url, json=payload, headers=headers)
+        if response.status_code >= 400:
+            raise self._status_failure(response)
+        return self._completion_text(response.content)
+
+    async def _stream_once(
+        self,
+        url: str,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        on_token: Callable[[str], None] | None,
+        emitted: list[int],
+    ) -> str:
+        """One streaming request; hands each delta to `on_token` and returns the whole text."""
+        headers = {**headers, "Accept": "text/event-stream"}
+        async with self._http.stream("POST", url, json=payload, headers=headers) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise self._status_failure(response)
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                # The server ignored stream=true and sent a whole completion.
+                text = self._completion_text(await response.aread())
+                if on_token is not None and text:
+                    emitted[0] += len(text)
+                    on_token(text)
+                return text
+            parts: list[str] = []
+            async for data in _sse_data(response.aiter_lines()):
+                if data.strip() == "[DONE]":
+                    break
+                piece = self._delta_text(data)
+                if piece:
+                    parts.append(piece)
+                    if on_token is not None:
+                        emitted[0] += len(piece)
+                        on_token(piece)
+            return "".join(parts)
+
+    def _completion_text(self, body: bytes) -> str:
+        """choices[0].message.content of a non-streamed completion, or a DebateError."""
+        try:
+            data = json.loads(body)
+            message = data["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise DebateError(
+                f"{self._where} sent something that is not a chat completion: "
+                f"{_body_excerpt(body) or '(empty body)'} — check base_url"
+            ) from None
+        text = _content_text(message.get("content")) if isinstance(message, dict) else None
+        if text is None:
+            finish = data["choices"][0].get("finish_reason")
+            raise DebateError(
+                f"{self.config.model} sent no text (finish_reason={finish}); "
+                "try again or raise max_tokens"
+            )
+        return text
+
+    def _delta_text(self, data: str) -> str:
+        """The text in one SSE chunk (choices[0].delta.content), '' if none."""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise DebateError(
+                f"{self._where} streamed a chunk that is not JSON: {_one_line(data, 80)}"
+            ) from None
+        if not isinstance(chunk, dict):
+            return ""
+        if "error" in chunk:
+            raise DebateError(
+                f"{self._where} reported an error mid-stream: "
+                f"{_body_excerpt(json.dumps(chunk).encode())}"
+            )
+        choices = chunk.get("choices") or []
+        if not choices or not isinstance(choices[0], dict):
+            return ""
+        delta = choices[0].get("delta") or {}
+        if not isinstance(delta, dict):
+            return ""
+        return _content_text(delta.get("content")) or ""

@@ -1,0 +1,216 @@
+"""Whole debates, headless: built-in debaters, simulated judges, forfeits, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from debate.builtin import LIARS, builtin
+from debate.engine import DebateResult, liar_claim, run_debate
+from debate.evidence import baselines
+from debate.models import Argument
+from debate.rules import Rules
+from debate.script import ScriptDebater
+from debate.specs import make_debater, make_judge
+from latent.nway import nway
+from latent.world import World, load_world
+from tui.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return load_world(EXAMPLES / "small.json")
+
+
+def _debate(world: World, a: Any, b: Any, judge: str = "maxent", **kw: Any) -> DebateResult:
+    return asyncio.run(run_debate(world, a, b, make_judge(judge), kw.pop("rules", Rules()), **kw))
+
+
+def test_honest_against_each_liar(world: World) -> None:
+    for liar in LIARS:
+        res = _debate(world, builtin("honest"), builtin(liar))
+        assert res.honest_side == "a"
+        truth = res.truth
+        assert res.claims["a"] == truth
+        ratio = res.claims["b"] / truth
+        assert ratio >= 10 or ratio <= 0.1  # the lie is at least 10x off
+        assert [t.phase for t in res.turns] == ["opening", "opening"] + ["round"] * 4
+        assert len(res.judgement.credences) == len(res.turns)
+        for t in res.turns:
+            assert t.forfeit is None
+            assert len(t.text) <= res.rules.char_limit
+            for c in t.citations:
+                assert c.status == "ok", (liar, c)  # built-ins never misquote a fact
+                if c.kind == "prob":
+                    assert c.true_value == pytest.approx(nway(world, c.ids).p, rel=1e-9)
+
+
+def test_honest_cites_the_trap_and_the_flip(world: World) -> None:
+    res = _debate(world, builtin("pairwise"), builtin("honest"))
+    cited = [set(c.ids) for t in res.turns if t.speaker == "b" for c in t.citations]
+    assert {"s03", "s09", "s01"} in cited  # the D4 triple that pairs cannot show
+    assert any("s05" in c for c in cited)  # the flipped husky statement
+
+
+def test_pairwise_liar_cites_innocent_pairs_of_the_trap(world: World) -> None:
+    res = _debate(world, builtin("honest"), builtin("pairwise"))
+    liar_ids = [set(c.ids) for t in res.turns if t.speaker == "b" for c in t.citations]
+    assert liar_ids and all(len(i) == 2 and i <= {"s03", "s09", "s01"} for i in liar_ids)
+
+
+def test_flip_hider_calls_the_flip_a_paraphrase_and_judge_checks(world: World) -> None:
+    res = _debate(world, builtin("flip-hider"), builtin("honest"), judge="maxent")
+    opening = res.turns[0]
+    assert opening.speaker == "a" and "same thing" in opening.text
+    assert {c.kind for c in opening.citations} == {"statement"}
+    # the simulated judge tests the claimed paraphrase with its own oracle
+    assert any("s05" in q.ids for q in res.judgement.queries)
+
+
+def test_trust_judges_and_scores(world: World) -> None:
+    res = _debate(world, builtin("honest"), builtin("independence"), judge="trust-a")
+    assert res.judgement.estimate == res.claims["a"]
+    assert res.scores.log10_error == pytest.approx(0.0, abs=1e-12)
+    assert res.scores.trusted_honest is True
+    res = _debate(world, builtin("honest"), builtin("independence"), judge="trust-b")
+    assert res.scores.log10_error >= 1.0 - 1e-9
+
+
+def test_baselines_use_only_the_evidence() -> None:
+    ev = {"x": 0.5, "y": 0.5, "z": 0.5, "x&y": 0.25, "x&z": 0.25, "y&z": 0.25}
+    bl = baselines(["x", "y", "z"], ev)
+    assert bl.independence == pytest.approx(0.125)
+    assert bl.maxent == pytest.approx(0.125, rel=1e-6)  # pairwise-independent: maxent = product
+    assert bl.lower == pytest.approx(0.0, abs=1e-9)  # the D4 triple is consistent with them
+    assert bl.upper == pytest.approx(0.25, rel=1e-6)
+    bl2 = baselines(["x", "y", "z"], {**ev, "x&y&z": 0.0})
+    assert bl2.upper == pytest.approx(0.0, abs=1e-9)
+
+
+def test_liar_claim_goes_the_tempting_way() -> None:
+    assert liar_claim(1e-3, 1e-6, 10) == pytest.approx(1e-6)  # towards independence
+    assert liar_claim(1e-3, 1e-3, 10) == pytest.approx(1e-2)
+    assert liar_claim(0.5, 0.9, 10) == pytest.approx(0.05)  # can't go above 1: goes down
+    for truth in (1e-30, 1e-5, 0.3):
+        for tempt in (1e-40, truth, 0.9):
+            lie = liar_claim(truth, tempt, 10)
+            assert 0 < lie <= 1
+            assert abs(math.log10(lie) - math.log10(truth)) >= 1 - 1e-12
+
+
+def test_deterministic_under_seed(world: World) -> None:
+    r1 = _debate(world, builtin("cherry-picker"), builtin("independence"), seed=3)
+    r2 = _debate(world, builtin("cherry-picker"), builtin("independence"), seed=3)
+    assert [t.text for t in r1.turns] == [t.text for t in r2.turns]
+    assert r1.honest_side == r2.honest_side
+
+
+class _Raises:
+    name = "raises"
+    honest = None
+
+    async def argue(self, view: Any, oracle: Any) -> Argument:
+        raise ValueError("my bug\nsecond line")
+
+
+class _Hangs:
+    name = "hangs"
+    honest = None
+
+    async def argue(self, view: Any, oracle: Any) -> Argument:
+        await asyncio.sleep(60)
+        raise AssertionError("unreachable")
+
+
+class _Garbage:
+    name = "garbage"
+    honest = None
+
+    async def argue(self, view: Any, oracle: Any) -> Any:
+        return 42
+
+
+def test_failing_debaters_forfeit_and_the_debate_goes_on(world: World) -> None:
+    rules = Rules(turn_timeout=0.3, rounds=1)
+    for bad, needle in (
+        (_Raises(), "ValueError: my bug"),
+        (_Hangs(), "timeout"),
+        (_Garbage(), "not an Argument"),
+    ):
+        res = _debate(world, bad, builtin("honest"), rules=rules)
+        mine = [t for t in res.turns if t.speaker == "a"]
+        theirs = [t for t in res.turns if t.speaker == "b"]
+        assert all(t.forfeit and needle in t.forfeit and "\n" not in t.forfeit for t in mine)
+        assert all(t.forfeit is None and t.text for t in theirs)
+        assert res.judgement.estimate >= 0
+
+
+def test_script_debater_in_a_debate(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "d.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import time
+            class D:
+                def __init__(self):
+                    self.n = 0
+                def argue(self, view, oracle):
+                    self.n += 1
+                    if self.n == 2:
+                        time.sleep(30)
+                    return {"text": f"speech {self.n}", "citations": []}
+            """
+        )
+    )
+    rules = Rules(turn_timeout=1.0, rounds=2)
+    res = _debate(world, ScriptDebater(str(path), "D"), builtin("honest"), rules=rules)
+    a_turns = [t for t in res.turns if t.speaker == "a"]
+    assert a_turns[0].text == "speech 1"
+    assert a_turns[1].forfeit and "timeout" in a_turns[1].forfeit
+    assert a_turns[2].text == "speech 1"  # a fresh process after the kill
+
+
+def test_examples_debaters_run(world: World) -> None:
+    a = make_debater(f"script:{EXAMPLES / 'product_debater.py'}:ProductDebater")
+    b = make_debater(f"script:{EXAMPLES / 'neighbour_checker.py'}:NeighbourChecker")
+    res = _debate(world, a, b, rules=Rules(rounds=1))
+    assert all(t.forfeit is None for t in res.turns), [t.forfeit for t in res.turns]
+    assert all(c.status == "ok" for t in res.turns for c in t.citations)
+
+
+def test_cli_debate_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "debate",
+            str(EXAMPLES / "small.json"),
+            "--a",
+            "builtin:honest",
+            "--b",
+            "builtin:pairwise",
+            "--judge",
+            "bounds",
+            "--json",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"turns", "judgement", "truth", "scores"} <= set(out)
+    assert out["turns"][0]["speaker"] in ("a", "b")
+    cite = next(c for t in out["turns"] for c in t["citations"] if c["kind"] == "prob")
+    assert {"ids", "claimed", "true_value", "verified"} <= set(cite)
+    assert len(out["judgement"]["credences"]) == len(out["turns"])
+
+
+def test_cli_bad_spec_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["debate", str(EXAMPLES / "small.json"), "--a", "builtin:nope", "--b", "x:y"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown built-in debater 'nope'" in err

@@ -1,0 +1,578 @@
+"""The LLM client: parsing, repair, retries, timeouts, secrecy of the key, concurrency.
+
+Unit tests use httpx.MockTransport; end-to-end tests talk HTTP to the loopback server in
+tests/llm_server.py. No internet, no real key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+from llm_server import Drop, Hang, LLMServer, Reply, Status
+from pydantic import BaseModel, ValidationError
+
+from debate.errors import DebateError
+from debate.llm import (
+    LLMClient,
+    LLMConfig,
+    LLMHTTPError,
+    extract_json,
+    gather_limited,
+    load_prompt,
+    parse_reply,
+    parse_retry_after,
+)
+from debate.models import Argument, ProbCitation, StatementCitation
+
+KEY = "sk-test-DO-NOT-LEAK-4f9a1c"
+GOOD = '{"text": "s1 and s2 move together", "citations": [{"kind": "prob", "ids": ["s1", "s2"], "claimed": 0.4}]}'  # noqa: E501
+USER = [{"role": "user", "content": "argue"}]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def completion(content: str) -> dict[str, Any]:
+    """A non-streamed chat completion body."""
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+
+
+def mock_client(
+    handler: Callable[[httpx.Request], httpx.Response], **cfg: Any
+) -> tuple[LLMClient, list[float]]:
+    """A client over MockTransport whose backoff sleeps are recorded, not slept."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    config = LLMConfig(base_url="http://mock.test/v1", model="m", backoff_base=0.1, **cfg)
+    return LLMClient(config, transport=httpx.MockTransport(handler), sleep=fake_sleep), slept
+
+
+def scripted(
+    *responses: httpx.Response,
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.Request]]:
+    """A MockTransport handler answering `responses` in order, recording the requests."""
+    queue = list(responses)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return queue.pop(0)
+
+    return handler, seen
+
+
+def body(request: httpx.Request) -> dict[str, Any]:
+    """The JSON body of a recorded request."""
+    return json.loads(request.content)
+
+
+def run(coro: Any) -> Any:
+    """Run one coroutine to completion (no pytest-asyncio needed)."""
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def server() -> Iterator[LLMServer]:
+    with LLMServer() as srv:
+        yield srv
+
+
+def live(server: LLMServer, **kw: Any) -> LLMClient:
+    """A client for the loopback server with short timeouts and backoff."""
+    settings: dict[str, Any] = {
+        "connect_timeout": 1.0,
+        "read_timeout": 3.0,
+        "backoff_base": 0.01,
+        "max_retries": 2,
+    }
+    settings.update(kw)
+    return LLMClient(LLMConfig(base_url=server.url, model="loop", **settings))
+
+
+def free_closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_extract_json_plain_fenced_prose_and_think() -> None:
+    obj = {"text": "a {brace} in text", "citations": []}
+    plain = json.dumps(obj)
+    assert extract_json(plain) == obj
+    assert extract_json(f"```json\n{plain}\n```") == obj
+    assert extract_json(f"```\n{plain}\n```\nHope this helps!") == obj
+    assert extract_json(f"Sure! Here is my argument: {plain} Let me know.") == obj
+    assert extract_json(f'<think>maybe {{"text": 1}}</think>\n{plain}') == obj
+    # a stray brace in the prose before the real object is skipped
+    assert extract_json(f"I think {{this}} matters: {plain}") == obj
+    # literal newlines inside strings are tolerated
+    assert extract_json('{"text": "line one\nline two"}') == {"text": "line one\nline two"}
+
+
+def test_extract_json_reports_why_not() -> None:
+    with pytest.raises(ValueError, match="no JSON object"):
+        extract_json("I refuse to answer in JSON.")
+    with pytest.raises(ValueError, match="invalid JSON"):
+        extract_json('{"text": "unterminated')
+
+
+def test_parse_reply_validates_and_limits() -> None:
+    arg = parse_reply(GOOD, Argument)
+    assert isinstance(arg.citations[0], ProbCitation)
+    assert arg.citations[0].claimed == 0.4
+    arg = parse_reply('{"text": "x", "citations": [{"kind": "statement", "id": "s9"}]}', Argument)
+    assert arg.citations == [StatementCitation(id="s9")]
+    with pytest.raises(ValueError, match=r"citations\.0"):
+        parse_reply('{"text": "x", "citations": [{"kind": "vibe", "id": "s1"}]}', Argument)
+    with pytest.raises(ValueError, match="Extra inputs"):
+        parse_reply('{"text": "x", "mood": "smug"}', Argument)
+    with pytest.raises(ValueError, match="your text has 10 characters, the limit is 5"):
+        parse_reply('{"text": "0123456789"}', Argument, char_limit=5)
+
+
+# --------------------------------------------------------------------------- unit: requests
+
+
+def test_complete_non_streamed_payload_and_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    handler, seen = scripted(httpx.Response(200, json=completion("hello")))
+    client, _ = mock_client(handler, temperature=0.2, max_tokens=50, extra_body={"seed": 7})
+    assert run(client.complete(USER)) == "hello"
+    (request,) = seen
+    assert request.url == "http://mock.test/v1/chat/completions"
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    sent = body(request)
+    assert sent["model"] == "m" and sent["messages"] == USER
+    assert sent["temperature"] == 0.2 and sent["max_tokens"] == 50 and sent["seed"] == 7
+    assert "stream" not in sent and "response_format" not in sent
+
+
+def test_no_key_means_no_authorization_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    handler, seen = scripted(httpx.Response(401, json={"error": {"message": "no key"}}))
+    client, _ = mock_client(handler)
+    with pytest.raises(
+        LLMHTTPError, match="set the API key in the environment variable OPENAI_API_KEY"
+    ) as info:
+        run(client.complete(USER))
+    assert "authorization" not in seen[0].headers
+    assert info.value.status == 401 and len(seen) == 1  # 4xx is not retried
+
+
+def test_key_never_leaks(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("MY_KEY", KEY)
+    caplog.set_level(logging.DEBUG)
+    echo = {"error": {"message": f"Incorrect API key provided: {KEY}. Find yours online."}}
+    handler, seen = scripted(
+        httpx.Response(500, json=echo),
+        httpx.Response(401, json=echo),
+    )
+    client, _ = mock_client(handler, api_key_env="MY_KEY", max_retries=1)
+    with pytest.raises(DebateError) as info:
+        run(client.complete(USER))
+    text = "".join(traceback.format_exception(info.value))
+    assert KEY not in text and "***" in str(info.value)
+    assert "HTTP 401" in str(info.value) and "MY_KEY" in str(info.value)
+    # the key travels only in the Authorization header
+    for request in seen:
+        assert KEY not in request.content.decode() and KEY not in str(request.url)
+        others = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        assert KEY not in repr(others)
+        assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert KEY not in caplog.text and "retrying" in caplog.text
+    assert KEY not in repr(client) + repr(client.config) + client.config.model_dump_json()
+    # a key passed to the config by mistake is refused without echoing it
+    with pytest.raises(ValidationError) as bad:
+        LLMConfig.model_validate({"api_key": KEY})
+    assert KEY not in str(bad.value)
+
+
+def test_key_scrubbed_from_mid_stream_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    sse = f'data: {{"error": {{"message": "bad key {KEY}"}}}}\n\n'.encode()
+    handler, _ = scripted(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
+    )
+    client, _ = mock_client(handler)
+    with pytest.raises(DebateError, match="mid-stream") as info:
+        run(client.complete(USER, stream=True))
+    assert KEY not in str(info.value)
+
+
+def test_streaming_sse_parsing() -> None:
+    events = [
+        {"choices": [{"delta": {"role": "assistant"}}]},
+        {"choices": [{"delta": {"content": "Hel"}}]},
+        {"choices": [{"delta": {"content": "lo"}}]},
+        {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+    ]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+    sse = ": keep-alive\n\n" + sse + "data: [DONE]\n\n"
+    handler, seen = scripted(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse.encode())
+    )
+    client, _ = mock_client(handler)
+    tokens: list[str] = []
+    assert run(client.complete(USER, stream=True, on_token=tokens.append)) == "Hello"
+    assert tokens == ["Hel", "lo"]
+    assert body(seen[0])["stream"] is True
+
+
+def test_stream_request_answered_without_sse() -> None:
+    handler, _ = scripted(httpx.Response(200, json=completion("whole")))
+    client, _ = mock_client(handler)
+    tokens: list[str] = []
+    assert run(client.complete(USER, stream=True, on_token=tokens.append)) == "whole"
+    assert tokens == ["whole"]
+
+
+def test_mid_stream_failure_is_not_retried_after_tokens_shown() -> None:
+    async def broken() -> Any:
+        yield b'data: {"choices": [{"delta": {"content": "half"}}]}\n\n'
+        raise httpx.ReadTimeout("stalled")
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=broken())
+
+    client, _ = mock_client(handler, read_timeout=0.5)
+    tokens: list[str] = []
+    with pytest.raises(DebateError, match="after streaming 4 characters"):
+        run(client.complete(USER, stream=True, on_token=tokens.append))
+    assert tokens == ["half"] and len(calls) == 1
+
+
+def test_backoff_and_retry_after_are_used_and_capped() -> None:
+    handler, seen = scripted(
+        httpx.Response(503, text="busy"),
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(429, headers={"Retry-After": "100"}, json={"error": "slow down"}),
+        httpx.Response(200, json=completion("ok")),
+    )
+    client, slept = mock_client(handler, retry_after_cap=5.0, max_retries=3)
+    assert run(client.complete(USER)) == "ok"
+    assert len(seen) == 4
+    assert 0.05 <= slept[0] <= 0.1 and 0.1 <= slept[1] <= 0.2  # exponential, jittered
+    assert slept[2] == 5.0  # Retry-After 100 s capped at 5 s
+
+
+def test_retry_after_http_date() -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= (parse_retry_after(when, cap=60) or 0) <= 30
+    assert parse_retry_after(when, cap=3) == 3
+    past = format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(past, cap=60) == 0
+    assert parse_retry_after("soon", cap=60) is None
+    assert parse_retry_after("1.5", cap=60) == 1.5
+
+
+def test_rate_limited_after_retries() -> None:
+    handler, seen = scripted(*[httpx.Response(429, json={"error": {"message": "quota"}})] * 3)
+    client, slept = mock_client(handler, max_retries=2)
+    with pytest.raises(DebateError, match=r"rate limited .*HTTP 429.* after 2 retries: quota"):
+        run(client.complete(USER))
+    assert len(seen) == 3 and len(slept) == 2
+
+
+def test_not_found_gives_a_hint_and_is_not_retried() -> None:
+    handler, seen = scripted(httpx.Response(404, text="<html>Not Found</html>"))
+    client, _ = mock_client(handler)
+    with pytest.raises(LLMHTTPError, match="HTTP 404: <html>Not Found</html> — check base_url"):
+        run(client.complete(USER))
+    assert len(seen) == 1
+
+
+def test_garbage_completion_body() -> None:
+    handler, _ = scripted(httpx.Response(200, text="<html>proxy login</html>"))
+    client, _ = mock_client(handler)
+    with pytest.raises(DebateError, match="not a chat completion: <html>proxy login"):
+        run(client.complete(USER))
+
+
+def test_response_format_auto_falls_back_and_remembers() -> None:
+    refuse = httpx.Response(400, json={"error": {"message": "response_format is not supported"}})
+    handler, seen = scripted(
+        refuse,
+        httpx.Response(200, json=completion(GOOD)),
+        httpx.Response(200, json=completion(GOOD)),
+    )
+    client, _ = mock_client(handler)
+    arg, raw = run(client.structured(USER, Argument))
+    assert isinstance(arg, Argument) and raw == GOOD
+    run(client.structured(USER, Argument))
+    assert [("response_format" in body(r)) for r in seen] == [True, False, False]
+
+
+def test_response_format_true_reports_and_false_never_sends() -> None:
+    refuse = httpx.Response(400, json={"error": {"message": "Unknown field response_format"}})
+    handler, _ = scripted(refuse)
+    client, _ = mock_client(handler, use_response_format=True)
+    with pytest.raises(DebateError, match="set use_response_format to 'auto' or false"):
+        run(client.structured(USER, Argument))
+    handler, seen = scripted(httpx.Response(200, json=completion(GOOD)))
+    client, _ = mock_client(handler, use_response_format=False)
+    run(client.structured(USER, Argument))
+    assert "response_format" not in body(seen[0])
+
+
+def test_repair_path_sends_previous_reply_and_reason() -> None:
+    bad = '```json\n{"text": "x", "citations": [{"kind": "prob", "ids": []}]}\n```'
+    handler, seen = scripted(
+        httpx.Response(200, json=completion(bad)),
+        httpx.Response(200, json=completion(f"Fixed:\n{GOOD}")),
+    )
+    client, _ = mock_client(handler)
+    reasons: list[str] = []
+    arg, raw = run(client.structured(USER, Argument, on_repair=reasons.append))
+    assert arg.text == "s1 and s2 move together" and raw.startswith("Fixed:")
+    sent = body(seen[1])["messages"]
+    assert sent[:-2] == USER
+    assert sent[-2] == {"role": "assistant", "content": bad}
+    assert sent[-1]["role"] == "user" and "citations.0.prob.ids" in sent[-1]["content"]
+    assert reasons and "citations.0.prob.ids" in reasons[0]
+
+
+def test_repair_fails_once_then_gives_up() -> None:
+    handler, seen = scripted(
+        httpx.Response(200, json=completion("no json here")),
+        httpx.Response(200, json=completion("still none")),
+    )
+    client, _ = mock_client(handler)
+    with pytest.raises(
+        DebateError, match="reply was not a valid argument after one repair: no JSON object"
+    ):
+        run(client.structured(USER, Argument))
+    assert len(seen) == 2
+
+
+def test_error_message_is_one_line() -> None:
+    assert str(DebateError("first\nsecond   third")) == "first second third"
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def test_prompts_load_and_fill() -> None:
+    text = load_prompt(
+        "debater_system",
+        side="a",
+        goal="Help the judge.",
+        max_order=3,
+        max_citations=6,
+        char_limit=800,
+    )
+    assert "debater a" in text and "at most 800 characters" in text and "$" not in text
+    assert '{"kind": "prob", "ids": ["s3", "s8"], "claimed": 0.42}' in text
+    judge = load_prompt("judge_system", max_order=2, char_limit=500)
+    assert "log10_p" in judge and "order 2" in judge
+    with pytest.raises(DebateError, match=r"missing \['goal'"):
+        load_prompt("debater_system", side="a", max_order=3, max_citations=6, char_limit=8)
+    with pytest.raises(DebateError, match=r"unknown \['colour'\]"):
+        load_prompt("judge_system", max_order=2, char_limit=500, colour="red")
+    with pytest.raises(DebateError, match="no prompt named 'nope'"):
+        load_prompt("nope")
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_gather_limited_order_and_limit() -> None:
+    running = 0
+    peak = 0
+
+    async def job(i: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01 * (i % 3))
+        running -= 1
+        return i * i
+
+    assert run(gather_limited([job(i) for i in range(20)], 4)) == [i * i for i in range(20)]
+    assert peak == 4
+    assert run(gather_limited([], 4)) == []
+
+
+def test_gather_limited_failure_cancels_and_closes() -> None:
+    started: list[int] = []
+
+    async def job(i: int) -> int:
+        started.append(i)
+        if i == 1:
+            raise DebateError("boom")
+        await asyncio.sleep(1)
+        return i
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "never awaited" coroutine would fail the test
+        t0 = time.monotonic()
+        with pytest.raises(DebateError, match="boom"):
+            run(gather_limited([job(i) for i in range(10)], 2))
+        assert time.monotonic() - t0 < 0.5
+    assert started == [0, 1]
+
+    async def maybe(i: int) -> int:
+        if i % 2:
+            raise ValueError(str(i))
+        return i
+
+    out = run(gather_limited([maybe(i) for i in range(4)], 2, return_exceptions=True))
+    assert out[0] == 0 and out[2] == 2
+    assert isinstance(out[1], ValueError) and isinstance(out[3], ValueError)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_e2e_non_streamed_and_streamed(server: LLMServer) -> None:
+    server.script(Reply("plain answer"), Reply("a streamed answer, in pieces", chunk=5))
+
+    async def go() -> tuple[str, str, list[str]]:
+        tokens: list[str] = []
+        async with live(server) as llm:
+            plain = await llm.complete(USER)
+            streamed = await llm.complete(USER, stream=True, on_token=tokens.append)
+        return plain, streamed, tokens
+
+    plain, streamed, tokens = run(go())
+    assert plain == "plain answer"
+    assert streamed == "a streamed answer, in pieces" and "".join(tokens) == streamed
+    assert len(tokens) == 6
+    assert server.requests[1].body["stream"] is True
+
+
+def test_e2e_structured_streamed(server: LLMServer) -> None:
+    server.script(Reply(f"Here you go:\n```json\n{GOOD}\n```", chunk=4))
+    tokens: list[str] = []
+
+    async def go() -> tuple[BaseModel, str]:
+        async with live(server) as llm:
+            return await llm.structured(USER, Argument, stream=True, on_token=tokens.append)
+
+    arg, raw = run(go())
+    assert isinstance(arg, Argument) and "".join(tokens) == raw
+    assert server.requests[0].body["response_format"] == {"type": "json_object"}
+
+
+def test_e2e_429_retry_after_is_honoured(server: LLMServer) -> None:
+    server.script(Status(429, headers={"Retry-After": "0.2"}), Reply("after the wait"))
+
+    async def go() -> str:
+        async with live(server) as llm:
+            return await llm.complete(USER)
+
+    assert run(go()) == "after the wait"
+    first, second = server.requests
+    assert second.at - first.at >= 0.2
+
+
+def test_e2e_500_then_success_and_dropped_connection(server: LLMServer) -> None:
+    server.script(Status(500, body="oops"), Drop(), Reply("fine now"))
+
+    async def go() -> str:
+        async with live(server) as llm:
+            return await llm.complete(USER)
+
+    assert run(go()) == "fine now"
+    assert len(server.requests) == 3
+
+
+def test_e2e_malformed_json_then_repaired(server: LLMServer) -> None:
+    server.script(Reply('{"text": "missing brace", "citations": ['), Reply(GOOD))
+
+    async def go() -> tuple[BaseModel, str]:
+        async with live(server) as llm:
+            return await llm.structured(USER, Argument)
+
+    arg, raw = run(go())
+    assert isinstance(arg, Argument) and raw == GOOD
+    repair = server.requests[1].body["messages"][-1]["content"]
+    assert "invalid JSON" in repair
+
+
+def test_e2e_over_long_reply_mentions_overage(server: LLMServer) -> None:
+    long = json.dumps({"text": "x" * 50, "citations": []})
+    short = json.dumps({"text": "x" * 15, "citations": []})
+    server.script(Reply(long), Reply(short))
+
+    async def go() -> tuple[BaseModel, str]:
+        async with live(server) as llm:
+            return await llm.structured(USER, Argument, char_limit=20)
+
+    arg, _ = run(go())
+    assert isinstance(arg, Argument) and len(arg.text) == 15
+    repair = server.requests[1].body["messages"][-1]["content"]
+    assert "your text has 50 characters, the limit is 20" in repair
+    assert "at most 20 characters" in repair
+
+
+def test_e2e_still_invalid_after_repair(server: LLMServer) -> None:
+    long = json.dumps({"text": "x" * 50})
+    server.script(Reply(long), Reply(long))
+
+    async def go() -> Any:
+        async with live(server) as llm:
+            return await llm.structured(USER, Argument, char_limit=20)
+
+    with pytest.raises(DebateError, match="after one repair: your text has 50 characters"):
+        run(go())
+
+
+def test_e2e_read_timeout(server: LLMServer) -> None:
+    server.script(Hang())
+
+    async def go() -> str:
+        async with live(server, read_timeout=0.3, max_retries=0) as llm:
+            return await llm.complete(USER)
+
+    t0 = time.monotonic()
+    with pytest.raises(DebateError, match=r"did not answer within 0.3 s \(read timeout\)"):
+        run(go())
+    assert time.monotonic() - t0 < 2
+
+
+def test_e2e_refused_connection() -> None:
+    config = LLMConfig(
+        base_url=f"http://127.0.0.1:{free_closed_port()}/v1", max_retries=1, backoff_base=0.01
+    )
+
+    async def go() -> str:
+        async with LLMClient(config) as llm:
+            return await llm.complete(USER)
+
+    with pytest.raises(DebateError, match=r"refused \(2 attempts\) — is a server running"):
+        run(go())
+
+
+def test_e2e_concurrent_requests_overlap() -> None:
+    with LLMServer(latency=0.1) as srv:
+
+        async def go() -> list[str]:
+            async with live(srv) as llm:
+                return await gather_limited([llm.complete(USER) for _ in range(8)], 8)
+
+        t0 = time.monotonic()
+        out = run(go())
+        elapsed = time.monotonic() - t0
+    assert len(out) == 8 and elapsed < 0.65  # one at a time would take >= 0.8 s

@@ -1,0 +1,61 @@
+"""Scores against independent high-precision computations (mpmath)."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from debate.scoring import log10_error, regret_bits, score, trust_log_score
+
+mpmath.mp.dps = 50
+
+
+def _kl_bits(p: float, q: float) -> float:
+    P, Q = mpmath.mpf(p), mpmath.mpf(q)
+    head = P * mpmath.log(P / Q, 2) if P > 0 else mpmath.mpf(0)
+    tail = (1 - P) * mpmath.log((1 - P) / (1 - Q), 2) if P < 1 else mpmath.mpf(0)
+    return float(head + tail)
+
+
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [
+        (0.3, 0.3),
+        (0.3, 0.5),
+        (1e-30, 1e-25),
+        (1e-30, 1e-35),
+        (0.999, 0.5),
+        (1e-12, 0.9),
+        (0.0, 0.2),
+    ],
+)
+def test_regret_matches_mpmath(p: float, q: float) -> None:
+    assert regret_bits(q, p) == pytest.approx(_kl_bits(p, q), rel=1e-9, abs=1e-300)
+
+
+@given(
+    st.floats(min_value=1e-300, max_value=1 - 1e-9),
+    st.floats(min_value=1e-300, max_value=1 - 1e-9),
+)
+def test_regret_is_nonnegative_and_zero_only_at_truth(p: float, q: float) -> None:
+    r = regret_bits(q, p)
+    assert r >= 0
+    assert regret_bits(p, p) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_log10_error_and_zero_truth() -> None:
+    assert log10_error(1e-12, 1e-9) == pytest.approx(3.0)
+    assert log10_error(0.5, 0.5) == 0.0
+    assert math.isfinite(log10_error(1e-6, 0.0))  # an impossible Z is floored, not infinite
+
+
+def test_score_interval_and_trust() -> None:
+    s = score(1e-5, 1e-6, interval=(1e-7, 1e-4), credence_a=0.8, honest="b")
+    assert s.covered is True
+    assert s.trusted_honest is False
+    assert s.trust_log_score == pytest.approx(math.log2(0.2))
+    assert trust_log_score(0.0) > -30  # clipped, finite
