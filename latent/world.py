@@ -248,8 +248,27 @@ class World(_Model):
         return out
 
     def to_json(self) -> str:
-        """Deterministic JSON text: same world -> byte-identical file."""
-        return json.dumps(self.model_dump(mode="json", exclude_none=True), indent=1) + "\n"
+        """Deterministic JSON text: same world -> byte-identical file.
+
+        Indented for reading, except that each covariance row stays on one line (a
+        2,000-statement world would otherwise be hundreds of thousands of lines).
+        """
+        data = self.model_dump(mode="json", exclude_none=True)
+        rows: list[str] = []
+        for block in data["blocks"]:
+            if "covariance" in block:
+                rows.append(
+                    "[\n"
+                    + ",\n".join(
+                        "   " + json.dumps(r, separators=(",", ":")) for r in block["covariance"]
+                    )
+                    + "\n  ]"
+                )
+                block["covariance"] = f"@@cov{len(rows) - 1}@@"
+        text = json.dumps(data, indent=1)
+        for k, r in enumerate(rows):
+            text = text.replace(f'"@@cov{k}@@"', r, 1)
+        return text + "\n"
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

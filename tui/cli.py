@@ -17,6 +17,7 @@ from typing import Any
 
 from debate.errors import DebateError
 from latent.errors import LatentError
+from store.errors import StoreError
 
 
 def _fmt_p(log10: float | None) -> str:
@@ -81,7 +82,8 @@ def cmd_prob(args: argparse.Namespace) -> int:
     def text() -> str:
         se = f" ± {res.log10_pz_stderr:.2g} (log10)" if res.log10_pz_stderr else " (exact)"
         lines = [
-            f"P(Z) = {_fmt_p(res.log10_pz)}   log10 P(Z) = {res.log10_pz}{se}",
+            f"P(Z) = {_fmt_p(res.log10_pz)}   log10 P(Z) = "
+            f"{'-inf (impossible)' if res.log10_pz is None else res.log10_pz}{se}",
             f"{len(res.blocks)} blocks:",
         ]
         for i, b in enumerate(res.blocks):
@@ -203,6 +205,15 @@ def _render_debate(res: Any) -> str:
     return "\n".join(lines)
 
 
+def _open_store(args: argparse.Namespace) -> Any:
+    """The store named by --db (or PZJUDGE_DB, or the data directory), or None for --no-store."""
+    if getattr(args, "no_store", False):
+        return None
+    from store.db import Store
+
+    return Store(args.db)
+
+
 def cmd_debate(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -216,7 +227,11 @@ def cmd_debate(args: argparse.Namespace) -> int:
     a = make_debater(args.a, base_url=args.base_url)
     b = make_debater(args.b, base_url=args.base_url)
     judge = make_judge(args.judge, base_url=args.base_url)
+    store = _open_store(args)  # before the debate: a bad database fails fast
     res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed))
+    if store is not None:
+        with store:
+            store.record_debate(res, world_json=world.to_json())
     _emit(args, res.model_dump(mode="json"), lambda: _render_debate(res))
     return 0
 
@@ -229,6 +244,14 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
     debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    store = _open_store(args)
+
+    def record(result: Any) -> None:
+        # each debate is committed the moment it ends (its own session, under its judge's
+        # name), so an interrupted tournament keeps what it played
+        if store is not None:
+            store.record_debate(result, kind="tournament")
+
     res = asyncio.run(
         run_tournament(
             args.worlds,
@@ -239,8 +262,11 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             statements=args.statements,
             base_url=args.base_url,
+            on_result=record,
         )
     )
+    if store is not None:
+        store.close()
 
     def text() -> str:
         head = f"{'':28s} {'debates':>7s} {'honest won':>10s} {'won':>5s} {'log10 err':>9s} "
@@ -263,6 +289,53 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         return "\n".join(out)
 
     _emit(args, res.model_dump(mode="json"), text)
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pzjudge")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from store.export import export_rows, write_export
+
+    store = _open_store(args)
+    with store:
+        rows = export_rows(
+            store, session=args.session, judge=args.judge, transcripts=args.transcripts
+        )
+        n = write_export(rows, args.format, args.output or "-")
+    if args.output:
+        print(f"wrote {n} judgements to {args.output} ({args.format})", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from store.export import import_logs
+
+    with _open_store(args) as store:
+        added, skipped = import_logs(store, args.files)
+    if args.json:
+        print(json.dumps({"added": added, "skipped": skipped}))
+    else:
+        print(f"imported {added} judgements ({skipped} already there)")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from store.export import format_stats, stats
+
+    with _open_store(args) as store:
+        rows = stats(store, args.by, practice=args.practice)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        print(format_stats(rows, args.by) if rows else "no answered rounds yet")
     return 0
 
 
@@ -330,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--rules", help="rules file (TOML)")
     db.add_argument("--seed", type=int, default=0)
     db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+    _store_args(db, record=True)
 
     tn = add("tournament", cmd_tournament, "every pairing of debaters before every judge")
     tn.add_argument("--worlds", type=_pos, default=4, help="number of generated worlds")
@@ -340,7 +414,31 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--statements", type=_pos, default=30, help="statements per world")
     tn.add_argument("--rules", help="rules file (TOML)")
     tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+    _store_args(tn, record=True)
+
+    ex = add("export", cmd_export, "judgement logs out: one row per judgement")
+    ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    ex.add_argument("--session", type=int, help="only this session id")
+    ex.add_argument("--judge", help="only this judge")
+    ex.add_argument("--transcripts", action="store_true", help="include the full transcripts")
+    ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+    _store_args(ex)
+
+    im = add("import", cmd_import, "merge logs exported elsewhere (no duplicates)")
+    im.add_argument("files", nargs="+", metavar="FILE", help="JSONL logs from pzjudge export")
+    _store_args(im)
+
+    stt = add("stats", cmd_stats, "summary of judgements: errors, trust, calibration")
+    stt.add_argument("--by", choices=["judge", "rules", "debaters"], default="judge")
+    stt.add_argument("--practice", action="store_true", help="include practice rounds")
+    _store_args(stt)
     return p
+
+
+def _store_args(sp: argparse.ArgumentParser, record: bool = False) -> None:
+    sp.add_argument("--db", help="database file (default: $PZJUDGE_DB or the data directory)")
+    if record:
+        sp.add_argument("--no-store", action="store_true", help="do not record into the store")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -348,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (LatentError, DebateError) as exc:
+    except (LatentError, DebateError, StoreError) as exc:
         print(f"pzjudge: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

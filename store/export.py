@@ -1,0 +1,729 @@
+"""Logs out and in: one row per judgement (JSONL or CSV), merging logs, summary statistics.
+
+The row format is documented field by field in docs/logs.md and versioned by
+`EXPORT_VERSION` (the `schema_version` of every row). Rows carry stable ids (`uid` of the
+judgement, `session` and `round_uid`), so importing a log twice, or into the database it
+came from, adds nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from store.db import Store, _js, insert
+from store.errors import StoreError
+
+#: Version of the exported row format (see docs/logs.md for the policy).
+EXPORT_VERSION = 1
+
+#: Every row's keys, in order (CSV columns); nested values (JSON objects) come last.
+FIELDS = [
+    "schema_version",
+    "uid",
+    "judge",
+    "session",
+    "session_kind",
+    "session_seed",
+    "app_version",
+    "round",
+    "round_uid",
+    "practice",
+    "world_seed",
+    "n_statements",
+    "debater_a",
+    "debater_b",
+    "honest_side",
+    "estimate",
+    "log10_estimate",
+    "interval",
+    "covered",
+    "credence_a",
+    "trust_pick",
+    "trust_honest",
+    "trusted_honest",
+    "trust_log_score",
+    "truth_pz",
+    "log10_truth",
+    "log10_error",
+    "regret_bits",
+    "seconds",
+    "created_at",
+    "baselines",
+    "claims",
+    "evidence",
+    "rules",
+    "settings",
+]
+#: Extra keys with `transcripts=True`.
+TRANSCRIPT_FIELDS = ["world", "turns", "queries", "credences"]
+#: Keys whose values are stored as JSON text and passed through as such when writing.
+_RAW = ("claims", "evidence", "rules", "settings")
+
+_SQL = (
+    "SELECT j.uid, jd.name, s.uid, s.kind, s.seed, s.app_version, r.number, r.uid,"
+    " r.practice, r.world_seed, r.n_statements, COALESCE(r.debater_a, s.debater_a),"
+    " COALESCE(r.debater_b, s.debater_b), r.honest_side, j.estimate, j.interval_lo,"
+    " j.interval_hi, j.covered, j.credence_a, j.trusted_honest, j.trust_log_score,"
+    " r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds, j.created_at,"
+    " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
+    " r.claims, j.evidence, r.rules, s.id, r.id"
+    " FROM judgements j JOIN rounds r ON r.id = j.round_id"
+    " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
+)
+_LOG10_FLOOR = -300.0
+_BATCH = 2000
+
+
+def _fin(x: float | None) -> float | None:
+    """JSON has no infinity: non-finite numbers are exported as null."""
+    return x if x is None or math.isfinite(x) else None
+
+
+def _log10(p: float) -> float:
+    return _LOG10_FLOOR if p <= 0 else max(_LOG10_FLOOR, math.log10(p))
+
+
+def _bool(v: int | None) -> bool | None:
+    return None if v is None else bool(v)
+
+
+def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
+    """The row's fields up to `baselines` (everything but the stored JSON texts)."""
+    estimate, honest, ca = r[14], r[13], r[18]
+    trust_honest = None
+    if ca is not None and honest is not None:
+        trust_honest = ca if honest == "a" else 1.0 - ca
+    return {
+        "schema_version": EXPORT_VERSION,
+        "uid": r[0],
+        "judge": r[1],
+        "session": r[2],
+        "session_kind": r[3],
+        "session_seed": r[4],
+        "app_version": r[5],
+        "round": r[6],
+        "round_uid": r[7],
+        "practice": bool(r[8]),
+        "world_seed": r[9],
+        "n_statements": r[10],
+        "debater_a": r[11],
+        "debater_b": r[12],
+        "honest_side": honest,
+        "estimate": estimate,
+        "log10_estimate": _log10(estimate),
+        "interval": None if r[15] is None else [r[15], r[16]],
+        "covered": _bool(r[17]),
+        "credence_a": ca,
+        "trust_pick": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
+        "trust_honest": trust_honest,
+        "trusted_honest": _bool(r[19]),
+        "trust_log_score": _fin(r[20]),
+        "truth_pz": r[21],
+        "log10_truth": r[22],
+        "log10_error": _fin(r[23]),
+        "regret_bits": _fin(r[24]),
+        "seconds": r[25],
+        "created_at": r[26],
+        "baselines": {"independence": r[27], "maxent": r[28], "lower": r[29], "upper": r[30]},
+    }
+
+
+class ExportRows(Iterator[dict[str, Any]]):
+    """The rows of an export, read in batches; `write_export` writes them without
+    re-parsing the JSON the database already holds."""
+
+    def __init__(
+        self, store: Store, session: int | None, judge: str | None, transcripts: bool
+    ) -> None:
+        self.store = store
+        self.transcripts = transcripts
+        sql = _SQL
+        params: list[Any] = []
+        where = []
+        if session is not None:
+            where.append("s.id = ?")
+            params.append(session)
+        if judge is not None:
+            where.append("jd.name = ?")
+            params.append(judge.strip())
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        self._sql = sql + " ORDER BY j.created_at, j.id"
+        self._params = params
+        self._dicts: Iterator[dict[str, Any]] | None = None
+        self._session_json: dict[int, tuple[str | None, str | None]] = {}
+
+    def session_json(self, sid: int) -> tuple[str | None, str | None]:
+        """A session's rules and settings as stored JSON text (read once per session)."""
+        got = self._session_json.get(sid)
+        if got is None:
+            with self.store.lock:
+                got = self.store.db.conn.execute(
+                    "SELECT rules, settings FROM sessions WHERE id = ?", [sid]
+                ).fetchone()
+            self._session_json[sid] = got = (got[0], got[1])
+        return got
+
+    def records(self) -> Iterator[tuple[Any, ...]]:
+        """Raw database tuples in export order (batches, so memory stays small)."""
+        with self.store.lock:
+            cur = self.store.db.conn.execute(self._sql, self._params)
+        while True:
+            with self.store.lock:
+                batch = cur.fetchmany(_BATCH)
+            if not batch:
+                return
+            yield from batch
+
+    def extra(self, r: tuple[Any, ...]) -> dict[str, Any]:
+        """The transcript fields of a row."""
+        rid = r[35]
+        with self.store.lock:
+            world = self.store.db.conn.execute(
+                "SELECT world_json FROM rounds WHERE id = ?", [rid]
+            ).fetchone()[0]
+        return {
+            "world": world,
+            "turns": self.store.turns(rid),
+            "queries": self.store.queries(rid),
+            "credences": self.store.credences(rid),
+        }
+
+    def _iter_dicts(self) -> Iterator[dict[str, Any]]:
+        parsed: dict[str | None, Any] = {None: None}
+
+        def cached(text: str | None) -> Any:
+            if text not in parsed:
+                parsed[text] = json.loads(text)  # type: ignore[arg-type]
+            return parsed[text]
+
+        loads = json.loads
+        for r in self.records():
+            row = _scalars(r)
+            row["claims"] = None if r[31] is None else loads(r[31])
+            row["evidence"] = None if r[32] is None else loads(r[32])
+            rules, settings = self.session_json(r[34])
+            row["rules"] = cached(r[33] or rules)
+            row["settings"] = cached(settings)
+            if self.transcripts:
+                row.update(self.extra(r))
+            yield row
+
+    def __iter__(self) -> ExportRows:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._dicts is None:
+            self._dicts = self._iter_dicts()
+        return next(self._dicts)
+
+    @property
+    def started(self) -> bool:
+        return self._dicts is not None
+
+
+def export_rows(
+    store: Store,
+    *,
+    session: int | None = None,
+    judge: str | None = None,
+    transcripts: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """One dict per judgement, oldest first (keys: `FIELDS`, plus `TRANSCRIPT_FIELDS`).
+
+    Rows share parsed `settings`/`rules` dicts with each other; copy before mutating.
+    """
+    return ExportRows(store, session, judge, transcripts)
+
+
+def _cell(v: Any) -> str:
+    """CSV cell: text as is, null empty, booleans true/false, nested values as JSON."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def write_export(
+    rows: Iterable[dict[str, Any]],
+    fmt: Literal["jsonl", "csv"],
+    out: str | Path | IO[str],
+) -> int:
+    """Write rows as JSONL or CSV to a path, '-' (stdout) or an open text file; returns
+    how many rows were written."""
+    if fmt not in ("jsonl", "csv"):
+        raise StoreError(f"unknown export format {fmt!r}; use jsonl or csv")
+    if isinstance(out, str | Path) and str(out) != "-":
+        try:
+            with open(out, "w", encoding="utf-8", newline="") as f:
+                return _write(rows, fmt, f)
+        except OSError as exc:
+            raise StoreError(f"cannot write {out} ({exc.strerror}); check the path") from None
+    return _write(rows, fmt, sys.stdout if isinstance(out, str | Path) else out)
+
+
+def _write(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str]) -> int:
+    if isinstance(rows, ExportRows) and not rows.started:
+        return _write_fast(rows, fmt, f)
+    n = 0
+    if fmt == "jsonl":
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        buf: list[str] = []
+        for row in rows:
+            buf.append(encode(row))
+            n += 1
+            if len(buf) >= _BATCH:
+                f.write("\n".join(buf) + "\n")
+                buf.clear()
+        if buf:
+            f.write("\n".join(buf) + "\n")
+        return n
+    writer = csv.writer(f, lineterminator="\n")
+    header: list[str] | None = None
+    for row in rows:
+        if header is None:
+            header = list(row)
+            writer.writerow(header)
+        writer.writerow([_cell(row.get(k)) for k in header])
+        n += 1
+    if header is None:
+        writer.writerow(FIELDS)
+    return n
+
+
+class _Lines:
+    """A write-only file that collects each write as one list item (one CSV line)."""
+
+    def __init__(self, out: list[str]) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        self.out.append(text)
+        return len(text)
+
+
+def _tf(v: int | None) -> str | None:
+    return None if v is None else ("true" if v else "false")
+
+
+def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
+    """The CSV cells of `_scalars(r)` (csv writes numbers with repr and None as empty)."""
+    d = _scalars(r)
+    return [
+        EXPORT_VERSION,
+        *r[0:8],
+        "true" if r[8] else "false",
+        *r[9:15],
+        d["log10_estimate"],
+        None if r[15] is None else f"[{r[15]!r},{r[16]!r}]",
+        _tf(r[17]),
+        r[18],
+        d["trust_pick"],
+        d["trust_honest"],
+        _tf(r[19]),
+        d["trust_log_score"],
+        r[21],
+        r[22],
+        d["log10_error"],
+        d["regret_bits"],
+        r[25],
+        r[26],
+        _cell(d["baselines"]),
+    ]
+
+
+def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
+    """Same output as the dict path, splicing the stored JSON texts in unparsed."""
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    n = 0
+    buf: list[str] = []
+    quoted: dict[str | None, str] = {}
+
+    def q(text: str | None) -> str:
+        """A stored JSON text as a CSV cell (quoted like csv's QUOTE_MINIMAL would)."""
+        if text is None:
+            return ""
+        if any(c in text for c in ',"\r\n'):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    def q_cached(text: str | None) -> str:
+        if text not in quoted:
+            quoted[text] = q(text)
+        return quoted[text]
+
+    scalars = csv.writer(_Lines(buf), lineterminator="")
+    if fmt == "csv":
+        header = FIELDS + (TRANSCRIPT_FIELDS if rows.transcripts else [])
+        csv.writer(f, lineterminator="\n").writerow(header)
+    for r in rows.records():
+        rules, settings = rows.session_json(r[34])
+        rules = r[33] or rules
+        if fmt == "jsonl":
+            tail = "".join(
+                [
+                    ',"claims":',
+                    r[31] or "null",
+                    ',"evidence":',
+                    r[32] or "null",
+                    ',"rules":',
+                    rules or "null",
+                    ',"settings":',
+                    settings or "null",
+                ]
+            )
+            line = encode(_scalars(r))[:-1] + tail
+            line += "," + encode(rows.extra(r))[1:] if rows.transcripts else "}"
+            buf.append(line)
+        else:
+            scalars.writerow(_csv_cells(r))
+            parts = [",", q(r[31]), ",", q(r[32]), ",", q_cached(rules), ",", q_cached(settings)]
+            if rows.transcripts:
+                extra = [_cell(v) for v in rows.extra(r).values()]
+                parts += [x for v in extra for x in (",", q(v))]
+            buf[-1] += "".join(parts)
+        n += 1
+        if len(buf) >= _BATCH:
+            f.write("\n".join(buf) + "\n")
+            buf.clear()
+    if buf:
+        f.write("\n".join(buf) + "\n")
+    return n
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        f = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise StoreError(f"cannot read {path} ({exc.strerror}); check the path") from None
+    with f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                hint = "; import reads JSONL from `pzjudge export --format jsonl`"
+                raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg}){hint}") from None
+            except UnicodeDecodeError:
+                raise StoreError(f"{path}:{lineno}: not UTF-8 text; is it a JSONL log?") from None
+            if not isinstance(row, dict) or "uid" not in row or "round_uid" not in row:
+                raise StoreError(
+                    f"{path}:{lineno}: not a pzjudge log row (no uid/round_uid); "
+                    "import reads rows written by `pzjudge export`"
+                )
+            version = row.get("schema_version")
+            if not isinstance(version, int) or version > EXPORT_VERSION:
+                raise StoreError(
+                    f"{path}:{lineno}: log schema_version {version!r} is newer than this "
+                    f"pzjudge reads ({EXPORT_VERSION}); upgrade pzjudge"
+                )
+            yield lineno, row
+
+
+def import_logs(store: Store, paths: Iterable[str | Path]) -> tuple[int, int]:
+    """Merge JSONL logs into the store, one transaction per file; returns (added, skipped).
+
+    A row whose judgement uid is already present is skipped, so importing twice is harmless.
+    """
+    added = skipped = 0
+    for p in paths:
+        path = Path(p)
+        rows = list(_read_jsonl(path))
+        with store.transaction() as db:
+            conn = db.conn
+            for lineno, row in rows:
+                if conn.execute("SELECT 1 FROM judgements WHERE uid = ?", [row["uid"]]).fetchone():
+                    skipped += 1
+                    continue
+                try:
+                    if _import_row(store, row):
+                        added += 1
+                    else:
+                        skipped += 1
+                except (KeyError, TypeError, ValueError, IndexError) as exc:
+                    raise StoreError(
+                        f"{path}:{lineno}: malformed row ({exc.__class__.__name__}: {exc}); "
+                        "nothing from this file was imported"
+                    ) from None
+    return added, skipped
+
+
+def _import_row(store: Store, row: dict[str, Any]) -> bool:
+    """Insert one row inside the open transaction; False when its round is already judged."""
+    db = store.db
+    conn = db.conn
+    created = float(row["created_at"])
+    got = conn.execute("SELECT id FROM sessions WHERE uid = ?", [row["session"]]).fetchone()
+    if got:
+        session_id = got[0]
+    else:
+        session_id = insert(
+            db,
+            "sessions",
+            {
+                "uid": row["session"],
+                "judge_id": store._judge_id(db, row["judge"]),
+                "kind": row.get("session_kind") or "imported",
+                "settings": _js(row.get("settings")),
+                "rules": _js(row.get("rules")),
+                "debater_a": row.get("debater_a"),
+                "debater_b": row.get("debater_b"),
+                "seed": row.get("session_seed"),
+                "app_version": row.get("app_version"),
+                "started_at": created,
+                "ended_at": created,
+            },
+        )
+    got = conn.execute(
+        "SELECT id, answered_at FROM rounds WHERE uid = ?", [row["round_uid"]]
+    ).fetchone()
+    if got and got[1] is not None:
+        return False
+    if got:
+        round_id = got[0]
+    else:
+        round_id = insert(
+            db,
+            "rounds",
+            {
+                "uid": row["round_uid"],
+                "session_id": session_id,
+                "number": row["round"],
+                "world_json": row.get("world"),
+                "world_seed": row.get("world_seed"),
+                "n_statements": row["n_statements"],
+                "truth_pz": row["truth_pz"],
+                "log10_truth": row.get("log10_truth"),
+                "honest_side": row.get("honest_side"),
+                "claims": _js(row.get("claims")),
+                "rules": _js(row.get("rules")),
+                "debater_a": row.get("debater_a"),
+                "debater_b": row.get("debater_b"),
+                "practice": int(bool(row.get("practice"))),
+                "started_at": created,
+            },
+        )
+        for turn in row.get("turns") or []:
+            store._add_turn(db, round_id, turn)
+        for q in row.get("queries") or []:
+            db.table("queries").insert(
+                {"round_id": round_id, "ids": _js(q["ids"]), "p": q["p"], "at": q.get("at")}
+            )
+        for c in row.get("credences") or []:
+            db.table("credences").insert(
+                {
+                    "round_id": round_id,
+                    "after_turn": c["after_turn"],
+                    "credence_a": c["credence_a"],
+                    "at": c.get("at"),
+                }
+            )
+    interval = row.get("interval")
+    store._record_judgement(
+        db,
+        int(round_id),
+        estimate=float(row["estimate"]),
+        interval=None if interval is None else (interval[0], interval[1]),
+        credence_a=row.get("credence_a"),
+        seconds=row.get("seconds") or 0.0,
+        scores={k: row.get(k) for k in _SCORE_KEYS},
+        baselines=dict(row.get("baselines") or {}),
+        evidence=row.get("evidence") or {},
+        uid=row["uid"],
+        created_at=created,
+    )
+    return True
+
+
+_SCORE_KEYS = ("log10_error", "regret_bits", "covered", "trust_log_score", "trusted_honest")
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+GroupBy = Literal["judge", "rules", "debaters"]
+#: Reliability bins of the trust credence (equal width on [0, 1]).
+N_BINS = 10
+
+
+def _rules_label(rules: dict[str, Any] | None) -> str:
+    """Short name of a rule set: the settings that differ from the defaults."""
+    if not rules:
+        return "(unknown)"
+    from debate.rules import Rules
+
+    defaults = Rules().model_dump(mode="json")
+    diff = [f"{k}={v}" for k, v in sorted(rules.items()) if defaults.get(k, object()) != v]
+    return ", ".join(diff) or "default"
+
+
+def _mean(xs: list[float]) -> float | None:
+    return math.fsum(xs) / len(xs) if xs else None
+
+
+def calibration(
+    forecasts: list[float], outcomes: list[bool], bins: int = N_BINS
+) -> tuple[float | None, list[dict[str, Any]]]:
+    """Expected calibration error and reliability bins of forecasts of a binary event."""
+    table: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
+    for f, o in zip(forecasts, outcomes, strict=True):
+        table[min(bins - 1, max(0, int(f * bins)))].append((f, o))
+    out, ece, n = [], 0.0, len(forecasts)
+    for i, cell in enumerate(table):
+        if not cell:
+            continue
+        conf = math.fsum(f for f, _ in cell) / len(cell)
+        freq = sum(o for _, o in cell) / len(cell)
+        ece += len(cell) / n * abs(conf - freq)
+        out.append(
+            {"lo": i / bins, "hi": (i + 1) / bins, "n": len(cell), "forecast": conf, "freq": freq}
+        )
+    return (ece if n else None), out
+
+
+def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> list[dict[str, Any]]:
+    """Per judge / rule set / debater pair: errors, regret, trust and its calibration, and
+    the independence and max-ent baselines' errors on the same rounds and evidence.
+
+    Practice rounds are left out unless `practice` is true.
+    """
+    if by not in ("judge", "rules", "debaters"):
+        raise StoreError(f"unknown grouping {by!r}; use judge, rules or debaters")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in export_rows(store):
+        if row["practice"] and not practice:
+            continue
+        if by == "judge":
+            key = row["judge"]
+        elif by == "rules":
+            key = _rules_label(row["rules"])
+        else:
+            key = f"{row['debater_a'] or '-'} vs {row['debater_b'] or '-'}"
+        groups.setdefault(key, []).append(row)
+    out = []
+    for key, rows in sorted(groups.items()):
+        errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
+        regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in rows]
+        trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
+        fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
+        ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
+        ind = [abs(_log10(r["baselines"]["independence"]) - _log10(r["truth_pz"])) for r in rows]
+        me = [
+            abs(_log10(r["baselines"]["maxent"]) - _log10(r["truth_pz"]))
+            for r in rows
+            if r["baselines"]["maxent"] is not None
+        ]
+        beats = [
+            r["log10_error"] < i
+            for r, i in zip(rows, ind, strict=True)
+            if r["log10_error"] is not None
+        ]
+        inside = [
+            r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
+            for r in rows
+            if r["baselines"]["lower"] is not None and r["baselines"]["upper"] is not None
+        ]
+        covered = [r["covered"] for r in rows if r["covered"] is not None]
+        out.append(
+            {
+                "group": key,
+                "rounds": len(rows),
+                "mean_log10_error": _mean(errs),
+                "median_log10_error": statistics.median(errs) if errs else None,
+                "mean_regret_bits": _mean(regrets),
+                "median_regret_bits": statistics.median(regrets) if regrets else None,
+                "trust_rounds": len(trusted),
+                "trusted_honest_rate": _mean([float(t) for t in trusted]),
+                "mean_trust_honest": _mean(
+                    [r["trust_honest"] for r in rows if r["trust_honest"] is not None]
+                ),
+                "trust_ece": ece,
+                "reliability": bins,
+                "covered_rate": _mean([float(c) for c in covered]),
+                "within_bounds_rate": _mean([float(x) for x in inside]),
+                "independence_log10_error": _mean(ind),
+                "maxent_log10_error": _mean(me),
+                "beats_independence_rate": _mean([float(b) for b in beats]),
+            }
+        )
+    return out
+
+
+def _has_trust(row: dict[str, Any]) -> bool:
+    return row["credence_a"] is not None and row["honest_side"] in ("a", "b")
+
+
+_COLUMNS = [
+    ("group", "group", "s"),
+    ("rounds", "rounds", "d"),
+    ("mean_log10_error", "err mean", ".2f"),
+    ("median_log10_error", "err med", ".2f"),
+    ("mean_regret_bits", "regret", ".3g"),
+    ("trusted_honest_rate", "trusted", "%"),
+    ("trust_ece", "ECE", ".3f"),
+    ("independence_log10_error", "indep err", ".2f"),
+    ("maxent_log10_error", "maxent err", ".2f"),
+    ("beats_independence_rate", "beats indep", "%"),
+]
+
+
+def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
+    """A plain text table of `stats` rows (errors in orders of magnitude)."""
+
+    def fmt(v: Any, spec: str) -> str:
+        if v is None:
+            return "-"
+        if spec == "%":
+            return f"{100 * v:.0f}%"
+        return format(v, spec)
+
+    header = [by if k == "group" else title for k, title, _ in _COLUMNS]
+    body = [[fmt(r[k], spec) for k, _, spec in _COLUMNS] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    lines = []
+    for cells in [header, *body]:
+        parts = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        lines.append("  ".join(parts).rstrip())
+    if not rows:
+        lines.append("(no judgements yet)")
+    return "\n".join(lines)
+
+
+def to_text(rows: Iterable[dict[str, Any]], fmt: Literal["jsonl", "csv"]) -> str:
+    """Rows as a string (for tests and small exports)."""
+    buf = io.StringIO()
+    _write(rows, fmt, buf)
+    return buf.getvalue()
+
+
+__all__ = [
+    "EXPORT_VERSION",
+    "FIELDS",
+    "TRANSCRIPT_FIELDS",
+    "calibration",
+    "export_rows",
+    "format_stats",
+    "import_logs",
+    "stats",
+    "to_text",
+    "write_export",
+]

@@ -1,0 +1,226 @@
+"""The database schema, as numbered migrations (sqlite-utils' own `Migrations`).
+
+A pzjudge database is marked by `PRAGMA application_id` and records its schema version in
+`PRAGMA user_version` (the number of migrations applied), so a file can be recognised and
+judged "ours / foreign / newer" from a read-only connection before anything is written.
+Migrations only ever add: a step is never edited once released; a new step is appended.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from sqlite_utils import Database, Migrations
+
+#: "pzjg" as a big-endian 32-bit integer: marks the file as a pzjudge database.
+APPLICATION_ID = 0x707A6A67
+MIGRATION_SET = "pzjudge"
+MIGRATIONS_TABLE = Migrations.migrations_table
+
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="001_initial")
+def m001_initial(db: Database) -> None:
+    """Judges, sessions, rounds, turns, citations, queries, credences, judgements."""
+    db.table("judges").create(
+        {"id": int, "name": str, "created_at": float}, pk="id", not_null={"name"}
+    )
+    db.table("judges").create_index(["name"], unique=True)
+    db.table("sessions").create(
+        {
+            "id": int,
+            "uid": str,
+            "judge_id": int,
+            "kind": str,
+            "settings": str,
+            "rules": str,
+            "debater_a": str,
+            "debater_b": str,
+            "seed": int,
+            "app_version": str,
+            "started_at": float,
+            "ended_at": float,
+        },
+        pk="id",
+        not_null={"uid", "judge_id", "kind", "started_at"},
+        foreign_keys=[("judge_id", "judges", "id")],
+    )
+    db.table("sessions").create_index(["uid"], unique=True)
+    db.table("sessions").create_index(["judge_id"])
+    db.table("rounds").create(
+        {
+            "id": int,
+            "uid": str,
+            "session_id": int,
+            "number": int,
+            "world_json": str,
+            "world_seed": int,
+            "n_statements": int,
+            "truth_pz": float,
+            "log10_truth": float,
+            "honest_side": str,
+            "claims": str,
+            # Per-round rules and debaters (a tournament session mixes them); NULL means
+            # "as the session says".
+            "rules": str,
+            "debater_a": str,
+            "debater_b": str,
+            "practice": int,
+            "started_at": float,
+            "answered_at": float,
+            "abandoned_at": float,
+            "abandon_reason": str,
+        },
+        pk="id",
+        not_null={"uid", "session_id", "number", "n_statements", "truth_pz", "started_at"},
+        defaults={"practice": 0},
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db.table("rounds").create_index(["uid"], unique=True)
+    db.table("rounds").create_index(["session_id", "number"])
+    db.table("turns").create(
+        {
+            "id": int,
+            "round_id": int,
+            "idx": int,
+            "speaker": str,
+            "phase": str,
+            "round_no": int,
+            "text": str,
+            "truncated": int,
+            "unverified_numbers": str,
+            "forfeit": str,
+            "started_at": float,
+            "seconds": float,
+        },
+        pk="id",
+        not_null={"round_id", "idx", "speaker", "text"},
+        foreign_keys=[("round_id", "rounds", "id")],
+    )
+    db.table("turns").create_index(["round_id", "idx"])
+    db.table("citations").create(
+        {
+            "id": int,
+            "turn_id": int,
+            "position": int,
+            "kind": str,
+            "ids": str,
+            "claimed": float,
+            "true_value": float,
+            "verified": int,
+            "status": str,
+            "reason": str,
+        },
+        pk="id",
+        not_null={"turn_id", "position", "kind", "ids", "status"},
+        foreign_keys=[("turn_id", "turns", "id")],
+    )
+    db.table("citations").create_index(["turn_id"])
+    db.table("queries").create(
+        {"id": int, "round_id": int, "ids": str, "p": float, "at": float},
+        pk="id",
+        not_null={"round_id", "ids", "p"},
+        foreign_keys=[("round_id", "rounds", "id")],
+    )
+    db.table("queries").create_index(["round_id"])
+    db.table("credences").create(
+        {"id": int, "round_id": int, "after_turn": int, "credence_a": float, "at": float},
+        pk="id",
+        not_null={"round_id", "after_turn", "credence_a"},
+        foreign_keys=[("round_id", "rounds", "id")],
+    )
+    db.table("credences").create_index(["round_id"])
+    db.table("judgements").create(
+        {
+            "id": int,
+            "uid": str,
+            "round_id": int,
+            "estimate": float,
+            "interval_lo": float,
+            "interval_hi": float,
+            "credence_a": float,
+            "seconds": float,
+            "log10_error": float,
+            "regret_bits": float,
+            "covered": int,
+            "trust_log_score": float,
+            "trusted_honest": int,
+            "base_independence": float,
+            "base_maxent": float,
+            "base_lower": float,
+            "base_upper": float,
+            "evidence": str,
+            "created_at": float,
+        },
+        pk="id",
+        not_null={"uid", "round_id", "estimate", "created_at"},
+        foreign_keys=[("round_id", "rounds", "id")],
+    )
+    db.table("judgements").create_index(["uid"], unique=True)
+    db.table("judgements").create_index(["round_id"], unique=True)
+    db.table("judgements").create_index(["created_at"])
+
+
+#: The names this version knows, in order; the schema version is how many are applied.
+KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
+SCHEMA_VERSION = len(KNOWN)
+#: Tables a pzjudge database may hold (anything else makes a file "foreign").
+TABLES = {
+    "judges",
+    "sessions",
+    "rounds",
+    "turns",
+    "citations",
+    "queries",
+    "credences",
+    "judgements",
+    MIGRATIONS_TABLE,
+}
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a database file is, judged without writing to it."""
+
+    kind: str  # "empty" | "ours" | "foreign"
+    version: int
+    tables: frozenset[str]
+    applied: tuple[str, ...]
+
+
+def inspect(conn: sqlite3.Connection) -> FileState:
+    """Classify an open database; raises sqlite3.DatabaseError when it is not SQLite."""
+    tables = frozenset(
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    )
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    applied: tuple[str, ...] = ()
+    if MIGRATIONS_TABLE in tables:
+        applied = tuple(
+            r[0]
+            for r in conn.execute(
+                f"SELECT name FROM [{MIGRATIONS_TABLE}] WHERE migration_set = ? ORDER BY rowid",
+                [MIGRATION_SET],
+            )
+        )
+    if not tables and app_id in (0, APPLICATION_ID):
+        return FileState("empty", version, tables, applied)
+    # A newer pzjudge may add tables: with our application id the file is still ours.
+    ours = app_id == APPLICATION_ID or (app_id == 0 and applied and tables <= TABLES)
+    kind = "ours" if ours else "foreign"
+    return FileState(kind, max(version, len(applied)), tables, applied)
+
+
+def migrate(db: Database) -> int:
+    """Apply pending migrations inside the caller's transaction; returns the schema version."""
+    migrations.apply(db)
+    version = len(migrations.applied(db))
+    db.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.conn.execute(f"PRAGMA user_version = {version}")
+    return version

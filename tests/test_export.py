@@ -1,0 +1,234 @@
+"""Exports: documented fields, JSONL/CSV, import without duplicates, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from debate.builtin import builtin
+from debate.engine import run_debate
+from debate.evidence import Baselines
+from debate.rules import Rules
+from debate.scoring import score
+from debate.specs import make_judge
+from latent.world import load_world
+from store.db import Store
+from store.errors import StoreError
+from store.export import (
+    EXPORT_VERSION,
+    FIELDS,
+    TRANSCRIPT_FIELDS,
+    calibration,
+    export_rows,
+    format_stats,
+    import_logs,
+    stats,
+    to_text,
+    write_export,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLD = ROOT / "examples" / "small.json"
+
+
+def _populate(store: Store) -> None:
+    """Three headless debates (two judges, two rule sets) and one hand-made UI round."""
+    world = load_world(WORLD)
+    text = WORLD.read_text()
+    for judge, liar, rules in [
+        ("maxent", "independence", Rules()),
+        ("maxent", "pairwise", Rules(rounds=1)),
+        ("trust-a", "flip-hider", Rules()),
+    ]:
+        res = asyncio.run(
+            run_debate(world, builtin("honest"), builtin(liar), make_judge(judge), rules, seed=5)
+        )
+        store.record_debate(res, world_json=text)
+    sid = store.start_session(
+        "human",
+        kind="game",
+        settings={"difficulty": "hard"},
+        rules=Rules().model_dump(mode="json"),
+        debater_a=None,
+        debater_b=None,
+        seed=None,
+        app_version="0.1.0",
+    )
+    rid = store.start_round(
+        sid,
+        number=1,
+        world_json=text,
+        world_seed=None,
+        n_statements=6,
+        truth_pz=0.01,
+        log10_truth=-2.0,
+        honest_side=None,
+        claims=None,
+        practice=True,
+    )
+    store.add_query(rid, ["s1", "s2"], 0.2, 1.0)
+    # An estimate of 0 against a positive truth: infinite regret, exported as null.
+    store.record_judgement(
+        rid,
+        estimate=0.0,
+        interval=None,
+        credence_a=None,
+        seconds=3.0,
+        scores=score(0.0, 0.01),
+        baselines=Baselines(independence=0.02, maxent=None, lower=0.0, upper=0.5),
+        evidence={"s1&s2": 0.2},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "a.db")
+    _populate(s)
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def _documented() -> tuple[list[str], list[str]]:
+    """Field names from the two tables of docs/logs.md (base fields, transcript fields)."""
+    text = (ROOT / "docs" / "logs.md").read_text(encoding="utf-8")
+    base_part, _, transcript_part = text.partition("### Transcript fields")
+
+    def names(part: str) -> list[str]:
+        return re.findall(r"^\| `([a-z_0-9.\[\]]+)` \|", part, flags=re.M)
+
+    return names(base_part), names(transcript_part)
+
+
+def test_documented_fields_are_exactly_the_exported_ones(store: Store) -> None:
+    base, extra = _documented()
+    top = [n for n in base if "." not in n]
+    assert top == FIELDS
+    assert [n for n in extra if "[" not in n] == TRANSCRIPT_FIELDS
+    for row in export_rows(store):
+        assert list(row) == FIELDS
+        for dotted in (n for n in base if "." in n):
+            parent, child = dotted.split(".")
+            assert child in row[parent]
+    for row in export_rows(store, transcripts=True):
+        assert list(row) == FIELDS + TRANSCRIPT_FIELDS
+        assert row["schema_version"] == EXPORT_VERSION
+
+
+def test_export_import_export_gives_the_same_rows(store: Store, tmp_path: Path) -> None:
+    for transcripts in (False, True):
+        log = tmp_path / f"log{transcripts}.jsonl"
+        n = write_export(export_rows(store, transcripts=transcripts), "jsonl", log)
+        assert n == 4
+        with Store(tmp_path / f"fresh{transcripts}.db") as fresh:
+            assert import_logs(fresh, [log]) == (4, 0)
+            again = list(export_rows(fresh, transcripts=transcripts))
+            assert import_logs(fresh, [log]) == (0, 4)  # nothing twice
+        original = [json.loads(line) for line in log.read_text().splitlines()]
+        assert json.loads(json.dumps(again)) == original
+    # Into the database it came from: nothing new.
+    assert import_logs(store, [tmp_path / "logTrue.jsonl"]) == (0, 4)
+
+
+def test_fast_and_dict_paths_write_the_same(store: Store) -> None:
+    for transcripts in (False, True):
+        for fmt in ("jsonl", "csv"):
+            fast = to_text(export_rows(store, transcripts=transcripts), fmt)  # type: ignore[arg-type]
+            slow = to_text(list(export_rows(store, transcripts=transcripts)), fmt)  # type: ignore[arg-type]
+            assert fast == slow
+
+
+def test_csv_flattens_nested_fields(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "log.csv"
+    write_export(export_rows(store), "csv", out)
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == FIELDS
+    rows_json = list(export_rows(store))
+    for c, j in zip(rows, rows_json, strict=True):
+        assert json.loads(c["baselines"]) == j["baselines"]
+        assert json.loads(c["evidence"]) == j["evidence"]
+        assert json.loads(c["rules"]) == j["rules"]
+        assert float(c["estimate"]) == j["estimate"]
+        assert c["practice"] in ("true", "false")
+    assert rows[-1]["regret_bits"] == "" and rows[-1]["claims"] == ""
+
+
+def test_infinite_regret_is_null_in_json(store: Store) -> None:
+    last = list(export_rows(store))[-1]
+    assert last["estimate"] == 0.0 and last["regret_bits"] is None
+    assert last["log10_estimate"] == -300.0
+    for line in to_text(export_rows(store), "jsonl").splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_filters(store: Store) -> None:
+    assert {r["judge"] for r in export_rows(store, judge="human")} == {"human"}
+    sid = store.unfinished_sessions("human")[0]["id"]
+    assert len(list(export_rows(store, session=sid))) == 1
+    assert list(export_rows(store, judge="nobody")) == []
+
+
+def test_import_refuses_bad_logs(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"uid": "x", "round_uid": "y", "schema_version": 1}\nnot json\n')
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps({"uid": "x", "round_uid": "y", "schema_version": 99}) + "\n")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"uid": "x", "round_uid": "y", "schema_version": 1}) + "\n")
+    with Store(tmp_path / "db.db") as s:
+        with pytest.raises(StoreError, match=r"bad.jsonl:2: not valid JSON"):
+            import_logs(s, [bad])
+        with pytest.raises(StoreError, match="newer"):
+            import_logs(s, [newer])
+        with pytest.raises(StoreError, match="malformed row"):
+            import_logs(s, [broken])
+        with pytest.raises(StoreError, match="cannot read"):
+            import_logs(s, [tmp_path / "missing.jsonl"])
+        assert list(export_rows(s)) == []
+
+
+def test_stats_groups_and_baselines(store: Store) -> None:
+    rows = [r for r in export_rows(store) if not r["practice"]]
+    by_judge = {g["group"]: g for g in stats(store, "judge")}
+    assert set(by_judge) == {"sim:maxent", "sim:trust-a"}  # the practice round is left out
+    assert "human" in {g["group"] for g in stats(store, "judge", practice=True)}
+    m = by_judge["sim:maxent"]
+    mine = [r for r in rows if r["judge"] == "sim:maxent"]
+    assert m["rounds"] == 2
+    assert m["mean_log10_error"] == pytest.approx(sum(r["log10_error"] for r in mine) / 2)
+    ind = [abs(math.log10(r["baselines"]["independence"]) - r["log10_truth"]) for r in mine]
+    assert m["independence_log10_error"] == pytest.approx(sum(ind) / 2, rel=1e-9, abs=1e-9)
+    assert m["trusted_honest_rate"] == pytest.approx(sum(r["trusted_honest"] for r in mine) / 2)
+    by_rules = {g["group"] for g in stats(store, "rules")}
+    assert by_rules == {"default", "rounds=1"}
+    by_debaters = {g["group"] for g in stats(store, "debaters")}
+    assert by_debaters == {
+        f"builtin:honest vs builtin:{liar}" for liar in ("independence", "pairwise", "flip-hider")
+    }
+    table = format_stats(stats(store, "judge"), "judge")
+    assert table.splitlines()[0].startswith("judge") and "sim:maxent" in table
+    with pytest.raises(StoreError, match="unknown grouping"):
+        stats(store, "colour")  # type: ignore[arg-type]
+
+
+def test_calibration_and_ece() -> None:
+    ece, bins = calibration([0.9] * 10 + [0.1] * 10, [True] * 9 + [False] + [False] * 10)
+    assert ece == pytest.approx(0.5 * 0.0 + 0.5 * 0.1)
+    assert [b["n"] for b in bins] == [10, 10]
+    assert calibration([], []) == (None, [])
+
+
+def test_empty_exports(tmp_path: Path) -> None:
+    with Store(tmp_path / "e.db") as s:
+        assert to_text(export_rows(s), "jsonl") == ""
+        assert to_text(export_rows(s), "csv").strip() == ",".join(FIELDS)
+        assert "no judgements" in format_stats(stats(s))
+        with pytest.raises(StoreError, match="unknown export format"):
+            write_export([], "xml", io.StringIO())  # type: ignore[arg-type]

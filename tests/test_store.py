@@ -1,0 +1,405 @@
+"""The store: everything round-trips, crashes lose nothing, bad files are refused untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from debate.builtin import builtin
+from debate.engine import DebateResult, run_debate
+from debate.evidence import Baselines
+from debate.protocol import Turn
+from debate.rules import Rules
+from debate.scoring import Scores
+from debate.specs import make_judge
+from debate.verify import VerifiedCitation
+from latent.world import load_world
+from store.db import Store
+from store.errors import StoreError
+from store.export import export_rows, to_text
+from store.migrations import APPLICATION_ID, SCHEMA_VERSION
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLD = ROOT / "examples" / "small.json"
+
+
+def _turn(i: int, speaker: str = "a") -> Turn:
+    return Turn(
+        index=i,
+        speaker=speaker,  # type: ignore[arg-type]
+        phase="opening" if i < 2 else "round",
+        round=0 if i < 2 else 1,
+        text=f"speech {i}: P(s1,s2) is 0.25",
+        truncated=i == 3,
+        citations=[
+            VerifiedCitation(kind="statement", ids=["s1"], status="ok"),
+            VerifiedCitation(
+                kind="prob",
+                ids=["s1", "s2"],
+                claimed=0.3,
+                true_value=0.25,
+                verified=False,
+                status="false",
+                reason="claimed 0.3, true 0.25",
+            ),
+        ],
+        unverified_numbers=["10%"] if i else [],
+        forfeit="timed out" if i == 4 else None,
+        started_at=1_700_000_000.0 + i,
+        seconds=1.25 + i,
+    )
+
+
+SCORES = Scores(
+    log10_error=1.5, regret_bits=0.02, covered=True, trust_log_score=-0.5, trusted_honest=True
+)
+BASE = Baselines(independence=0.2, maxent=0.15, lower=0.0, upper=0.6)
+
+
+def _session(store: Store, judge: str = "alice") -> int:
+    return store.start_session(
+        judge,
+        kind="game",
+        settings={"difficulty": "normal", "n": 12},
+        rules=Rules().model_dump(mode="json"),
+        debater_a="builtin:honest",
+        debater_b="builtin:independence",
+        seed=7,
+        app_version="0.1.0",
+    )
+
+
+def _round(store: Store, sid: int, number: int = 1) -> int:
+    return store.start_round(
+        sid,
+        number=number,
+        world_json=WORLD.read_text(),
+        world_seed=11,
+        n_statements=6,
+        truth_pz=1.25e-4,
+        log10_truth=-3.9030899869919435,
+        honest_side="b",
+        claims={"a": 0.01, "b": 1.25e-4},
+    )
+
+
+def _judge(store: Store, rid: int, estimate: float = 1e-3) -> int:
+    return store.record_judgement(
+        rid,
+        estimate=estimate,
+        interval=(1e-6, 1e-2),
+        credence_a=0.3,
+        seconds=42.5,
+        scores=SCORES,
+        baselines=BASE,
+        evidence={"s1": 0.5, "s1&s2": 0.25},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "pz.db")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def _debate(judge: str = "maxent", liar: str = "independence") -> DebateResult:
+    world = load_world(WORLD)
+    return asyncio.run(
+        run_debate(world, builtin("honest"), builtin(liar), make_judge(judge), Rules(), seed=3)
+    )
+
+
+def test_ui_round_trip(store: Store) -> None:
+    sid = _session(store)
+    rid = _round(store, sid)
+    turns = [_turn(i, "ab"[i % 2]) for i in range(5)]
+    for t in turns:
+        store.add_turn(rid, t)
+        store.add_credence(rid, t.index, 0.1 * (t.index + 1), 1_700_000_100.0 + t.index)
+    qid = store.add_query(rid, ["s1", "s3"], 0.125, 1_700_000_050.5)
+    assert qid > 0
+
+    pub = store.round_public(rid)
+    for key in ("truth_pz", "log10_truth", "honest_side"):
+        assert key not in pub
+    assert pub["world_json"] == WORLD.read_text()
+    assert pub["claims"] == {"a": 0.01, "b": 1.25e-4}
+    assert pub["rules"] == Rules().model_dump(mode="json")
+    assert [Turn.model_validate(t) for t in pub["turns"]] == turns
+    assert pub["queries"] == [{"ids": ["s1", "s3"], "p": 0.125, "at": 1_700_000_050.5}]
+    assert [c["credence_a"] for c in pub["credences"]] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert pub["status"] == "open"
+    assert [r["id"] for r in store.open_rounds(sid)] == [rid]
+
+    unfinished = store.unfinished_sessions("alice")
+    assert [u["id"] for u in unfinished] == [sid]
+    assert unfinished[0]["last_round"]["turns"] == 5
+    assert unfinished[0]["settings"] == {"difficulty": "normal", "n": 12}
+    assert store.unfinished_sessions("bob") == []
+
+    _judge(store, rid)
+    assert store.open_rounds(sid) == []
+    assert store.round_public(rid)["status"] == "answered"
+    with pytest.raises(StoreError, match="already answered"):
+        _judge(store, rid)
+    with pytest.raises(StoreError, match="already answered"):
+        store.add_turn(rid, turns[0])
+
+    (row,) = list(export_rows(store, transcripts=True))
+    assert row["judge"] == "alice"
+    assert row["truth_pz"] == 1.25e-4 and row["honest_side"] == "b"
+    assert row["estimate"] == 1e-3 and row["interval"] == [1e-6, 1e-2]
+    assert row["credence_a"] == 0.3 and row["trust_honest"] == pytest.approx(0.7)
+    assert row["trust_pick"] == "b" and row["trusted_honest"] is True
+    assert row["log10_error"] == 1.5 and row["regret_bits"] == 0.02 and row["covered"] is True
+    assert row["baselines"] == BASE.model_dump()
+    assert row["evidence"] == {"s1": 0.5, "s1&s2": 0.25}
+    assert row["seconds"] == 42.5 and row["world_seed"] == 11 and row["n_statements"] == 6
+    assert row["debater_a"] == "builtin:honest" and row["session_seed"] == 7
+    assert [Turn.model_validate(t) for t in row["turns"]] == turns
+    assert row["world"] == WORLD.read_text()
+
+    rid2 = _round(store, sid, 2)
+    store.abandon_round(rid2, "judge quit")
+    assert store.round_public(rid2)["status"] == "abandoned"
+    assert store.open_rounds(sid) == []
+    with pytest.raises(StoreError, match="abandoned"):
+        _judge(store, rid2)
+    store.end_session(sid)
+    assert store.unfinished_sessions() == []
+    with pytest.raises(StoreError, match="has ended"):
+        _round(store, sid, 3)
+    with pytest.raises(StoreError, match="no round"):
+        store.add_query(999, ["s1"], 0.5, 0.0)
+
+
+def test_record_debate_round_trip(store: Store) -> None:
+    res = _debate()
+    rid = store.record_debate(res, world_json=WORLD.read_text())
+    (row,) = list(export_rows(store, transcripts=True))
+    assert row["judge"] == res.judge and row["session_kind"] == "debate"
+    assert row["truth_pz"] == res.truth and row["log10_truth"] == res.log10_truth
+    assert row["honest_side"] == res.honest_side and row["claims"] == res.claims
+    assert row["estimate"] == res.judgement.estimate
+    assert row["credence_a"] == res.judgement.credence_a
+    assert row["rules"] == res.rules.model_dump(mode="json")
+    assert row["evidence"] == res.evidence
+    assert row["baselines"] == res.baselines.model_dump()
+    assert row["log10_error"] == res.scores.log10_error
+    assert row["trusted_honest"] == res.scores.trusted_honest
+    assert [Turn.model_validate(t) for t in row["turns"]] == res.turns
+    assert row["queries"] == [q.model_dump() for q in res.judgement.queries]
+    assert row["credences"] == [c.model_dump() for c in res.judgement.credences]
+    assert store.round_public(rid)["status"] == "answered"
+    assert store.unfinished_sessions() == []  # the session it made is ended
+
+    # Into an existing tournament session: per-round debaters and rules win.
+    sid = _session(store, "tourney")
+    res2 = _debate(liar="pairwise")
+    store.record_debate(res2, session_id=sid)
+    row2 = next(iter(export_rows(store, session=sid)))
+    assert row2["debater_b"] == res2.debater_b and row2["round"] == 1
+
+
+def test_reopen_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "pz.db"
+    with Store(path) as s:
+        rid = _round(s, _session(s))
+        _judge(s, rid)
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert len(list(export_rows(s))) == 1
+        assert s.db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.db.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        n = s.db.conn.execute("SELECT COUNT(*) FROM _sqlite_migrations").fetchone()[0]
+        assert n == SCHEMA_VERSION
+    assert Store(":memory:").judge_id("x") == 1
+
+
+def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PZJUDGE_DB", str(tmp_path / "env.db"))
+    assert Store.default_path() == tmp_path / "env.db"
+    with Store() as s:
+        assert s.path == tmp_path / "env.db"
+    monkeypatch.delenv("PZJUDGE_DB")
+    p = Store.default_path()
+    assert p.name == "pzjudge.db" and "pzjudge" in str(p.parent)
+
+
+_CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from store.db import Store
+from debate.protocol import Turn
+s = Store({path!r})
+sid = s.start_session("k", kind="game", settings={{}}, rules={{}}, debater_a=None,
+                      debater_b=None, seed=None, app_version="t")
+rid = s.start_round(sid, number=1, world_json="{{}}", world_seed=1, n_statements=3,
+                    truth_pz=0.5, log10_truth=None, honest_side="a", claims=None)
+print("round", rid, flush=True)
+i = 0
+while True:
+    s.add_turn(rid, Turn(index=i, speaker="ab"[i % 2], phase="round", round=1,
+                         text="t" * 200, started_at=time.time(), seconds=0.1))
+    s.add_credence(rid, i, 0.5, time.time())
+    print("turn", i, flush=True)
+    i += 1
+"""
+
+
+def test_kill_9_loses_no_committed_row(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    code = _CHILD.format(root=str(ROOT), path=str(path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    last = -1
+    rid = None
+    for line in proc.stdout:
+        word, n = line.split()
+        if word == "round":
+            rid = int(n)
+        else:
+            last = int(n)
+        if last >= 40:
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert rid is not None
+    with Store(path) as s:
+        (open_round,) = s.open_rounds(1)
+        assert open_round["id"] == rid
+        assert len(open_round["turns"]) >= last + 1  # every reported commit is there
+        assert len(open_round["credences"]) >= last + 1
+        assert [u["id"] for u in s.unfinished_sessions("k")] == [1]
+
+
+_WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+from store.db import Store
+from debate.scoring import Scores
+from debate.evidence import Baselines
+s = Store({path!r})
+sid = s.start_session({name!r}, kind="game", settings={{}}, rules={{}}, debater_a=None,
+                      debater_b=None, seed=None, app_version="t")
+sc = Scores(log10_error=1.0, regret_bits=0.1)
+b = Baselines(independence=0.1, maxent=None, lower=0.0, upper=1.0)
+for i in range({n}):
+    rid = s.start_round(sid, number=i + 1, world_json="{{}}", world_seed=i, n_statements=3,
+                        truth_pz=0.5, log10_truth=None, honest_side=None, claims=None)
+    s.record_judgement(rid, estimate=0.5, interval=None, credence_a=None, seconds=1.0,
+                       scores=sc, baselines=b, evidence={{}})
+s.close()
+"""
+
+
+def test_two_writer_processes(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    Store(path).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER.format(root=str(ROOT), path=str(path), name=n, n=200)]
+        )
+        for n in ("w1", "w2")
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    with Store(path) as s:
+        for name in ("w1", "w2"):
+            rows = list(export_rows(s, judge=name))
+            assert sorted(r["world_seed"] for r in rows) == list(range(200))
+
+
+def _foreign(path: Path) -> None:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    con.commit()
+    con.close()
+
+
+def _newer_version(path: Path) -> None:
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+
+
+def _newer_migration(path: Path) -> None:
+    Store(path).close()
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+        "VALUES ('pzjudge', '999_future', 'x')"
+    )
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("hello, I am notes\n"), "not a SQLite database"),
+        (lambda p: p.write_bytes(os.urandom(4096)), "not a SQLite database"),
+        (lambda p: p.write_bytes(b"SQLite format 3\x00" + os.urandom(8192)), "damaged|cannot"),
+        (_foreign, "not a pzjudge database .*invoices"),
+        (_newer_version, "newer pzjudge"),
+        (_newer_migration, "newer pzjudge"),
+    ],
+    ids=["text", "random", "corrupt-sqlite", "foreign", "newer-version", "newer-migration"],
+)
+def test_bad_database_refused_untouched(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.db"
+    make(path)
+    before = path.read_bytes()
+    files = sorted(os.listdir(tmp_path))
+    with pytest.raises(StoreError, match=message) as info:
+        Store(path)
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == files
+
+
+def test_directory_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        Store(tmp_path)
+
+
+def test_api_key_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-NOT-A-REAL-KEY-5f3a9c"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    path = tmp_path / "keys.db"
+    with Store(path) as s:
+        sid = s.start_session(
+            "alice",
+            kind="game",
+            settings={
+                "llm": {"base_url": "http://127.0.0.1:9/v1", "api_key": secret},
+                "note": f"key was {secret}",
+                "headers": {"Authorization": f"Bearer {secret}"},
+            },
+            rules={},
+            debater_a="openai:gpt",
+            debater_b=f"openai:gpt?key={secret}",
+            seed=None,
+            app_version="t",
+        )
+        rid = _round(s, sid)
+        _judge(s, rid)
+        text = to_text(export_rows(s, transcripts=True), "jsonl")
+        text += to_text(export_rows(s), "csv")
+        s.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = next(iter(export_rows(s)))
+    assert secret not in text
+    assert row["debater_a"] == "openai:gpt"
+    assert row["settings"]["llm"]["base_url"] == "http://127.0.0.1:9/v1"
+    for f in tmp_path.iterdir():
+        assert secret.encode() not in f.read_bytes()
