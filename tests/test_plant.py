@@ -1,0 +1,91 @@
+"""Planted blocks checked by brute-force enumeration over their outcomes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_bounds import brute_known, brute_prob, random_block
+
+from latent import bounds
+from latent.errors import LatentError
+from latent.plant import d4_block, extremal_block, parity_block, plant_world
+from latent.world import DiscreteBlock, World
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_d4_same_low_order_different_triple() -> None:
+    trap, innocent = d4_block("t"), d4_block("i", innocent=True)
+    assert brute_known(trap, 2) == pytest.approx(brute_known(innocent, 2))
+    assert set(brute_known(trap, 2).values()) == {0.5, 0.25}
+    assert brute_prob(trap, (0, 1, 2)) == 0.0
+    assert brute_prob(innocent, (0, 1, 2)) == pytest.approx(0.25)
+    assert trap.trap == "d4" and innocent.trap is None
+
+
+@pytest.mark.parametrize("m", [2, 3, 5, 8])
+def test_parity_looks_independent_below_m(m: int) -> None:
+    blk = parity_block(m, "p")
+    for sub, p in brute_known(blk, m - 1).items():
+        assert p == pytest.approx(0.5 ** len(sub), rel=1e-12)
+    assert brute_prob(blk, tuple(range(m))) == 0.0
+
+
+blocks = st.builds(
+    random_block,
+    seed=st.integers(0, 10**6),
+    m=st.integers(2, 6),
+    n_out=st.integers(2, 12),
+    density=st.floats(0.3, 0.95),
+)
+
+
+@SETTINGS
+@given(block=blocks, order=st.integers(1, 3), extreme=st.sampled_from(["min", "max"]))
+def test_extremal_keeps_marginals_and_attains_bound(
+    block: DiscreteBlock, order: int, extreme: str
+) -> None:
+    m = len(block.statements)
+    order = min(order, m)
+    out = extremal_block(block, order, extreme)  # type: ignore[arg-type]
+    before, after = brute_known(block, order), brute_known(out, order)
+    for sub in before:
+        assert after[sub] == pytest.approx(before[sub], abs=1e-9)
+    lo, hi = bounds.sharp_bounds(m, before)
+    p_all = brute_prob(out, tuple(range(m)))
+    assert p_all == pytest.approx(lo if extreme == "min" else hi, abs=1e-8)
+    assert [s.id for s in out.statements] == [s.id for s in block.statements]
+    assert out.trap == "extremal"
+
+
+def test_plant_world_report() -> None:
+    big = random_block(7, 14, 10, 0.9)
+    world = World(blocks=[d4_block("i", innocent=True), parity_block(4, "p"), big])
+    new, rep = plant_world(world, 2, "min")
+    assert rep.replaced == [0, 1] and rep.kept == [2]
+    assert rep.pz_after <= rep.pz_before + 1e-12
+    assert new.blocks[2] == big
+    for old, blk in zip(world.blocks[:2], new.blocks[:2], strict=True):
+        assert isinstance(old, DiscreteBlock) and isinstance(blk, DiscreteBlock)
+        for sub, p in brute_known(old, 2).items():
+            assert brute_prob(blk, sub) == pytest.approx(p, abs=1e-9)
+    assert math.isclose(brute_prob(new.blocks[0], (0, 1, 2)), 0.0, abs_tol=1e-9)  # type: ignore[arg-type]
+
+
+def test_extremal_of_gaussian_keeps_pairs() -> None:
+    from test_bounds import gaussian_block
+
+    from latent.nway import block_known
+
+    g = gaussian_block(5, 6, "g")
+    before = block_known(g, 2)
+    for extreme in ("min", "max"):
+        out = extremal_block(g, 2, extreme)  # type: ignore[arg-type]
+        after = brute_known(out, 2)
+        for sub, p in before.items():
+            assert after[sub] == pytest.approx(p, abs=1e-9)
+    with pytest.raises(LatentError):
+        extremal_block(g, 4, "min")
