@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debate.tournament import run_tournament, tournament_worlds  # noqa: E402
-from latent.pz import world_pz  # noqa: E402
+from debate.tournament import run_tournament, tournament_worlds
+from latent.pz import world_pz
 
 DEBATERS = [
     "builtin:honest",
@@ -63,8 +63,10 @@ def main() -> None:
             f"{st.mean_log10_error:9.2f}"
         )
     for st in res.judges:
-        print(f"judge {st.name:20s} {st.debates:7d} honest won {st.honest_won:.2f} "
-              f"log10 err {st.mean_log10_error:.2f} regret {st.mean_regret_bits:.3g}")
+        print(
+            f"judge {st.name:20s} {st.debates:7d} honest won {st.honest_won:.2f} "
+            f"log10 err {st.mean_log10_error:.2f} regret {st.mean_regret_bits:.3g}"
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import math
 
 from pydantic import BaseModel
 
-from latent import bounds as lb
+import latent.bounds as lb
 
 #: Components larger than this get Fréchet / Hunter–Worsley instead of the exact LP.
 SHARP_MAX = 12

@@ -13,8 +13,8 @@ import math
 from collections.abc import Callable, Mapping
 
 from debate.errors import DebateError
-from debate.models import Side
 from debate.evidence import Baselines, baselines
+from debate.models import Side
 from debate.protocol import Action, Decision, JudgeView, evidence_key
 from debate.scoring import safe_log10
 from debate.verify import Oracle

@@ -117,8 +117,7 @@ def discrete_worlds(draw: st.DrawFn) -> World:
     probs[-1] = 1.0 - math.fsum(probs[:-1])
     m = draw(st.integers(1, 5))
     members = [
-        draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=k, unique=True))
-        for _ in range(m)
+        draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=k, unique=True)) for _ in range(m)
     ]
     return _discrete_world(probs, members)
 
