@@ -23,8 +23,8 @@ LN10 = math.log(10)
 #: Default relative standard error asked of the Gaussian estimator.
 REL_TOL = 0.005
 #: Blocks up to this size get at least SMALL_REL_TOL (they take milliseconds).
-SMALL_BLOCK = 50
-SMALL_REL_TOL = 5e-4
+SMALL_BLOCK = 12
+SMALL_REL_TOL = 1e-3
 
 
 class BlockPZ(BaseModel):

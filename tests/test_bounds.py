@@ -101,8 +101,11 @@ def test_sharp_bounds_equal_dense_lp(block: DiscreteBlock, order: int) -> None:
     known = brute_known(block, min(order, m))
     slo, shi = bounds.sharp_bounds(m, known)
     blo, bhi = brute_lp(m, known)
-    assert slo == pytest.approx(blo, abs=1e-8)
-    assert shi == pytest.approx(bhi, abs=1e-8)
+    # valid always (certified from the dual); tight to the interior point's stopping
+    # accuracy, seen up to ~3e-8 in degenerate cases
+    assert slo <= blo + 1e-12 and shi >= bhi - 1e-12
+    assert slo == pytest.approx(blo, abs=1e-7)
+    assert shi == pytest.approx(bhi, abs=1e-7)
 
 
 @SETTINGS
@@ -155,7 +158,8 @@ def test_maxent_independent_world_is_product(ps: list[float]) -> None:
     known = {
         sub: math.prod(ps[i] for i in sub) for k in (1, 2) for sub in combinations(range(m), k)
     }
-    assert bounds.maxent(m, known) == pytest.approx(math.prod(ps), rel=1e-8)
+    # maxent stops at constraint residuals ~1e-10, a relative ~1e-8 on small products
+    assert bounds.maxent(m, known) == pytest.approx(math.prod(ps), rel=1e-6)
     assert bounds.independence(m, known) == pytest.approx(math.prod(ps), rel=1e-12)
 
 
