@@ -28,10 +28,16 @@ BASE_URL_ENV = "PZJUDGE_BASE_URL"
 PROMPT_STATEMENTS = 400
 
 
+#: Reply length cap: a speech of the default 1,200 characters is ~300 tokens plus JSON; a
+#: cap keeps a small local model from rambling until the turn times out.
+MAX_TOKENS = 800
+
+
 def _config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
     url = base_url or os.environ.get(BASE_URL_ENV) or os.environ.get("OPENAI_BASE_URL")
     if url:
         kw["base_url"] = url
+    kw.setdefault("max_tokens", MAX_TOKENS)
     return LLMConfig(model=model, **kw)
 
 
@@ -132,7 +138,9 @@ class LLMDebater:
             arg, _ = await llm.structured(
                 messages,
                 Argument,
-                stream=self.on_token is not None,
+                # always streamed: the read timeout then bounds the gap between tokens,
+                # not the whole speech (slow local models take minutes)
+                stream=True,
                 on_token=self.on_token,
                 char_limit=view.rules.char_limit,
             )

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel
 from scipy.special import log_ndtr
 
-from latent import mvn
+from latent import bvn, mvn
 from latent.nway import block_log_prob
 from latent.world import DiscreteBlock, GaussianBlock, World
 
@@ -80,9 +80,19 @@ def block_pz(
     r, h = block.orthant()
     # Small blocks are cheap: ask for ten times the precision there.
     tol = min(rel_tol, SMALL_REL_TOL) if m <= SMALL_BLOCK else rel_tol
-    res = mvn.log_mvn_prob(r, h, np.full(m, np.inf), rel_tol=tol, rng=seed)
-    cap = float(np.min(log_ndtr(-h)))
+    with np.errstate(all="ignore"):  # near-singular blocks warn inside the solver
+        res = mvn.log_mvn_prob(r, h, np.full(m, np.inf), rel_tol=tol, rng=seed)
+    cap = min(float(np.min(log_ndtr(-h))), _degenerate_cap(r, h))
     log_p = min(res.log_p, cap)
+    if log_p == -math.inf:
+        return BlockPZ(
+            **common,
+            n_statements=m,
+            log10_pz=None,
+            log10_stderr=0.0,
+            exact=True,
+            method="exact-degenerate",
+        )
     return BlockPZ(
         **common,
         n_statements=m,
@@ -91,6 +101,18 @@ def block_pz(
         exact=res.rel_stderr == 0.0,
         method=res.method,
     )
+
+
+def _degenerate_cap(r: np.ndarray, h: np.ndarray) -> float:
+    """log of the smallest pair probability among perfectly (anti-)correlated pairs.
+
+    A statement and its exact negation (r = ±1) make P(all) exactly 0, which a sampling
+    estimator cannot see; those pairs have closed forms, so they cap the estimate.
+    """
+    i, j = np.nonzero(np.triu(np.abs(r) >= 1.0 - 1e-12, 1))
+    if len(i) == 0:
+        return 0.0
+    return float(np.min(bvn.log_bvn_upper(h[i], h[j], np.clip(r[i, j], -1.0, 1.0))))
 
 
 def world_pz(world: World, *, rel_tol: float = REL_TOL, seed: int = 0) -> WorldPZ:

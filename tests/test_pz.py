@@ -190,3 +190,24 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert err.count("\n") == 1 and str(bad) in err and "sum to 1" in err
     assert main(["nway", str(EXAMPLES / "small.json"), "nope"]) == 2
     assert "unknown statement id 'nope'" in capsys.readouterr().err
+
+
+def _dup_world(flip: bool) -> World:
+    cov = [[1, 1.0, 0.5, 0.2], [1.0, 1, 0.5, 0.2], [0.5, 0.5, 1, 0.3], [0.2, 0.2, 0.3, 1]]
+    stmts = [
+        {"id": "a", "text": "a", "threshold": 0.3},
+        {"id": "b", "text": "b", "threshold": 0.3, "flip": flip},
+        {"id": "c", "text": "c", "threshold": -1.0},
+        {"id": "d", "text": "d", "threshold": -1.0},
+    ]
+    return parse_world({"blocks": [{"kind": "gaussian", "statements": stmts, "covariance": cov}]})
+
+
+def test_exact_negation_makes_pz_zero_and_duplicate_changes_nothing() -> None:
+    """A statement and its exact negation (r = 1, flipped) cannot both hold; an exact
+    duplicate (r = 1, not flipped) adds nothing: compare with the block without it."""
+    assert world_pz(_dup_world(True)).pz == 0.0
+    dup = world_pz(_dup_world(False))
+    cov3 = np.array([[1, 0.5, 0.2], [0.5, 1, 0.3], [0.2, 0.3, 1]])
+    ref = multivariate_normal(mean=np.zeros(3), cov=cov3).cdf(np.array([-0.3, 1.0, 1.0]))
+    assert dup.pz == pytest.approx(ref, rel=5e-3)
