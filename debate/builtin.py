@@ -58,7 +58,10 @@ class Analysis:
 
 
 def _group_key(text: str) -> str:
-    return " ".join(text.lower().split()[:3])
+    """Look-alike statements share this: their first three words, numbers left out
+    ("Lamp 1 in the hallway…" and "Lamp 3 in the hallway…" belong together)."""
+    words = [w for w in text.lower().split() if not any(ch.isdigit() for ch in w)]
+    return " ".join(words[:3])
 
 
 def analyse(view: DebaterView, oracle: Oracle) -> Analysis:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,9 +42,26 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], 
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    print("pzjudge play: the terminal game is coming soon.")
-    print("Meanwhile try: pzjudge generate --seed 1 --statements 40 --families 3 -o w.json")
-    print("               pzjudge prob w.json && pzjudge bounds w.json --order 2")
+    """Launch the terminal game (Textual is imported only here)."""
+    from tui.app import run
+
+    run(db_path=args.db, judge=args.judge, seed=args.seed)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the game in a browser on 127.0.0.1 (needs the `serve` extra: textual-serve)."""
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'", file=sys.stderr)
+        return 2
+    cmd = f"{sys.executable} -m tui.cli play"
+    if args.db:
+        cmd += f" --db {shlex.quote(args.db)}"
+    if args.judge:
+        cmd += f" --judge {shlex.quote(args.judge)}"
+    Server(cmd, host="127.0.0.1", port=args.port, title="pzjudge").serve()
     return 0
 
 
@@ -366,7 +384,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=fn)
         return sp
 
-    add("play", cmd_play, "play a judging session in the terminal")
+    pl_ = add("play", cmd_play, "play a judging session in the terminal")
+    pl_.add_argument("--judge", help="your name as a judge (default: $USER)")
+    pl_.add_argument("--seed", type=int, help="seed of new sessions (default: random)")
+    _store_args(pl_)
+
+    sv = add("serve", cmd_serve, "play in a browser: textual-serve on 127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    sv.add_argument("--judge", help="your name as a judge (default: $USER)")
+    _store_args(sv)
 
     g = add("generate", cmd_generate, "generate a world file from a seed")
     g.add_argument("--seed", type=int, required=True, help="random seed (same seed, same file)")

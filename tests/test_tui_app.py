@@ -1,0 +1,213 @@
+"""Whole rounds played through the keyboard; assertions on stored rows and posted messages.
+
+Small worlds (12–16 statements) and built-in debaters keep each round well under a
+second; the tests wait only for screens to change, i.e. for workers to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual.keys import _character_to_key
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tui.app import PzJudgeApp
+from tui.messages import (
+    AnswerSubmitted,
+    DebatePaused,
+    QueryAnswered,
+    Revealed,
+    RoundReady,
+    SpeechArrived,
+)
+
+SIZE = (80, 24)
+
+
+def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Awaitable[None]]):
+    """Run the app with a tmp database, collecting every message it posts."""
+    seen: list[Message] = []
+    ids: set[int] = set()
+
+    def hook(m: Message) -> None:  # a bubbling message is seen once per hop; keep it once
+        if id(m) not in ids:
+            ids.add(id(m))
+            seen.append(m)
+
+    async def main() -> None:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=11)
+        async with app.run_test(size=SIZE, message_hook=hook) as pilot:
+            await script(app, pilot, seen)
+
+    asyncio.run(main())
+    return seen
+
+
+async def until(pilot: Pilot[None], cond: Callable[[], bool], what: str) -> None:
+    """Let the app run until `cond` holds (workers finishing); fail after 400 steps."""
+    for _ in range(400):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def on_screen(app: PzJudgeApp, pilot: Pilot[None], name: str) -> None:
+    await until(pilot, lambda: type(app.screen).__name__ == name, name)
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute(sql))
+
+
+def screen_text(app: PzJudgeApp) -> str:
+    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+
+
+async def type_text(pilot: Pilot[None], text: str) -> None:
+    await pilot.press(*[_character_to_key(ch) for ch in text])
+
+
+async def answer(pilot: Pilot[None], text: str, go: bool = True) -> None:
+    """Go to the estimate (a), type it as a person would, press enter."""
+    await pilot.press(*(["a"] if go else []), "end")
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
+def test_practice_round_by_keyboard(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("t")
+        await on_screen(app, pilot, "RoundScreen")
+        await pilot.press("space", "down", "space", "o")
+        await until(pilot, lambda: any(isinstance(m, QueryAnswered) for m in seen), "oracle")
+        assert "9 left" in screen_text(app)
+        # refused in place: nothing submitted, nothing stored
+        await answer(pilot, "2")
+        assert "above 1" in str(app.screen.query_one("#hint", Static).render())
+        assert not any(isinstance(m, AnswerSubmitted) for m in seen)
+        assert rows(db, "SELECT COUNT(*) FROM judgements") == [(0,)]
+        assert app.focused is app.screen.query_one("#estimate", Input)  # stays to be fixed
+        await pilot.press("backspace")
+        await answer(pilot, "log10 -3", go=False)
+        await on_screen(app, pilot, "RevealScreen")
+        assert "P(Z) =" in screen_text(app)
+
+    seen = play(db, script)
+    assert any(isinstance(m, RoundReady) for m in seen)
+    assert any(isinstance(m, Revealed) for m in seen)
+    (est, practice, ev, err) = rows(
+        db,
+        "SELECT j.estimate, r.practice, j.evidence, j.log10_error FROM judgements j"
+        " JOIN rounds r ON r.id = j.round_id",
+    )[0]
+    assert abs(est - 1e-3) < 1e-12 and practice == 1 and err is not None
+    (ids,) = rows(db, "SELECT ids FROM queries")[0]
+    assert "&".join(json.loads(ids)) in json.loads(ev)
+    assert rows(db, "SELECT ended_at IS NOT NULL FROM sessions") == [(1,)]
+
+
+def test_debate_round_by_keyboard(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        await pilot.click("#f-statements")
+        await pilot.press("end", *["backspace"] * 4, "1", "6")
+        await pilot.click("#f-rounds")
+        await pilot.press("end", *["backspace"] * 3, "1")
+        await pilot.press("ctrl+s")
+        await on_screen(app, pilot, "RoundScreen")
+        await pilot.press("2")
+        await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
+        text = screen_text(app)
+        assert "builtin:" not in text  # who speaks for which side is hidden until the reveal
+        await pilot.press("right_square_bracket", "right_square_bracket", "n")
+        await until(
+            pilot, lambda: sum(isinstance(m, DebatePaused) for m in seen) >= 2, "second speech"
+        )
+        await pilot.press("e")
+        await answer(pilot, "1e-4")
+        await on_screen(app, pilot, "RevealScreen")
+        assert "was honest" in screen_text(app)
+
+    seen = play(db, script)
+    turns = [m for m in seen if isinstance(m, SpeechArrived)]
+    assert len(turns) >= 2
+    assert rows(db, "SELECT COUNT(*) FROM turns")[0][0] == len(turns)
+    creds = [c for (c,) in rows(db, "SELECT credence_a FROM credences ORDER BY id")]
+    assert creds[-1] == 0.6
+    (est, cred, honest, n) = rows(
+        db,
+        "SELECT j.estimate, j.credence_a, r.honest_side, r.n_statements FROM judgements j"
+        " JOIN rounds r ON r.id = j.round_id",
+    )[0]
+    assert abs(est - 1e-4) < 1e-15 and cred == 0.6 and honest in ("a", "b") and n == 16
+    assert rows(db, "SELECT COUNT(*) FROM citations")[0][0] > 0
+
+
+def test_leave_and_resume(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+
+    async def first(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("t")
+        await on_screen(app, pilot, "RoundScreen")
+        await pilot.press("space", "o")
+        await until(pilot, lambda: any(isinstance(m, QueryAnswered) for m in seen), "oracle")
+        await pilot.press("escape")
+        await on_screen(app, pilot, "LeaveRound")
+        await pilot.press("k")
+        await on_screen(app, pilot, "HomeScreen")
+
+    play(db, first)
+    assert rows(db, "SELECT answered_at, abandoned_at FROM rounds") == [(None, None)]
+
+    async def second(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("r")
+        await on_screen(app, pilot, "ResumeScreen")
+        await until(pilot, lambda: bool(app.screen.sessions), "sessions")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await on_screen(app, pilot, "RoundScreen")
+        assert app.screen.oracle.left == 9  # type: ignore[attr-defined]
+        await answer(pilot, "0.01")
+        await on_screen(app, pilot, "RevealScreen")
+
+    play(db, second)
+    assert rows(db, "SELECT COUNT(*) FROM rounds") == [(1,)]
+    assert rows(db, "SELECT COUNT(*) FROM judgements") == [(1,)]
+    assert rows(db, "SELECT COUNT(*) FROM queries") == [(1,)]
+
+
+def test_stats_and_export(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    out = tmp_path / "out.jsonl"
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("t")
+        await on_screen(app, pilot, "RoundScreen")
+        await answer(pilot, "10^-2")
+        await on_screen(app, pilot, "RevealScreen")
+        await pilot.press("s")
+        await on_screen(app, pilot, "StatsScreen")
+        await until(pilot, lambda: "Loading" not in screen_text(app), "stats")
+        await pilot.press("x")
+        await on_screen(app, pilot, "ExportScreen")
+        app.screen.query_one("#export-path", Input).value = str(out)
+        await pilot.click("#do-export")
+        await until(pilot, out.exists, "export file")
+        await until(pilot, lambda: "wrote 1" in screen_text(app), "export done")
+
+    play(db, script)
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["practice"] is True

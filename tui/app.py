@@ -1,0 +1,84 @@
+"""The pzjudge Textual app: screens, themes, the store, and where worker failures go.
+
+The app holds no game state of its own beyond the open store and the judge's name;
+each screen lives in its own module under tui/screens/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState
+
+from store.errors import StoreError
+from tui.game import GameStore
+
+CSS_DIR = Path(__file__).parent
+
+
+class PzJudgeApp(App[None]):
+    """Judge P(Z): read statements, weigh the evidence and the debaters, answer."""
+
+    TITLE = "pzjudge"
+    SUB_TITLE = "how likely is it that every statement is true?"
+    CSS_PATH: ClassVar[list[str | Path]] = [CSS_DIR / "global.tcss", CSS_DIR / "app.tcss"]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("ctrl+t", "toggle_dark", "theme", show=False),
+        Binding("ctrl+q", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        db_path: str | Path | None = None,
+        judge: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = db_path
+        #: Seed of new sessions (None: a fresh random one each time).
+        self.seed = seed
+        self.judge = judge or os.environ.get("PZJUDGE_JUDGE") or os.environ.get("USER") or "judge"
+        self.game_store: GameStore | None = None
+        self.store_error: str | None = None
+
+    def on_mount(self) -> None:
+        from tui.screens.home import HomeScreen
+
+        try:
+            self.game_store = GameStore(self.db_path)
+        except StoreError as exc:
+            self.store_error = str(exc)
+            self.notify(f"{exc} — nothing will be saved", severity="error", timeout=10)
+        self.push_screen(HomeScreen())
+
+    def on_unmount(self) -> None:
+        if self.game_store is not None:
+            self.game_store.close()
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """Any worker that failed unexpectedly: one line, never a traceback."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            self.notify(msg, title="something went wrong", severity="error", timeout=8)
+
+
+def run(db_path: str | None = None, judge: str | None = None, seed: int | None = None) -> None:
+    """Start the app (the body of `pzjudge play`)."""
+    PzJudgeApp(db_path=db_path, judge=judge, seed=seed).run()

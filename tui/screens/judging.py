@@ -1,0 +1,445 @@
+"""The judging screen: statements, the oracle, the debate, the evidence, the answer.
+
+Shows only public things: statements (in id order), both claims (never who is honest or
+which strategy speaks), verified citations, the judge's own queries. The debate runs in a
+worker thread (`run_debate` with a `HumanJudge`); speeches arrive as messages and are
+stored by the worker the moment they are made. The answer is scored and stored in a
+worker, and only then is the reveal shown.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from debate.engine import run_debate
+from debate.errors import DebateError
+from debate.protocol import Decision
+from debate.specs import make_debater
+from store.errors import StoreError
+from tui.estimate import fmt_p
+from tui.game import GameStore, Round, SessionRun, evidence_of, judge_round
+from tui.human_judge import HumanJudge
+from tui.messages import (
+    AnswerSubmitted,
+    CitationFocused,
+    CredenceRecorded,
+    DebateOver,
+    DebatePaused,
+    QueryAnswered,
+    QueryRefused,
+    Revealed,
+    SpeechArrived,
+    SpeechStarted,
+    StatementsPicked,
+    StoreTrouble,
+)
+from tui.widgets.estimate import EstimatePanel
+from tui.widgets.evidence import EvidenceTable
+from tui.widgets.statements import Detail, StatementTable
+from tui.widgets.transcript import Transcript
+
+
+class RoundScreen(Screen[None]):
+    """One round. Keys work from anywhere except while typing in a field."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "search", key_display="/"),
+        Binding("o", "ask_oracle", "ask oracle"),
+        Binding("a", "focus_answer", "answer"),
+        Binding("plus,equals_sign", "step(1)", "×√10", show=False),
+        Binding("minus", "step(-1)", "÷√10", show=False),
+        Binding("left_square_bracket", "credence(-0.05)", "A less", show=False),
+        Binding("right_square_bracket", "credence(0.05)", "A more", show=False),
+        Binding("n", "next_speech", "next speech", show=False),
+        Binding("e", "end_debate", "end debate", show=False),
+        Binding("m", "more", "another round", show=False),
+        Binding("1", "tab('statements')", "statements", show=False),
+        Binding("2", "tab('debate')", "debate", show=False),
+        Binding("3", "tab('evidence')", "evidence", show=False),
+        Binding("ctrl+s", "submit", "submit", priority=True),
+        Binding("escape", "leave", "leave"),
+    ]
+
+    def __init__(self, run: SessionRun, rnd: Round) -> None:
+        super().__init__()
+        self.run = run
+        self.round = rnd
+        self.oracle = rnd.oracle
+        self.judge: HumanJudge | None = None
+        self.debate_worker: Worker[None] | None = None
+        self.shown_at = time.monotonic()
+        self.picked: list[str] = []
+        self.answered = False
+        self.asking = False
+        self.debate_over = not rnd.debate or rnd.resumed
+        self.texts = {s.id: s.text for s in rnd.statements}
+
+    @property
+    def store(self) -> GameStore:
+        return self.app.game_store  # type: ignore[attr-defined,no-any-return]
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        rnd = self.round
+        yield Static("", id="status")
+        with TabbedContent(id="tabs"):
+            with TabPane(f"Statements ({len(rnd.statements)}) 1", id="statements"):
+                yield Input(placeholder="/ search ids and text", id="search", compact=True)
+                yield StatementTable(rnd.statements, max_pick=self.oracle.max_order)
+                yield Detail(id="detail")
+                yield Static("", id="oracle-line")
+            if rnd.debate:
+                with TabPane("Debate 2", id="debate"):
+                    yield Static(self._claims_line(), id="claims")
+                    yield Transcript(id="transcript")
+                    yield Static("", id="chip-detail")
+            with TabPane("Evidence 3", id="evidence"):
+                yield EvidenceTable(id="evidence-table")
+        yield EstimatePanel(rnd.claims, rnd.independence, id="answer-panel")
+        yield Footer()
+
+    def _claims_line(self) -> str:
+        c = self.round.claims or {}
+        return (
+            f"[b]A[/b] claims P(Z) = [b]{fmt_p(c.get('a'))}[/b]   "
+            f"[b]B[/b] claims P(Z) = [b]{fmt_p(c.get('b'))}[/b]   "
+            "(one is honest)"
+        )
+
+    def on_mount(self) -> None:
+        rnd = self.round
+        table = self.query_one(EvidenceTable)
+        for s in rnd.statements:
+            if s.p is not None:
+                table.add([s.id], s.p, "shown")
+        for ids, p in rnd.public_queries():
+            table.add(ids, p, "you asked")
+        if rnd.debate:
+            transcript = self.query_one(Transcript)
+            for t in rnd.turns:
+                self._show_turn(t, transcript)
+            if rnd.resumed:
+                transcript.speaking("(the debate stopped when you left; answer when ready)")
+            else:
+                self.judge = HumanJudge(
+                    self.run.settings.judge,
+                    ui_oracle=self.oracle,
+                    on_deciding=lambda: self.post_message(DebateOver()),
+                    on_waiting=lambda: self.post_message(DebatePaused()),
+                )
+                self.debate_worker = self.debate()
+        self.refresh_status()
+        self.query_one(StatementTable).focus()
+
+    def refresh_status(self) -> None:
+        rnd, o = self.round, self.oracle
+        left = "∞" if o.left is None else str(o.left)
+        practice = " · practice" if rnd.practice else ""
+        self.query_one("#status", Static).update(
+            f"[b]Round {rnd.number}/{self.run.settings.rounds}[/b]{practice} · "
+            f"{len(rnd.statements)} statements · oracle: {left} left, "
+            f"≤ {o.max_order} at once · ? help"
+        )
+        picked = " ".join(self.picked) if self.picked else "none"
+        self.query_one("#oracle-line", Static).update(
+            f"picked: [b]{picked}[/b]  · space picks · o asks P(all picked) · x clears"
+        )
+
+    # -- statements and the oracle -------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.action_tab("statements")
+        self.call_after_refresh(self.query_one("#search", Input).focus)
+
+    @on(Input.Changed, "#search")
+    def _search(self, event: Input.Changed) -> None:
+        event.stop()
+        self.query_one(StatementTable).set_filter(event.value)
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one(StatementTable).focus()
+
+    @on(StatementTable.RowHighlighted)
+    def _row(self, event: StatementTable.RowHighlighted) -> None:
+        sid = event.row_key.value
+        if sid is not None:
+            self.query_one(Detail).text = Text.from_markup(
+                f"[b]{sid}[/b] {escape(self.texts.get(sid, ''))}"
+            )
+
+    @on(StatementsPicked)
+    def _picked(self, event: StatementsPicked) -> None:
+        self.picked = event.ids
+        self.refresh_status()
+
+    def action_ask_oracle(self) -> None:
+        if not self.picked:
+            self.notify("pick statements first (space on a row)", severity="warning")
+            return
+        if self.asking:
+            return
+        why = self.oracle.check(self.picked)
+        if why:
+            self.notify(f"the oracle refuses: {why}", severity="warning")
+            return
+        self.asking = True
+        self.ask(list(self.picked))
+
+    @work(thread=True, exit_on_error=False, group="oracle")
+    def ask(self, ids: list[str]) -> None:
+        """One oracle query (order ≥ 4 can take a moment), stored as soon as answered."""
+        before = len(self.oracle.log)
+        try:
+            p = self.oracle.prob(ids)
+        except DebateError as exc:
+            self.post_message(QueryRefused(str(exc)))
+            return
+        if len(self.oracle.log) > before:
+            _, _, at = self.oracle.log[-1]
+            try:
+                self.store.add_query(self.round.round_id, sorted(ids), p, at)
+            except StoreError as exc:
+                self.post_message(StoreTrouble(str(exc)))
+        self.post_message(QueryAnswered(sorted(ids), p, self.oracle.left))
+
+    @on(QueryAnswered)
+    def _answered(self, event: QueryAnswered) -> None:
+        self.asking = False
+        self.query_one(EvidenceTable).add(event.ids, event.p, "you asked")
+        self.notify(f"P({' ∩ '.join(event.ids)}) = {fmt_p(event.p, 4)}", title="oracle")
+        self.query_one(StatementTable).action_clear()
+        self.refresh_status()
+
+    @on(QueryRefused)
+    def _refused(self, event: QueryRefused) -> None:
+        self.asking = False
+        self.notify(event.reason, severity="warning")
+
+    # -- the debate ----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="debate")
+    def debate(self) -> None:
+        """Run the debate to the end; the judge's decision ends it."""
+        rnd, judge, store = self.round, self.judge, self.store
+        assert judge is not None
+        settings = self.run.settings
+        secret = rnd.secret
+        try:
+            a = make_debater(secret.specs["a"], base_url=settings.base_url)
+            b = make_debater(secret.specs["b"], base_url=settings.base_url)
+        except DebateError as exc:
+            self.post_message(StoreTrouble(f"cannot start the debaters: {exc}"))
+            self.post_message(DebateOver())
+            return
+
+        def on_event(ev: dict[str, Any]) -> None:
+            kind = ev.get("kind")
+            try:
+                if kind == "turn_started":
+                    self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
+                elif kind == "turn":
+                    store.add_turn(rnd.round_id, ev["turn"])
+                    self.post_message(SpeechArrived(ev["turn"]))
+                elif kind == "credence":
+                    cred, after = ev["credence_a"], ev["after_turn"]
+                    store.add_credence(rnd.round_id, after, cred, time.time())
+                    self.post_message(CredenceRecorded(ev["after_turn"], ev["credence_a"]))
+            except StoreError as exc:
+                self.post_message(StoreTrouble(str(exc)))
+
+        result = judge.run(
+            lambda: run_debate(
+                rnd.world,
+                a,
+                b,
+                judge,
+                rnd.rules,
+                seed=settings.seed + rnd.number,
+                honest_side=secret.honest_side,
+                truth=secret.truth,
+                on_event=on_event,
+            )
+        )
+        j = result.judgement
+        decision = Decision(estimate=j.estimate, interval=j.interval, credence_a=j.credence_a)
+        self.finish(decision, result.evidence, result)
+
+    @on(SpeechStarted)
+    def _speaking(self, event: SpeechStarted) -> None:
+        when = "opening" if event.phase == "opening" else f"round {event.round_no}"
+        self.query_one(Transcript).speaking(f"{event.speaker.upper()} is speaking ({when})…")
+
+    @on(SpeechArrived)
+    def _speech(self, event: SpeechArrived) -> None:
+        self.round.turns.append(event.turn)
+        self._show_turn(event.turn, self.query_one(Transcript))
+        if event.turn.forfeit:
+            self.notify(
+                f"{event.turn.speaker.upper()} forfeited a turn: {event.turn.forfeit}",
+                severity="warning",
+                timeout=6,
+            )
+
+    def _show_turn(self, turn: Any, transcript: Transcript) -> None:
+        transcript.add_turn(turn)
+        table = self.query_one(EvidenceTable)
+        for c in turn.citations:
+            if c.kind == "prob" and c.true_value is not None:
+                table.add(c.ids, c.true_value, f"cited by {turn.speaker.upper()}")
+
+    @on(DebatePaused)
+    def _paused(self, _: DebatePaused) -> None:
+        self.query_one(Transcript).speaking(
+            "Read, then: [b]n[/b] next speech · [b]e[/b] end the debate · "
+            "[b]m[/b] one more round · [b][ ][/b] your credence in A"
+        )
+
+    def action_next_speech(self) -> None:
+        if self.judge is None or self.debate_over:
+            return
+        self.judge.proceed()
+        self.query_one(Transcript).speaking("…")
+
+    @on(CredenceRecorded)
+    def _credence(self, event: CredenceRecorded) -> None:
+        pass  # stored by the worker; the panel already shows the live value
+
+    @on(DebateOver)
+    def _over(self, _: DebateOver) -> None:
+        self.debate_over = True
+        if self.is_mounted and self.round.debate:
+            self.query_one(Transcript).speaking("The debate is over. Give your answer (a).")
+
+    @on(CitationFocused)
+    def _chip(self, event: CitationFocused) -> None:
+        lines = [f"[b]{sid}[/b] {escape(self.texts.get(sid, '(unknown id)'))}" for sid in event.ids]
+        self.query_one("#chip-detail", Static).update("\n".join(lines))
+
+    def action_credence(self, delta: float) -> None:
+        if not self.round.debate:
+            return
+        panel = self.query_one(EstimatePanel)
+        panel.set_credence(panel.credence + delta)
+        if self.judge is not None:
+            self.judge.set_credence(panel.credence)
+
+    def action_end_debate(self) -> None:
+        if self.judge is None or self.debate_over:
+            return
+        self.judge.request("end")
+        self.notify("debate ended: give your answer")
+
+    def action_more(self) -> None:
+        if self.judge is None or self.debate_over:
+            self.notify("the debate is over", severity="warning")
+            return
+        self.judge.request("more")
+        self.notify("one more round asked for (if the rules allow)", timeout=2)
+
+    # -- the answer ----------------------------------------------------------------------
+
+    def action_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tab == "debate" and not self.round.debate:
+            return
+        target = {
+            "statements": StatementTable,
+            "debate": Transcript,
+            "evidence": EvidenceTable,
+        }[tab]
+        # Focus must leave the old pane first, or the tabs switch back to follow it.
+        self.set_focus(None)
+        tabs.active = tab
+        self.call_after_refresh(self.query_one(target).focus)
+
+    def action_focus_answer(self) -> None:
+        self.query_one("#estimate", Input).focus()
+
+    def action_step(self, direction: int) -> None:
+        self.query_one(EstimatePanel).step(direction)
+
+    def action_submit(self) -> None:
+        self.query_one(EstimatePanel).submit()
+
+    @on(AnswerSubmitted)
+    def _submit(self, event: AnswerSubmitted) -> None:
+        if self.answered:
+            return
+        self.answered = True
+        self.query_one(EstimatePanel).disabled = True
+        self.notify("answer recorded; scoring…", timeout=2)
+        w = self.debate_worker
+        if self.judge is not None and w is not None and w.state == WorkerState.RUNNING:
+            self.judge.submit(event.decision)  # the debate worker finishes the round
+        else:
+            self.finish_solo(event.decision)
+
+    @work(thread=True, exit_on_error=False, group="finish")
+    def finish_solo(self, decision: Decision) -> None:
+        evidence = evidence_of(self.round, self.round.public_queries())
+        self.finish(decision, evidence, None)
+
+    def finish(self, decision: Decision, evidence: dict[str, float], result: Any) -> None:
+        """Score and store (in a worker thread), then post the reveal."""
+        seconds = time.monotonic() - self.shown_at
+        try:
+            reveal = judge_round(
+                self.round,
+                decision,
+                evidence,
+                seconds,
+                self.store,
+                result_scores=result.scores if result is not None else None,
+                result_baselines=result.baselines if result is not None else None,
+            )
+        except StoreError as exc:
+            self.post_message(StoreTrouble(f"the answer could not be stored: {exc}"))
+            return
+        self.post_message(Revealed(reveal))
+
+    @on(Revealed)
+    def _revealed(self, event: Revealed) -> None:
+        from tui.screens.reveal import RevealScreen
+
+        self.app.switch_screen(RevealScreen(self.run, self.round, event.reveal))
+
+    @on(StoreTrouble)
+    def _trouble(self, event: StoreTrouble) -> None:
+        self.notify(event.message, severity="error", timeout=10)
+
+    # -- leaving -------------------------------------------------------------------------
+
+    def action_leave(self) -> None:
+        if isinstance(self.focused, Input) and self.focused.id == "search":
+            self.query_one(StatementTable).focus()
+            return
+        from tui.screens.help import LeaveRound
+
+        def chosen(choice: str | None) -> None:
+            if choice in (None, "stay"):
+                return
+            if choice == "abandon":
+                try:
+                    self.store.abandon_round(self.round.round_id, "left by the judge")
+                except StoreError as exc:
+                    self.notify(str(exc), severity="error")
+            self.app.pop_screen()
+
+        self.app.push_screen(LeaveRound(), chosen)
+
+    def on_unmount(self) -> None:
+        if self.judge is not None and not self.answered:
+            self.judge.cancel()

@@ -1,0 +1,74 @@
+"""Between rounds: the world is generated and P(Z) computed *before* the round is shown,
+so how long the judge waits says nothing about the answer."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Center, Middle
+from textual.screen import Screen
+from textual.widgets import Footer, Header, LoadingIndicator, Static
+
+from debate.errors import DebateError
+from latent.errors import LatentError
+from store.errors import StoreError
+from tui.game import SessionRun, prepare_round, resume_round
+from tui.messages import RoundFailed, RoundReady
+
+
+class LoadingScreen(Screen[None]):
+    """Prepares round `run.number` (or rebuilds a stored open round) in a worker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "back", "back")]
+
+    def __init__(self, run: SessionRun, resume: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.run = run
+        self.resume = resume
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Middle(), Center():
+            s = self.run.settings
+            what = "Restoring" if self.resume else "Generating"
+            yield Static(
+                f"{what} round {self.run.number} of {s.rounds}: "
+                f"{s.statements} statements, computing P(Z)…",
+                id="loading-text",
+            )
+            yield LoadingIndicator()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.prepare()
+
+    @work(thread=True, exit_on_error=False, group="prepare")
+    def prepare(self) -> None:
+        store = self.app.game_store  # type: ignore[attr-defined]
+        try:
+            if self.resume is not None:
+                rnd = resume_round(self.run.settings, self.resume)
+            else:
+                rnd = prepare_round(self.run.settings, self.run.number, store, self.run.session_id)
+        except (LatentError, DebateError, StoreError) as exc:
+            self.post_message(RoundFailed(str(exc)))
+            return
+        self.post_message(RoundReady(rnd))
+
+    @on(RoundReady)
+    def _ready(self, event: RoundReady) -> None:
+        from tui.screens.judging import RoundScreen
+
+        self.app.switch_screen(RoundScreen(self.run, event.round))
+
+    @on(RoundFailed)
+    def _failed(self, event: RoundFailed) -> None:
+        self.app.notify(event.message, title="cannot start the round", severity="error", timeout=10)
+        self.app.pop_screen()
+
+    def action_back(self) -> None:
+        self.workers.cancel_group(self, "prepare")
+        self.app.pop_screen()

@@ -1,0 +1,143 @@
+"""After the answer is stored: the truth, the scores, the baselines, the traps."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from debate.scoring import log10_error
+from store.errors import StoreError
+from tui.estimate import fmt_log10, fmt_p
+from tui.game import Reveal, Round, SessionRun
+
+TRAP_WORDS = {
+    "d4": "D4 counterexample: every pair looks independent, all three together nearly impossible",
+    "parity": "parity block: every smaller group looks independent, all together nearly impossible",
+    "extremal": "extremal plant: same low-order probabilities, extreme P(all)",
+    "flip": "hidden flip: reads like its neighbours but says the opposite",
+}
+
+
+def render_reveal(rnd: Round, rv: Reveal, texts: dict[str, str]) -> str:
+    """The reveal as Rich markup (pure, for tests)."""
+    sc, bl = rv.scores, rv.baselines
+    lt = rv.log10_truth
+    lines = [
+        f"[b]P(Z) = {fmt_log10(lt)}[/b]   you said {fmt_p(rv.estimate)}",
+        f"error [b]{sc.log10_error:.2f}[/b] orders of magnitude · regret "
+        f"[b]{sc.regret_bits:.3g}[/b] bits (expected log-score loss)",
+    ]
+    if rv.interval is not None:
+        lo, hi = rv.interval
+        lines.append(
+            f"your interval [{fmt_p(lo)}, {fmt_p(hi)}] "
+            + ("[green]covers the truth[/]" if sc.covered else "[red]misses the truth[/]")
+        )
+    if rv.claims:
+        h = rv.honest_side or "?"
+        lines.append("")
+        lines.append(
+            f"[b]{h.upper()} was honest[/b] ({escape(rv.specs.get(h, '?'))}); the other side "
+            f"was {escape(rv.specs.get('b' if h == 'a' else 'a', '?'))}"
+        )
+        if rv.credence_a is not None:
+            on_honest = rv.credence_a if h == "a" else 1 - rv.credence_a
+            verdict = (
+                "[green]you trusted the honest side[/]"
+                if sc.trusted_honest
+                else ("[red]you trusted the liar[/]" if on_honest < 0.5 else "you were undecided")
+            )
+            lines.append(f"your credence in A: {rv.credence_a:.2f} · {verdict}")
+
+    def err(p: float | None) -> str:
+        if p is None:
+            return "—"
+        return f"{fmt_p(p)} (error {log10_error(p, rv.truth):.2f})"
+
+    lines += [
+        "",
+        f"[b]On the same evidence[/b] ({rv.evidence_count} probabilities):",
+        f"  independence {err(bl.independence)}",
+        f"  max entropy  {err(bl.maxent)}",
+        f"  the evidence allowed anything in [{fmt_p(bl.lower)}, {fmt_p(bl.upper)}]"
+        + ("" if bl.lower <= rv.truth <= bl.upper * (1 + 1e-9) else " (!)"),
+        "",
+    ]
+    if rv.traps:
+        lines.append("[b]Traps planted[/b]:")
+        for t in rv.traps:
+            lines.append(f"  {TRAP_WORDS.get(t.kind, t.kind)} — {t.block}")
+            for sid in t.ids[:6]:
+                lines.append(f"    [dim]{sid}[/dim] {escape(texts.get(sid, ''))}")
+            if len(t.ids) > 6:
+                lines.append(f"    … and {len(t.ids) - 6} more")
+    else:
+        lines.append("No traps were planted in this world.")
+    if lt is not None and rv.estimate > 0:
+        direction = "too high" if math.log10(rv.estimate) > lt else "too low"
+        lines.append("")
+        lines.append(f"[dim]Your estimate was {direction}.[/dim]")
+    return "\n".join(lines)
+
+
+class RevealScreen(Screen[None]):
+    """What happened; `n` goes on, `h` goes home."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next", "next round"),
+        Binding("h", "home", "home"),
+        Binding("s", "stats", "stats"),
+        Binding("escape", "home", "home", show=False),
+    ]
+
+    def __init__(self, run: SessionRun, rnd: Round, reveal: Reveal) -> None:
+        super().__init__()
+        self.run = run
+        self.round = rnd
+        self.reveal = reveal
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        texts = {s.id: s.text for s in self.round.statements}
+        with VerticalScroll(id="reveal"):
+            yield Static(render_reveal(self.round, self.reveal, texts), id="reveal-text")
+            more = "n: next round" if not self.run.last else "That was the last round. n: home"
+            yield Static(f"[b]{more}[/b] · h: home · s: stats", id="reveal-next")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run.answered += 1
+        if self.run.last:
+            self.end_session()
+
+    @work(thread=True, exit_on_error=False, group="store")
+    def end_session(self) -> None:
+        try:
+            self.app.game_store.end_session(self.run.session_id)  # type: ignore[attr-defined]
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+
+    def action_next(self) -> None:
+        if self.run.last:
+            self.action_home()
+            return
+        from tui.screens.loading import LoadingScreen
+
+        nxt = self.run.model_copy(update={"number": self.run.number + 1})
+        self.app.switch_screen(LoadingScreen(nxt))
+
+    def action_home(self) -> None:
+        self.app.pop_screen()
+
+    def action_stats(self) -> None:
+        from tui.screens.stats import StatsScreen
+
+        self.app.push_screen(StatsScreen())

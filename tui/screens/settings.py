@@ -1,0 +1,47 @@
+"""Settings: judge name and theme (the database is chosen with --db or PZJUDGE_DB)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Static, Switch
+
+
+class SettingsScreen(Screen[None]):
+    """Changes apply at once; esc goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "back")]
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        store = getattr(app, "game_store", None)
+        yield Header()
+        with Vertical(id="settings"):
+            with Grid(id="settings-grid"):
+                yield Label("judge name")
+                yield Input(value=getattr(app, "judge", ""), id="judge-name", compact=True)
+                yield Label("dark theme")
+                yield Switch(value=app.theme != "textual-light", id="dark")
+            yield Static(
+                f"database: {store.path if store else '(none)'}\n"
+                "[dim]choose another with `pzjudge play --db FILE` or PZJUDGE_DB[/dim]"
+            )
+        yield Footer()
+
+    @on(Input.Changed, "#judge-name")
+    def _name(self, event: Input.Changed) -> None:
+        name = event.value.strip()
+        if 0 < len(name) <= 100:
+            self.app.judge = name  # type: ignore[attr-defined]
+            event.input.remove_class("-bad")
+        else:
+            event.input.add_class("-bad")
+
+    @on(Switch.Changed, "#dark")
+    def _dark(self, event: Switch.Changed) -> None:
+        self.app.theme = "textual-dark" if event.value else "textual-light"

@@ -1,0 +1,188 @@
+"""Session setup: a preset in one keypress, or every setting by hand."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+    Switch,
+)
+
+from debate.errors import DebateError
+from debate.specs import make_debater
+from store.errors import StoreError
+from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionRun, SessionSettings, preset
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+#: (field, label, placeholder) of the custom settings, in the order shown.
+FIELDS: list[tuple[str, str, str]] = [
+    ("judge", "judge name", "your name"),
+    ("statements", "statements", "3 to 2000"),
+    ("families", "families", "interpolation families"),
+    ("counterexamples", "counterexamples", "planted D4/parity blocks"),
+    ("flips", "flips", "negations inside families"),
+    ("debater_honest", "honest debater", "builtin:honest, script:f.py:C, file:f.toml, openai:M"),
+    ("debater_liar", "lying debater", "random-liar, builtin:pairwise, openai:MODEL, …"),
+    ("base_url", "LLM base URL", "http://127.0.0.1:8000/v1 (for openai:)"),
+    ("rules_file", "rules file", "optional TOML"),
+    ("oracle_budget", "oracle budget", "queries per round"),
+    ("oracle_order", "oracle order", "most statements per query"),
+    ("rounds", "rounds", "rounds in the session"),
+    ("seed", "seed", "same seed, same worlds"),
+]
+
+
+def start_session(app: App[Any], name: str, **over: Any) -> bool:
+    """Open a session in the store and go to its first round; False (and a notice) if not."""
+    store = getattr(app, "game_store", None)
+    if store is None:
+        app.notify("no database: cannot record a session (see the notice above)", severity="error")
+        return False
+    over.setdefault("judge", getattr(app, "judge", "judge"))
+    seed = getattr(app, "seed", None)
+    over.setdefault("seed", seed if seed is not None else random.randrange(1, 10**6))
+    try:
+        settings = preset(name, **over)
+        sid = store.start_session(settings)
+    except (StoreError, DebateError, ValidationError) as exc:
+        app.notify(str(exc).splitlines()[0], severity="error")
+        return False
+    from tui.screens.loading import LoadingScreen
+
+    run = SessionRun(settings=settings, session_id=sid)
+    if isinstance(app.screen, SetupScreen):
+        app.switch_screen(LoadingScreen(run))
+    else:
+        app.push_screen(LoadingScreen(run))
+    return True
+
+
+class SetupScreen(Screen[None]):
+    """Pick a preset (1-4) or fill in the custom fields; ctrl+s starts."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "start", "start", priority=True),
+        Binding("escape", "app.pop_screen", "back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="setup"):
+            yield Static("[b]Choose a preset[/b] (arrows + space/enter), or change any field")
+            with RadioSet(id="presets"):
+                for i, (key, label) in enumerate(PRESET_LABELS.items()):
+                    yield RadioButton(label, value=i == 1, id=f"preset-{key}")
+            with Grid(id="fields"):
+                for field, label, placeholder in FIELDS:
+                    yield Label(label)
+                    yield Input(placeholder=placeholder, id=f"f-{field}", compact=True)
+                yield Label("debate")
+                yield Switch(value=True, id="f-debate")
+            yield Static("", id="setup-error")
+            with Horizontal(id="setup-buttons"):
+                yield Button("Start (ctrl+s)", id="start", variant="primary")
+                yield Button("Back (esc)", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        seed = getattr(self.app, "seed", None)
+        self.fill(
+            preset(
+                "debate",
+                judge=getattr(self.app, "judge", "judge"),
+                seed=seed if seed is not None else random.randrange(1, 10**6),
+            )
+        )
+        self.query_one(RadioSet).focus()
+
+    def fill(self, s: SessionSettings) -> None:
+        for field, _, _ in FIELDS:
+            v = getattr(s, field)
+            self.query_one(f"#f-{field}", Input).value = "" if v is None else str(v)
+        self.query_one("#f-debate", Switch).value = s.debate
+
+    @on(RadioSet.Changed)
+    def _preset(self, event: RadioSet.Changed) -> None:
+        key = str(event.pressed.id).removeprefix("preset-")
+        if key in PRESETS:
+            keep = {
+                k: self.query_one(f"#f-{k}", Input).value.strip() or None
+                for k in ("judge", "seed", "base_url", "rules_file")
+            }
+            self.fill(preset(key, **{k: v for k, v in keep.items() if v}))
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field, _, _ in FIELDS:
+            v = self.query_one(f"#f-{field}", Input).value.strip()
+            if v:
+                out[field] = v
+        out["debate"] = self.query_one("#f-debate", Switch).value
+        return out
+
+    def error(self, text: str) -> None:
+        self.query_one("#setup-error", Static).update(f"[b red]{text}[/]")
+
+    def action_start(self) -> None:
+        values = self.values()
+        for inp in self.query(Input):
+            inp.remove_class("-bad")
+        try:
+            settings = SessionSettings(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]) if err["loc"] else ""
+            if field:
+                self.query_one(f"#f-{field}", Input).add_class("-bad")
+                self.query_one(f"#f-{field}", Input).focus()
+            self.error(f"{field}: {err['msg']}")
+            return
+        if settings.debate:
+            for field in ("debater_honest", "debater_liar"):
+                spec = getattr(settings, field)
+                if spec == RANDOM_LIAR:
+                    continue
+                try:
+                    make_debater(spec, base_url=settings.base_url)
+                except DebateError as exc:
+                    self.query_one(f"#f-{field}", Input).add_class("-bad")
+                    self.error(str(exc))
+                    return
+        try:
+            settings.rules()
+        except DebateError as exc:
+            self.error(str(exc))
+            return
+        checked = self.query_one(RadioSet).pressed_button
+        name = str(checked.id).removeprefix("preset-") if checked else "custom"
+        values.update(preset=name)
+        self.app.judge = settings.judge  # type: ignore[attr-defined]
+        start_session(self.app, "custom", **{**values, "preset": name})
+
+    @on(Button.Pressed, "#start")
+    def _start(self) -> None:
+        self.action_start()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.app.pop_screen()
+
+
+__all__ = ["SetupScreen", "start_session"]

@@ -1,0 +1,273 @@
+"""Your history: log10 error per round, how well your trust was calibrated, how you did
+against the baselines on the same evidence; and export (the same as `pzjudge export`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    RadioButton,
+    RadioSet,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual_plotext import PlotextPlot
+
+from store.errors import StoreError
+from tui.messages import StoreTrouble
+
+GROUPS = ("judge", "rules", "debaters")
+
+
+class StatsLoaded(Message):
+    """History and stats read from the store (in a worker)."""
+
+    def __init__(self, history: list[dict[str, Any]], stats: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.history = history
+        self.stats = stats
+
+
+class Exported(Message):
+    def __init__(self, n: int, path: str) -> None:
+        super().__init__()
+        self.n = n
+        self.path = path
+
+
+def _lg(p: float | None) -> float | None:
+    if p is None:
+        return None
+    return math.log10(p) if p > 0 else -300.0
+
+
+class StatsScreen(Screen[None]):
+    """Plots of the stored judgements (practice rounds left out)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("x", "export", "export"),
+        Binding("g", "group", "group by"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.group = "judge"
+        self.history: list[dict[str, Any]] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading your history…", id="stats-summary")
+        with TabbedContent(id="stats-tabs"):
+            with TabPane("Errors", id="errors"):
+                yield PlotextPlot(id="plot-errors")
+            with TabPane("Trust", id="trust"):
+                yield PlotextPlot(id="plot-trust")
+            with TabPane("Baselines", id="baselines"):
+                yield PlotextPlot(id="plot-baselines")
+            with TabPane("Table", id="table"):
+                yield DataTable(id="stats-table", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exit_on_error=False, group="stats", exclusive=True)
+    def load(self) -> None:
+        store = self.app.game_store  # type: ignore[attr-defined]
+        if store is None:
+            self.post_message(StoreTrouble("no database, so no history"))
+            return
+        try:
+            history = [r for r in store.history() if not r["practice"]]
+            stats = store.stats(self.group)  # type: ignore[arg-type]
+        except StoreError as exc:
+            self.post_message(StoreTrouble(str(exc)))
+            return
+        self.post_message(StatsLoaded(history, stats))
+
+    @on(StoreTrouble)
+    def _trouble(self, event: StoreTrouble) -> None:
+        self.query_one("#stats-summary", Static).update(event.message)
+
+    @on(StatsLoaded)
+    def _loaded(self, event: StatsLoaded) -> None:
+        self.history = event.history
+        rows = event.history
+        errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
+        if rows:
+            mean = sum(errs) / len(errs) if errs else float("nan")
+            self.query_one("#stats-summary", Static).update(
+                f"{len(rows)} answered rounds (practice left out) · mean log10 error "
+                f"{mean:.2f} · x export · g group by ({self.group})"
+            )
+        else:
+            self.query_one("#stats-summary", Static).update(
+                "No answered rounds yet (practice rounds are not counted). x export"
+            )
+        self.plot_errors(rows)
+        self.plot_trust(event.stats)
+        self.plot_baselines(rows)
+        self.fill_table(event.stats)
+
+    def plot_errors(self, rows: list[dict[str, Any]]) -> None:
+        w = self.query_one("#plot-errors", PlotextPlot)
+        plt = w.plt
+        plt.clear_data()
+        plt.title("log10 error per round (lower is better)")
+        xs = list(range(1, len(rows) + 1))
+        if rows:
+            plt.plot(xs, [r["log10_error"] or 0.0 for r in rows], label="you", marker="dot")
+            ind = [
+                abs((_lg(r["baselines"]["independence"]) or 0) - (_lg(r["truth_pz"]) or 0))
+                for r in rows
+            ]
+            plt.plot(xs, ind, label="independence", marker="dot")
+        plt.xlabel("round")
+        w.refresh()
+
+    def plot_trust(self, stats: list[dict[str, Any]]) -> None:
+        w = self.query_one("#plot-trust", PlotextPlot)
+        plt = w.plt
+        plt.clear_data()
+        plt.title("reliability of your credence in A (diagonal = calibrated)")
+        plt.plot([0, 1], [0, 1], label="calibrated")
+        bins = [b for s in stats for b in s.get("reliability") or []]
+        if bins:
+            plt.scatter([b["forecast"] for b in bins], [b["freq"] for b in bins], label="you")
+        plt.xlim(0, 1)
+        plt.ylim(0, 1)
+        plt.xlabel("credence that A is honest")
+        plt.ylabel("A was honest")
+        w.refresh()
+
+    def plot_baselines(self, rows: list[dict[str, Any]]) -> None:
+        w = self.query_one("#plot-baselines", PlotextPlot)
+        plt = w.plt
+        plt.clear_data()
+        plt.title("mean log10 error on the same evidence")
+
+        def mean(xs: list[float]) -> float:
+            return sum(xs) / len(xs) if xs else 0.0
+
+        truth = [_lg(r["truth_pz"]) or 0.0 for r in rows]
+        you = mean([r["log10_error"] or 0.0 for r in rows])
+        ind = mean(
+            [
+                abs((_lg(r["baselines"]["independence"]) or 0) - t)
+                for r, t in zip(rows, truth, strict=True)
+            ]
+        )
+        me = mean(
+            [
+                abs((_lg(r["baselines"]["maxent"]) or 0) - t)
+                for r, t in zip(rows, truth, strict=True)
+                if r["baselines"]["maxent"] is not None
+            ]
+        )
+        plt.bar(["you", "independence", "max entropy"], [you, ind, me])
+        w.refresh()
+
+    def fill_table(self, stats: list[dict[str, Any]]) -> None:
+        t = self.query_one("#stats-table", DataTable)
+        t.clear(columns=True)
+        cols = [
+            ("group", self.group),
+            ("rounds", "rounds"),
+            ("mean_log10_error", "err"),
+            ("mean_regret_bits", "regret"),
+            ("trusted_honest_rate", "trusted"),
+            ("trust_ece", "ECE"),
+            ("independence_log10_error", "indep"),
+            ("maxent_log10_error", "maxent"),
+        ]
+        for _, label in cols:
+            t.add_column(label)
+        for s in stats:
+            t.add_row(*[_cell(s.get(k)) for k, _ in cols])
+
+    def action_group(self) -> None:
+        self.group = GROUPS[(GROUPS.index(self.group) + 1) % len(GROUPS)]
+        self.load()
+
+    def action_export(self) -> None:
+        self.app.push_screen(ExportScreen())
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+class ExportScreen(ModalScreen[None]):
+    """Write every judgement as JSONL or CSV (the rows of `pzjudge export`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export"):
+            yield Static("[b]Export judgements[/b] (one row per answered round)")
+            with RadioSet(id="format"):
+                yield RadioButton("JSONL", value=True, id="jsonl")
+                yield RadioButton("CSV", id="csv")
+            yield Input(value="pzjudge-export.jsonl", id="export-path", compact=True)
+            yield Static("", id="export-status")
+            with Horizontal():
+                yield Button("Export", id="do-export", variant="primary")
+                yield Button("Close", id="close")
+
+    @on(RadioSet.Changed)
+    def _fmt(self, event: RadioSet.Changed) -> None:
+        inp = self.query_one("#export-path", Input)
+        stem = inp.value.rsplit(".", 1)[0] if "." in inp.value else inp.value
+        inp.value = f"{stem}.{event.pressed.id}"
+
+    @on(Button.Pressed, "#do-export")
+    @on(Input.Submitted, "#export-path")
+    def _go(self) -> None:
+        pressed = self.query_one(RadioSet).pressed_button
+        fmt = str(pressed.id) if pressed else "jsonl"
+        self.query_one("#export-status", Static).update("writing…")
+        self.write(fmt, self.query_one("#export-path", Input).value.strip())
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def write(self, fmt: str, path: str) -> None:
+        store = self.app.game_store  # type: ignore[attr-defined]
+        if store is None or not path:
+            self.post_message(StoreTrouble("nothing to export to: no database or no path"))
+            return
+        try:
+            n = store.export(fmt, path)
+        except StoreError as exc:
+            self.post_message(StoreTrouble(str(exc)))
+            return
+        self.post_message(Exported(n, path))
+
+    @on(Exported)
+    def _done(self, event: Exported) -> None:
+        self.query_one("#export-status", Static).update(f"wrote {event.n} rows to {event.path}")
+        self.notify(f"exported {event.n} judgements to {event.path}")
+
+    @on(StoreTrouble)
+    def _trouble(self, event: StoreTrouble) -> None:
+        self.query_one("#export-status", Static).update(f"[red]{event.message}[/]")
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
