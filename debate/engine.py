@@ -380,6 +380,7 @@ async def run_debate(
             interval=decision.interval,
             credence_a=decision.credence_a,
             honest=side,
+            credences_a=[c.credence_a for c in run.credences],
         ),
         baselines=baselines(world.ids, run.evidence),
         evidence=run.evidence,

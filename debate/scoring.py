@@ -68,6 +68,8 @@ class Scores(BaseModel):
     regret_bits: float
     covered: bool | None = None
     trust_log_score: float | None = None
+    #: log2 credence in the honest side after each turn (how fast the judge got there).
+    trust_log_scores: list[float] = []
     trusted_honest: bool | None = None
 
 
@@ -78,6 +80,7 @@ def score(
     interval: tuple[float, float] | None = None,
     credence_a: float | None = None,
     honest: str | None = None,
+    credences_a: list[float] | None = None,
 ) -> Scores:
     """Score one final judgement against the known truth."""
     covered = None if interval is None else interval[0] <= truth <= interval[1]
@@ -92,5 +95,10 @@ def score(
         regret_bits=regret_bits(estimate, truth),
         covered=covered,
         trust_log_score=tls,
+        trust_log_scores=[
+            trust_log_score(c if honest == "a" else 1.0 - c) for c in (credences_a or [])
+        ]
+        if honest is not None
+        else [],
         trusted_honest=trusted,
     )

@@ -59,3 +59,5 @@ def test_score_interval_and_trust() -> None:
     assert s.trusted_honest is False
     assert s.trust_log_score == pytest.approx(math.log2(0.2))
     assert trust_log_score(0.0) > -30  # clipped, finite
+    s = score(0.1, 0.1, credence_a=0.5, honest="a", credences_a=[0.5, 0.75, 0.25])
+    assert s.trust_log_scores == pytest.approx([-1.0, math.log2(0.75), -2.0])
