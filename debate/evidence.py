@@ -11,6 +11,7 @@ distribution that matches the evidence).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -49,6 +50,25 @@ def _components(ids: list[str], keys: list[tuple[str, ...]]) -> list[list[str]]:
     return list(comps.values())
 
 
+@lru_cache(maxsize=4096)
+def _component(
+    m: int, items: tuple[tuple[tuple[int, ...], float], ...]
+) -> tuple[float, float, float, float | None]:
+    """(independence, lower, upper, maxent) of one component: cached, because a judge asks
+    after every turn and most components' evidence has not changed since the last time."""
+    known = dict(items)
+    ind = lb.independence(m, known)
+    if m <= SHARP_MAX and any(len(k) > 1 for k in known):
+        lo, hi = lb.sharp_bounds(m, known)
+        me = lb.maxent(m, known)
+    else:
+        lo, hi = lb.frechet(m, known)
+        if m > 1:
+            lo = max(lo, lb.hunter_worsley(m, known))
+        me = ind if m == 1 or not any(len(k) > 1 for k in known) else None
+    return ind, lo, hi, me
+
+
 def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
     """Independence, maximum entropy and the range the evidence allows for P(all ids)."""
     known_ids = {tuple(sorted(k.split("&"))): v for k, v in evidence.items()}
@@ -65,17 +85,8 @@ def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
             for k, v in known_ids.items()
             if all(s in pos for s in k)
         }
-        m = len(comp)
-        ind = lb.independence(m, known)
+        ind, lo, hi, me = _component(len(comp), tuple(sorted(known.items())))
         log_ind += math.log(ind) if ind > 0 else -math.inf
-        if m <= SHARP_MAX and any(len(k) > 1 for k in known):
-            lo, hi = lb.sharp_bounds(m, known)
-            me = lb.maxent(m, known)
-        else:
-            lo, hi = lb.frechet(m, known)
-            if m > 1:
-                lo = max(lo, lb.hunter_worsley(m, known))
-            me = ind if m == 1 or not any(len(k) > 1 for k in known) else None
         upper = min(upper, hi)
         miss += 1.0 - lo
         if log_me is not None:
