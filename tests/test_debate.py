@@ -214,3 +214,27 @@ def test_cli_bad_spec_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown built-in debater 'nope'" in err
+
+
+def test_tournament_every_pairing_both_sides_deterministic() -> None:
+    from debate.tournament import run_tournament
+
+    specs = ["builtin:honest", "builtin:independence", "builtin:flip-hider"]
+
+    def go() -> Any:
+        return asyncio.run(
+            run_tournament(2, 4, specs, ["maxent", "trust-a"], statements=20, concurrency=3)
+        )
+
+    r1, r2 = go(), go()
+    # 3 debaters -> 6 ordered pairs, x 2 judges x 2 worlds
+    assert len(r1.debates) == 24
+    pairs = {(d.debater_a, d.debater_b) for d in r1.debates}
+    assert len(pairs) == 6 and all((b, a) in pairs for a, b in pairs)
+    assert {s.name: s.debates for s in r1.debaters} == dict.fromkeys(specs, 16)
+    assert [d.model_dump(exclude={"turns", "judgement"}) for d in r1.debates] == [
+        d.model_dump(exclude={"turns", "judgement"}) for d in r2.debates
+    ]
+    trust_a = next(s for s in r1.judges if s.name == "trust-a")
+    honest_a = [d for d in r1.debates if d.judge == "sim:trust-a" and d.honest_side == "a"]
+    assert trust_a.honest_won == pytest.approx(len(honest_a) / trust_a.debates)
