@@ -14,11 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import mpmath as mp
 import numpy as np
 from scipy.stats import multivariate_normal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from references import mp_log_bvn
 
 from latent.bvn import all_pairs_log, all_triples_log, all_triples_zero
 
@@ -31,35 +33,6 @@ def random_corr(m: int, rng: np.random.Generator, factors: int = 4) -> np.ndarra
     R = C / d[:, None] / d[None, :]
     np.fill_diagonal(R, 1.0)
     return R
-
-
-def mp_log_bvn(h: float, k: float, r: float) -> float:
-    """log P(X>h, Y>k; r) at 40 digits: ∫_h^∞ φ(x) Φ((rx-k)/s) dx with breakpoints."""
-    with mp.workdps(40):
-        hm, km, rm = mp.mpf(h), mp.mpf(k), mp.mpf(r)
-        s = mp.sqrt(1 - rm * rm)
-
-        def lf(x: mp.mpf) -> mp.mpf:
-            return -x * x / 2 + mp.log(mp.ncdf((rm * x - km) / s))
-
-        a, b = hm, max(hm, mp.mpf(0), km / rm if rm > 0 else hm) + 40
-        for _ in range(150):
-            c1, c2 = a + (b - a) * mp.mpf(0.382), a + (b - a) * mp.mpf(0.618)
-            if lf(c1) < lf(c2):
-                a = c1
-            else:
-                b = c2
-        mode = (a + b) / 2
-        top = lf(mode)
-        pts = {hm}
-        for base in [mode, km / rm]:
-            for d in (0, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30):
-                for sg in (-1, 1):
-                    x = base + sg * d * (s if d < 1 else 1)
-                    if x > hm:
-                        pts.add(x)
-        v = mp.quad(lambda x: mp.exp(lf(x) - top), [*sorted(pts), mp.inf], maxdegree=10)
-        return float(top + mp.log(v) - mp.log(mp.sqrt(2 * mp.pi)))
 
 
 def best_of(f: object, n: int) -> float:

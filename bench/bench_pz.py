@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from scipy import integrate, optimize
-from scipy.special import log_ndtr
+from scipy import optimize
 from scipy.stats import multivariate_normal
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from references import log_ref_equi
 
 from latent.mvn import log_orthant_prob
 
@@ -23,32 +28,8 @@ RHO = 0.5
 
 
 def log_ref(c: np.ndarray, flips: np.ndarray, rho: float = RHO) -> float:
-    """Exact log P(X_i > c_i, or X_i <= c_i if flipped) for equicorrelated X, by 1-D quadrature."""
-    a, s = math.sqrt(rho), math.sqrt(1.0 - rho)
-    sign = np.where(flips, -1.0, 1.0)
-
-    def g(w: float) -> float:
-        return float(
-            -0.5 * w * w - 0.5 * math.log(2 * math.pi) + log_ndtr(sign * (a * w - c) / s).sum()
-        )
-
-    grid = np.linspace(-60.0, 60.0, 4001)
-    vals = np.array([g(w) for w in grid])
-    w0 = float(grid[int(np.argmax(vals))])
-    res = optimize.minimize_scalar(lambda w: -g(w), bracket=(w0 - 0.1, w0, w0 + 0.1))
-    wstar, gmax = float(res.x), -float(res.fun)
-    inside = grid[vals > gmax - 80.0]
-    lo_w, hi_w = min(float(inside.min()), wstar) - 0.5, max(float(inside.max()), wstar) + 0.5
-    val, _ = integrate.quad(
-        lambda w: math.exp(g(w) - gmax),
-        lo_w,
-        hi_w,
-        points=[wstar],
-        limit=500,
-        epsabs=0.0,
-        epsrel=1e-11,
-    )
-    return gmax + math.log(val)
+    """Exact log P for the equicorrelated benchmark problems (1-D quadrature)."""
+    return log_ref_equi(c, flips, rho)
 
 
 def equi_cov(m: int, rho: float = RHO) -> np.ndarray:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-import mpmath as mp
 import numpy as np
 import pytest
+from references import mp_log_bvn as _mp_log_bvn
 from scipy.integrate import quad
 from scipy.stats import multivariate_normal
 
@@ -27,40 +27,6 @@ from latent.bvn import (
     triple_index,
 )
 from latent.errors import LatentError
-
-
-def _mp_log_bvn(h: float, k: float, r: float) -> float:
-    """log ∫_h^∞ φ(x) Φ((r x - k)/sqrt(1-r²)) dx at 40 digits, scaled by its maximum.
-
-    The integrand is log-concave; the mode is found by golden search and breakpoints are put
-    around it and around the step at x = k/r so that tanh-sinh sees smooth pieces.
-    """
-    with mp.workdps(40):
-        hm, km, rm = mp.mpf(h), mp.mpf(k), mp.mpf(r)
-        s = mp.sqrt(1 - rm * rm)
-
-        def lf(x: mp.mpf) -> mp.mpf:
-            return -x * x / 2 + mp.log(mp.ncdf((rm * x - km) / s))
-
-        a = hm
-        b = max(hm, mp.mpf(0), km / rm if rm > 0 else hm) + 40
-        for _ in range(150):
-            c1, c2 = a + (b - a) * mp.mpf(0.382), a + (b - a) * mp.mpf(0.618)
-            if lf(c1) < lf(c2):
-                a = c1
-            else:
-                b = c2
-        mode = (a + b) / 2
-        top = lf(mode)
-        pts = {hm}
-        for base in [mode, km / rm]:
-            for d in (0, 1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1, 3, 10, 30):
-                for sg in (-1, 1):
-                    x = base + sg * d * (s if d < 1 else 1)
-                    if x > hm:
-                        pts.add(x)
-        v = mp.quad(lambda x: mp.exp(lf(x) - top), [*sorted(pts), mp.inf], maxdegree=10)
-        return float(top + mp.log(v) - mp.log(mp.sqrt(2 * mp.pi)))
 
 
 def _rel(a: float, b: float) -> float:

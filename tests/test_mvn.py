@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize
+from references import log_ref_equi
+from scipy import optimize
 from scipy.special import log_ndtr
 from scipy.stats import multivariate_normal
 
@@ -18,29 +19,6 @@ def equi(m: int, rho: float) -> np.ndarray:
     cov = np.full((m, m), rho)
     np.fill_diagonal(cov, 1.0)
     return cov
-
-
-def log_ref_equi(c: np.ndarray, flips: np.ndarray, rho: float) -> float:
-    """Exact log P via X_i = sqrt(rho) W + sqrt(1-rho) E_i and log-space quad over W."""
-    a, s = math.sqrt(rho), math.sqrt(1.0 - rho)
-    sign = np.where(flips, -1.0, 1.0)
-
-    def g(w: float) -> float:
-        return float(
-            -0.5 * w * w - 0.5 * math.log(2 * math.pi) + log_ndtr(sign * (a * w - c) / s).sum()
-        )
-
-    grid = np.linspace(-60.0, 60.0, 4001)
-    vals = np.array([g(w) for w in grid])
-    w0 = float(grid[int(np.argmax(vals))])
-    res = optimize.minimize_scalar(lambda w: -g(w), bracket=(w0 - 0.1, w0, w0 + 0.1))
-    wstar, gmax = float(res.x), -float(res.fun)
-    inside = grid[vals > gmax - 80.0]
-    lo, hi = min(float(inside.min()), wstar) - 0.5, max(float(inside.max()), wstar) + 0.5
-    val, _ = integrate.quad(
-        lambda w: math.exp(g(w) - gmax), lo, hi, points=[wstar], limit=500, epsabs=0.0, epsrel=1e-11
-    )
-    return gmax + math.log(val)
 
 
 def check(r: MVNResult, log_ref: float, slack: float = 0.002) -> None:

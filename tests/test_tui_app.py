@@ -211,3 +211,66 @@ def test_stats_and_export(tmp_path: Path) -> None:
     play(db, script)
     lines = out.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["practice"] is True
+
+
+class StreamingDebater:
+    """An LLM-like debater without a network: the built-in speech, handed over in tokens."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = "fake:llm"
+        self.on_token: Callable[[str], None] | None = None
+
+    async def argue(self, view: Any, oracle: Any) -> Any:
+        arg = await self.inner.argue(view, oracle)
+        raw = json.dumps({"text": arg.text, "citations": []})
+        for i in range(0, len(raw), 9):
+            if self.on_token is not None:
+                self.on_token(raw[i : i + 9])
+            await asyncio.sleep(0.002)
+        return arg
+
+
+def test_llm_speech_streams_into_the_transcript(tmp_path: Path, monkeypatch: Any) -> None:
+    import tui.screens.judging as judging
+    from debate.specs import make_debater
+    from tui.messages import SpeechDraft
+
+    monkeypatch.setattr(
+        judging, "make_debater", lambda spec, **kw: StreamingDebater(make_debater(spec, **kw))
+    )
+    db = tmp_path / "llm.db"
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        await pilot.click("#f-statements")
+        await pilot.press("end", *["backspace"] * 4, "1", "6")
+        await pilot.click("#f-rounds")
+        await pilot.press("end", *["backspace"] * 3, "1")
+        await pilot.press("ctrl+s")
+        await on_screen(app, pilot, "RoundScreen")
+        await pilot.press("2")
+        await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
+        # typed credence, validated in place; the judge gets it
+        await pilot.click("#credence")
+        await pilot.press("end", *["backspace"] * 4)
+        await type_text(pilot, "1.7")
+        assert "between 0 and 1" in str(app.screen.query_one("#hint", Static).render())
+        await pilot.press("backspace", "backspace", "backspace")
+        await type_text(pilot, "80%")
+        assert app.screen.judge._credence == 0.8  # type: ignore[attr-defined]
+        await pilot.click("#estimate")
+        await answer(pilot, "1e-3", go=False)
+        await on_screen(app, pilot, "RevealScreen")
+
+    seen = play(db, script)
+    drafts = [m for m in seen if isinstance(m, SpeechDraft)]
+    first = next(m for m in seen if isinstance(m, SpeechArrived)).turn
+    assert drafts and drafts[0].speaker == first.speaker
+    shown = [d for d in drafts if d.speaker == first.speaker]
+    from tui.widgets.transcript import draft_text
+
+    assert first.text.startswith(draft_text(shown[-1].raw)[:20])
+    (cred,) = rows(db, "SELECT credence_a FROM judgements")[0]
+    assert cred == 0.8
