@@ -7,6 +7,7 @@ carries the truth before the answer is stored: `Revealed` is posted only after.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
@@ -46,6 +47,29 @@ class SpeechArrived(Message):
     def __init__(self, turn: Turn) -> None:
         super().__init__()
         self.turn = turn
+
+
+@dataclass
+class SpeechDraft(Message):
+    """The speech being written so far (the model's raw output, whole, not a delta).
+
+    Posted per token from the debate worker; a newer draft of the same speaker waiting in
+    the queue replaces this one, so a flood of tokens costs one repaint per frame.
+    """
+
+    speaker: str
+    raw: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SpeechDraft) and message.speaker == self.speaker
+
+
+class CredenceChanged(Message):
+    """The judge typed (or stepped) a valid credence that A is the honest side."""
+
+    def __init__(self, credence_a: float) -> None:
+        super().__init__()
+        self.credence_a = credence_a
 
 
 class CredenceRecorded(Message):

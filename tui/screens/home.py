@@ -9,8 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
+
+from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from tui.app import PzJudgeApp
@@ -53,7 +55,7 @@ class HomeScreen(Screen[None]):
                 id="menu",
             )
             yield Static("", id="home-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

@@ -10,15 +10,16 @@ worker, and only then is the reveal shown.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.markup import escape
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from debate.engine import run_debate
@@ -32,6 +33,7 @@ from tui.human_judge import HumanJudge
 from tui.messages import (
     AnswerSubmitted,
     CitationFocused,
+    CredenceChanged,
     CredenceRecorded,
     DebateOver,
     DebatePaused,
@@ -39,12 +41,14 @@ from tui.messages import (
     QueryRefused,
     Revealed,
     SpeechArrived,
+    SpeechDraft,
     SpeechStarted,
     StatementsPicked,
     StoreTrouble,
 )
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
+from tui.widgets.keybar import KeyBar
 from tui.widgets.statements import Detail, StatementTable
 from tui.widgets.transcript import Transcript
 
@@ -54,14 +58,14 @@ class RoundScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", key_display="/"),
-        Binding("o", "ask_oracle", "ask oracle"),
+        Binding("o", "ask_oracle", "oracle"),
         Binding("a", "focus_answer", "answer"),
+        Binding("n", "next_speech", "next"),
+        Binding("e", "end_debate", "end"),
         Binding("plus,equals_sign", "step(1)", "×√10", show=False),
         Binding("minus", "step(-1)", "÷√10", show=False),
         Binding("left_square_bracket", "credence(-0.05)", "A less", show=False),
         Binding("right_square_bracket", "credence(0.05)", "A more", show=False),
-        Binding("n", "next_speech", "next speech", show=False),
-        Binding("e", "end_debate", "end debate", show=False),
         Binding("m", "more", "another round", show=False),
         Binding("1", "tab('statements')", "statements", show=False),
         Binding("2", "tab('debate')", "debate", show=False),
@@ -107,7 +111,31 @@ class RoundScreen(Screen[None]):
             with TabPane("Evidence 3", id="evidence"):
                 yield EvidenceTable(id="evidence-table")
         yield EstimatePanel(rnd.claims, rnd.independence, id="answer-panel")
-        yield Footer()
+        yield KeyBar()
+
+    def on_key(self, event: events.Key) -> None:
+        """A character that reaches the screen while a field has focus was typed before the
+        focus moved (keys typed fast go to the widget focused when they arrived): it belongs
+        to the field, not to a key binding. `a1e-4` typed at once is an estimate."""
+        field = self.focused
+        jump = {"a": self.action_focus_answer, "slash": self.action_search}.get(event.key)
+        if jump is not None and not isinstance(field, Input):
+            # here, not as a binding: bindings run on the app, after the keys behind this
+            # one have already been handed to the old focus
+            event.stop()
+            event.prevent_default()
+            jump()
+            return
+        if isinstance(field, Input) and event.is_printable and event.character is not None:
+            event.stop()
+            event.prevent_default()
+            field.post_message(events.Key(event.key, event.character))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Debate keys are shown only while there is a debate to steer."""
+        if action in ("next_speech", "end_debate", "more"):
+            return self.round.debate and not self.debate_over
+        return True
 
     def _claims_line(self) -> str:
         c = self.round.claims or {}
@@ -160,7 +188,7 @@ class RoundScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.action_tab("statements")
-        self.call_after_refresh(self.query_one("#search", Input).focus)
+        self.set_focus(self.query_one("#search", Input))
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
@@ -186,6 +214,8 @@ class RoundScreen(Screen[None]):
         self.refresh_status()
 
     def action_ask_oracle(self) -> None:
+        # read the table, not the last StatementsPicked: keys typed fast outrun messages
+        self.picked = list(self.query_one(StatementTable).picked)
         if not self.picked:
             self.notify("pick statements first (space on a row)", severity="warning")
             return
@@ -245,10 +275,16 @@ class RoundScreen(Screen[None]):
             self.post_message(DebateOver())
             return
 
+        drafts: dict[str, list[str]] = {}
+        for side, debater in (("a", a), ("b", b)):
+            if hasattr(debater, "on_token"):  # an LLM debater: stream its speech
+                debater.on_token = self._token_sink(side, drafts)
+
         def on_event(ev: dict[str, Any]) -> None:
             kind = ev.get("kind")
             try:
                 if kind == "turn_started":
+                    drafts[ev["speaker"]] = []
                     self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
                 elif kind == "turn":
                     store.add_turn(rnd.round_id, ev["turn"])
@@ -277,6 +313,21 @@ class RoundScreen(Screen[None]):
         decision = Decision(estimate=j.estimate, interval=j.interval, credence_a=j.credence_a)
         self.finish(decision, result.evidence, result)
 
+    def _token_sink(self, side: str, drafts: dict[str, list[str]]) -> Callable[[str], None]:
+        """Called in the debate thread per token: post the whole draft; floods merge."""
+
+        def on_token(token: str) -> None:
+            parts = drafts.setdefault(side, [])
+            parts.append(token)
+            self.post_message(SpeechDraft(side, "".join(parts)))
+
+        return on_token
+
+    @on(SpeechDraft)
+    def _draft(self, event: SpeechDraft) -> None:
+        if self.is_mounted:
+            self.query_one(Transcript).draft(event.speaker, event.raw)
+
     @on(SpeechStarted)
     def _speaking(self, event: SpeechStarted) -> None:
         when = "opening" if event.phase == "opening" else f"round {event.round_no}"
@@ -304,7 +355,7 @@ class RoundScreen(Screen[None]):
     def _paused(self, _: DebatePaused) -> None:
         self.query_one(Transcript).speaking(
             "Read, then: [b]n[/b] next speech · [b]e[/b] end the debate · "
-            "[b]m[/b] one more round · [b][ ][/b] your credence in A"
+            "[b]m[/b] one more round · [b]\\[ ][/b] or type your credence in A"
         )
 
     def action_next_speech(self) -> None:
@@ -313,6 +364,11 @@ class RoundScreen(Screen[None]):
         self.judge.proceed()
         self.query_one(Transcript).speaking("…")
 
+    @on(CredenceChanged)
+    def _credence_typed(self, event: CredenceChanged) -> None:
+        if self.judge is not None:
+            self.judge.set_credence(event.credence_a)
+
     @on(CredenceRecorded)
     def _credence(self, event: CredenceRecorded) -> None:
         pass  # stored by the worker; the panel already shows the live value
@@ -320,6 +376,7 @@ class RoundScreen(Screen[None]):
     @on(DebateOver)
     def _over(self, _: DebateOver) -> None:
         self.debate_over = True
+        self.refresh_bindings()
         if self.is_mounted and self.round.debate:
             self.query_one(Transcript).speaking("The debate is over. Give your answer (a).")
 
@@ -360,13 +417,13 @@ class RoundScreen(Screen[None]):
             "debate": Transcript,
             "evidence": EvidenceTable,
         }[tab]
-        # Focus must leave the old pane first, or the tabs switch back to follow it.
-        self.set_focus(None)
+        # Switch, then focus in the same tick: one layout and one repaint, not two.
         tabs.active = tab
-        self.call_after_refresh(self.query_one(target).focus)
+        self.set_focus(self.query_one(target))
 
     def action_focus_answer(self) -> None:
-        self.query_one("#estimate", Input).focus()
+        # at once, not after a refresh: the keys typed next belong to the field
+        self.set_focus(self.query_one("#estimate", Input))
 
     def action_step(self, direction: int) -> None:
         self.query_one(EstimatePanel).step(direction)

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Center, Middle
 from textual.screen import Screen
-from textual.widgets import Footer, Header, LoadingIndicator, Static
+from textual.widgets import Header, LoadingIndicator, Static
 
 from debate.errors import DebateError
 from latent.errors import LatentError
 from store.errors import StoreError
 from tui.game import SessionRun, prepare_round, resume_round
 from tui.messages import RoundFailed, RoundReady
+from tui.widgets.keybar import KeyBar
 
 
 class LoadingScreen(Screen[None]):
@@ -40,7 +41,7 @@ class LoadingScreen(Screen[None]):
                 id="loading-text",
             )
             yield LoadingIndicator()
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.prepare()

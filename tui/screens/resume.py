@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from store.errors import StoreError
 from tui.game import SessionRun, SessionSettings
 from tui.messages import StoreTrouble
+from tui.widgets.keybar import KeyBar
 
 
 class SessionsLoaded(Message):
@@ -42,7 +43,7 @@ class ResumeScreen(Screen[None]):
         yield Header()
         yield Static("Loading…", id="resume-note")
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)

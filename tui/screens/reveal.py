@@ -11,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from debate.scoring import log10_error
 from store.errors import StoreError
 from tui.estimate import fmt_log10, fmt_p
 from tui.game import Reveal, Round, SessionRun
+from tui.widgets.keybar import KeyBar
 
 TRAP_WORDS = {
     "d4": "D4 counterexample: every pair looks independent, all three together nearly impossible",
@@ -111,7 +112,7 @@ class RevealScreen(Screen[None]):
             yield Static(render_reveal(self.round, self.reveal, texts), id="reveal-text")
             more = "n: next round" if not self.run.last else "That was the last round. n: home"
             yield Static(f"[b]{more}[/b] · h: home · s: stats", id="reveal-next")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.run.answered += 1

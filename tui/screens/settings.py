@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Static, Switch
+from textual.widgets import Header, Input, Label, Static, Switch
+
+from tui.widgets.keybar import KeyBar
 
 
 class SettingsScreen(Screen[None]):
@@ -31,7 +33,7 @@ class SettingsScreen(Screen[None]):
                 f"database: {store.path if store else '(none)'}\n"
                 "[dim]choose another with `pzjudge play --db FILE` or PZJUDGE_DB[/dim]"
             )
-        yield Footer()
+        yield KeyBar()
 
     @on(Input.Changed, "#judge-name")
     def _name(self, event: Input.Changed) -> None:

@@ -13,7 +13,6 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -27,6 +26,7 @@ from debate.errors import DebateError
 from debate.specs import make_debater
 from store.errors import StoreError
 from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionRun, SessionSettings, preset
+from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -99,7 +99,7 @@ class SetupScreen(Screen[None]):
             with Horizontal(id="setup-buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
                 yield Button("Back (esc)", id="back")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         seed = getattr(self.app, "seed", None)

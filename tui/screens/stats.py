@@ -15,7 +15,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     RadioButton,
@@ -28,6 +27,7 @@ from textual_plotext import PlotextPlot
 
 from store.errors import StoreError
 from tui.messages import StoreTrouble
+from tui.widgets.keybar import KeyBar
 
 GROUPS = ("judge", "rules", "debaters")
 
@@ -80,7 +80,7 @@ class StatsScreen(Screen[None]):
                 yield PlotextPlot(id="plot-baselines")
             with TabPane("Table", id="table"):
                 yield DataTable(id="stats-table", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()

@@ -27,7 +27,7 @@ from tui.estimate import (
     parse_interval,
     parse_log10,
 )
-from tui.messages import AnswerSubmitted
+from tui.messages import AnswerSubmitted, CredenceChanged
 
 
 class LogBar(Static):
@@ -93,27 +93,25 @@ class EstimatePanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="answer-row"):
             yield Static("P(Z) ≈ ", classes="label")
-            yield Input(placeholder="1e-5, 10^-12, log10 -12", id="estimate", compact=True)
+            yield Input(placeholder="1e-5, 10^-12, log10 -5", id="estimate", compact=True)
             yield Static(" interval ", classes="label")
-            yield Input(placeholder="optional: 1e-8 .. 1e-4", id="interval", compact=True)
+            yield Input(placeholder="1e-8 .. 1e-4", id="interval", compact=True)
             if self.claims:
-                yield Static("", id="credence", classes="label")
+                yield Static(" A honest ", classes="label")
+                yield Input(value="0.50", id="credence", compact=True)
             yield Button("Answer", id="answer", variant="primary", compact=True)
         yield LogBar(self.low, self.marks, id="logbar")
         yield Static("", id="hint")
         yield Static("", id="preview")
 
     def on_mount(self) -> None:
-        self._show_credence()
         self._preview()
 
-    def _show_credence(self) -> None:
-        if self.claims:
-            self.query_one("#credence", Static).update(f" A honest {self.credence:.2f} ")
-
     def set_credence(self, value: float) -> None:
+        """From the [ and ] keys: clamp, round, and show it in the field."""
         self.credence = min(1.0, max(0.0, round(value, 2)))
-        self._show_credence()
+        if self.claims:
+            self.query_one("#credence", Input).value = f"{self.credence:.2f}"
 
     def hint(self, text: str = "", error: bool = False) -> None:
         h = self.query_one("#hint", Static)
@@ -130,6 +128,15 @@ class EstimatePanel(Vertical):
                 self.log10 = None
                 self.hint(str(exc) if event.value.strip() else "", error=bool(event.value.strip()))
                 event.input.set_class(bool(event.value.strip()), "-bad")
+        elif event.input.id == "credence":
+            try:
+                self.credence = parse_credence(event.value)
+                self.hint("")
+                event.input.remove_class("-bad")
+                self.post_message(CredenceChanged(self.credence))
+            except EstimateError as exc:
+                self.hint(str(exc), error=True)
+                event.input.add_class("-bad")
         elif event.input.id == "interval":
             try:
                 parse_interval(event.value)
@@ -198,6 +205,14 @@ class EstimatePanel(Vertical):
             self.hint(str(exc), error=True)
             self.query_one("#interval", Input).focus()
             return None
+        if self.claims:
+            cred = self.query_one("#credence", Input)
+            try:
+                parse_credence(cred.value)
+            except EstimateError as exc:
+                self.hint(str(exc), error=True)
+                cred.focus()
+                return None
         return Decision(
             estimate=10.0**lg,
             interval=interval,

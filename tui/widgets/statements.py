@@ -24,7 +24,7 @@ class StatementTable(DataTable[str | Text]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "select", show=True),
+        Binding("space", "toggle", "pick", show=True),
         Binding("x", "clear", "clear selection", show=False),
     ]
 

@@ -1,6 +1,10 @@
-"""The debate as it happens: one card per speech, each citation a focusable chip."""
+"""The debate as it happens: one card per speech, each citation a focusable chip, and
+the speech being streamed token by token."""
 
 from __future__ import annotations
+
+import json
+import re
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -54,33 +58,86 @@ class SpeechCard(Vertical):
         self.turn = turn
 
     def compose(self) -> ComposeResult:
-        t = self.turn
-        when = "opening" if t.phase == "opening" else f"round {t.round}"
-        yield Static(Text(f"{t.speaker.upper()} · {when}", style="bold"), classes="speech-head")
-        if t.forfeit:
-            yield Static(Text(f"forfeited: {t.forfeit}", style="italic"), classes="forfeit")
-            return
-        body = t.text + (" [cut at the limit]" if t.truncated else "")
-        yield Static(Text(body), classes="speech-text")
-        for c in t.citations:
-            yield CitationChip(c)
-        if t.unverified_numbers:
-            nums = ", ".join(t.unverified_numbers)
-            yield Static(Text(f"unverified numbers: {nums}", style="dim"), classes="unverified")
+        yield Static(speech_text(self.turn), classes="speech-text")
+        if not self.turn.forfeit:
+            for c in self.turn.citations:
+                yield CitationChip(c)
+
+
+def speech_text(t: Turn) -> Text:
+    """Head, body and unverified numbers of a speech as one text (one widget, not four)."""
+    when = "opening" if t.phase == "opening" else f"round {t.round}"
+    out = Text(f"{t.speaker.upper()} · {when}\n", style="bold")
+    if t.forfeit:
+        out.append(f"forfeited: {t.forfeit}", style="italic red")
+        return out
+    out.append(t.text + (" [cut at the limit]" if t.truncated else ""))
+    if t.unverified_numbers:
+        out.append(f"\nunverified numbers: {', '.join(t.unverified_numbers)}", style="dim")
+    return out
+
+
+_TEXT_FIELD = re.compile(r'"text"\s*:\s*"')
+
+
+def draft_text(raw: str) -> str:
+    """The readable part of a speech still being streamed.
+
+    LLM debaters answer in JSON (`{"text": "...", "citations": [...]}`); show the text
+    field decoded so far, not the JSON. Anything else is shown as it is.
+    """
+    s = raw.lstrip()
+    if s.startswith("```"):
+        s = s.split("\n", 1)[1] if "\n" in s else ""
+    if not s.startswith("{"):
+        return raw
+    m = _TEXT_FIELD.search(s)
+    if m is None:
+        return ""
+    body, i = s[m.end() :], 0
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] == '"':
+            break
+        i += 1
+    chunk = body[: min(i, len(body))]
+    for cut in range(7):  # an escape may be cut mid-way (\u00e9 arrives in pieces)
+        try:
+            return str(json.loads(f'"{chunk[: len(chunk) - cut]}"'))
+        except ValueError:
+            continue
+    return chunk
 
 
 class Transcript(VerticalScroll):
-    """Speeches in order, with a line saying who is speaking now."""
+    """Speeches in order, the speech being streamed, and a line saying who speaks now."""
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="draft", classes="speech")
         yield Static("", id="speaking")
 
+    def on_mount(self) -> None:
+        self.query_one("#draft").display = False
+
     def add_turn(self, turn: Turn) -> None:
-        self.mount(SpeechCard(turn), before="#speaking")
+        self.query_one("#draft").display = False
+        self.mount(SpeechCard(turn), before="#draft")
         self.speaking(None)
+        self.scroll_end(animate=False)
+
+    def draft(self, speaker: str, raw: str) -> None:
+        """Show the speech being streamed (replaced by its card when it arrives)."""
+        box = self.query_one("#draft", Static)
+        box.set_classes(f"speech side-{speaker}")
+        box.update(Text.assemble((f"{speaker.upper()} · speaking\n", "bold"), draft_text(raw)))
+        box.display = True
         self.scroll_end(animate=False)
 
     def speaking(self, text: str | None) -> None:
         line = self.query_one("#speaking", Static)
         line.update(text or "")
         line.display = bool(text)
+        if text:
+            self.scroll_end(animate=False)
