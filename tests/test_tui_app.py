@@ -274,3 +274,37 @@ def test_llm_speech_streams_into_the_transcript(tmp_path: Path, monkeypatch: Any
     assert first.text.startswith(draft_text(shown[-1].raw)[:20])
     (cred,) = rows(db, "SELECT credence_a FROM judgements")[0]
     assert cred == 0.8
+
+
+def test_search_filters_and_keeps_picks(tmp_path: Path) -> None:
+    """The statement list: search narrows it, the detail line follows, picks survive."""
+    from tui.widgets.statements import Detail, StatementList
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("t")
+        await on_screen(app, pilot, "RoundScreen")
+        lst = app.screen.query_one(StatementList)
+        assert [s.id for s in lst.visible()] == sorted(s.id for s in lst.statements)
+        await pilot.press("space")  # picks the first statement
+        first = lst.picked[0]
+        await pilot.click(StatementList, offset=(10, 3))  # line 0 is the header
+        assert lst.current_id() == lst.statements[2].id and lst.picked == [first]
+        await pilot.click(StatementList, offset=(0, 3))  # the marker column picks
+        assert lst.picked == [first, lst.statements[2].id]
+        await pilot.press("space")
+        target = lst.statements[3]
+        await pilot.press("slash")
+        await type_text(pilot, target.id)
+        assert [s.id for s in lst.visible()] == [target.id]
+        assert target.id in str(app.screen.query_one(Detail).text)
+        await pilot.press("enter", "space")
+        assert lst.picked == [first, target.id]
+        await pilot.press("slash", *["backspace"] * len(target.id))
+        assert len(lst.visible()) == len(lst.statements)
+        assert lst.current_id() == target.id  # the cursor stays on its statement
+        await type_text(pilot, "no such words")
+        assert lst.visible() == [] and "no statement" in str(app.screen.query_one(Detail).text)
+        await pilot.press("escape", "x")
+        assert lst.picked == []
+
+    play(tmp_path / "f.db", script)

@@ -1,24 +1,30 @@
 """The pzjudge Textual app: screens, themes, the store, and where worker failures go.
 
 The app holds no game state of its own beyond the open store and the judge's name;
-each screen lives in its own module under tui/screens/.
+each screen lives in its own module under tui/screens/. Importing this module loads
+Textual and the store only: the game (numpy, scipy, the debate engine) is imported in a
+thread once the home screen is up, so the menu shows within a second and the first
+round does not wait for imports.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from store.errors import StoreError
-from tui.game import GameStore
+from tui.game_store import GameStore
 
 CSS_DIR = Path(__file__).parent
+#: What the first round needs, heaviest first; imported in the background at start.
+PRELOAD = ("tui.screens.judging", "tui.screens.loading", "tui.screens.setup")
 
 
 class PzJudgeApp(App[None]):
@@ -56,6 +62,14 @@ class PzJudgeApp(App[None]):
             self.store_error = str(exc)
             self.notify(f"{exc} — nothing will be saved", severity="error", timeout=10)
         self.push_screen(HomeScreen())
+        self.call_after_refresh(self.preload)
+
+    @work(thread=True, exit_on_error=False, group="preload")
+    def preload(self) -> None:
+        """Import the game and its screens while the judge reads the menu (~0.7 s of
+        numpy, scipy, pydantic models); a key pressed sooner waits for the same import."""
+        for name in PRELOAD:
+            importlib.import_module(name)
 
     def on_unmount(self) -> None:
         if self.game_store is not None:

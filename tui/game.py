@@ -3,7 +3,7 @@
 No Textual here: screens call these functions from workers and render the results. A
 `Round` keeps what the judge may see (`public` fields) apart from `Secret` (truth and
 who is honest), which no screen renders before the answer is stored. All writes go
-through `GameStore`, one small adapter over `store.db.Store`.
+through `GameStore` (tui/game_store.py), one small adapter over `store.db.Store`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +28,7 @@ from debate.verify import Oracle
 from latent.generate import generate_world
 from latent.pz import world_pz
 from latent.world import GaussianBlock, World, parse_world
+from tui.game_store import GameStore
 
 RANDOM_LIAR = "random-liar"
 HONEST = "builtin:honest"
@@ -377,86 +377,6 @@ def judge_round(
         claims=rnd.claims,
         evidence_count=len(evidence),
     )
-
-
-class GameStore:
-    """The only door from the UI to `store/`: a thin adapter, so API changes land here."""
-
-    def __init__(self, path: str | Path | None = None) -> None:
-        from store.db import Store
-
-        self.store = Store(path)
-        self.path = self.store.path
-
-    def close(self) -> None:
-        self.store.close()
-
-    def start_session(self, settings: SessionSettings) -> int:
-        rules = settings.rules().model_dump(mode="json")
-        return self.store.start_session(
-            settings.judge,
-            kind=settings.kind,
-            settings=settings.model_dump(mode="json"),
-            rules=rules,
-            debater_a=settings.debater_honest if settings.debate else None,
-            debater_b=settings.debater_liar if settings.debate else None,
-            seed=settings.seed,
-            app_version=_version(),
-        )
-
-    def end_session(self, session_id: int) -> None:
-        self.store.end_session(session_id)
-
-    def start_round(self, session_id: int, **kw: Any) -> int:
-        return self.store.start_round(session_id, **kw)
-
-    def add_turn(self, round_id: int, turn: Turn) -> None:
-        self.store.add_turn(round_id, turn)
-
-    def add_query(self, round_id: int, ids: list[str], p: float, at: float) -> None:
-        self.store.add_query(round_id, ids, p, at)
-
-    def add_credence(self, round_id: int, after_turn: int, credence_a: float, at: float) -> None:
-        self.store.add_credence(round_id, after_turn, credence_a, at)
-
-    def record_judgement(self, round_id: int, **kw: Any) -> None:
-        self.store.record_judgement(round_id, **kw)
-
-    def abandon_round(self, round_id: int, reason: str) -> None:
-        self.store.abandon_round(round_id, reason)
-
-    def unfinished(self, judge: str | None = None) -> list[dict[str, Any]]:
-        return self.store.unfinished_sessions(judge)
-
-    def open_rounds(self, session_id: int) -> list[dict[str, Any]]:
-        return self.store.open_rounds(session_id)
-
-    def history(self) -> list[dict[str, Any]]:
-        """Every judgement as an export row, oldest first."""
-        from store.export import export_rows
-
-        rows = list(export_rows(self.store))
-        rows.sort(key=lambda r: r["created_at"] or 0)
-        return rows
-
-    def stats(self, by: Literal["judge", "rules", "debaters"] = "judge") -> list[dict[str, Any]]:
-        from store.export import stats
-
-        return stats(self.store, by)
-
-    def export(self, fmt: str, out: str) -> int:
-        from store.export import export_rows, write_export
-
-        return write_export(export_rows(self.store), fmt, out)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pzjudge")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 class SessionRun(BaseModel):

@@ -49,7 +49,7 @@ from tui.messages import (
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
 from tui.widgets.keybar import KeyBar
-from tui.widgets.statements import Detail, StatementTable
+from tui.widgets.statements import Detail, StatementList
 from tui.widgets.transcript import Transcript
 
 
@@ -100,7 +100,7 @@ class RoundScreen(Screen[None]):
         with TabbedContent(id="tabs"):
             with TabPane(f"Statements ({len(rnd.statements)}) 1", id="statements"):
                 yield Input(placeholder="/ search ids and text", id="search", compact=True)
-                yield StatementTable(rnd.statements, max_pick=self.oracle.max_order)
+                yield StatementList(rnd.statements, max_pick=self.oracle.max_order)
                 yield Detail(id="detail")
                 yield Static("", id="oracle-line")
             if rnd.debate:
@@ -168,7 +168,7 @@ class RoundScreen(Screen[None]):
                 )
                 self.debate_worker = self.debate()
         self.refresh_status()
-        self.query_one(StatementTable).focus()
+        self.query_one(StatementList).focus()
 
     def refresh_status(self) -> None:
         rnd, o = self.round, self.oracle
@@ -193,20 +193,27 @@ class RoundScreen(Screen[None]):
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:
         event.stop()
-        self.query_one(StatementTable).set_filter(event.value)
+        statements = self.query_one(StatementList)
+        statements.set_filter(event.value)
+        # now, not on the Highlighted message: that would paint one frame (~15 ms) later
+        self._show_statement(statements.current_id())
 
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(StatementTable).focus()
+        self.query_one(StatementList).focus()
 
-    @on(StatementTable.RowHighlighted)
-    def _row(self, event: StatementTable.RowHighlighted) -> None:
-        sid = event.row_key.value
-        if sid is not None:
-            self.query_one(Detail).text = Text.from_markup(
-                f"[b]{sid}[/b] {escape(self.texts.get(sid, ''))}"
-            )
+    @on(StatementList.Highlighted)
+    def _row(self, event: StatementList.Highlighted) -> None:
+        self._show_statement(event.sid)
+
+    def _show_statement(self, sid: str | None) -> None:
+        """The full text of `sid` under the list (an unchanged text repaints nothing)."""
+        detail = self.query_one(Detail)
+        if sid is None:
+            detail.text = Text("no statement matches the search", style="dim")
+        else:
+            detail.text = Text.from_markup(f"[b]{sid}[/b] {escape(self.texts.get(sid, ''))}")
 
     @on(StatementsPicked)
     def _picked(self, event: StatementsPicked) -> None:
@@ -215,7 +222,7 @@ class RoundScreen(Screen[None]):
 
     def action_ask_oracle(self) -> None:
         # read the table, not the last StatementsPicked: keys typed fast outrun messages
-        self.picked = list(self.query_one(StatementTable).picked)
+        self.picked = list(self.query_one(StatementList).picked)
         if not self.picked:
             self.notify("pick statements first (space on a row)", severity="warning")
             return
@@ -250,7 +257,7 @@ class RoundScreen(Screen[None]):
         self.asking = False
         self.query_one(EvidenceTable).add(event.ids, event.p, "you asked")
         self.notify(f"P({' ∩ '.join(event.ids)}) = {fmt_p(event.p, 4)}", title="oracle")
-        self.query_one(StatementTable).action_clear()
+        self.query_one(StatementList).action_clear()
         self.refresh_status()
 
     @on(QueryRefused)
@@ -413,7 +420,7 @@ class RoundScreen(Screen[None]):
         if tab == "debate" and not self.round.debate:
             return
         target = {
-            "statements": StatementTable,
+            "statements": StatementList,
             "debate": Transcript,
             "evidence": EvidenceTable,
         }[tab]
@@ -481,7 +488,7 @@ class RoundScreen(Screen[None]):
 
     def action_leave(self) -> None:
         if isinstance(self.focused, Input) and self.focused.id == "search":
-            self.query_one(StatementTable).focus()
+            self.query_one(StatementList).focus()
             return
         from tui.screens.help import LeaveRound
 

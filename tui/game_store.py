@@ -1,0 +1,94 @@
+"""`GameStore`: the only door from the UI to `store/`.
+
+Kept apart from tui/game.py so the app can open the store for the home screen without
+importing the game (numpy, scipy, the debate engine): those load in the background.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from debate.protocol import Turn
+    from tui.game import SessionSettings
+
+
+class GameStore:
+    """The only door from the UI to `store/`: a thin adapter, so API changes land here."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        from store.db import Store
+
+        self.store = Store(path)
+        self.path = self.store.path
+
+    def close(self) -> None:
+        self.store.close()
+
+    def start_session(self, settings: SessionSettings) -> int:
+        rules = settings.rules().model_dump(mode="json")
+        return self.store.start_session(
+            settings.judge,
+            kind=settings.kind,
+            settings=settings.model_dump(mode="json"),
+            rules=rules,
+            debater_a=settings.debater_honest if settings.debate else None,
+            debater_b=settings.debater_liar if settings.debate else None,
+            seed=settings.seed,
+            app_version=_version(),
+        )
+
+    def end_session(self, session_id: int) -> None:
+        self.store.end_session(session_id)
+
+    def start_round(self, session_id: int, **kw: Any) -> int:
+        return self.store.start_round(session_id, **kw)
+
+    def add_turn(self, round_id: int, turn: Turn) -> None:
+        self.store.add_turn(round_id, turn)
+
+    def add_query(self, round_id: int, ids: list[str], p: float, at: float) -> None:
+        self.store.add_query(round_id, ids, p, at)
+
+    def add_credence(self, round_id: int, after_turn: int, credence_a: float, at: float) -> None:
+        self.store.add_credence(round_id, after_turn, credence_a, at)
+
+    def record_judgement(self, round_id: int, **kw: Any) -> None:
+        self.store.record_judgement(round_id, **kw)
+
+    def abandon_round(self, round_id: int, reason: str) -> None:
+        self.store.abandon_round(round_id, reason)
+
+    def unfinished(self, judge: str | None = None) -> list[dict[str, Any]]:
+        return self.store.unfinished_sessions(judge)
+
+    def open_rounds(self, session_id: int) -> list[dict[str, Any]]:
+        return self.store.open_rounds(session_id)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every judgement as an export row, oldest first."""
+        from store.export import export_rows
+
+        rows = list(export_rows(self.store))
+        rows.sort(key=lambda r: r["created_at"] or 0)
+        return rows
+
+    def stats(self, by: Literal["judge", "rules", "debaters"] = "judge") -> list[dict[str, Any]]:
+        from store.export import stats
+
+        return stats(self.store, by)
+
+    def export(self, fmt: str, out: str) -> int:
+        from store.export import export_rows, write_export
+
+        return write_export(export_rows(self.store), fmt, out)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pzjudge")
+    except PackageNotFoundError:
+        return "0+unknown"
