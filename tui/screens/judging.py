@@ -49,7 +49,7 @@ from tui.messages import (
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
 from tui.widgets.keybar import KeyBar
-from tui.widgets.statements import Detail, StatementList
+from tui.widgets.statements import Detail, SearchInput, StatementList
 from tui.widgets.transcript import Transcript
 
 
@@ -99,7 +99,12 @@ class RoundScreen(Screen[None]):
         yield Static("", id="status")
         with TabbedContent(id="tabs"):
             with TabPane(f"Statements ({len(rnd.statements)}) 1", id="statements"):
-                yield Input(placeholder="/ search ids and text", id="search", compact=True)
+                yield SearchInput(
+                    self._apply_search,
+                    placeholder="/ search ids and text",
+                    id="search",
+                    compact=True,
+                )
                 yield StatementList(rnd.statements, max_pick=self.oracle.max_order)
                 yield Detail(id="detail")
                 yield Static("", id="oracle-line")
@@ -190,13 +195,16 @@ class RoundScreen(Screen[None]):
         self.action_tab("statements")
         self.set_focus(self.query_one("#search", Input))
 
-    @on(Input.Changed, "#search")
-    def _search(self, event: Input.Changed) -> None:
-        event.stop()
+    def _apply_search(self, text: str) -> None:
+        """Filter as the search text changes (called by the field, in the same frame)."""
         statements = self.query_one(StatementList)
-        statements.set_filter(event.value)
+        statements.set_filter(text)
         # now, not on the Highlighted message: that would paint one frame (~15 ms) later
         self._show_statement(statements.current_id())
+
+    @on(Input.Changed, "#search")
+    def _search(self, event: Input.Changed) -> None:
+        event.stop()  # already applied by the field
 
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:

@@ -3,24 +3,27 @@
 A `DataTable` re-measures every cell when its rows are replaced, so filtering 400 rows
 cost ~70 ms a key. This list keeps the statements once and a list of indices that match
 the filter; it draws only the lines on screen (Textual's Line API), so a keystroke costs
-a substring scan and ~20 rendered lines, however many statements there are.
+a substring scan and ~20 rendered lines, however many statements there are. It keeps its
+own scroll position and draws its own scrollbar, so neither a filter nor a scroll changes
+its virtual size: no layout of the screen, one frame per key.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Input
 
 from tui.estimate import fmt_p
 from tui.messages import StatementsPicked
@@ -32,9 +35,11 @@ if TYPE_CHECKING:
 P_WIDTH = 7
 #: The picked marker.
 MARK = "●"
+#: The scrollbar, drawn in the last column: track and thumb.
+TRACK, THUMB = " ", "█"
 
 
-class StatementList(ScrollView, can_focus=True):
+class StatementList(Widget, can_focus=True):
     """Statements sorted by id (ids are opaque and shuffled; the order reveals nothing).
 
     One header line, then one line per statement that matches the filter: the picked
@@ -60,13 +65,13 @@ class StatementList(ScrollView, can_focus=True):
         "statement-list--cursor",
         "statement-list--mark",
         "statement-list--dim",
+        "statement-list--scrollbar",
     }
     DEFAULT_CSS = """
     StatementList {
         background: $surface;
         color: $foreground;
-        overflow-x: hidden;
-        overflow-y: auto;
+        overflow: hidden hidden;
         &:focus {
             background-tint: $foreground 5%;
             & > .statement-list--cursor {
@@ -96,6 +101,10 @@ class StatementList(ScrollView, can_focus=True):
         }
         & > .statement-list--dim {
             color: $text-muted;
+        }
+        & > .statement-list--scrollbar {
+            color: $scrollbar;
+            background: $scrollbar-background;
         }
     }
     """
@@ -127,6 +136,8 @@ class StatementList(ScrollView, can_focus=True):
         #: Indices into `statements` of the rows shown, in id order.
         self.rows: list[int] = list(range(len(self.statements)))
         self._last_sid: str | None = None
+        #: The first filtered row on screen (the list scrolls itself: no layout).
+        self.top = 0
 
     # -- state ---------------------------------------------------------------------------
 
@@ -151,8 +162,7 @@ class StatementList(ScrollView, can_focus=True):
         else:
             self.rows = list(range(len(self.statements)))
         new = self._row_of(self._last_sid)
-        self._resize()
-        self.scroll_to(y=0, animate=False, immediate=True)
+        self.top = 0
         self.cursor = 0 if new is None else new
         self.refresh()
 
@@ -163,39 +173,54 @@ class StatementList(ScrollView, can_focus=True):
         at = bisect_left(self.rows, self._index[sid])  # rows are in id order
         return at if at < len(self.rows) and self.rows[at] == self._index[sid] else None
 
-    def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows) + 1)
+    def _body(self) -> int:
+        """Lines under the header."""
+        return max(1, self.size.height - 1)
+
+    def _set_top(self, top: int) -> None:
+        """Scroll so that row `top` is the first under the header (repaint, no layout)."""
+        top = max(0, min(top, len(self.rows) - self._body()))
+        if top != self.top:
+            self.top = top
+            self.refresh()
 
     def validate_cursor(self, value: int) -> int:
         return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
 
     def watch_cursor(self, old: int, new: int) -> None:
         self._scroll_to_cursor()
-        self.refresh_line(old - int(self.scroll_offset.y) + 1)
-        self.refresh_line(new - int(self.scroll_offset.y) + 1)
+        self.refresh_line(old - self.top + 1)
+        self.refresh_line(new - self.top + 1)
         sid = self.current_id()
         if sid != self._last_sid:
             self._last_sid = sid
             self.post_message(self.Highlighted(sid))
 
     def _scroll_to_cursor(self) -> None:
-        body = max(1, self.scrollable_content_region.height - 1)  # lines under the header
-        top = int(self.scroll_offset.y)
+        body, top = self._body(), self.top
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            self._set_top(self.cursor)
         elif self.cursor >= top + body:
-            self.scroll_to(y=self.cursor - body + 1, animate=False, immediate=True)
+            self._set_top(self.cursor - body + 1)
 
     # -- Textual hooks -------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._resize()
         self._last_sid = self.current_id()
         self.post_message(self.Highlighted(self._last_sid))
 
     def on_resize(self) -> None:
-        self._resize()
+        self._set_top(self.top)
         self._scroll_to_cursor()
+        self.refresh()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self._set_top(self.top + 3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self._set_top(self.top - 3)
 
     def on_focus(self) -> None:
         self.refresh()
@@ -207,20 +232,35 @@ class StatementList(ScrollView, can_focus=True):
         at = event.get_content_offset(self)
         if at is None or at.y == 0:
             return
-        row = int(self.scroll_offset.y) + at.y - 1
+        row = self.top + at.y - 1
         if 0 <= row < len(self.rows):
             self.cursor = row
             if at.x < 2:
                 self.action_toggle()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self.size.width
         if y == 0:
             return self._header(width)
-        row = int(self.scroll_offset.y) + y - 1
+        row = self.top + y - 1
+        bar = self._scrollbar(y - 1)
+        if bar is not None:
+            width -= 1
         if row >= len(self.rows):
-            return Strip.blank(width, self.rich_style)
-        return self._row_strip(row, width)
+            strip = Strip.blank(width, self.rich_style)
+        else:
+            strip = self._row_strip(row, width)
+        return strip if bar is None else Strip.join([strip, bar])
+
+    def _scrollbar(self, line: int) -> Strip | None:
+        """The scrollbar cell of body line `line` (None: every row fits, no scrollbar)."""
+        body, total = self._body(), len(self.rows)
+        if total <= body:
+            return None
+        size = max(1, body * body // total)
+        start = (body - size) * self.top // max(1, total - body)
+        style = self.get_component_rich_style("statement-list--scrollbar")
+        return Strip([Segment(THUMB if start <= line < start + size else TRACK, style)], 1)
 
     # -- drawing -------------------------------------------------------------------------
 
@@ -261,7 +301,7 @@ class StatementList(ScrollView, can_focus=True):
         """Repaint the line of one statement, if it is on screen."""
         row = self._row_of(sid)
         if row is not None:
-            self.refresh_line(row - int(self.scroll_offset.y) + 1)
+            self.refresh_line(row - self.top + 1)
 
     def refresh_line(self, y: int) -> None:
         """Repaint one line of the widget (no layout)."""
@@ -274,7 +314,7 @@ class StatementList(ScrollView, can_focus=True):
         self.cursor += delta
 
     def action_page(self, direction: int) -> None:
-        self.cursor += direction * max(1, self.scrollable_content_region.height - 2)
+        self.cursor += direction * max(1, self._body() - 1)
 
     def action_jump(self, where: int) -> None:
         self.cursor = 0 if where == 0 else len(self.rows) - 1
@@ -314,3 +354,15 @@ class Detail(Widget):
 
     def render(self) -> RenderableType:
         return self.text
+
+
+class SearchInput(Input):
+    """The search field: each change of its text filters the list at once, in the same
+    frame as the typed character (no `Changed` round trip, no second repaint)."""
+
+    def __init__(self, on_change: Callable[[str], None], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._on_change = on_change
+
+    def watch_value(self, value: str) -> None:
+        self._on_change(value)
