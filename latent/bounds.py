@@ -598,15 +598,9 @@ def maxent(m: int, known: Mapping[tuple[int, ...], float], *, tol: float = 1e-10
 # ------------------------------------------------------------------- blocks and worlds
 
 
-class BlockBounds(BaseModel):
-    """What order-K knowledge implies about one block's P(all), next to the truth."""
+class _Range(BaseModel):
+    """What order-K knowledge implies about P(all), next to the truth (block or world)."""
 
-    name: str | None
-    kind: str
-    n_statements: int
-    #: Which bounds were combined, e.g. "sharp-lp" or "frechet+hunter-worsley+prekopa(K=2)".
-    method: str
-    order_used: int
     lower: float
     upper: float
     independence: float
@@ -622,7 +616,18 @@ class BlockBounds(BaseModel):
     truth_exact: bool
 
 
-class WorldBounds(BaseModel):
+class BlockBounds(_Range):
+    """One block's range."""
+
+    name: str | None
+    kind: str
+    n_statements: int
+    #: Which bounds were combined, e.g. "sharp-lp" or "frechet+hunter-worsley+prekopa(K=2)".
+    method: str
+    order_used: int
+
+
+class WorldBounds(_Range):
     """Products over the independent blocks (log10 fields are sums: no underflow).
 
     A log10 field is None when its probability is exactly 0. `lower <= truth <= upper`
@@ -630,18 +635,6 @@ class WorldBounds(BaseModel):
     """
 
     order: int | None
-    lower: float
-    upper: float
-    independence: float
-    maxent: float | None
-    truth: float
-    log10_lower: float | None
-    log10_upper: float | None
-    log10_independence: float | None
-    log10_maxent: float | None
-    log10_truth: float | None
-    truth_log10_stderr: float
-    truth_exact: bool
     blocks: list[BlockBounds]
 
 
