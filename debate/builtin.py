@@ -64,17 +64,28 @@ def _group_key(text: str) -> str:
     return " ".join(words[:3])
 
 
-def analyse(view: DebaterView, oracle: Oracle) -> Analysis:
-    """Ask the oracle for every pair, and triples among look-alike statements."""
-    ids = [s.id for s in view.statements]
-    texts = {s.id: s.text for s in view.statements}
+PairLifts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def pair_lifts(oracle: Oracle, ids: list[str]) -> PairLifts:
+    """Every pair's probability and its lift log(P(ab) / P(a)P(b)), most related first.
+
+    Returns (pair matrix, single probabilities, lift matrix, upper-triangle rows, columns,
+    order of the upper-triangle pairs by decreasing lift).
+    """
     pm = oracle.pairs(ids)
     p1 = np.clip(np.diag(pm), 1e-300, 1.0)
     with np.errstate(divide="ignore"):
         lift = np.log(np.clip(pm, 1e-300, None)) - np.log(np.outer(p1, p1))
-    n = len(ids)
-    iu, ju = np.triu_indices(n, 1)
-    order = np.argsort(-lift[iu, ju], kind="stable")
+    iu, ju = np.triu_indices(len(ids), 1)
+    return pm, p1, lift, iu, ju, np.argsort(-lift[iu, ju], kind="stable")
+
+
+def analyse(view: DebaterView, oracle: Oracle) -> Analysis:
+    """Ask the oracle for every pair, and triples among look-alike statements."""
+    ids = [s.id for s in view.statements]
+    texts = {s.id: s.text for s in view.statements}
+    pm, p1, lift, iu, ju, order = pair_lifts(oracle, ids)
     single = {sid: float(p1[k]) for k, sid in enumerate(ids)}
     together: list[Item] = []
     apart: list[Item] = []

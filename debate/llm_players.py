@@ -14,9 +14,9 @@ import os
 from collections.abc import Callable
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
+from debate.builtin import pair_lifts
 from debate.llm import LLMClient, LLMConfig, load_prompt
 from debate.models import Argument
 from debate.protocol import Action, DebaterView, Decision, JudgeView, StatementView, Turn
@@ -84,11 +84,7 @@ def oracle_digest(view: DebaterView, oracle: Oracle, k: int = 8) -> str:
     ids = [s.id for s in view.statements][:PROMPT_STATEMENTS]
     if len(ids) < 2 or oracle.max_order < 2:
         return ""
-    pm = oracle.pairs(ids)
-    p1 = np.clip(np.diag(pm), 1e-300, 1.0)
-    lift = np.log(np.clip(pm, 1e-300, None)) - np.log(np.outer(p1, p1))
-    iu, ju = np.triu_indices(len(ids), 1)
-    order = np.argsort(-lift[iu, ju], kind="stable")
+    pm, p1, _, iu, ju, order = pair_lifts(oracle, ids)
     rows = []
     for label, picks in (("most related", order[:k]), ("least related", order[::-1][:k])):
         rows.append(f"{label} pairs:")
