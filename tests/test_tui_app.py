@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 from tui.app import PzJudgeApp
 from tui.messages import (
     AnswerSubmitted,
+    CitationFocused,
     DebatePaused,
     QueryAnswered,
     Revealed,
@@ -133,6 +134,21 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
         await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
         text = screen_text(app)
         assert "builtin:" not in text  # who speaks for which side is hidden until the reveal
+        # a citation picked with the arrow keys shows the statements it names
+        from tui.widgets.pages import Pages
+        from tui.widgets.transcript import Transcript
+
+        transcript = app.screen.query_one(Transcript)
+        assert app.focused is transcript and app.screen.query_one(Pages).active == "debate"
+        first = next(c for b in transcript.speeches for c in b.citations)
+        await pilot.press("right")
+        picked = [m for m in seen if isinstance(m, CitationFocused)]
+        assert picked and picked[-1].ids == list(first.ids)
+        detail = str(app.screen.query_one("#chip-detail", Static).render())
+        assert all(sid in detail for sid in first.ids)
+        await pilot.press("3")
+        assert app.screen.query_one(Pages).active == "evidence"
+        await pilot.press("2")
         await pilot.press("right_square_bracket", "right_square_bracket", "n")
         await until(
             pilot, lambda: sum(isinstance(m, DebatePaused) for m in seen) >= 2, "second speech"

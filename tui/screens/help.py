@@ -33,7 +33,8 @@ KEYS = """\
 | `[` `]` | your credence that A is honest, − or + 0.05 |
 | `n` | next speech (the debate waits while you read) |
 | `e` · `m` | end the debate · ask for another round |
-| `tab` | next field or citation (focus a citation to read its statements) |
+| `←` `→` (debate) | previous / next citation, with the statements it names; a click picks one |
+| `tab` | next field |
 | `s` (evidence) | cycle the sort |
 | `enter` / `ctrl+s` | answer |
 | `esc` | leave the round (keep it open to resume, or abandon it) |

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -18,8 +19,9 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from debate.engine import run_debate
@@ -49,8 +51,12 @@ from tui.messages import (
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
 from tui.widgets.keybar import KeyBar
+from tui.widgets.pages import Pages, TabBar
 from tui.widgets.statements import Detail, SearchInput, StatementList
 from tui.widgets.transcript import Transcript
+
+#: The longest a tab switch holds the screen's updates, in seconds.
+HOLD = 0.03
 
 
 class RoundScreen(Screen[None]):
@@ -87,6 +93,8 @@ class RoundScreen(Screen[None]):
         self.asking = False
         self.debate_over = not rnd.debate or rnd.resumed
         self.texts = {s.id: s.text for s in rnd.statements}
+        #: Screen updates held during a tab switch (see `_hold_frame`).
+        self._hold: ExitStack | None = None
 
     @property
     def store(self) -> GameStore:
@@ -97,8 +105,13 @@ class RoundScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         rnd = self.round
         yield Static("", id="status")
-        with TabbedContent(id="tabs"):
-            with TabPane(f"Statements ({len(rnd.statements)}) 1", id="statements"):
+        tabs = [("statements", f"Statements ({len(rnd.statements)}) 1")]
+        if rnd.debate:
+            tabs.append(("debate", "Debate 2"))
+        tabs.append(("evidence", "Evidence 3"))
+        yield TabBar(tabs, id="tabs")
+        with Pages(id="pages"):
+            with Vertical(id="statements", classes="pane"):
                 yield SearchInput(
                     self._apply_search,
                     placeholder="/ search ids and text",
@@ -109,11 +122,11 @@ class RoundScreen(Screen[None]):
                 yield Detail(id="detail")
                 yield Static("", id="oracle-line")
             if rnd.debate:
-                with TabPane("Debate 2", id="debate"):
+                with Vertical(id="debate", classes="pane"):
                     yield Static(self._claims_line(), id="claims")
                     yield Transcript(id="transcript")
                     yield Static("", id="chip-detail")
-            with TabPane("Evidence 3", id="evidence"):
+            with Vertical(id="evidence", classes="pane"):
                 yield EvidenceTable(id="evidence-table")
         yield EstimatePanel(rnd.claims, rnd.independence, id="answer-panel")
         yield KeyBar()
@@ -173,6 +186,7 @@ class RoundScreen(Screen[None]):
                 )
                 self.debate_worker = self.debate()
         self.refresh_status()
+        self.query_one(Pages).show("statements")
         self.query_one(StatementList).focus()
 
     def refresh_status(self) -> None:
@@ -424,7 +438,6 @@ class RoundScreen(Screen[None]):
     # -- the answer ----------------------------------------------------------------------
 
     def action_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
         if tab == "debate" and not self.round.debate:
             return
         target = {
@@ -432,9 +445,45 @@ class RoundScreen(Screen[None]):
             "debate": Transcript,
             "evidence": EvidenceTable,
         }[tab]
-        # Switch, then focus in the same tick: one layout and one repaint, not two.
-        tabs.active = tab
-        self.set_focus(self.query_one(target))
+        # Focus, then scroll to the pane: nothing changes size, so no layout. The Blur and
+        # Focus events repaint the two widgets a few ms later, in other tasks: hold the
+        # frame until they are handled, so that the switch is drawn once.
+        widget = self.query_one(target)
+        if widget is not self.focused:
+            self._hold_frame()
+        self.set_focus(widget, scroll_visible=False)
+        self._show_pane(tab)
+
+    def _show_pane(self, tab: str) -> None:
+        self.query_one(Pages).show(tab)
+        self.query_one(TabBar).set_active(tab)
+        self.query_one(KeyBar).refresh_now()
+
+    @on(TabBar.Clicked)
+    def _tab_clicked(self, event: TabBar.Clicked) -> None:
+        self.action_tab(event.tab)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Focus moved into another pane (tab key, a click): show that pane."""
+        pages = self.query_one(Pages)
+        pane = pages.pane_of(event.widget)
+        if pane is not None and pane != pages.active:
+            self._show_pane(pane)
+        self._release_frame()
+
+    def _hold_frame(self) -> None:
+        """Draw nothing until the focus has moved (or HOLD seconds, whichever is first)."""
+        if self._hold is not None:
+            return
+        self._hold = ExitStack()
+        self._hold.enter_context(self.app.batch_update())
+        self.set_timer(HOLD, self._release_frame)
+
+    def _release_frame(self) -> None:
+        if self._hold is not None:
+            hold, self._hold = self._hold, None
+            hold.close()
+            self.check_idle()  # the screen draws what was refreshed meanwhile
 
     def action_focus_answer(self) -> None:
         # at once, not after a refresh: the keys typed next belong to the field

@@ -37,6 +37,8 @@ class KeyBar(Widget):
         super().__init__(**kw)  # type: ignore[arg-type]
         #: (start, end, key) of each drawn key, for clicks.
         self._spans: list[tuple[int, int, str]] = []
+        #: What was drawn last: (key shown, description, enabled, key) per binding.
+        self._drawn: list[tuple[str, str, bool, str]] | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -45,23 +47,38 @@ class KeyBar(Widget):
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, _screen: object) -> None:
-        self.refresh()
+        self.refresh_now()
 
-    def render(self) -> Text:
-        out = Text(no_wrap=True, overflow="ellipsis")
-        spans: list[tuple[int, int, str]] = []
+    def refresh_now(self) -> None:
+        """Repaint if the keys changed: call it right after moving the focus, and the bar
+        is in that frame (the screen's signal comes after the frame; it then repaints
+        nothing)."""
+        if self._keys() != self._drawn:
+            self.refresh()
+
+    def _keys(self) -> list[tuple[str, str, bool, str]]:
+        keys: list[tuple[str, str, bool, str]] = []
         seen: set[str] = set()
-        key_style = self.get_component_rich_style("keybar--key", partial=True)
         for _node, binding, enabled, _tip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
+            shown = self.app.get_key_display(binding)
+            keys.append((shown, binding.description, enabled, binding.key.split(",")[0]))
+        return keys
+
+    def render(self) -> Text:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, str]] = []
+        key_style = self.get_component_rich_style("keybar--key", partial=True)
+        self._drawn = keys = self._keys()
+        for shown, description, enabled, key in keys:
             start = len(out)
-            out.append(f" {self.app.get_key_display(binding)} ", style=key_style)
-            out.append(f"{binding.description} ")
+            out.append(f" {shown} ", style=key_style)
+            out.append(f"{description} ")
             if not enabled:
                 out.stylize("dim", start)
-            spans.append((start, len(out), binding.key.split(",")[0]))
+            spans.append((start, len(out), key))
         self._spans = spans
         return out
 

@@ -1,15 +1,21 @@
-"""The debate as it happens: one card per speech, each citation a focusable chip, and
-the speech being streamed token by token."""
+"""The debate as it happens: one card per speech with its citations, the speech being
+streamed token by token, all drawn by one widget."""
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
+from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from debate.protocol import Turn
 from debate.verify import VerifiedCitation
@@ -34,34 +40,6 @@ def chip_text(c: VerifiedCitation) -> Text:
         )
     claim = "" if c.claimed is None else f" (claimed {fmt_p(c.claimed)})"
     return Text.assemble(("✓ ", "bold green"), what, f" = {fmt_p(c.true_value)}{claim}")
-
-
-class CitationChip(Static, can_focus=True):
-    """A citation; on focus the screen shows the statements it names."""
-
-    def __init__(self, citation: VerifiedCitation) -> None:
-        super().__init__(chip_text(citation), classes="chip")
-        self.citation = citation
-
-    def on_focus(self) -> None:
-        self.post_message(CitationFocused(list(self.citation.ids)))
-
-    def on_click(self) -> None:
-        self.focus()
-
-
-class SpeechCard(Vertical):
-    """One speech with its citations (or the reason it was forfeited)."""
-
-    def __init__(self, turn: Turn) -> None:
-        super().__init__(classes=f"speech side-{turn.speaker}")
-        self.turn = turn
-
-    def compose(self) -> ComposeResult:
-        yield Static(speech_text(self.turn), classes="speech-text")
-        if not self.turn.forfeit:
-            for c in self.turn.citations:
-                yield CitationChip(c)
 
 
 def speech_text(t: Turn) -> Text:
@@ -111,33 +89,192 @@ def draft_text(raw: str) -> str:
     return chunk
 
 
-class Transcript(VerticalScroll):
-    """Speeches in order, the speech being streamed, and a line saying who speaks now."""
+@dataclass
+class Block:
+    """One thing in the transcript: a speech with its citations, the draft, or a line."""
 
-    def compose(self) -> ComposeResult:
-        yield Static("", id="draft", classes="speech")
-        yield Static("", id="speaking")
+    text: Text
+    side: str | None = None  # "a" or "b": drawn with a bar in that side's colour
+    citations: list[VerifiedCitation] = field(default_factory=list)
+    style: str = ""  # component class of a plain line
+    #: Rendered at `width`: (strip, index of the citation on that line or -1) per line.
+    lines: list[tuple[Strip, int]] = field(default_factory=list)
+    width: int = -1
 
-    def on_mount(self) -> None:
-        self.query_one("#draft").display = False
+
+class Transcript(ScrollView, can_focus=True):
+    """Speeches in order, the speech being streamed, and a line saying who speaks now.
+
+    One widget that draws its own lines: focus (a tab switch) restyles one node, however
+    long the debate, and a new speech renders only itself. `left`/`right` (or a click)
+    select a citation; the screen then shows the statements it names."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "cite(-1)", "citation", show=False),
+        Binding("right", "cite(1)", "citation", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "transcript--side-a",
+        "transcript--side-b",
+        "transcript--speaking",
+        "transcript--cited",
+    }
+    DEFAULT_CSS = """
+    Transcript {
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;  /* text wraps to one width, with or without a scrollbar */
+        & > .transcript--side-a {
+            color: $primary;
+        }
+        & > .transcript--side-b {
+            color: $warning;
+        }
+        & > .transcript--speaking {
+            color: $text-muted;
+            text-style: italic;
+        }
+        & > .transcript--cited {
+            background: $accent 40%;
+        }
+    }
+    """
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.speeches: list[Block] = []
+        self._draft: Block | None = None
+        self._speaking: Block | None = None
+        #: The selected citation: (speech, citation) indices, or None.
+        self.cited: tuple[int, int] | None = None
+        #: Each line on screen: (block, line in block), rebuilt when the blocks change.
+        self._index: list[tuple[Block, int]] = []
+
+    # -- content -------------------------------------------------------------------------
 
     def add_turn(self, turn: Turn) -> None:
-        self.query_one("#draft").display = False
-        self.mount(SpeechCard(turn), before="#draft")
-        self.speaking(None)
-        self.scroll_end(animate=False)
+        cites = [] if turn.forfeit else list(turn.citations)
+        self.speeches.append(Block(speech_text(turn), turn.speaker, cites))
+        self._draft = None
+        self._speaking = None
+        self._changed(end=True)
 
     def draft(self, speaker: str, raw: str) -> None:
         """Show the speech being streamed (replaced by its card when it arrives)."""
-        box = self.query_one("#draft", Static)
-        box.set_classes(f"speech side-{speaker}")
-        box.update(Text.assemble((f"{speaker.upper()} · speaking\n", "bold"), draft_text(raw)))
-        box.display = True
-        self.scroll_end(animate=False)
+        text = Text.assemble((f"{speaker.upper()} · speaking\n", "bold"), draft_text(raw))
+        self._draft = Block(text, speaker)
+        self._changed(end=True)
 
     def speaking(self, text: str | None) -> None:
-        line = self.query_one("#speaking", Static)
-        line.update(text or "")
-        line.display = bool(text)
-        if text:
-            self.scroll_end(animate=False)
+        """The line under the speeches (markup); None or empty removes it."""
+        self._speaking = (
+            Block(Text.from_markup(text), style="transcript--speaking") if text else None
+        )
+        self._changed(end=bool(text))
+
+    def _blocks(self) -> list[Block]:
+        return [b for b in (*self.speeches, self._draft, self._speaking) if b is not None]
+
+    def _changed(self, end: bool) -> None:
+        self._layout_lines()
+        self.refresh()
+        if end:
+            self.scroll_end(animate=False, immediate=True)
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def _render_block(self, block: Block, width: int) -> None:
+        """Wrap `block` to `width` cells: a side bar, one cell of padding, a blank line after."""
+        console = self.app.console
+        base = self.rich_style
+        rows: list[tuple[Strip, int]] = []
+        if block.side is None:
+            style = self.get_component_rich_style(block.style) if block.style else Style()
+            for line in block.text.wrap(console, max(1, width - 2)):
+                strip = Strip(line.render(console)).apply_style(style)
+                rows.append((Strip.join([Strip([Segment(" ")]), strip]), -1))
+        else:
+            side = self.get_component_rich_style(f"transcript--side-{block.side}")
+            bar = Strip([Segment("▌", side), Segment(" ")])
+            inner = max(1, width - 3)
+            parts = [(block.text, -1, 0)] + [
+                (chip_text(c), i, 1) for i, c in enumerate(block.citations)
+            ]
+            for text, cite, indent in parts:
+                for line in text.wrap(console, max(1, inner - 2 * indent)):
+                    pad = Strip([Segment(" " * indent)]) if indent else None
+                    strip = Strip.join([bar, pad, Strip(line.render(console))])
+                    rows.append((strip, cite))
+            rows.append((Strip([]), -1))
+        block.lines = [(s.apply_style(base).crop_extend(0, width, base), c) for s, c in rows]
+        block.width = width
+
+    def _layout_lines(self) -> None:
+        width = self.scrollable_content_region.width
+        index: list[tuple[Block, int]] = []
+        for block in self._blocks():
+            if block.width != width:
+                self._render_block(block, width)
+            index.extend((block, i) for i in range(len(block.lines)))
+        self._index = index
+        self.virtual_size = Size(width, len(index))
+
+    def on_resize(self) -> None:
+        self._layout_lines()
+        if self.cited is not None:  # the detail under this widget took rows: keep it in view
+            self._scroll_to_cited()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        row = int(self.scroll_offset.y) + y
+        if not 0 <= row < len(self._index):
+            return Strip.blank(width, self.rich_style)
+        block, i = self._index[row]
+        strip, cite = block.lines[i]
+        if cite >= 0 and self.cited == (self._speech_no(block), cite):
+            strip = strip.apply_style(self.get_component_rich_style("transcript--cited"))
+        return strip
+
+    def _speech_no(self, block: Block) -> int:
+        for n, b in enumerate(self.speeches):
+            if b is block:
+                return n
+        return -1
+
+    # -- citations -----------------------------------------------------------------------
+
+    def _all_citations(self) -> list[tuple[int, int]]:
+        return [(n, i) for n, b in enumerate(self.speeches) for i in range(len(b.citations))]
+
+    def select(self, cited: tuple[int, int]) -> None:
+        """Select a citation: highlight it, scroll to it, tell the screen."""
+        self.cited = cited
+        self._scroll_to_cited()
+        self.refresh()
+        n, i = cited
+        self.post_message(CitationFocused(list(self.speeches[n].citations[i].ids)))
+
+    def _scroll_to_cited(self) -> None:
+        if self.cited is None:
+            return
+        n, i = self.cited
+        block = self.speeches[n]
+        rows = [r for r, (b, j) in enumerate(self._index) if b is block and b.lines[j][1] == i]
+        if rows:
+            region = Region(0, rows[0], 1, len(rows))
+            self.scroll_to_region(region, animate=False, immediate=True)
+
+    def action_cite(self, step: int) -> None:
+        every = self._all_citations()
+        if not every:
+            return
+        at = every.index(self.cited) + step if self.cited in every else (0 if step > 0 else -1)
+        self.select(every[at % len(every)])
+
+    def on_click(self, event: events.Click) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if 0 <= row < len(self._index):
+            block, i = self._index[row]
+            cite = block.lines[i][1]
+            if cite >= 0:
+                self.select((self._speech_no(block), cite))
