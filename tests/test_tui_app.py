@@ -324,3 +324,44 @@ def test_search_filters_and_keeps_picks(tmp_path: Path) -> None:
         assert lst.picked == []
 
     play(tmp_path / "f.db", script)
+
+
+def test_llm_garbage_is_a_forfeit_and_a_notice(tmp_path: Path) -> None:
+    """A real OpenAI-compatible server on 127.0.0.1 that answers garbage: the turn is
+    forfeited with its reason (stored, and shown as a notification), the round goes on."""
+    from llm_server import LLMServer, Reply
+
+    db = tmp_path / "junk.db"
+
+    with LLMServer(default=Reply("this is not JSON at all {")) as server:
+
+        async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+            await pilot.press("p")
+            await on_screen(app, pilot, "SetupScreen")
+            for field, value in (
+                ("statements", "16"),
+                ("rounds", "1"),
+                ("debater_liar", "openai:junk"),
+                ("base_url", server.url),
+            ):
+                app.screen.query_one(f"#f-{field}", Input).value = value
+            await pilot.press("ctrl+s")
+            await on_screen(app, pilot, "RoundScreen")
+            await pilot.press("2")
+            await until(
+                pilot,
+                lambda: any(isinstance(m, SpeechArrived) and m.turn.forfeit for m in seen),
+                "a forfeited turn",
+            )
+            notes = [n.message for n in app._notifications]
+            assert any("forfeited a turn" in n for n in notes), notes
+            await pilot.press("e")
+            await answer(pilot, "1e-4")
+            await on_screen(app, pilot, "RevealScreen")
+
+        play(db, script)
+        assert server.requests  # the liar really asked the server
+
+    forfeits = [r for (r,) in rows(db, "SELECT forfeit FROM turns") if r]
+    assert forfeits and all(len(f.splitlines()) == 1 for f in forfeits)
+    assert rows(db, "SELECT COUNT(*) FROM judgements") == [(1,)]
