@@ -91,9 +91,14 @@ def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
         miss += 1.0 - lo
         if log_me is not None:
             log_me = None if me is None else (log_me + math.log(me) if me > 0 else -math.inf)
+    # P(all) is at most any known joint probability of a subset. The LP says so too, but
+    # only up to its tolerance: a known impossibility (0) must give 0, not 1e-15, or a
+    # judge taking the geometric middle lands hundreds of orders of magnitude away.
+    upper = min([upper, *known_ids.values()])
+    lower = min(max(0.0, 1.0 - miss), upper)
     return Baselines(
         independence=math.exp(log_ind),
         maxent=None if log_me is None else math.exp(log_me),
-        lower=max(0.0, 1.0 - miss),
+        lower=lower,
         upper=upper,
     )
