@@ -15,7 +15,7 @@ from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
 from debate.evidence import baselines
 from debate.models import Argument, ProbCitation
-from debate.protocol import Action, Decision, DebaterView, JudgeView
+from debate.protocol import Action, DebaterView, Decision, JudgeView
 from debate.rules import Rules, load_rules
 from debate.specs import make_judge
 from debate.verify import Oracle, verify_argument
