@@ -163,12 +163,14 @@ class FileDebater:
         turns = data.get("turn", data.get("turns")) if isinstance(data, dict) else None
         if not isinstance(turns, list) or not turns:
             raise DebateError(f"{path}: no speeches; add [[turn]] tables with a text each")
-        try:
-            self.turns = [Argument.model_validate(t) for t in turns]
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise DebateError(f"{path}: turn {where}: {err['msg']}") from None
+        self.turns = []
+        for n, turn in enumerate(turns):
+            try:
+                self.turns.append(Argument.model_validate(turn))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in (n, *err["loc"]))
+                raise DebateError(f"{path}: turn {where}: {err['msg']}") from None
         self.name = f"file:{path}"
         self._next = 0
 
