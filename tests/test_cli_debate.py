@@ -48,7 +48,7 @@ def test_readable_transcript_shows_rules_marks_and_outcome(tmp_path: Path) -> No
     speeches.write_text(
         """
 [[turn]]
-text = "Trust me: the triple is 12% and s01 with s02 is 0.3. And then a great deal more, much more, and more."
+text = "Trust me: the triple is 12% and s01 with s02 is 0.3. And a great deal more, and more."
 citations = [
   { kind = "prob", ids = ["s01", "s02"], claimed = 0.3 },
   { kind = "statement", id = "nope" },
