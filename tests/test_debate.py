@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import textwrap
@@ -281,3 +282,23 @@ def test_cherry_picker_cites_only_facts_that_point_its_way(world: World, honest_
     assert lifts
     assert all(x > 0 for x in lifts) if up else all(x <= 1e-9 for x in lifts)
     assert all(c.status == "ok" for t in res.turns for c in t.citations)
+
+
+def test_maxent_of_a_component_too_large_for_atoms_is_the_tree_completion() -> None:
+    import latent.bounds as lb
+    from debate.evidence import SHARP_MAX, tree_maxent
+
+    # a path of pairs: the tree completion IS the maximum-entropy answer
+    known: dict[tuple[int, ...], float] = {(i,): 0.6 for i in range(6)}
+    known.update({(i, i + 1): 0.5 for i in range(5)})
+    assert tree_maxent(6, known) == pytest.approx(lb.maxent(6, known), rel=1e-8)
+    # a component larger than the exact limit still gets a maxent estimate from its pairs
+    m = SHARP_MAX + 4
+    ids = [f"x{i}" for i in range(m)]
+    ev = {i: 0.9 for i in ids}
+    ev.update({f"{a}&{b}": 0.85 for a, b in itertools.pairwise(ids)})
+    bl = baselines(ids, ev)
+    expect = 0.9 * (0.85 / 0.9) ** (m - 1)  # a Markov chain: P(all) = p1 * prod P(next | prev)
+    assert bl.maxent == pytest.approx(expect, rel=1e-9)
+    assert bl.independence == pytest.approx(0.9**m)
+    assert bl.lower <= bl.maxent <= bl.upper
