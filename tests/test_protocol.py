@@ -208,3 +208,19 @@ def test_a_known_zero_gives_an_upper_bound_of_exactly_zero() -> None:
     )
     assert res.truth == 0.0 and res.judgement.estimate == 0.0
     assert res.scores.trusted_honest is True and res.scores.log10_error == 0.0
+
+
+def test_the_whole_debate_citation_budget_is_spent_then_citations_are_dropped(
+    world: World,
+) -> None:
+    rules = Rules(citation_budget=8, citations_per_turn=6, rounds=2)
+    res = _run(world, builtin("honest"), builtin("independence"), make_judge("maxent"), rules)
+    for side in ("a", "b"):
+        cites = [c for t in res.turns if t.speaker == side for c in t.citations]
+        counted = [c for c in cites if c.status != "dropped"]
+        dropped = [c for c in cites if c.status == "dropped"]
+        assert len(counted) == 8 and dropped
+        assert all(c.reason == "over the debater's citation budget" for c in dropped)
+        assert all(c.true_value is None for c in dropped)
+        # once the budget is spent, every later citation is dropped
+        assert all(c.status == "dropped" for c in cites[cites.index(dropped[0]) :])
