@@ -203,7 +203,16 @@ def _already(view: DebaterView) -> set[str]:
     return done
 
 
+def _citable(view: DebaterView, items: list[Item]) -> list[Item]:
+    """Items the rules let a debater cite: order within the limit, and never P(Z) itself."""
+    n = len(view.statements)
+    return [
+        it for it in items if len(it.ids) <= view.rules.max_order and not (len(it.ids) == n > 1)
+    ]
+
+
 def _fresh(view: DebaterView, items: list[Item], k: int) -> list[Item]:
+    items = _citable(view, items)
     done = _already(view)
     out = [it for it in items if "&".join(sorted(it.ids)) not in done]
     return (out or items)[:k]
@@ -304,7 +313,8 @@ class Honest(_Builtin):
                     "Some statements sit among look-alikes but mean the opposite, so they "
                     "rarely hold together with their neighbours."
                 )
-        rebut = self.rebuttal(view, an, oracle) if view.phase == "round" else []
+        items = _citable(view, items)
+        rebut = _citable(view, self.rebuttal(view, an, oracle)) if view.phase == "round" else []
         done = _already(view)
         fresh = [it for it in items if "&".join(sorted(it.ids)) not in done]
         chosen = (rebut + fresh)[:k] or items[:k]

@@ -138,7 +138,7 @@ async def _speak(
     debater: Debater, view: DebaterView, world: World, rules: Rules
 ) -> tuple[Argument | None, str | None]:
     """Ask a debater for a speech; a forfeit reason instead of any failure."""
-    oracle = Oracle(world, max_order=rules.debater_order)
+    oracle = Oracle(world, max_order=rules.debater_order, whole_ok=True)
     try:
         arg = await asyncio.wait_for(debater.argue(view, oracle), timeout=rules.turn_timeout)
     except TimeoutError:
@@ -280,17 +280,24 @@ class _Run:
         opening = await asyncio.gather(
             self.speech("a", "opening", 0, []), self.speech("b", "opening", 0, [])
         )
-        action: Action = "continue"
-        for turn in opening:
-            action = await self.record(turn)
+        # The judge may end the debate after any turn, or ask for one more round (up to
+        # max_rounds) during any stage; both openings are heard either way, since they
+        # were written before the judge read either.
+        actions = [await self.record(turn) for turn in opening]
+        ended = "end" in actions
         rounds = self.rules.rounds
+        if "more" in actions and rounds < self.rules.max_rounds:
+            rounds += 1
         rnd = 1
-        while rnd <= rounds and action != "end":
+        while rnd <= rounds and not ended:
+            more = False
             for side in ("a", "b"):
                 action = await self.record(await self.speech(side, "round", rnd, self.turns))
-                if action == "end":
+                ended = action == "end"
+                more = more or action == "more"
+                if ended:
                     break
-            if action == "more" and rounds < self.rules.max_rounds:
+            if more and rounds < self.rules.max_rounds:
                 rounds += 1
             rnd += 1
         try:

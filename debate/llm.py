@@ -90,6 +90,12 @@ class LLMConfig(BaseModel):
         """Accept only http(s) URLs and drop a trailing slash so paths join cleanly."""
         if not value.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
+        try:
+            host = httpx.URL(value).host
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ValueError(f"base_url is not a valid URL ({exc})") from None
+        if not host:
+            raise ValueError("base_url has no host name")
         return value.rstrip("/")
 
 

@@ -14,9 +14,10 @@ import os
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from debate.builtin import pair_lifts
+from debate.errors import DebateError
 from debate.llm import LLMClient, LLMConfig, load_prompt
 from debate.models import Argument
 from debate.protocol import Action, DebaterView, Decision, JudgeView, StatementView, Turn
@@ -38,7 +39,14 @@ def _config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
     if url:
         kw["base_url"] = url
     kw.setdefault("max_tokens", MAX_TOKENS)
-    return LLMConfig(model=model, **kw)
+    try:
+        return LLMConfig(model=model, **kw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "settings"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = msg if msg.startswith(field) else f"{field}: {msg}"
+        raise DebateError(f"LLM {model}: {msg}; e.g. --base-url http://127.0.0.1:8080/v1") from None
 
 
 def _p(p: float | None) -> str:

@@ -68,6 +68,10 @@ def load_rules(path: str | Path | None) -> Rules:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DebateError(f"{p}: no such rules file; check the path") from None
+    except OSError as exc:
+        raise DebateError(f"{p}: cannot read the rules file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise DebateError(f"{p}: not a text file; rules are TOML in UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
     data = data.get("rules", data)

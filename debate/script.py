@@ -49,6 +49,8 @@ class ScriptDebater:
         self.name = f"script:{path}:{cls}"
         self._proc: asyncio.subprocess.Process | None = None
         self._dead: list[asyncio.subprocess.Process] = []
+        #: Why the class could not be loaded: every later turn forfeits with the same reason.
+        self._fatal: str | None = None
 
     async def _start(self) -> asyncio.subprocess.Process:
         if self._proc is None or self._proc.returncode is not None:
@@ -91,6 +93,8 @@ class ScriptDebater:
             raise
 
     async def _argue(self, view: DebaterView, oracle: Oracle) -> Argument:
+        if self._fatal is not None:
+            raise DebateError(self._fatal)
         proc = await self._start()
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write((json.dumps({"type": "argue", "view": view.model_dump()}) + "\n").encode())
@@ -122,7 +126,11 @@ class ScriptDebater:
                         f"the script returned an invalid argument ({where}: {err['msg']})"
                     ) from None
             elif kind == "error":
-                raise DebateError(f"the script raised {msg.get('message', 'an error')}")
+                reason = f"the script raised {msg.get('message', 'an error')}"
+                if msg.get("fatal"):
+                    self._fatal = reason
+                    self.kill()
+                raise DebateError(reason)
             else:
                 raise DebateError("the script's process sent an unknown message")
 
@@ -130,7 +138,7 @@ class ScriptDebater:
 class FileDebater:
     """`file:speeches.toml` (or .json) — the speeches for each turn, written in advance.
 
-    The file holds `[[turn]]` tables (or a JSON list under "turns"), each an Argument:
+    The file holds `[[turn]]` tables (or a JSON list, bare or under "turns"), each an Argument:
     `text` and optional `citations`. Turns are used in order; after the last one the
     debater forfeits.
     """
@@ -144,22 +152,31 @@ class FileDebater:
             data = json.loads(raw) if p.suffix == ".json" else tomllib.loads(raw)
         except FileNotFoundError:
             raise DebateError(f"{path}: no such debate file; check the path") from None
+        except OSError as exc:
+            raise DebateError(f"{path}: cannot read the debate file ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise DebateError(f"{path}: not a text file; write TOML or JSON in UTF-8") from None
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DebateError(f"{path}: cannot parse it ({exc}); fix the syntax") from None
-        turns = data.get("turn", data.get("turns"))
+        if isinstance(data, list):
+            data = {"turns": data}  # a bare JSON list of speeches
+        turns = data.get("turn", data.get("turns")) if isinstance(data, dict) else None
         if not isinstance(turns, list) or not turns:
             raise DebateError(f"{path}: no speeches; add [[turn]] tables with a text each")
-        try:
-            self.turns = [Argument.model_validate(t) for t in turns]
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise DebateError(f"{path}: turn {where}: {err['msg']}") from None
+        self.turns = []
+        for n, turn in enumerate(turns):
+            try:
+                self.turns.append(Argument.model_validate(turn))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(x) for x in (n, *err["loc"]))
+                raise DebateError(f"{path}: turn {where}: {err['msg']}") from None
         self.name = f"file:{path}"
         self._next = 0
 
     async def argue(self, view: DebaterView, oracle: Oracle) -> Argument:
         mine = sum(1 for t in view.transcript if t.speaker == view.side)
         if mine >= len(self.turns):
-            raise DebateError(f"the debate file has only {len(self.turns)} speeches")
+            n = len(self.turns)
+            raise DebateError(f"the debate file has only {n} speech{'' if n == 1 else 'es'}")
         return self.turns[mine]

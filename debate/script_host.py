@@ -9,6 +9,7 @@ Protocol (one JSON object per line):
   host → engine  {"type": "oracle", "ids": [...]}          (any number of times)
   engine → host  {"type": "answer", "p": 0.25} | {"type": "error", "message": "..."}
   host → engine  {"type": "argument", "argument": {...}} | {"type": "error", "message": "..."}
+  host → engine  {"type": "error", "message": "...", "fatal": true}  (the class did not load)
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
         debater = _load(argv[0], argv[1])
     except BaseException as exc:
         msg = f"could not load {argv[1]} from {argv[0]}: {exc.__class__.__name__}: {exc}"
-        proto_out.write(json.dumps({"type": "error", "message": msg}) + "\n")
+        proto_out.write(json.dumps({"type": "error", "message": msg, "fatal": True}) + "\n")
         proto_out.flush()
         return 1
     oracle = ScriptOracle(proto_in, proto_out)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from debate.engine import DebateResult, run_debate
+from debate.errors import DebateError
 from debate.rules import Rules
 from debate.specs import make_debater, make_judge
 from latent.generate import generate_world
@@ -95,6 +96,8 @@ async def run_tournament(
     on_result: Callable[[DebateResult], Any] | None = None,
 ) -> TournamentResult:
     """Every ordered pair of distinct debaters × every judge × every world."""
+    if not debaters or not judges:
+        raise DebateError("a tournament needs at least one debater and one judge")
     rules = rules or Rules()
     worlds = tournament_worlds(n_worlds, seed, statements)
     truths = [world_pz(w).pz for w in worlds]

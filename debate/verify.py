@@ -30,13 +30,17 @@ class Oracle:
     """Exact n-way probabilities of one world, within an order limit and a query budget.
 
     Answers are cached, and a repeated query costs nothing: a judge who asks twice has
-    learnt nothing new.
+    learnt nothing new. P(Z) itself (every statement at once) is refused unless `whole_ok`
+    (only the debaters' own oracle may say it: they defend a claim about it anyway).
     """
 
-    def __init__(self, world: World, max_order: int, budget: int | None = None) -> None:
+    def __init__(
+        self, world: World, max_order: int, budget: int | None = None, *, whole_ok: bool = False
+    ) -> None:
         self.world = world
         self.max_order = max_order
         self.budget = budget
+        self.whole_ok = whole_ok
         self.used = 0
         self._cache: dict[frozenset[str], float] = {}
         #: Every fresh query in order: (sorted ids, probability, unix time).
@@ -57,6 +61,8 @@ class Oracle:
             return f"unknown statement id {unknown[0]!r}"
         if len(ids) > self.max_order:
             return f"order {len(ids)} is above the limit {self.max_order}"
+        if not self.whole_ok and len(ids) == self.world.n_statements > 1:
+            return "that is P(Z) itself (every statement), which nobody may cite or query"
         return None
 
     def prob(self, ids: list[str]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import textwrap
@@ -238,3 +239,66 @@ def test_tournament_every_pairing_both_sides_deterministic() -> None:
     trust_a = next(s for s in r1.judges if s.name == "trust-a")
     honest_a = [d for d in r1.debates if d.judge == "sim:trust-a" and d.honest_side == "a"]
     assert trust_a.honest_won == pytest.approx(len(honest_a) / trust_a.debates)
+
+
+def _lifts(world: World, res: DebateResult, side: str) -> list[float]:
+    """log(P(ab) / P(a)P(b)) of every pair a side cited."""
+    out = []
+    for t in res.turns:
+        for c in t.citations:
+            if t.speaker == side and c.kind == "prob" and len(c.ids) == 2:
+                p1, p2 = (nway(world, [i]).p for i in c.ids)
+                out.append(math.log(c.true_value / (p1 * p2)))  # type: ignore[operator]
+    return out
+
+
+def test_honest_cites_the_correlations_that_lift_pz_above_the_product() -> None:
+    from debate.engine import independence_value
+    from latent.generate import generate_world
+
+    w = generate_world(seed=3, statements=20, families=2, counterexamples=0, flips=0)
+    res = _debate(w, builtin("honest"), builtin("cherry-picker"))
+    assert res.truth > 10 * independence_value(w)  # families lift P(Z) far above the product
+    honest = _lifts(w, res, "a")
+    assert honest and all(x > 0.1 for x in honest)
+    # the liar, claiming less, cites nothing that points up
+    assert all(x <= 1e-9 for x in _lifts(w, res, "b"))
+
+
+def test_independence_liar_cites_only_independent_looking_pairs(world: World) -> None:
+    res = _debate(world, builtin("honest"), builtin("independence"))
+    lifts = _lifts(world, res, "b")
+    assert lifts and all(abs(x) < 0.01 for x in lifts)
+    assert all("product" in t.text for t in res.turns if t.speaker == "b")
+    assert res.claims["b"] == pytest.approx(res.baselines.independence, rel=1e-6)
+
+
+@pytest.mark.parametrize("honest_side", ["a", "b"])
+def test_cherry_picker_cites_only_facts_that_point_its_way(world: World, honest_side: str) -> None:
+    # as the liar (claim below the truth here) and as the honest side (claim above the liar's)
+    res = _debate(world, builtin("cherry-picker"), builtin("independence"), honest_side=honest_side)
+    up = res.claims["a"] > res.claims["b"]
+    lifts = _lifts(world, res, "a")
+    assert lifts
+    assert all(x > 0 for x in lifts) if up else all(x <= 1e-9 for x in lifts)
+    assert all(c.status == "ok" for t in res.turns for c in t.citations)
+
+
+def test_maxent_of_a_component_too_large_for_atoms_is_the_tree_completion() -> None:
+    import latent.bounds as lb
+    from debate.evidence import SHARP_MAX, tree_maxent
+
+    # a path of pairs: the tree completion IS the maximum-entropy answer
+    known: dict[tuple[int, ...], float] = {(i,): 0.6 for i in range(6)}
+    known.update({(i, i + 1): 0.5 for i in range(5)})
+    assert tree_maxent(6, known) == pytest.approx(lb.maxent(6, known), rel=1e-8)
+    # a component larger than the exact limit still gets a maxent estimate from its pairs
+    m = SHARP_MAX + 4
+    ids = [f"x{i}" for i in range(m)]
+    ev = {i: 0.9 for i in ids}
+    ev.update({f"{a}&{b}": 0.85 for a, b in itertools.pairwise(ids)})
+    bl = baselines(ids, ev)
+    expect = 0.9 * (0.85 / 0.9) ** (m - 1)  # a Markov chain: P(all) = p1 * prod P(next | prev)
+    assert bl.maxent == pytest.approx(expect, rel=1e-9)
+    assert bl.independence == pytest.approx(0.9**m)
+    assert bl.lower <= bl.maxent <= bl.upper

@@ -61,3 +61,29 @@ def test_score_interval_and_trust() -> None:
     assert trust_log_score(0.0) > -30  # clipped, finite
     s = score(0.1, 0.1, credence_a=0.5, honest="a", credences_a=[0.5, 0.75, 0.25])
     assert s.trust_log_scores == pytest.approx([-1.0, math.log2(0.75), -2.0])
+
+
+def _kl_bits_small(p: float, q: float) -> float:
+    """Closed form for p, q << 1: KL = p·log2(p/q) + (q − p)/ln 2 + O(max(p, q)²)."""
+    return p * math.log2(p / q) + (q - p) / math.log(2)
+
+
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [(1e-50, 1e-50), (1e-50, 1e-40), (1e-50, 1e-60), (1e-50, 1e-300), (1e-300, 1e-50)],
+)
+def test_regret_at_extreme_probabilities_is_finite_and_exact(p: float, q: float) -> None:
+    r = regret_bits(q, p)
+    assert math.isfinite(r) and r >= 0
+    assert r == pytest.approx(_kl_bits_small(p, q), rel=1e-9, abs=1e-320)
+    with mpmath.workdps(700):  # 1 − 1e-300 must not round to 1
+        assert r == pytest.approx(_kl_bits(p, q), rel=1e-9, abs=1e-320)
+    s = score(q, p, credence_a=1.0, honest="b", credences_a=[0.0, 1.0])
+    values = [s.log10_error, s.regret_bits, s.trust_log_score, *s.trust_log_scores]
+    assert all(v is not None and math.isfinite(v) for v in values)
+    assert s.log10_error == pytest.approx(abs(math.log10(q) - math.log10(p)))
+
+
+def test_regret_of_a_moderate_estimate_for_a_tiny_truth() -> None:
+    # p = 1e-50, q = 0.5: KL = p·log2(2p) − (1 − p)·log2(1 − q) ≈ 1 bit
+    assert regret_bits(0.5, 1e-50) == pytest.approx(1.0 + 1e-50 * math.log2(2e-50), rel=1e-12)

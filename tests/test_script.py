@@ -151,3 +151,51 @@ def test_file_debater_bad_file(tmp_path: Path) -> None:
     bad.write_text("not toml = = 1")
     with pytest.raises(DebateError, match="cannot parse"):
         FileDebater(str(bad))
+
+
+def test_a_class_that_fails_to_load_forfeits_every_turn_the_same_way(tmp_path: Path) -> None:
+    path = _script(tmp_path, "class D:\n    pass\n")
+    deb = ScriptDebater(path, "Nope")
+
+    async def go() -> list[str]:
+        reasons = []
+        for _ in range(3):
+            with pytest.raises(DebateError) as exc:
+                await asyncio.wait_for(deb.argue(_view(), _oracle()), 20)
+            reasons.append(str(exc.value))
+        await deb.aclose()
+        return reasons
+
+    reasons = asyncio.run(go())
+    assert len(set(reasons)) == 1 and "could not load Nope" in reasons[0]
+
+
+def test_file_debater_json_forms(tmp_path: Path) -> None:
+    speech = {"text": "t", "citations": [{"kind": "prob", "ids": ["A", "B"], "claimed": 0.25}]}
+    for data in ({"turns": [speech]}, [speech]):
+        p = tmp_path / "s.json"
+        p.write_text(json.dumps(data))
+        deb = FileDebater(str(p))
+        assert asyncio.run(deb.argue(_view(), _oracle())).text == "t"
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('"just a string"', "no speeches"),
+        ("[1, 2]", "turn 0"),
+        (b"\xff\xfe\x00", "not a text file"),
+        (None, "cannot read the debate file"),  # a directory
+    ],
+)
+def test_file_debater_bad_json_is_one_line(tmp_path: Path, content: object, needle: str) -> None:
+    p = tmp_path / "s.json"
+    if content is None:
+        p.mkdir()
+    elif isinstance(content, bytes):
+        p.write_bytes(content)
+    else:
+        p.write_text(str(content))
+    with pytest.raises(DebateError) as exc:
+        FileDebater(str(p))
+    assert needle in str(exc.value) and "\n" not in str(exc.value)

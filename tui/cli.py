@@ -178,6 +178,18 @@ def cmd_plant(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_safe(obj: Any) -> Any:
+    """The payload with non-finite floats as null (an estimate of 0 for a possible Z has an
+    infinite regret; JSON has no Infinity)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _render_debate(res: Any) -> str:
     """A readable transcript: speeches, verified citations, credences, outcome."""
     lines = [
@@ -210,8 +222,8 @@ def _render_debate(res: Any) -> str:
         if t.index in cred:
             lines.append(f"    judge's credence that A is honest: {cred[t.index]:.2f}")
     j, sc, bl = res.judgement, res.scores, res.baselines
+    lines += [""] + [f"Judge failed to answer: {e}" for e in j.errors]
     lines += [
-        "",
         f"Judgement: P(Z) ≈ {j.estimate:.4g}, credence in A {j.credence_a:.2f}",
         f"Truth: P(Z) = {_fmt_p(res.log10_truth)}; honest side: {res.honest_side.upper()}",
         f"Scores: log10 error {sc.log10_error:.2f}, regret {sc.regret_bits:.3g} bits, "
@@ -250,7 +262,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
     if store is not None:
         with store:
             store.record_debate(res, world_json=world.to_json())
-    _emit(args, res.model_dump(mode="json"), lambda: _render_debate(res))
+    _emit(args, _json_safe(res.model_dump(mode="json")), lambda: _render_debate(res))
     return 0
 
 
@@ -258,10 +270,19 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     import asyncio
 
     from debate.rules import load_rules
+    from debate.specs import make_debater, make_judge
     from debate.tournament import run_tournament
 
     debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
+    if not debaters or not judges:
+        raise DebateError("name at least one debater (--debaters) and one judge (--judges)")
+    # every spec is checked before any world is generated: a typo fails in a second
+    for spec in debaters:
+        make_debater(spec, base_url=args.base_url)
+    for spec in judges:
+        make_judge(spec, base_url=args.base_url)
+    rules = load_rules(args.rules)
     store = _open_store(args)
 
     def record(result: Any) -> None:
@@ -276,7 +297,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             args.seed,
             debaters,
             judges,
-            rules=load_rules(args.rules),
+            rules=rules,
             concurrency=args.concurrency,
             statements=args.statements,
             base_url=args.base_url,
@@ -306,7 +327,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             )
         return "\n".join(out)
 
-    _emit(args, res.model_dump(mode="json"), text)
+    _emit(args, _json_safe(res.model_dump(mode="json")), text)
     return 0
 
 
