@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -33,6 +35,15 @@ from debate.verify import Oracle
 
 #: Longest line the child may send (a speech with citations is far smaller).
 LINE_LIMIT = 1 << 22
+
+#: Environment variables a user's script never inherits: API keys and other secrets.
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+def child_env() -> dict[str, str]:
+    """The parent's environment without anything that looks like a secret, so a script
+    cannot quote an API key into its speech (and from there into logs and exports)."""
+    return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
 
 
 class ScriptDebater:
@@ -64,6 +75,7 @@ class ScriptDebater:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
                 limit=LINE_LIMIT,
+                env=child_env(),
             )
         return self._proc
 

@@ -199,3 +199,23 @@ def test_file_debater_bad_json_is_one_line(tmp_path: Path, content: object, need
     with pytest.raises(DebateError) as exc:
         FileDebater(str(p))
     assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_script_never_sees_api_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile script that quotes its environment finds no key to quote."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-sentinel-one")
+    monkeypatch.setenv("PZJUDGE_LLM_TOKEN", "sentinel-two")
+    monkeypatch.setenv("PZJUDGE_HARMLESS", "still-here")
+    path = _script(
+        tmp_path,
+        """
+        import os
+
+        class D:
+            def argue(self, view, oracle):
+                return {"text": repr(sorted(os.environ.items())), "citations": []}
+        """,
+    )
+    arg = _argue(ScriptDebater(path, "D"))
+    assert "still-here" in arg.text  # the environment is passed, only secrets are not
+    assert "sentinel" not in arg.text
