@@ -286,3 +286,57 @@ def test_import_of_a_binary_or_database_file_is_one_line(tmp_path: Path) -> None
     junk.write_bytes(bytes(range(256)) * 8)
     for f in (db, junk):
         _one_line_error(pz("import", str(f), "--db", str(tmp_path / "b.db")), "not UTF-8")
+
+
+def test_api_key_never_reaches_the_database_or_logs(tmp_path: Path) -> None:
+    """An LLM debater and an LLM judge against a loopback server, the key in the env; even
+    a server that echoes the key into a speech or an error does not get it stored."""
+    import os
+
+    from llm_server import LLMServer, Reply, Status
+
+    key = "sk-SENTINEL-never-store-me-7c1e0b"
+    arg = {"text": f"trust me, I hold {key}", "citations": []}
+    db = tmp_path / "keys.db"
+    with LLMServer(default=Reply(json.dumps(arg))) as server:
+        server.script(
+            Reply(json.dumps(arg)),
+            Status(400, body=json.dumps({"error": {"message": f"bad key {key}"}})),
+        )
+        env = {**os.environ, "OPENAI_API_KEY": key, "PZJUDGE_DB": str(db)}
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "debate",
+                str(EXAMPLES / "small.json"),
+                "--a",
+                "openai:tiny",
+                "--b",
+                "builtin:honest",
+                "--judge",
+                "llm:tiny",
+                "--base-url",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        sent = [{k.lower(): v for k, v in q.headers.items()} for q in server.requests]
+    assert r.returncode == 0, r.stderr
+    assert sent and all(h.get("authorization") == f"Bearer {key}" for h in sent)  # it was used
+    logs = []
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"log.{fmt}"
+        e = pz("export", "--db", str(db), "--format", fmt, "--transcripts", "-o", str(out))
+        assert e.returncode == 0, e.stderr
+        logs.append(out)
+    rows = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["debater_a"] == "openai:tiny"
+    assert any("<redacted>" in t["text"] for t in rows[0]["turns"])
+    assert rows[0]["settings"]["base_url"] == server.url
+    for f in tmp_path.iterdir():
+        assert key.encode() not in f.read_bytes(), f.name
