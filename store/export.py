@@ -638,21 +638,24 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
         trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
         fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
         ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
-        ind = [abs(_log10(r["baselines"]["independence"]) - _log10(r["truth_pz"])) for r in rows]
-        me = [
-            abs(_log10(r["baselines"]["maxent"]) - _log10(r["truth_pz"]))
-            for r in rows
-            if r["baselines"]["maxent"] is not None
-        ]
+        ind_err = [_baseline_error(r, "independence") for r in rows]
+        me_err = [_baseline_error(r, "maxent") for r in rows]
+        ind = [e for e in ind_err if e is not None]
+        me = [e for e in me_err if e is not None]
         beats = [
             r["log10_error"] < i
-            for r, i in zip(rows, ind, strict=True)
-            if r["log10_error"] is not None
+            for r, i in zip(rows, ind_err, strict=True)
+            if r["log10_error"] is not None and i is not None
+        ]
+        beats_me = [
+            r["log10_error"] < m
+            for r, m in zip(rows, me_err, strict=True)
+            if r["log10_error"] is not None and m is not None
         ]
         inside = [
             r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
             for r in rows
-            if r["baselines"]["lower"] is not None and r["baselines"]["upper"] is not None
+            if r["baselines"].get("lower") is not None and r["baselines"].get("upper") is not None
         ]
         covered = [r["covered"] for r in rows if r["covered"] is not None]
         out.append(
@@ -675,9 +678,22 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
                 "independence_log10_error": _mean(ind),
                 "maxent_log10_error": _mean(me),
                 "beats_independence_rate": _mean([float(b) for b in beats]),
+                "beats_maxent_rate": _mean([float(b) for b in beats_me]),
             }
         )
     return out
+
+
+def _baseline_error(row: dict[str, Any], name: str) -> float | None:
+    """A baseline's error in orders of magnitude on the row's evidence (None if unknown).
+
+    The truth's log comes from `log10_truth`, exact even where `truth_pz` underflows.
+    """
+    value = (row["baselines"] or {}).get(name)
+    if value is None:
+        return None
+    truth = row["log10_truth"] if row["log10_truth"] is not None else _log10(row["truth_pz"])
+    return abs(_log10(value) - truth)
 
 
 def _has_trust(row: dict[str, Any]) -> bool:
@@ -695,6 +711,7 @@ _COLUMNS = [
     ("independence_log10_error", "indep err", ".2f"),
     ("maxent_log10_error", "maxent err", ".2f"),
     ("beats_independence_rate", "beats indep", "%"),
+    ("beats_maxent_rate", "beats maxent", "%"),
 ]
 
 
@@ -720,6 +737,15 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
         lines.append("  ".join(parts).rstrip())
     if not rows:
         lines.append("(no judgements yet)")
+    calibrated = [r for r in rows if r["reliability"]]
+    if calibrated:
+        lines += ["", "reliability of the credence that A is honest (bin: n, said → was):"]
+        for r in calibrated:
+            cells = [
+                f"[{b['lo']:.1f},{b['hi']:.1f}) {b['n']}: {b['forecast']:.2f}→{b['freq']:.2f}"
+                for b in r["reliability"]
+            ]
+            lines.append(f"  {r['group']}  ECE {r['trust_ece']:.3f}  " + "  ".join(cells))
     return "\n".join(lines)
 
 

@@ -384,10 +384,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with _open_store(args, create=False) as store:
         rows = stats(store, args.by, practice=args.practice)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        # JSON has no infinity: an infinite mean regret is null, as in exports
+        print(json.dumps(_finite(rows), indent=2, allow_nan=False))
     else:
         print(format_stats(rows, args.by) if rows else "no answered rounds yet")
     return 0
+
+
+def _finite(v: Any) -> Any:
+    """A copy of nested lists/dicts with non-finite floats as None."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _nonneg(s: str) -> int:
