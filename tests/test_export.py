@@ -116,6 +116,10 @@ def test_documented_fields_are_exactly_the_exported_ones(store: Store) -> None:
         for dotted in (n for n in base if "." in n):
             parent, child = dotted.split(".")
             assert child in row[parent]
+        # and every nested key is documented
+        assert {n.split(".")[1] for n in base if n.startswith("baselines.")} == set(
+            row["baselines"]
+        )
     for row in export_rows(store, transcripts=True):
         assert list(row) == FIELDS + TRANSCRIPT_FIELDS
         assert row["schema_version"] == EXPORT_VERSION
@@ -326,3 +330,38 @@ def test_stats_json_is_strict_json(store: Store, capsys: pytest.CaptureFixture[s
     out = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
     human = next(g for g in out if g["group"] == "human")
     assert human["mean_regret_bits"] is None and human["rounds"] == 1
+
+
+#: The fields issue 4 asks every exported row to have, at least.
+ISSUE_FIELDS = [
+    "judge",
+    "session",
+    "round",
+    "world_seed",
+    "n_statements",
+    "rules",
+    "debater_a",
+    "debater_b",
+    "honest_side",
+    "estimate",
+    "interval",
+    "trust",
+    "truth_pz",
+    "log10_error",
+    "regret_bits",
+    "evidence",
+    "baselines",
+    "seconds",
+    "created_at",
+    "schema_version",
+]
+
+
+def test_the_fields_the_issue_asks_for(store: Store) -> None:
+    assert set(ISSUE_FIELDS) <= set(FIELDS)
+    base, _ = _documented()
+    assert set(ISSUE_FIELDS) <= set(base)
+    rows = list(export_rows(store))
+    debated = rows[0]
+    assert debated["trust"] in ("a", "b") and len(debated["interval"]) == 2
+    assert debated["evidence"] and debated["baselines"]["independence"] is not None

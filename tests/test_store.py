@@ -158,7 +158,7 @@ def test_ui_round_trip(store: Store) -> None:
     assert row["truth_pz"] == 1.25e-4 and row["honest_side"] == "b"
     assert row["estimate"] == 1e-3 and row["interval"] == [1e-6, 1e-2]
     assert row["credence_a"] == 0.3 and row["trust_honest"] == pytest.approx(0.7)
-    assert row["trust_pick"] == "b" and row["trusted_honest"] is True
+    assert row["trust"] == "b" and row["trusted_honest"] is True
     assert row["log10_error"] == 1.5 and row["regret_bits"] == 0.02 and row["covered"] is True
     assert row["baselines"] == BASE.model_dump()
     assert row["evidence"] == {"s1": 0.5, "s1&s2": 0.25}
