@@ -518,3 +518,38 @@ def test_every_column_round_trips(store: Store) -> None:
     assert row["settings"] == {"difficulty": "normal", "n": 12} and row["session_seed"] == 7
     assert row["app_version"] == "0.1.0" and row["trust"] == "b"
     assert row["trust_log_score"] == -0.5 and row["covered"] is True
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_nothing_shown_before_the_answer_carries_the_truth(store: Store) -> None:
+    """What the UI reads for an open round (resume, public view) holds no truth, no log10
+    truth and no honest side, at any depth; they are stored all the same."""
+    sid = _session(store)
+    rid = store.start_round(
+        sid,
+        number=1,
+        world_json=WORLD.read_text(),
+        world_seed=11,
+        n_statements=6,
+        truth_pz=0.0123456789,
+        log10_truth=-1.9085,
+        honest_side="a",
+        claims={"a": 0.02, "b": 0.5},
+    )
+    store.add_turn(rid, _turn(0))
+    store.add_query(rid, ["s1"], 0.5, 1.0)
+    seen = [store.round_public(rid), store.open_rounds(sid), store.unfinished_sessions()]
+    keys = _keys(seen)
+    assert not {k for k in keys if "truth" in k or "honest" in k or "log10" in k}
+    assert "0.0123456789" not in json.dumps(seen) and "-1.9085" not in json.dumps(seen)
+    assert store.db.execute("SELECT truth_pz, honest_side FROM rounds").fetchone() == (
+        0.0123456789,
+        "a",
+    )
