@@ -26,7 +26,7 @@ from platformdirs import user_data_path
 from sqlite_utils import Database
 
 from store.errors import StoreError
-from store.migrations import KNOWN, SCHEMA_VERSION, inspect, migrate
+from store.migrations import KNOWN, SCHEMA_VERSION, inspect, migrate, up_to_date
 
 if TYPE_CHECKING:
     from debate.engine import DebateResult
@@ -93,18 +93,40 @@ def scrub(value: Any, secrets: list[str] | None = None) -> Any:
     return value
 
 
-def _check_file(path: Path) -> None:
-    """Refuse, without writing to it, a file that is not a usable pzjudge database."""
+def _check_file(path: Path, *, create: bool = True, make_dirs: bool = False) -> None:
+    """Refuse, without writing to it, a file that is not a usable pzjudge database.
+
+    A missing file is created only with `create`; its folder only with `make_dirs` (the
+    default data directory), so a mistyped --db does not scatter databases about.
+    """
     if path.is_dir():
         raise StoreError(f"{path} is a directory; give a database file path (--db or PZJUDGE_DB)")
     if not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        if not create:
             raise StoreError(
-                f"cannot create {path.parent} ({exc.strerror}); choose another path"
-            ) from None
+                f"no pzjudge database at {path}; check --db or PZJUDGE_DB "
+                "(play or run a debate first)"
+            )
+        if make_dirs:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create {path.parent} ({exc.strerror}); choose another path"
+                ) from None
+        elif not path.parent.is_dir():
+            raise StoreError(
+                f"folder {path.parent} does not exist; create it or choose another path "
+                "(--db or PZJUDGE_DB)"
+            )
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise StoreError(f"cannot create a database in {path.parent} (not writable)")
         return
+    if not os.access(path, os.W_OK):
+        raise StoreError(f"{path} is read-only; make it writable or copy it elsewhere")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        # WAL needs its -wal and -shm files next to the database
+        raise StoreError(f"cannot write in {path.parent}, the folder of {path}; check it")
     try:
         with path.open("rb") as f:
             head = f.read(len(SQLITE_HEADER))
@@ -156,13 +178,17 @@ def _refuse(
 class Store:
     """All reads and writes of pzjudge's SQLite database (thread-safe, one connection)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        """Open or create the database, refuse foreign/newer/damaged files, migrate."""
+    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
+        """Open or create the database, refuse foreign/newer/damaged files, migrate.
+
+        With `create=False` (export, stats) a missing file is an error, not a new database.
+        """
         memory = path is not None and str(path) == ":memory:"
+        default = path is None and not os.environ.get("PZJUDGE_DB")
         self.path = Path(path) if path is not None else self.default_path()
         if not memory:
             self.path = self.path.expanduser()
-            _check_file(self.path)
+            _check_file(self.path, create=create, make_dirs=default)
         self.lock = threading.RLock()
         try:
             conn = sqlite3.connect(
@@ -181,10 +207,15 @@ class Store:
             # an OS crash or power loss may lose the last commits.
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            with self.transaction():
-                state = inspect(conn)
-                _refuse(self.path, state.kind, state.version, state.applied, state.tables)
-                self.schema_version = migrate(self.db)
+            # An up-to-date file is opened without a write: reading a database (export,
+            # stats) leaves it byte for byte as it was.
+            if up_to_date(conn):
+                self.schema_version = SCHEMA_VERSION
+            else:
+                with self.transaction():
+                    state = inspect(conn)
+                    _refuse(self.path, state.kind, state.version, state.applied, state.tables)
+                    self.schema_version = migrate(self.db)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot use {self.path} ({exc}); check the file") from None
@@ -236,18 +267,36 @@ class Store:
                 raise StoreError(
                     f"{self.path}: write failed ({exc}); check disk and file"
                 ) from None
+            except sqlite3.DatabaseError as exc:
+                conn.rollback()
+                raise StoreError(
+                    f"{self.path} is damaged ({exc}); restore a backup or choose another file"
+                ) from None
             except BaseException:
                 conn.rollback()
                 raise
 
-    def _one(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for reads, under the lock; a damaged page becomes a StoreError."""
         with self.lock:
-            row: tuple[Any, ...] | None = self.db.conn.execute(sql, params).fetchone()
+            try:
+                yield self.db.conn
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: read failed ({exc}); try again") from None
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"{self.path} is damaged ({exc}); restore a backup or choose another file"
+                ) from None
+
+    def _one(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+        with self.reading() as conn:
+            row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
             return row
 
     def _all(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        with self.lock:
-            return list(self.db.conn.execute(sql, params))
+        with self.reading() as conn:
+            return list(conn.execute(sql, params))
 
     # -- judges and sessions -------------------------------------------------------------
 
@@ -576,10 +625,11 @@ class Store:
                 "speaker": turn["speaker"],
                 "phase": turn["phase"],
                 "round_no": turn["round"],
-                "text": turn["text"],
+                # a debater's text or a forfeit reason may quote an error that held a key
+                "text": scrub(turn["text"], self._secrets),
                 "truncated": int(bool(turn.get("truncated"))),
                 "unverified_numbers": _js(list(turn.get("unverified_numbers") or [])),
-                "forfeit": turn.get("forfeit"),
+                "forfeit": scrub(turn.get("forfeit"), self._secrets),
                 "started_at": turn["started_at"],
                 "seconds": turn["seconds"],
             },
@@ -594,7 +644,7 @@ class Store:
                 "true_value": c.get("true_value"),
                 "verified": None if c.get("verified") is None else int(c["verified"]),
                 "status": c["status"],
-                "reason": c.get("reason"),
+                "reason": scrub(c.get("reason"), self._secrets),
             }
             for i, c in enumerate(turn.get("citations") or [])
         ]
@@ -727,11 +777,14 @@ class Store:
         judge: str | None = None,
         world_json: str | None = None,
         kind: str = "debate",
+        settings: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> int:
         """Store a whole headless debate in one transaction; returns the round id.
 
         Without `session_id` a one-round session is created (and ended) for `judge`, by
-        default the simulated judge's name.
+        default the simulated judge's name, with `settings` (how it was run, credentials
+        removed) and `seed` (the debate's seed; by default the world's).
         """
         rules = result.rules.model_dump(mode="json")
         jm = result.judgement
@@ -742,11 +795,11 @@ class Store:
                     db,
                     judge or result.judge,
                     kind=kind,
-                    settings={},
+                    settings=settings or {},
                     rules=rules,
                     debater_a=result.debater_a,
                     debater_b=result.debater_b,
-                    seed=result.world_seed,
+                    seed=result.world_seed if seed is None else seed,
                     app_version=_app_version(),
                 )
             last = db.conn.execute(

@@ -46,7 +46,7 @@ FIELDS = [
     "interval",
     "covered",
     "credence_a",
-    "trust_pick",
+    "trust",
     "trust_honest",
     "trusted_honest",
     "trust_log_score",
@@ -122,7 +122,7 @@ def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
         "interval": None if r[15] is None else [r[15], r[16]],
         "covered": _bool(r[17]),
         "credence_a": ca,
-        "trust_pick": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
+        "trust": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
         "trust_honest": trust_honest,
         "trusted_honest": _bool(r[19]),
         "trust_log_score": _fin(r[20]),
@@ -141,7 +141,7 @@ class ExportRows(Iterator[dict[str, Any]]):
     re-parsing the JSON the database already holds."""
 
     def __init__(
-        self, store: Store, session: int | None, judge: str | None, transcripts: bool
+        self, store: Store, session: int | str | None, judge: str | None, transcripts: bool
     ) -> None:
         self.store = store
         self.transcripts = transcripts
@@ -149,8 +149,10 @@ class ExportRows(Iterator[dict[str, Any]]):
         params: list[Any] = []
         where = []
         if session is not None:
-            where.append("s.id = ?")
-            params.append(session)
+            # the numeric id the store shows, or the `session` uid of an exported row
+            by_id = isinstance(session, int) or (session.isdigit() and len(session) < 32)
+            where.append("s.id = ?" if by_id else "s.uid = ?")
+            params.append(int(session) if by_id else str(session).strip())
         if judge is not None:
             where.append("jd.name = ?")
             params.append(judge.strip())
@@ -165,8 +167,8 @@ class ExportRows(Iterator[dict[str, Any]]):
         """A session's rules and settings as stored JSON text (read once per session)."""
         got = self._session_json.get(sid)
         if got is None:
-            with self.store.lock:
-                got = self.store.db.conn.execute(
+            with self.store.reading() as conn:
+                got = conn.execute(
                     "SELECT rules, settings FROM sessions WHERE id = ?", [sid]
                 ).fetchone()
             self._session_json[sid] = got = (got[0], got[1])
@@ -174,10 +176,10 @@ class ExportRows(Iterator[dict[str, Any]]):
 
     def records(self) -> Iterator[tuple[Any, ...]]:
         """Raw database tuples in export order (batches, so memory stays small)."""
-        with self.store.lock:
-            cur = self.store.db.conn.execute(self._sql, self._params)
+        with self.store.reading() as conn:
+            cur = conn.execute(self._sql, self._params)
         while True:
-            with self.store.lock:
+            with self.store.reading():
                 batch = cur.fetchmany(_BATCH)
             if not batch:
                 return
@@ -186,10 +188,8 @@ class ExportRows(Iterator[dict[str, Any]]):
     def extra(self, r: tuple[Any, ...]) -> dict[str, Any]:
         """The transcript fields of a row."""
         rid = r[35]
-        with self.store.lock:
-            world = self.store.db.conn.execute(
-                "SELECT world_json FROM rounds WHERE id = ?", [rid]
-            ).fetchone()[0]
+        with self.store.reading() as conn:
+            world = conn.execute("SELECT world_json FROM rounds WHERE id = ?", [rid]).fetchone()[0]
         return {
             "world": world,
             "turns": self.store.turns(rid),
@@ -233,11 +233,13 @@ class ExportRows(Iterator[dict[str, Any]]):
 def export_rows(
     store: Store,
     *,
-    session: int | None = None,
+    session: int | str | None = None,
     judge: str | None = None,
     transcripts: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """One dict per judgement, oldest first (keys: `FIELDS`, plus `TRANSCRIPT_FIELDS`).
+
+    `session` is a session's numeric id or its uid (the `session` field of a row).
 
     Rows share parsed `settings`/`rules` dicts with each other; copy before mutating.
     """
@@ -331,7 +333,7 @@ def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
         None if r[15] is None else f"[{r[15]!r},{r[16]!r}]",
         _tf(r[17]),
         r[18],
-        d["trust_pick"],
+        d["trust"],
         d["trust_honest"],
         _tf(r[19]),
         d["trust_log_score"],
@@ -412,17 +414,26 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         f = path.open(encoding="utf-8")
     except OSError as exc:
         raise StoreError(f"cannot read {path} ({exc.strerror}); check the path") from None
+    hint = "; import reads JSONL from `pzjudge export --format jsonl`"
     with f:
-        for lineno, line in enumerate(f, 1):
+        lineno = 0
+        while True:
+            lineno += 1
+            try:
+                line = f.readline()
+            except UnicodeDecodeError:
+                # decoding happens while reading (a binary file, a database…), not in json
+                raise StoreError(f"{path}:{lineno}: not UTF-8 text{hint}") from None
+            except OSError as exc:
+                raise StoreError(f"cannot read {path} ({exc.strerror})") from None
+            if not line:
+                return
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                hint = "; import reads JSONL from `pzjudge export --format jsonl`"
                 raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg}){hint}") from None
-            except UnicodeDecodeError:
-                raise StoreError(f"{path}:{lineno}: not UTF-8 text; is it a JSONL log?") from None
             if not isinstance(row, dict) or "uid" not in row or "round_uid" not in row:
                 raise StoreError(
                     f"{path}:{lineno}: not a pzjudge log row (no uid/round_uid); "
@@ -469,6 +480,9 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
     """Insert one row inside the open transaction; False when its round is already judged."""
     db = store.db
     conn = db.conn
+    for key in _REQUIRED:
+        if row.get(key) is None:
+            raise ValueError(f"{key!r} is missing")
     created = float(row["created_at"])
     got = conn.execute("SELECT id FROM sessions WHERE uid = ?", [row["session"]]).fetchone()
     if got:
@@ -552,6 +566,7 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
     return True
 
 
+_REQUIRED = ("judge", "session", "round", "n_statements", "truth_pz", "estimate", "created_at")
 _SCORE_KEYS = ("log10_error", "regret_bits", "covered", "trust_log_score", "trusted_honest")
 
 
@@ -623,21 +638,24 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
         trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
         fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
         ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
-        ind = [abs(_log10(r["baselines"]["independence"]) - _log10(r["truth_pz"])) for r in rows]
-        me = [
-            abs(_log10(r["baselines"]["maxent"]) - _log10(r["truth_pz"]))
-            for r in rows
-            if r["baselines"]["maxent"] is not None
-        ]
+        ind_err = [_baseline_error(r, "independence") for r in rows]
+        me_err = [_baseline_error(r, "maxent") for r in rows]
+        ind = [e for e in ind_err if e is not None]
+        me = [e for e in me_err if e is not None]
         beats = [
             r["log10_error"] < i
-            for r, i in zip(rows, ind, strict=True)
-            if r["log10_error"] is not None
+            for r, i in zip(rows, ind_err, strict=True)
+            if r["log10_error"] is not None and i is not None
+        ]
+        beats_me = [
+            r["log10_error"] < m
+            for r, m in zip(rows, me_err, strict=True)
+            if r["log10_error"] is not None and m is not None
         ]
         inside = [
             r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
             for r in rows
-            if r["baselines"]["lower"] is not None and r["baselines"]["upper"] is not None
+            if r["baselines"].get("lower") is not None and r["baselines"].get("upper") is not None
         ]
         covered = [r["covered"] for r in rows if r["covered"] is not None]
         out.append(
@@ -660,9 +678,22 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
                 "independence_log10_error": _mean(ind),
                 "maxent_log10_error": _mean(me),
                 "beats_independence_rate": _mean([float(b) for b in beats]),
+                "beats_maxent_rate": _mean([float(b) for b in beats_me]),
             }
         )
     return out
+
+
+def _baseline_error(row: dict[str, Any], name: str) -> float | None:
+    """A baseline's error in orders of magnitude on the row's evidence (None if unknown).
+
+    The truth's log comes from `log10_truth`, exact even where `truth_pz` underflows.
+    """
+    value = (row["baselines"] or {}).get(name)
+    if value is None:
+        return None
+    truth = row["log10_truth"] if row["log10_truth"] is not None else _log10(row["truth_pz"])
+    return abs(_log10(value) - truth)
 
 
 def _has_trust(row: dict[str, Any]) -> bool:
@@ -680,6 +711,7 @@ _COLUMNS = [
     ("independence_log10_error", "indep err", ".2f"),
     ("maxent_log10_error", "maxent err", ".2f"),
     ("beats_independence_rate", "beats indep", "%"),
+    ("beats_maxent_rate", "beats maxent", "%"),
 ]
 
 
@@ -705,6 +737,15 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
         lines.append("  ".join(parts).rstrip())
     if not rows:
         lines.append("(no judgements yet)")
+    calibrated = [r for r in rows if r["reliability"]]
+    if calibrated:
+        lines += ["", "reliability of the credence that A is honest (bin: n, said → was):"]
+        for r in calibrated:
+            cells = [
+                f"[{b['lo']:.1f},{b['hi']:.1f}) {b['n']}: {b['forecast']:.2f}→{b['freq']:.2f}"
+                for b in r["reliability"]
+            ]
+            lines.append(f"  {r['group']}  ECE {r['trust_ece']:.3f}  " + "  ".join(cells))
     return "\n".join(lines)
 
 

@@ -217,10 +217,26 @@ def inspect(conn: sqlite3.Connection) -> FileState:
     return FileState(kind, max(version, len(applied)), tables, applied)
 
 
+def up_to_date(conn: sqlite3.Connection) -> bool:
+    """A pzjudge database of exactly this version: nothing to migrate, nothing to write."""
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        return False
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        return False
+    state = inspect(conn)
+    return state.kind == "ours" and state.applied == tuple(KNOWN)
+
+
 def migrate(db: Database) -> int:
-    """Apply pending migrations inside the caller's transaction; returns the schema version."""
+    """Apply pending migrations inside the caller's transaction; returns the schema version.
+
+    The header pragmas are written only when they change, so a concurrent opener that
+    finds the work done writes nothing.
+    """
     migrations.apply(db)
     version = len(migrations.applied(db))
-    db.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    db.conn.execute(f"PRAGMA user_version = {version}")
+    if db.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        db.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    if db.conn.execute("PRAGMA user_version").fetchone()[0] != version:
+        db.conn.execute(f"PRAGMA user_version = {version}")
     return version

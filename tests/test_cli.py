@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -170,3 +172,173 @@ def test_plant_keeps_low_order_probabilities(tmp_path: Path) -> None:
             assert rep["pz_after"] <= rep["pz_before"] * (1 + 1e-9)
         else:
             assert rep["pz_after"] >= rep["pz_before"] * (1 - 1e-9)
+
+
+def _small_debate(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = ["debate", str(EXAMPLES / "small.json"), "--a", "builtin:honest"]
+    return pz(*args, "--b", "builtin:pairwise", "--db", str(db), *extra)
+
+
+def _one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_damaged_pages_are_one_line_and_left_alone(tmp_path: Path) -> None:
+    """Damage below the schema (a data page) shows only when rows are read: still one line."""
+    import sqlite3
+
+    db = tmp_path / "a.db"
+    assert _small_debate(db).returncode == 0
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'judgements'").fetchone()
+    con.close()
+    with db.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xa5" * page_size)
+    before = _snapshot(tmp_path)
+    for cmd in (["export"], ["export", "--format", "csv"], ["stats"]):
+        _one_line_error(pz(*cmd, "--db", str(db)), "damaged")
+    assert _snapshot(tmp_path) == before
+
+
+def test_missing_database_or_folder_is_refused(tmp_path: Path) -> None:
+    # reading commands never create an empty database at a mistyped path
+    for cmd in (["export"], ["stats"]):
+        _one_line_error(pz(*cmd, "--db", str(tmp_path / "typo.db")), "no pzjudge database")
+        _one_line_error(pz(*cmd, env_db=tmp_path / "typo.db"), "no pzjudge database")
+    # nor does a recording command create folders for an explicit path
+    _one_line_error(_small_debate(tmp_path / "no" / "such" / "x.db"), "does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_database_is_refused_untouched(tmp_path: Path) -> None:
+    """A file we may not write (immutable when the tests run as root, who ignores modes)."""
+    import os
+    import shutil
+
+    db = tmp_path / "ro.db"
+    assert _small_debate(db).returncode == 0
+    if os.geteuid() == 0:
+        chattr = shutil.which("chattr")
+        if chattr is None or subprocess.run([chattr, "+i", str(db)]).returncode != 0:
+            pytest.skip("root ignores file modes and chattr +i is not available here")
+    else:
+        os.chmod(db, 0o444)
+    try:
+        before = _snapshot(tmp_path)
+        _one_line_error(_small_debate(db), "read-only")
+        _one_line_error(pz("import", str(EXAMPLES / "small.json"), "--db", str(db)), "read-only")
+        _one_line_error(pz("stats", "--db", str(db)), "read-only")
+        assert _snapshot(tmp_path) == before
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(db)])
+
+
+def test_debate_and_tournament_record_how_they_were_run(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    r = pz(
+        "tournament",
+        "--worlds",
+        "2",
+        "--statements",
+        "16",
+        "--seed",
+        "4",
+        "--debaters",
+        "builtin:honest,builtin:pairwise",
+        env_db=db,
+    )
+    assert r.returncode == 0, r.stderr
+    assert _small_debate(db, "--seed", "9").returncode == 0
+    r = pz("export", "--db", str(db), "--transcripts")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    tourney = [x for x in rows if x["session_kind"] == "tournament"]
+    assert len(tourney) == 4 and len(rows) == 5
+    from debate.tournament import tournament_worlds
+
+    files = {w.meta.seed: w.to_json() for w in tournament_worlds(2, 4, 16) if w.meta}
+    for x in tourney:
+        assert x["world"] == files[x["world_seed"]]  # the world file itself is kept
+        assert x["session_seed"] == 4 and x["settings"]["worlds"] == 2
+        assert x["settings"]["debaters"] == "builtin:honest,builtin:pairwise"
+    (deb,) = [x for x in rows if x["session_kind"] == "debate"]
+    assert deb["session_seed"] == 9 and deb["settings"]["judge"] == "maxent"
+    assert len(json.loads(deb["world"])["blocks"]) == len(
+        json.loads((EXAMPLES / "small.json").read_text())["blocks"]
+    )
+    # --session takes the uid a log row shows as well as the numeric id
+    r = pz("export", "--db", str(db), "--session", deb["session"])
+    assert [json.loads(line)["uid"] for line in r.stdout.splitlines()] == [deb["uid"]]
+
+
+def test_import_of_a_binary_or_database_file_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    assert _small_debate(db).returncode == 0
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 8)
+    for f in (db, junk):
+        _one_line_error(pz("import", str(f), "--db", str(tmp_path / "b.db")), "not UTF-8")
+
+
+def test_api_key_never_reaches_the_database_or_logs(tmp_path: Path) -> None:
+    """An LLM debater and an LLM judge against a loopback server, the key in the env; even
+    a server that echoes the key into a speech or an error does not get it stored."""
+    import os
+
+    from llm_server import LLMServer, Reply, Status
+
+    key = "sk-SENTINEL-never-store-me-7c1e0b"
+    arg = {"text": f"trust me, I hold {key}", "citations": []}
+    db = tmp_path / "keys.db"
+    with LLMServer(default=Reply(json.dumps(arg))) as server:
+        server.script(
+            Reply(json.dumps(arg)),
+            Status(400, body=json.dumps({"error": {"message": f"bad key {key}"}})),
+        )
+        env = {**os.environ, "OPENAI_API_KEY": key, "PZJUDGE_DB": str(db)}
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "debate",
+                str(EXAMPLES / "small.json"),
+                "--a",
+                "openai:tiny",
+                "--b",
+                "builtin:honest",
+                "--judge",
+                "llm:tiny",
+                "--base-url",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        sent = [{k.lower(): v for k, v in q.headers.items()} for q in server.requests]
+    assert r.returncode == 0, r.stderr
+    assert sent and all(h.get("authorization") == f"Bearer {key}" for h in sent)  # it was used
+    logs = []
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"log.{fmt}"
+        e = pz("export", "--db", str(db), "--format", fmt, "--transcripts", "-o", str(out))
+        assert e.returncode == 0, e.stderr
+        logs.append(out)
+    rows = [json.loads(line) for line in logs[0].read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["debater_a"] == "openai:tiny"
+    assert any("<redacted>" in t["text"] for t in rows[0]["turns"])
+    assert rows[0]["settings"]["base_url"] == server.url
+    for f in tmp_path.iterdir():
+        assert key.encode() not in f.read_bytes(), f.name

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,7 +160,7 @@ def test_ui_round_trip(store: Store) -> None:
     assert row["truth_pz"] == 1.25e-4 and row["honest_side"] == "b"
     assert row["estimate"] == 1e-3 and row["interval"] == [1e-6, 1e-2]
     assert row["credence_a"] == 0.3 and row["trust_honest"] == pytest.approx(0.7)
-    assert row["trust_pick"] == "b" and row["trusted_honest"] is True
+    assert row["trust"] == "b" and row["trusted_honest"] is True
     assert row["log10_error"] == 1.5 and row["regret_bits"] == 0.02 and row["covered"] is True
     assert row["baselines"] == BASE.model_dump()
     assert row["evidence"] == {"s1": 0.5, "s1&s2": 0.25}
@@ -279,6 +281,18 @@ def test_kill_9_loses_no_committed_row(tmp_path: Path) -> None:
         assert len(open_round["turns"]) >= last + 1  # every reported commit is there
         assert len(open_round["credences"]) >= last + 1
         assert [u["id"] for u in s.unfinished_sessions("k")] == [1]
+        # Resume: the half-finished round takes more turns and its answer, the session
+        # goes on with a new round, and that one can be abandoned rather than dropped.
+        n = len(open_round["turns"])
+        s.add_turn(rid, _turn(n))
+        _judge(s, rid)
+        assert s.round_public(rid)["status"] == "answered"
+        assert len(s.round_public(rid)["turns"]) == n + 1
+        rid2 = _round(s, 1, 2)
+        s.abandon_round(rid2, "crashed")
+        assert s.open_rounds(1) == []
+        (row,) = list(export_rows(s, judge="k"))
+        assert row["round_uid"] == open_round["uid"]
 
 
 _WRITER = """
@@ -301,9 +315,12 @@ s.close()
 """
 
 
-def test_two_writer_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fresh", [False, True], ids=["existing", "fresh-file"])
+def test_two_writer_processes(tmp_path: Path, fresh: bool) -> None:
+    """Two processes writing at once; with `fresh` both also create and migrate the file."""
     path = tmp_path / "two.db"
-    Store(path).close()
+    if not fresh:
+        Store(path).close()
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER.format(root=str(ROOT), path=str(path), name=n, n=200)]
@@ -360,12 +377,41 @@ def test_bad_database_refused_untouched(tmp_path: Path, make, message: str) -> N
     path = tmp_path / "bad.db"
     make(path)
     before = path.read_bytes()
+    mtime = path.stat().st_mtime_ns
     files = sorted(os.listdir(tmp_path))
     with pytest.raises(StoreError, match=message) as info:
         Store(path)
     assert "\n" not in str(info.value)
     assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == mtime
     assert sorted(os.listdir(tmp_path)) == files
+
+
+def test_reading_an_up_to_date_database_writes_nothing(tmp_path: Path) -> None:
+    """Opening a current database to export or summarise it leaves the file as it was."""
+    path = tmp_path / "pz.db"
+    with Store(path) as s:
+        _judge(s, _round(s, _session(s)))
+    snap = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    with Store(path, create=False) as s:
+        assert len(to_text(export_rows(s, transcripts=True), "jsonl").splitlines()) == 1
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()} == snap
+
+
+def test_missing_file_or_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StoreError, match="no pzjudge database"):
+        Store(tmp_path / "typo.db", create=False)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "no" / "dir" / "x.db")
+    monkeypatch.setenv("PZJUDGE_DB", str(tmp_path / "nope" / "x.db"))
+    with pytest.raises(StoreError, match="does not exist"):
+        Store()
+    assert list(tmp_path.iterdir()) == []
+    # the default data directory is the one folder pzjudge creates itself
+    monkeypatch.delenv("PZJUDGE_DB")
+    monkeypatch.setattr(Store, "default_path", staticmethod(lambda: tmp_path / "d" / "p.db"))
+    Store().close()
+    assert (tmp_path / "d" / "p.db").exists()
 
 
 def test_directory_refused(tmp_path: Path) -> None:
@@ -403,3 +449,107 @@ def test_api_key_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert row["settings"]["llm"]["base_url"] == "http://127.0.0.1:9/v1"
     for f in tmp_path.iterdir():
         assert secret.encode() not in f.read_bytes()
+
+
+def _rows(store: Store, table: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.db.table(table).rows]
+
+
+def test_every_column_round_trips(store: Store) -> None:
+    """Each table read back column by column after a UI session: nothing is lost or NULL
+    that was given, and times are ordered as they happened."""
+    sid = _session(store)
+    rid = _round(store, sid)
+    turns = [_turn(i, "ab"[i % 2]) for i in range(5)]
+    for t in turns:
+        store.add_turn(rid, t)
+        store.add_credence(rid, t.index, 0.25, 1_700_000_200.0 + t.index)
+    store.add_query(rid, ["s2", "s1"], 0.125, 1_700_000_300.0)
+    _judge(store, rid)
+    rid2 = _round(store, sid, 2)
+    store.abandon_round(rid2, "judge quit")
+    store.end_session(sid)
+
+    (judge,) = _rows(store, "judges")
+    assert judge["name"] == "alice" and isinstance(judge["created_at"], float)
+    (sess,) = _rows(store, "sessions")
+    assert sess["judge_id"] == judge["id"] and sess["kind"] == "game"
+    assert json.loads(sess["settings"]) == {"difficulty": "normal", "n": 12}
+    assert json.loads(sess["rules"]) == Rules().model_dump(mode="json")
+    assert (sess["debater_a"], sess["debater_b"]) == ("builtin:honest", "builtin:independence")
+    assert sess["seed"] == 7 and sess["app_version"] == "0.1.0"
+    assert len(sess["uid"]) == 32
+    assert sess["started_at"] <= sess["ended_at"]
+    r1, r2 = _rows(store, "rounds")
+    assert r1["world_json"] == WORLD.read_text() and r1["world_seed"] == 11
+    assert r1["truth_pz"] == 1.25e-4 and r1["log10_truth"] == -3.9030899869919435
+    assert r1["honest_side"] == "b" and r1["n_statements"] == 6 and r1["practice"] == 0
+    assert json.loads(r1["claims"]) == {"a": 0.01, "b": 1.25e-4}
+    assert r1["started_at"] <= r1["answered_at"] and r1["abandoned_at"] is None
+    assert r2["answered_at"] is None and r2["abandon_reason"] == "judge quit"
+    assert r2["abandoned_at"] is not None
+    stored = _rows(store, "turns")
+    assert [
+        (t["speaker"], t["text"], t["forfeit"], t["started_at"], t["seconds"]) for t in stored
+    ] == [(t.speaker, t.text, t.forfeit, t.started_at, t.seconds) for t in turns]
+    assert stored[4]["forfeit"] == "timed out" and stored[3]["truncated"] == 1
+    cites = _rows(store, "citations")
+    assert len(cites) == 10
+    prob = next(c for c in cites if c["kind"] == "prob")
+    assert json.loads(prob["ids"]) == ["s1", "s2"]
+    assert (prob["claimed"], prob["true_value"], prob["verified"]) == (0.3, 0.25, 0)
+    assert prob["status"] == "false" and prob["reason"] == "claimed 0.3, true 0.25"
+    (q,) = _rows(store, "queries")
+    assert (json.loads(q["ids"]), q["p"], q["at"]) == (["s2", "s1"], 0.125, 1_700_000_300.0)
+    creds = _rows(store, "credences")
+    assert [(c["after_turn"], c["credence_a"]) for c in creds] == [(i, 0.25) for i in range(5)]
+    assert [c["at"] for c in creds] == [1_700_000_200.0 + i for i in range(5)]
+    (j,) = _rows(store, "judgements")
+    assert (j["estimate"], j["interval_lo"], j["interval_hi"]) == (1e-3, 1e-6, 1e-2)
+    assert (j["credence_a"], j["seconds"]) == (0.3, 42.5)
+    assert (j["log10_error"], j["regret_bits"], j["covered"]) == (1.5, 0.02, 1)
+    assert (j["trust_log_score"], j["trusted_honest"]) == (-0.5, 1)
+    assert (j["base_independence"], j["base_maxent"]) == (0.2, 0.15)
+    assert (j["base_lower"], j["base_upper"]) == (0.0, 0.6)
+    assert json.loads(j["evidence"]) == {"s1": 0.5, "s1&s2": 0.25}
+    assert j["created_at"] == r1["answered_at"]
+    # and the export carries the session's settings, seed and version, the trust pick
+    (row,) = list(export_rows(store))
+    assert row["settings"] == {"difficulty": "normal", "n": 12} and row["session_seed"] == 7
+    assert row["app_version"] == "0.1.0" and row["trust"] == "b"
+    assert row["trust_log_score"] == -0.5 and row["covered"] is True
+
+
+def _keys(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_nothing_shown_before_the_answer_carries_the_truth(store: Store) -> None:
+    """What the UI reads for an open round (resume, public view) holds no truth, no log10
+    truth and no honest side, at any depth; they are stored all the same."""
+    sid = _session(store)
+    rid = store.start_round(
+        sid,
+        number=1,
+        world_json=WORLD.read_text(),
+        world_seed=11,
+        n_statements=6,
+        truth_pz=0.0123456789,
+        log10_truth=-1.9085,
+        honest_side="a",
+        claims={"a": 0.02, "b": 0.5},
+    )
+    store.add_turn(rid, _turn(0))
+    store.add_query(rid, ["s1"], 0.5, 1.0)
+    seen = [store.round_public(rid), store.open_rounds(sid), store.unfinished_sessions()]
+    keys = _keys(seen)
+    assert not {k for k in keys if "truth" in k or "honest" in k or "log10" in k}
+    assert "0.0123456789" not in json.dumps(seen) and "-1.9085" not in json.dumps(seen)
+    assert store.db.execute("SELECT truth_pz, honest_side FROM rounds").fetchone() == (
+        0.0123456789,
+        "a",
+    )

@@ -235,13 +235,22 @@ def _render_debate(res: Any) -> str:
     return "\n".join(lines)
 
 
-def _open_store(args: argparse.Namespace) -> Any:
-    """The store named by --db (or PZJUDGE_DB, or the data directory), or None for --no-store."""
+def _open_store(args: argparse.Namespace, *, create: bool = True) -> Any:
+    """The store named by --db (or PZJUDGE_DB, or the data directory), or None for --no-store.
+
+    Commands that only read (export, stats) pass `create=False`: a mistyped path is an
+    error, not a new empty database.
+    """
     if getattr(args, "no_store", False):
         return None
     from store.db import Store
 
-    return Store(args.db)
+    return Store(args.db, create=create)
+
+
+def _run_settings(args: argparse.Namespace, keys: Sequence[str]) -> dict[str, Any]:
+    """How a headless run was started, stored with its session (the store drops secrets)."""
+    return {k: getattr(args, k) for k in keys}
 
 
 def cmd_debate(args: argparse.Namespace) -> int:
@@ -261,7 +270,12 @@ def cmd_debate(args: argparse.Namespace) -> int:
     res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed))
     if store is not None:
         with store:
-            store.record_debate(res, world_json=world.to_json())
+            store.record_debate(
+                res,
+                world_json=world.to_json(),
+                seed=args.seed,
+                settings=_run_settings(args, ("world", "a", "b", "judge", "rules", "base_url")),
+            )
     _emit(args, _json_safe(res.model_dump(mode="json")), lambda: _render_debate(res))
     return 0
 
@@ -271,7 +285,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
     from debate.rules import load_rules
     from debate.specs import make_debater, make_judge
-    from debate.tournament import run_tournament
+    from debate.tournament import run_tournament, tournament_worlds
 
     debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
@@ -284,12 +298,31 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         make_judge(spec, base_url=args.base_url)
     rules = load_rules(args.rules)
     store = _open_store(args)
+    settings = _run_settings(
+        args, ("worlds", "debaters", "judges", "statements", "rules", "base_url")
+    )
+    # the same worlds the tournament plays (deterministic under the seed), so that every
+    # stored round keeps its world file like a played one
+    world_files = (
+        {}
+        if store is None
+        else {
+            w.meta.seed if w.meta else None: w.to_json()
+            for w in tournament_worlds(args.worlds, args.seed, args.statements)
+        }
+    )
 
     def record(result: Any) -> None:
         # each debate is committed the moment it ends (its own session, under its judge's
         # name), so an interrupted tournament keeps what it played
         if store is not None:
-            store.record_debate(result, kind="tournament")
+            store.record_debate(
+                result,
+                kind="tournament",
+                world_json=world_files.get(result.world_seed),
+                seed=args.seed,
+                settings=settings,
+            )
 
     res = asyncio.run(
         run_tournament(
@@ -343,7 +376,7 @@ def _version() -> str:
 def cmd_export(args: argparse.Namespace) -> int:
     from store.export import export_rows, write_export
 
-    store = _open_store(args)
+    store = _open_store(args, create=False)
     with store:
         rows = export_rows(
             store, session=args.session, judge=args.judge, transcripts=args.transcripts
@@ -369,13 +402,25 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from store.export import format_stats, stats
 
-    with _open_store(args) as store:
+    with _open_store(args, create=False) as store:
         rows = stats(store, args.by, practice=args.practice)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        # JSON has no infinity: an infinite mean regret is null, as in exports
+        print(json.dumps(_finite(rows), indent=2, allow_nan=False))
     else:
         print(format_stats(rows, args.by) if rows else "no answered rounds yet")
     return 0
+
+
+def _finite(v: Any) -> Any:
+    """A copy of nested lists/dicts with non-finite floats as None."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _nonneg(s: str) -> int:
@@ -465,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = add("export", cmd_export, "judgement logs out: one row per judgement")
     ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    ex.add_argument("--session", type=int, help="only this session id")
+    ex.add_argument("--session", help="only this session (its id, or the uid in a log row)")
     ex.add_argument("--judge", help="only this judge")
     ex.add_argument("--transcripts", action="store_true", help="include the full transcripts")
     ex.add_argument("-o", "--output", help="file to write (default: stdout)")
