@@ -272,7 +272,7 @@ class _Run:
             cred, action = (self.credences[-1].credence_a if self.credences else 0.5), "continue"
         cred = min(1.0, max(0.0, float(cred)))
         self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=time.time()))
-        self.emit(kind="credence", after_turn=turn.index, credence_a=cred)
+        self.emit(kind="credence", after_turn=turn.index, credence_a=cred, at=self.credences[-1].at)
         return action
 
     async def play(self) -> Decision:
@@ -349,7 +349,23 @@ async def run_debate(
     p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
     lie = liar_claim(p_true, independence_value(world), rules.lie_factor)
     claims: dict[Side, float] = {side: p_true, ("b" if side == "a" else "a"): lie}
+    log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
     run = _Run(world, {"a": a, "b": b}, judge, rules, claims, on_event)
+    # Everything a store needs to open the round before the first speech, so that each
+    # turn can be committed the moment it is made (the UI ignores this event: it is secret).
+    run.emit(
+        kind="started",
+        world_seed=world.meta.seed if world.meta else None,
+        n_statements=world.n_statements,
+        rules=rules,
+        debater_a=a.name,
+        debater_b=b.name,
+        judge=judge.name,
+        honest_side=side,
+        claims=dict(claims),
+        truth=p_true,
+        log10_truth=log10_truth,
+    )
     try:
         decision = await run.play()
     finally:
@@ -367,7 +383,6 @@ async def run_debate(
         seconds=run.seconds,
         errors=run.judge_errors,
     )
-    log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
     return DebateResult(
         world_seed=world.meta.seed if world.meta else None,
         n_statements=world.n_statements,

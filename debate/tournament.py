@@ -11,11 +11,11 @@ import asyncio
 import statistics
 from collections.abc import Callable
 from itertools import permutations
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from debate.engine import DebateResult, run_debate
+from debate.engine import DebateResult, Event, run_debate
 from debate.errors import DebateError
 from debate.rules import Rules
 from debate.specs import make_debater, make_judge
@@ -46,6 +46,16 @@ class TournamentResult(BaseModel):
     debaters: list[Standing]
     judges: list[Standing]
     debates: list[DebateResult]
+
+
+class Watcher(Protocol):
+    """Follows one debate of a tournament: its events as they happen, then its end."""
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_result(self, result: DebateResult) -> None: ...
+
+    def on_error(self, exc: BaseException) -> None: ...
 
 
 def tournament_worlds(n: int, seed: int, statements: int = 30) -> list[World]:
@@ -94,8 +104,13 @@ async def run_tournament(
     statements: int = 30,
     base_url: str | None = None,
     on_result: Callable[[DebateResult], Any] | None = None,
+    watch: Callable[[World], Watcher] | None = None,
 ) -> TournamentResult:
-    """Every ordered pair of distinct debaters × every judge × every world."""
+    """Every ordered pair of distinct debaters × every judge × every world.
+
+    `watch(world)` is called as each debate starts; its watcher sees that debate's events
+    (a store commits each turn as it is made) and then its result or the error ending it.
+    """
     if not debaters or not judges:
         raise DebateError("a tournament needs at least one debater and one judge")
     rules = rules or Rules()
@@ -112,15 +127,24 @@ async def run_tournament(
     async def one(job: tuple[int, World, float, str, str, str]) -> DebateResult:
         w, world, truth, spec_a, spec_b, spec_j = job
         async with sem:
-            res = await run_debate(
-                world,
-                make_debater(spec_a, base_url=base_url),
-                make_debater(spec_b, base_url=base_url),
-                make_judge(spec_j, base_url=base_url),
-                rules,
-                seed=seed * 7919 + w,
-                truth=truth,
-            )
+            watcher = watch(world) if watch is not None else None
+            try:
+                res = await run_debate(
+                    world,
+                    make_debater(spec_a, base_url=base_url),
+                    make_debater(spec_b, base_url=base_url),
+                    make_judge(spec_j, base_url=base_url),
+                    rules,
+                    seed=seed * 7919 + w,
+                    truth=truth,
+                    on_event=None if watcher is None else watcher.on_event,
+                )
+            except BaseException as exc:
+                if watcher is not None:
+                    watcher.on_error(exc)
+                raise
+        if watcher is not None:
+            watcher.on_result(res)
         if on_result is not None:
             on_result(res)
         return res

@@ -63,6 +63,17 @@ def _bool(v: int | None) -> bool | None:
     return None if v is None else bool(v)
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _app_version() -> str:
     try:
         return metadata.version("pzjudge")
@@ -769,6 +780,127 @@ class Store:
 
     # -- headless debates ----------------------------------------------------------------
 
+    def _begin_debate(
+        self,
+        db: Database,
+        started: Mapping[str, Any],
+        *,
+        session_id: int | None,
+        judge: str | None,
+        world_json: str | None,
+        kind: str,
+        settings: dict[str, Any] | None,
+        seed: int | None,
+    ) -> tuple[int, int]:
+        rules = started["rules"]
+        rules = rules.model_dump(mode="json") if hasattr(rules, "model_dump") else dict(rules)
+        if session_id is None:
+            session_id = self._start_session(
+                db,
+                judge or started["judge"],
+                kind=kind,
+                settings=settings or {},
+                rules=rules,
+                debater_a=started["debater_a"],
+                debater_b=started["debater_b"],
+                seed=started["world_seed"] if seed is None else seed,
+                app_version=_app_version(),
+            )
+        last = db.conn.execute(
+            "SELECT MAX(number) FROM rounds WHERE session_id = ?", [session_id]
+        ).fetchone()[0]
+        rid = self._start_round(
+            db,
+            session_id,
+            number=(last or 0) + 1,
+            world_json=world_json,
+            world_seed=started["world_seed"],
+            n_statements=started["n_statements"],
+            truth_pz=started["truth"],
+            log10_truth=started["log10_truth"],
+            honest_side=started["honest_side"],
+            claims={str(k): v for k, v in started["claims"].items()},
+            rules=rules,
+            debater_a=started["debater_a"],
+            debater_b=started["debater_b"],
+        )
+        return session_id, rid
+
+    def begin_debate(
+        self,
+        started: Mapping[str, Any],
+        *,
+        session_id: int | None = None,
+        judge: str | None = None,
+        world_json: str | None = None,
+        kind: str = "debate",
+        settings: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> tuple[int, int]:
+        """Open the round of a headless debate from the engine's "started" event, before the
+        first speech, so that its turns can be committed as they are made; returns
+        (session id, round id). Without `session_id` a one-round session is opened for
+        `judge` (by default the simulated judge's name) with `settings` (how it was run,
+        credentials removed) and `seed` (the debate's seed; by default the world's)."""
+        with self.transaction() as db:
+            return self._begin_debate(
+                db,
+                started,
+                session_id=session_id,
+                judge=judge,
+                world_json=world_json,
+                kind=kind,
+                settings=settings,
+                seed=seed,
+            )
+
+    def _finish_debate(
+        self, db: Database, round_id: int, result: DebateResult, *, credences: bool
+    ) -> None:
+        jm = result.judgement
+        if credences:
+            for c in jm.credences:
+                db.table("credences").insert(
+                    {
+                        "round_id": round_id,
+                        "after_turn": c.after_turn,
+                        "credence_a": c.credence_a,
+                        "at": c.at,
+                    }
+                )
+        for q in jm.queries:
+            db.table("queries").insert(
+                {"round_id": round_id, "ids": _js(q.ids), "p": q.p, "at": q.at}
+            )
+        self._record_judgement(
+            db,
+            round_id,
+            estimate=jm.estimate,
+            interval=jm.interval,
+            credence_a=jm.credence_a,
+            seconds=jm.seconds,
+            scores=result.scores.model_dump(),
+            baselines=result.baselines.model_dump(),
+            evidence=result.evidence,
+        )
+
+    def finish_debate(
+        self, round_id: int, result: DebateResult, *, end_session: int | None = None
+    ) -> None:
+        """Commit the end of a debate opened with `begin_debate` (whose turns and credences
+        were committed as they came): the judge's queries and judgement; then end the
+        session `end_session` if given. One transaction."""
+        with self.transaction() as db:
+            self._finish_debate(db, round_id, result, credences=False)
+            if end_session is not None:
+                self._end_session(db, end_session)
+
+    def _end_session(self, db: Database, session_id: int) -> None:
+        db.conn.execute(
+            "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+            [time.time(), session_id],
+        )
+
     def record_debate(
         self,
         result: DebateResult,
@@ -780,74 +912,62 @@ class Store:
         settings: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> int:
-        """Store a whole headless debate in one transaction; returns the round id.
-
-        Without `session_id` a one-round session is created (and ended) for `judge`, by
-        default the simulated judge's name, with `settings` (how it was run, credentials
-        removed) and `seed` (the debate's seed; by default the world's).
-        """
-        rules = result.rules.model_dump(mode="json")
-        jm = result.judgement
+        """Store a whole finished debate in one transaction; returns the round id (see
+        `begin_debate` for the arguments). Live runs use `DebateRecorder` instead."""
+        started = {
+            "rules": result.rules,
+            "judge": result.judge,
+            "debater_a": result.debater_a,
+            "debater_b": result.debater_b,
+            "world_seed": result.world_seed,
+            "n_statements": result.n_statements,
+            "truth": result.truth,
+            "log10_truth": result.log10_truth,
+            "honest_side": result.honest_side,
+            "claims": result.claims,
+        }
         with self.transaction() as db:
             own = session_id is None
-            if session_id is None:
-                session_id = self._start_session(
-                    db,
-                    judge or result.judge,
-                    kind=kind,
-                    settings=settings or {},
-                    rules=rules,
-                    debater_a=result.debater_a,
-                    debater_b=result.debater_b,
-                    seed=result.world_seed if seed is None else seed,
-                    app_version=_app_version(),
-                )
-            last = db.conn.execute(
-                "SELECT MAX(number) FROM rounds WHERE session_id = ?", [session_id]
-            ).fetchone()[0]
-            rid = self._start_round(
+            sid, rid = self._begin_debate(
                 db,
-                session_id,
-                number=(last or 0) + 1,
+                started,
+                session_id=session_id,
+                judge=judge,
                 world_json=world_json,
-                world_seed=result.world_seed,
-                n_statements=result.n_statements,
-                truth_pz=result.truth,
-                log10_truth=result.log10_truth,
-                honest_side=result.honest_side,
-                claims={str(k): v for k, v in result.claims.items()},
-                rules=rules,
-                debater_a=result.debater_a,
-                debater_b=result.debater_b,
+                kind=kind,
+                settings=settings,
+                seed=seed,
             )
             for turn in result.turns:
                 self._add_turn(db, rid, turn.model_dump(mode="json"))
-            for c in jm.credences:
-                db.table("credences").insert(
-                    {
-                        "round_id": rid,
-                        "after_turn": c.after_turn,
-                        "credence_a": c.credence_a,
-                        "at": c.at,
-                    }
-                )
-            for q in jm.queries:
-                db.table("queries").insert(
-                    {"round_id": rid, "ids": _js(q.ids), "p": q.p, "at": q.at}
-                )
-            self._record_judgement(
-                db,
-                rid,
-                estimate=jm.estimate,
-                interval=jm.interval,
-                credence_a=jm.credence_a,
-                seconds=jm.seconds,
-                scores=result.scores.model_dump(),
-                baselines=result.baselines.model_dump(),
-                evidence=result.evidence,
-            )
+            self._finish_debate(db, rid, result, credences=True)
             if own:
-                db.conn.execute(
-                    "UPDATE sessions SET ended_at = ? WHERE id = ?", [time.time(), session_id]
-                )
+                self._end_session(db, sid)
             return rid
+
+    def abandon_orphans(self) -> int:
+        """Mark abandoned the open rounds of headless runs whose process is gone (killed
+        mid-debate: nothing can resume them), and end their sessions; returns how many.
+
+        A run records its process id and host in its session's settings; a round of a
+        process still alive on this host, or of another host, is left alone."""
+        import socket
+
+        host = socket.gethostname()
+        rows = self._all(
+            "SELECT r.id, s.id, s.settings FROM rounds r JOIN sessions s ON s.id = r.session_id"
+            " WHERE r.answered_at IS NULL AND r.abandoned_at IS NULL"
+            " AND s.kind IN ('debate', 'tournament')",
+            [],
+        )
+        gone = 0
+        for rid, sid, settings in rows:
+            run = (_load(settings) or {}).get("run") or {}
+            pid = run.get("pid")
+            if not isinstance(pid, int) or run.get("host") != host or _alive(pid):
+                continue
+            self.abandon_round(rid, "interrupted: the run ended before the judge answered")
+            with self.transaction() as db:
+                self._end_session(db, sid)
+            gone += 1
+        return gone

@@ -194,3 +194,100 @@ def test_bad_tournament_input_fails_fast_in_one_line(
         "--judges", judges, "--no-store",
     )  # fmt: skip
     _one_line_error(r, needle)
+
+
+_SLOW_SCRIPT = """
+import pathlib, time
+
+class Slow:
+    def __init__(self):
+        self.turns = 0
+
+    def argue(self, view, oracle):
+        self.turns += 1
+        if view["phase"] != "opening":
+            pathlib.Path({marker!r}).write_text("speaking")
+            time.sleep(600)
+        return {{"text": "I hold my claim.", "citations": []}}
+"""
+
+
+def test_killed_headless_debate_keeps_its_turns_and_is_marked_abandoned(tmp_path: Path) -> None:
+    """kill -9 in the middle of `pzjudge debate`: every turn made so far is in the database,
+    and the next headless run marks the orphaned round abandoned (never silently dropped)."""
+    import signal
+    import sqlite3
+    import time
+
+    marker = tmp_path / "speaking"
+    script = tmp_path / "slow.py"
+    script.write_text(_SLOW_SCRIPT.format(marker=str(marker)))
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[rules]\nturn_timeout = 600\nrounds = 1\n")
+    db = tmp_path / "h.db"
+    args = ["debate", SMALL, "--a", f"script:{script}:Slow", "--b", "builtin:honest"]
+    args += ["--judge", "maxent", "--rules", str(rules), "--db", str(db)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists():  # A is speaking in round 1: both openings are done
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def q(sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(db) as conn:
+            return list(conn.execute(sql))
+
+    assert q("SELECT answered_at, abandoned_at FROM rounds") == [(None, None)]
+    assert [s for (s,) in q("SELECT speaker FROM turns ORDER BY id")] == ["a", "b"]
+    assert q("SELECT COUNT(*) FROM credences") == [(2,)]
+    assert q("SELECT COUNT(*) FROM judgements") == [(0,)]
+
+    r = pz("debate", SMALL, "--a", "builtin:honest", "--b", "builtin:pairwise", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    (first, second) = q("SELECT answered_at, abandoned_at, abandon_reason FROM rounds ORDER BY id")
+    assert first[0] is None and first[1] is not None and "interrupted" in first[2]
+    assert second[0] is not None and second[1] is None
+    assert q("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL") == [(0,)]
+
+
+def test_headless_debate_commits_each_turn_as_it_is_made(tmp_path: Path) -> None:
+    """While a debate runs, its round is already open and holds the turns made so far."""
+    import asyncio
+
+    from debate.engine import run_debate
+    from debate.specs import make_debater, make_judge
+    from latent.world import load_world
+    from store.db import Store
+    from store.recorder import DebateRecorder
+
+    world = load_world(SMALL)
+    with Store(tmp_path / "live.db") as store:
+        rec = DebateRecorder(store, world_json=world.to_json())
+        seen: list[int] = []
+
+        def on_event(ev: dict[str, Any]) -> None:
+            rec.on_event(ev)
+            if ev["kind"] == "turn":  # committed before the engine goes on
+                (open_round,) = store.open_rounds(rec.session_id or -1)
+                seen.append(len(open_round["turns"]))
+
+        res = asyncio.run(
+            run_debate(
+                world,
+                make_debater("builtin:honest"),
+                make_debater("builtin:independence"),
+                make_judge("maxent"),
+                on_event=on_event,
+            )
+        )
+        rec.on_result(res)
+        assert seen == list(range(1, len(res.turns) + 1))
+        assert store.open_rounds(rec.session_id or -1) == []
+        (row,) = store._all("SELECT estimate FROM judgements", [])
+        assert row[0] == res.judgement.estimate

@@ -267,15 +267,28 @@ def cmd_debate(args: argparse.Namespace) -> int:
     b = make_debater(args.b, base_url=args.base_url)
     judge = make_judge(args.judge, base_url=args.base_url)
     store = _open_store(args)  # before the debate: a bad database fails fast
-    res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed))
+    recorder = None
     if store is not None:
+        from store.recorder import DebateRecorder
+
+        store.abandon_orphans()
+        recorder = DebateRecorder(
+            store,
+            world_json=world.to_json(),
+            seed=args.seed,
+            settings=_run_settings(args, ("world", "a", "b", "judge", "rules", "base_url")),
+        )
+    # each turn is committed the moment it is made: a run killed mid-debate keeps them
+    on_event = None if recorder is None else recorder.on_event
+    try:
+        res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed, on_event=on_event))
+    except BaseException as exc:
+        if recorder is not None:
+            recorder.on_error(exc)
+        raise
+    if store is not None and recorder is not None:
         with store:
-            store.record_debate(
-                res,
-                world_json=world.to_json(),
-                seed=args.seed,
-                settings=_run_settings(args, ("world", "a", "b", "judge", "rules", "base_url")),
-            )
+            recorder.on_result(res)
     _emit(args, _json_safe(res.model_dump(mode="json")), lambda: _render_debate(res))
     return 0
 
@@ -285,7 +298,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
     from debate.rules import load_rules
     from debate.specs import make_debater, make_judge
-    from debate.tournament import run_tournament, tournament_worlds
+    from debate.tournament import run_tournament
 
     debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
@@ -301,25 +314,19 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     settings = _run_settings(
         args, ("worlds", "debaters", "judges", "statements", "rules", "base_url")
     )
-    # the same worlds the tournament plays (deterministic under the seed), so that every
-    # stored round keeps its world file like a played one
-    world_files = (
-        {}
-        if store is None
-        else {
-            w.meta.seed if w.meta else None: w.to_json()
-            for w in tournament_worlds(args.worlds, args.seed, args.statements)
-        }
-    )
+    watch = None
+    if store is not None:
+        from store.recorder import DebateRecorder
 
-    def record(result: Any) -> None:
-        # each debate is committed the moment it ends (its own session, under its judge's
-        # name), so an interrupted tournament keeps what it played
-        if store is not None:
-            store.record_debate(
-                result,
+        store.abandon_orphans()
+
+        def watch(world: Any) -> DebateRecorder:
+            # each debate has its own session under its judge's name; every turn is
+            # committed as it is made, so an interrupted tournament keeps what it played
+            return DebateRecorder(
+                store,
+                world_json=world.to_json(),
                 kind="tournament",
-                world_json=world_files.get(result.world_seed),
                 seed=args.seed,
                 settings=settings,
             )
@@ -334,7 +341,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             statements=args.statements,
             base_url=args.base_url,
-            on_result=record,
+            watch=watch,
         )
     )
     if store is not None:
