@@ -107,7 +107,7 @@ class GaussianBlock(_Model):
             )
         asym = np.max(np.abs(a - a.T)) if m > 1 else 0.0
         if asym > TOL * max(1.0, float(np.max(d))):
-            i, j = np.unravel_index(int(np.argmax(np.abs(a - a.T))), a.shape)
+            i, j = (int(x) for x in np.unravel_index(int(np.argmax(np.abs(a - a.T))), a.shape))
             raise FieldError(
                 "covariance",
                 f"not symmetric (entry [{i}][{j}] = {a[i, j]:g} but [{j}][{i}] = {a[j, i]:g}); "
@@ -380,4 +380,13 @@ def load_world(path: str | Path) -> World:
 
 
 def save_world(world: World, path: str | Path) -> None:
-    Path(path).write_text(world.to_json(), encoding="utf-8")
+    """Write `world.to_json()` to `path`; a LatentError (one line) if it cannot be written."""
+    p = Path(path)
+    try:
+        p.write_text(world.to_json(), encoding="utf-8")
+    except FileNotFoundError:
+        raise LatentError(f"{p}: cannot write it: no such directory; create it first") from None
+    except OSError as exc:
+        raise LatentError(
+            f"{p}: cannot write it ({exc.strerror or exc.__class__.__name__}); choose another path"
+        ) from None

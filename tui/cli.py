@@ -13,7 +13,6 @@ import math
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from debate.errors import DebateError
@@ -67,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from latent.generate import generate_world
+    from latent.world import save_world
 
     world = generate_world(
         seed=args.seed,
@@ -75,9 +75,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         counterexamples=args.counterexamples,
         flips=args.flips,
     )
-    text = world.to_json()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        save_world(world, args.output)
         kinds = [b.trap or b.kind for b in world.blocks]
         if not args.json:
             print(
@@ -87,7 +86,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else:
             print(json.dumps({"path": args.output, "n_statements": world.n_statements}))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(world.to_json())
     return 0
 
 
@@ -364,6 +363,16 @@ def _nonneg(s: str) -> int:
     return v
 
 
+def _rel_tol(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not (math.isfinite(v) and 0.0 < v < 1.0):
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, e.g. 0.005")
+    return v
+
+
 def _pos(s: str) -> int:
     v = int(s)
     if v < 1:
@@ -404,8 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = add("prob", cmd_prob, "P(Z) of a world, with its standard error")
     pr.add_argument("world", help="world file (JSON)")
-    pr.add_argument("--rel-tol", type=float, default=0.005, help="relative std error to aim for")
-    pr.add_argument("--seed", type=int, default=0, help="seed of the estimator")
+    pr.add_argument("--rel-tol", type=_rel_tol, default=0.005, help="relative std error to aim for")
+    pr.add_argument("--seed", type=_nonneg, default=0, help="seed of the estimator")
 
     nw = add("nway", cmd_nway, "joint probability that the listed statements are all true")
     nw.add_argument("world", help="world file (JSON)")
