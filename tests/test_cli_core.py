@@ -139,3 +139,61 @@ def test_json_with_the_flag_and_a_summary_without(
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
     assert 0 < out.count("\n") <= 40 and out.strip()
+
+
+def test_bounds_from_a_chosen_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bounds --subset`/`--known`: the evidence is a judge's list, valued by the oracle or
+    given; on the fair D4 (A={1,2}, B={1,3}, C={2,3}) singles and pairs allow up to 1/4,
+    the triple pins P(all) to 0 (hand-computed)."""
+    pairs = ["A", "B", "C", "A,B", "A,C", "B,C"]
+    argv = ["bounds", D4, "--json", *[x for s in pairs for x in ("--subset", s)]]
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err
+    data = json.loads(out)
+    assert {"lower", "upper", "independence", "maxent", "truth", "blocks", "evidence"} <= set(data)
+    d4 = data["blocks"][0]
+    assert d4["lower"] == pytest.approx(0.0, abs=1e-9) and d4["upper"] == pytest.approx(0.25)
+    assert d4["independence"] == pytest.approx(0.125) and d4["truth"] == 0.0
+    assert {tuple(e["ids"]): e["p"] for e in data["evidence"]}[("A", "B")] == pytest.approx(0.25)
+    other = data["blocks"][1]  # nothing known about it: the trivial range
+    assert other["lower"] == pytest.approx(0.0, abs=1e-12) and other["upper"] == 1.0
+    ev = tmp_path / "ev.json"
+    ev.write_text(json.dumps([["A", "B", "C"], {"ids": ["A"], "p": 0.5}]))
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev), "--json")
+    assert rc == 0, err
+    assert json.loads(out)["blocks"][0]["upper"] <= 1e-9
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev))
+    assert rc == 0 and "these 2 probabilities" in out
+
+
+BAD_EVIDENCE: dict[str, tuple[str, str]] = {
+    "not json": ("[[", "not valid JSON"),
+    "not a list": ('{"A": 0.5}', "non-empty JSON list"),
+    "empty": ("[]", "non-empty JSON list"),
+    "unknown id": ('[["A", "Z"]]', "unknown statement id 'Z'"),
+    "bad item": ('[{"ids": ["A"]}]', "item 0"),
+    "p outside": ('[{"ids": ["A"], "p": 1.5}]', "item 0.p"),
+    "p not a number": ('[{"ids": ["A"], "p": "half"}]', "item 0.p"),
+    "twice": ('[["A", "A"]]', "listed twice"),
+}
+
+
+@pytest.mark.parametrize("label", list(BAD_EVIDENCE))
+def test_bad_evidence_is_one_line(
+    label: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, needle = BAD_EVIDENCE[label]
+    ev = tmp_path / "ev.json"
+    ev.write_text(text)
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev))
+    assert rc == 2 and out == ""
+    one_line_error(err, str(ev), needle)
+
+
+def test_bounds_order_and_a_list_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "bounds", D4, "--order", "2", "--subset", "A")
+    assert rc == 2
+    one_line_error(err, "not both")
+    rc, _, err = run(capsys, "bounds", D4, "--subset", "A,Z")
+    assert rc == 2
+    one_line_error(err, "unknown statement id 'Z'")
