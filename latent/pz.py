@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from scipy.special import log_ndtr
 
 from latent import bvn, mvn
+from latent.errors import LatentError
 from latent.nway import block_log_prob
 from latent.world import DiscreteBlock, GaussianBlock, World
 
@@ -59,6 +60,7 @@ def block_pz(
     A Gaussian estimate is clipped to the smallest single-statement probability (P(all) can
     never exceed it), which only ever moves it towards the truth.
     """
+    _check_options(rel_tol, seed)
     common: dict[str, Any] = {"name": block.name, "kind": block.kind, "trap": block.trap}
     m = len(block.statements)
     if isinstance(block, DiscreteBlock):
@@ -103,6 +105,13 @@ def block_pz(
     )
 
 
+def _check_options(rel_tol: float, seed: int) -> None:
+    if not (math.isfinite(rel_tol) and 0.0 < rel_tol < 1.0):
+        raise LatentError(f"relative tolerance is {rel_tol}; use a number between 0 and 1")
+    if seed < 0:
+        raise LatentError(f"seed is {seed}; use a whole number >= 0")
+
+
 def _degenerate_cap(r: np.ndarray, h: np.ndarray) -> float:
     """log of the smallest pair probability among perfectly (anti-)correlated pairs.
 
@@ -117,6 +126,7 @@ def _degenerate_cap(r: np.ndarray, h: np.ndarray) -> float:
 
 def world_pz(world: World, *, rel_tol: float = REL_TOL, seed: int = 0) -> WorldPZ:
     """P(Z) as the product over blocks; standard errors add in quadrature (log scale)."""
+    _check_options(rel_tol, seed)
     blocks = [block_pz(b, rel_tol=rel_tol, seed=seed) for b in world.blocks]
     if any(b.log10_pz is None for b in blocks):
         log10: float | None = None

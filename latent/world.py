@@ -28,6 +28,14 @@ TOL = 1e-9
 Trap = Literal["d4", "parity", "extremal", "flip"]
 
 
+class FieldError(ValueError):
+    """A validation error that knows which field (relative to the model) is at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,7 +59,7 @@ class GaussianStatement(Statement):
     @classmethod
     def _finite(cls, v: float) -> float:
         if not math.isfinite(v):
-            raise ValueError("threshold must be a finite number")
+            raise ValueError(f"threshold must be a finite number, got {v}; use e.g. 0.0")
         return v
 
 
@@ -76,26 +84,43 @@ class GaussianBlock(_Model):
         m = len(self.statements)
         cov = self.covariance
         if len(cov) != m or any(len(row) != m for row in cov):
-            raise ValueError(
-                f"covariance must be a {m}x{m} matrix (one row and column per statement)"
+            bad = next((i for i, row in enumerate(cov) if len(row) != m), None)
+            got = (
+                f"row {bad} has {len(cov[bad])} entries"
+                if bad is not None
+                else f"it has {len(cov)} row{'' if len(cov) == 1 else 's'}"
+            )
+            raise FieldError(
+                "covariance",
+                f"must be a {m}x{m} matrix (one row and column per statement) but {got}; "
+                "fix its size",
             )
         a = np.asarray(cov, dtype=float)
         if not np.all(np.isfinite(a)):
-            raise ValueError("covariance has a non-finite entry; use finite numbers")
+            raise FieldError("covariance", "has a non-finite entry; use finite numbers")
         d = np.diag(a)
         if np.any(d <= 0):
             i = int(np.argmin(d))
-            raise ValueError(f"covariance diagonal entry {i} is {d[i]:g}; variances must be > 0")
+            raise FieldError(
+                f"covariance[{i}][{i}]",
+                f"diagonal entry (a variance) is {d[i]:g}; variances must be > 0",
+            )
         asym = np.max(np.abs(a - a.T)) if m > 1 else 0.0
         if asym > TOL * max(1.0, float(np.max(d))):
-            raise ValueError(f"covariance is not symmetric (max |S - S^T| = {asym:.3g}); mirror it")
+            i, j = (int(x) for x in np.unravel_index(int(np.argmax(np.abs(a - a.T))), a.shape))
+            raise FieldError(
+                "covariance",
+                f"not symmetric (entry [{i}][{j}] = {a[i, j]:g} but [{j}][{i}] = {a[j, i]:g}); "
+                "mirror it",
+            )
         s = np.sqrt(d)
         corr = a / np.outer(s, s)
         lam = float(np.linalg.eigvalsh((corr + corr.T) / 2)[0]) if m > 1 else 1.0
         if lam < -1e-8:
-            raise ValueError(
-                f"covariance is not positive semi-definite (smallest eigenvalue of the "
-                f"correlation {lam:.3g}); add to the diagonal or use a kernel matrix"
+            raise FieldError(
+                "covariance",
+                f"not positive semi-definite (smallest eigenvalue of the correlation "
+                f"{lam:.3g}); add to the diagonal or use a kernel matrix",
             )
         return self
 
@@ -151,16 +176,17 @@ class DiscreteBlock(_Model):
     def _check(self) -> DiscreteBlock:
         for k, p in self.outcomes.items():
             if not (math.isfinite(p) and p >= 0):
-                raise ValueError(f"outcome {k!r} has probability {p}; use a number >= 0")
+                raise FieldError(f"outcomes.{k}", f"probability is {p}; use a number >= 0")
         total = math.fsum(self.outcomes.values())
         if abs(total - 1.0) > TOL:
-            raise ValueError(f"outcome probabilities sum to {total:.12g}; they must sum to 1")
-        for st in self.statements:
-            for o in st.outcomes:
+            raise FieldError("outcomes", f"probabilities sum to {total:.12g}; make them sum to 1")
+        for i, st in enumerate(self.statements):
+            for j, o in enumerate(st.outcomes):
                 if o not in self.outcomes:
-                    raise ValueError(
+                    raise FieldError(
+                        f"statements[{i}].outcomes[{j}]",
                         f"statement {st.id!r} names unknown outcome {o!r}; "
-                        f"use one of {sorted(self.outcomes)[:8]}"
+                        f"use one of {sorted(self.outcomes)[:8]}",
                     )
         return self
 
@@ -200,10 +226,11 @@ class World(_Model):
     def _unique_ids(self) -> World:
         seen: set[str] = set()
         for b, block in enumerate(self.blocks):
-            for st in block.statements:
+            for i, st in enumerate(block.statements):
                 if st.id in seen:
-                    raise ValueError(
-                        f"duplicate statement id {st.id!r} (again in block {b}); ids must be unique"
+                    raise FieldError(
+                        f"blocks[{b}].statements[{i}].id",
+                        f"duplicate statement id {st.id!r}; ids must be unique across all blocks",
                     )
                 seen.add(st.id)
         return self
@@ -289,15 +316,46 @@ def parse_world(data: Any, source: str = "world") -> World:
         return World.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "this field is required"
-        elif err["type"] == "union_tag_invalid":
-            msg = "kind must be 'gaussian' or 'discrete'"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown field; remove it or check its spelling"
+        loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):
+            loc = (*loc, *_split_field(cause.field))
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise LatentError(f"{source}: {_field_path(err['loc'])}: {msg}{more}") from None
+        raise LatentError(f"{source}: {_field_path(loc)}: {_message(err)}{more}") from None
+
+
+def _split_field(field: str) -> tuple[int | str, ...]:
+    """ "statements[1].id" -> ("statements", 1, "id"), the shape of a pydantic location."""
+    out: list[int | str] = []
+    for part in field.split("."):
+        name, *idx = part.replace("]", "").split("[")
+        if name:
+            out.append(name)
+        out += [int(i) for i in idx]
+    return tuple(out)
+
+
+def _message(err: Any) -> str:
+    """Pydantic's message for one error, made to say what to do about it."""
+    kind = err["type"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "this field is required; add it"
+    if kind == "union_tag_invalid":
+        return "kind must be 'gaussian' or 'discrete'"
+    if kind == "union_tag_not_found":
+        return 'kind is required; add "kind": "gaussian" or "discrete"'
+    if kind == "extra_forbidden":
+        return "unknown field; remove it or check its spelling"
+    if kind == "model_type" and not err["loc"]:
+        return 'a world file is a JSON object {"blocks": [...]}; see the schema in the README'
+    if kind == "too_short":
+        return "must not be empty; add at least one"
+    if kind.endswith(("_type", "_parsing")):
+        got = json.dumps(err.get("input"), default=str)
+        got = got if len(got) <= 40 else got[:37] + "..."
+        return f"{msg}, got {got}; fix the value"
+    return msg
 
 
 def load_world(path: str | Path) -> World:
@@ -322,4 +380,13 @@ def load_world(path: str | Path) -> World:
 
 
 def save_world(world: World, path: str | Path) -> None:
-    Path(path).write_text(world.to_json(), encoding="utf-8")
+    """Write `world.to_json()` to `path`; a LatentError (one line) if it cannot be written."""
+    p = Path(path)
+    try:
+        p.write_text(world.to_json(), encoding="utf-8")
+    except FileNotFoundError:
+        raise LatentError(f"{p}: cannot write it: no such directory; create it first") from None
+    except OSError as exc:
+        raise LatentError(
+            f"{p}: cannot write it ({exc.strerror or exc.__class__.__name__}); choose another path"
+        ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,71 @@ BAD: list[tuple[str, Any, str]] = [
     ("not an object", [1, 2, 3], "top level"),
     ("unknown field", {"blocks": [_gauss([[1.0]], n=1)], "colour": "red"}, "unknown field"),
 ]
+
+
+#: (label, world, the field the message must name, a fragment of the fix)
+FIELDS: list[tuple[str, Any, str, str]] = [
+    ("not psd", {"blocks": [_gauss([[1, 2], [2, 1]])]}, "blocks[0].covariance:", "diagonal"),
+    ("asymmetric", {"blocks": [_gauss([[1, 0.2], [0.3, 1]])]}, "blocks[0].covariance:", "mirror"),
+    ("short row", {"blocks": [_gauss([[1, 0.2], [0.2]])]}, "blocks[0].covariance:", "row 1"),
+    ("flat", {"blocks": [_gauss([1.0], n=1)]}, "blocks[0].covariance[0]:", "fix the value"),
+    ("zero var", {"blocks": [_gauss([[1, 0], [0, 0]])]}, "blocks[0].covariance[1][1]:", "> 0"),
+    ("nan cov", {"blocks": [_gauss([[math.nan]], n=1)]}, "blocks[0].covariance:", "finite"),
+    ("nan thr", {"blocks": [_gauss([[1.0]], n=1, threshold=math.nan)]}, "threshold:", "finite"),
+    ("inf thr", {"blocks": [_gauss([[1.0]], n=1, threshold=math.inf)]}, "threshold:", "finite"),
+    (
+        "nan prob",
+        {"blocks": [_disc({"a": math.nan, "b": 0.5}, [["a"]])]},
+        "blocks[0].outcomes.a:",
+        ">= 0",
+    ),
+    ("sum", {"blocks": [_disc({"a": 0.5, "b": 0.4}, [["a"]])]}, "blocks[0].outcomes:", "sum to 1"),
+    (
+        "unknown outcome",
+        {"blocks": [_disc({"a": 1.0}, [["a"], ["a", "z"]])]},
+        "blocks[0].statements[1].outcomes[1]:",
+        "use one of",
+    ),
+    (
+        "duplicate across blocks",
+        {"blocks": [_gauss([[1.0]], n=1), _disc({"a": 1.0}, [["a"]]), _gauss([[1.0]], n=1)]},
+        "blocks[2].statements[0].id:",
+        "unique",
+    ),
+    (
+        "duplicate in a block",
+        {
+            "blocks": [
+                _disc({"a": 1.0}, [["a"], ["a"]])
+                | {
+                    "statements": [
+                        {"id": "x", "text": "t", "outcomes": ["a"]},
+                        {"id": "x", "text": "u", "outcomes": ["a"]},
+                    ]
+                }
+            ]
+        },
+        "blocks[0].statements[1].id:",
+        "unique",
+    ),
+    ("no kind", {"blocks": [{"statements": [], "covariance": []}]}, "blocks[0]:", '"kind"'),
+    ("empty block", {"blocks": [_gauss([], n=0)]}, "blocks[0].statements:", "at least one"),
+    ("string number", {"blocks": [_gauss([["x"]], n=1)]}, "covariance[0][0]:", "fix the value"),
+    ("not an object", [], "(top level):", '{"blocks"'),
+]
+
+
+@pytest.mark.parametrize(("label", "data", "field", "fix"), FIELDS, ids=[f[0] for f in FIELDS])
+def test_malformed_worlds_name_the_field_and_the_fix(
+    label: str, data: Any, field: str, fix: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(data))  # NaN and Infinity as Python's json writes them
+    with pytest.raises(LatentError) as exc:
+        load_world(path)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: ")
+    assert field in msg and fix in msg, msg
 
 
 @pytest.mark.parametrize(("label", "data", "needle"), BAD, ids=[b[0] for b in BAD])

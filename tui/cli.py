@@ -13,7 +13,6 @@ import math
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from debate.errors import DebateError
@@ -67,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from latent.generate import generate_world
+    from latent.world import save_world
 
     world = generate_world(
         seed=args.seed,
@@ -75,9 +75,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         counterexamples=args.counterexamples,
         flips=args.flips,
     )
-    text = world.to_json()
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        save_world(world, args.output)
         kinds = [b.trap or b.kind for b in world.blocks]
         if not args.json:
             print(
@@ -87,7 +86,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         else:
             print(json.dumps({"path": args.output, "n_statements": world.n_statements}))
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(world.to_json())
     return 0
 
 
@@ -131,18 +130,33 @@ def cmd_nway(args: argparse.Namespace) -> int:
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
-    from latent.bounds import world_bounds
+    from latent.bounds import bounds_from_known, world_bounds
+    from latent.evidence import evidence_from_ids, load_evidence
     from latent.world import load_world
 
-    res = world_bounds(load_world(args.world), args.order)
+    world = load_world(args.world)
+    chosen = args.known is not None or bool(args.subset)
+    if chosen and args.order is not None:
+        raise LatentError("give either --order K or a chosen list (--known/--subset), not both")
+    if chosen:
+        evidence = load_evidence(world, args.known) if args.known is not None else {}
+        evidence.update(evidence_from_ids(world, [s.split(",") for s in args.subset or []]))
+        res = bounds_from_known(world, evidence)
+        what = f"these {len(evidence)} probabilities"
+    else:
+        order = 2 if args.order is None else args.order
+        res = world_bounds(world, order)
+        what = f"all ≤{order}-way probabilities"
     payload = res.model_dump()
+    if chosen:
+        payload["evidence"] = [{"ids": list(k), "p": v} for k, v in evidence.items()]
 
     def text() -> str:
         def f(v: float | None) -> str:
             return "—" if v is None else (_fmt_p(math.log10(v)) if v > 0 else "0")
 
         lines = [
-            f"What all ≤{args.order}-way probabilities say about P(Z):",
+            f"What {what} say about P(Z):",
             f"  truth        {f(payload['truth'])}",
             f"  range        [{f(payload['lower'])}, {f(payload['upper'])}]",
             f"  independence {f(payload['independence'])}",
@@ -437,6 +451,16 @@ def _nonneg(s: str) -> int:
     return v
 
 
+def _rel_tol(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not (math.isfinite(v) and 0.0 < v < 1.0):
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, e.g. 0.005")
+    return v
+
+
 def _pos(s: str) -> int:
     v = int(s)
     if v < 1:
@@ -477,16 +501,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = add("prob", cmd_prob, "P(Z) of a world, with its standard error")
     pr.add_argument("world", help="world file (JSON)")
-    pr.add_argument("--rel-tol", type=float, default=0.005, help="relative std error to aim for")
-    pr.add_argument("--seed", type=int, default=0, help="seed of the estimator")
+    pr.add_argument("--rel-tol", type=_rel_tol, default=0.005, help="relative std error to aim for")
+    pr.add_argument("--seed", type=_nonneg, default=0, help="seed of the estimator")
 
     nw = add("nway", cmd_nway, "joint probability that the listed statements are all true")
     nw.add_argument("world", help="world file (JSON)")
     nw.add_argument("ids", nargs="+", metavar="ID", help="statement ids")
 
-    bd = add("bounds", cmd_bounds, "what all ≤K-way probabilities say about P(Z)")
+    bd = add("bounds", cmd_bounds, "what known n-way probabilities say about P(Z)")
     bd.add_argument("world", help="world file (JSON)")
-    bd.add_argument("--order", type=_pos, default=2, help="highest order K known")
+    bd.add_argument("--order", type=_pos, help="every ≤K-way probability is known (default 2)")
+    bd.add_argument(
+        "--known",
+        metavar="FILE",
+        help='only a chosen list: JSON [["s1","s2"], {"ids": ["s3"], "p": 0.4}, ...]',
+    )
+    bd.add_argument(
+        "--subset",
+        action="append",
+        metavar="ID,ID,…",
+        help="a known subset (its probability from the oracle); repeat it",
+    )
 
     pl = add("plant", cmd_plant, "plant an LP-extremal counterexample with the same ≤K-way probs")
     pl.add_argument("world", help="world file (JSON)")

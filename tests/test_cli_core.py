@@ -1,0 +1,199 @@
+"""The core commands (generate, prob, nway, bounds, plant) as a user meets them: bad input
+gives one line and exit status 2, never a traceback; `--json` everywhere, a summary without."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from latent.errors import LatentError
+from latent.pz import world_pz
+from latent.world import load_world
+from tui.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+D4 = str(EXAMPLES / "d4.json")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:  # argparse refusing an option
+        rc = int(exc.code or 0)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    assert err.count("\n") == 1 and err.startswith("pzjudge: error: "), err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+MALFORMED: dict[str, str] = {
+    "bad json": '{"blocks": [}',
+    "empty file": "",
+    "not psd": '{"blocks":[{"kind":"gaussian","statements":[{"id":"a","text":"x"},'
+    '{"id":"b","text":"y"}],"covariance":[[1,2],[2,1]]}]}',
+    "nan threshold": '{"blocks":[{"kind":"gaussian","statements":[{"id":"a","text":"x",'
+    '"threshold":NaN}],"covariance":[[1]]}]}',
+    "duplicate id": '{"blocks":[{"kind":"discrete","outcomes":{"1":1.0},"statements":'
+    '[{"id":"a","text":"x","outcomes":["1"]}]},{"kind":"gaussian","statements":'
+    '[{"id":"a","text":"x"}],"covariance":[[1]]}]}',
+    "unknown outcome": '{"blocks":[{"kind":"discrete","outcomes":{"1":1.0},"statements":'
+    '[{"id":"a","text":"x","outcomes":["2"]}]}]}',
+}
+
+
+@pytest.mark.parametrize("label", list(MALFORMED))
+@pytest.mark.parametrize("command", ["prob", "nway", "bounds", "plant"])
+def test_every_command_refuses_a_malformed_world_in_one_line(
+    label: str, command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(MALFORMED[label])
+    extra = {
+        "prob": [],
+        "nway": ["a"],
+        "bounds": ["--order", "2"],
+        "plant": ["--extreme", "min", "-o", str(tmp_path / "out.json")],
+    }[command]
+    rc, out, err = run(capsys, command, str(path), *extra)
+    assert rc == 2 and out == ""
+    one_line_error(err, str(path))
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_unwritable_outputs_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir" / "w.json"
+    rc, _, err = run(capsys, "generate", "--seed", "1", "--statements", "5", "-o", str(missing))
+    assert rc == 2
+    one_line_error(err, str(missing), "create it first")
+    rc, _, err = run(capsys, "plant", D4, "--extreme", "min", "-o", str(missing))
+    assert rc == 2
+    one_line_error(err, str(missing))
+    rc, _, err = run(capsys, "plant", D4, "--extreme", "min", "-o", str(tmp_path))
+    assert rc == 2
+    one_line_error(err, str(tmp_path), "choose another path")
+
+
+@pytest.mark.parametrize("tol", ["0", "-1", "nan", "inf", "1.5", "x"])
+def test_prob_refuses_a_bad_tolerance(tol: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, "prob", D4, "--rel-tol", tol)
+    assert rc == 2 and out == "" and "--rel-tol" in err and "Traceback" not in err
+
+
+def test_prob_refuses_a_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, "prob", str(EXAMPLES / "small.json"), "--seed", "-5")
+    assert rc == 2 and out == "" and "--seed" in err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [({"rel_tol": 0.0}, "tolerance"), ({"rel_tol": math.nan}, "tolerance"), ({"seed": -1}, "seed")],
+)
+def test_world_pz_refuses_bad_options(kwargs: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(LatentError, match=fragment):
+        world_pz(load_world(EXAMPLES / "small.json"), **kwargs)
+
+
+def _core_commands(tmp_path: Path) -> dict[str, list[str]]:
+    small = str(EXAMPLES / "small.json")
+    return {
+        "generate": [
+            "generate",
+            "--seed",
+            "2",
+            "--statements",
+            "20",
+            "--families",
+            "2",
+            "-o",
+            str(tmp_path / "g.json"),
+        ],
+        "prob": ["prob", small],
+        "nway": ["nway", small, "s03", "s09"],
+        "bounds": ["bounds", small, "--order", "2"],
+        "plant": ["plant", D4, "--extreme", "max", "-o", str(tmp_path / "p.json")],
+    }
+
+
+@pytest.mark.parametrize("name", ["generate", "prob", "nway", "bounds", "plant"])
+def test_json_with_the_flag_and_a_summary_without(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _core_commands(tmp_path)[name]
+    rc, out, err = run(capsys, *argv, "--json")
+    assert rc == 0, err
+    data = json.loads(out)
+    assert isinstance(data, dict) and data
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    assert 0 < out.count("\n") <= 40 and out.strip()
+
+
+def test_bounds_from_a_chosen_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bounds --subset`/`--known`: the evidence is a judge's list, valued by the oracle or
+    given; on the fair D4 (A={1,2}, B={1,3}, C={2,3}) singles and pairs allow up to 1/4,
+    the triple pins P(all) to 0 (hand-computed)."""
+    pairs = ["A", "B", "C", "A,B", "A,C", "B,C"]
+    argv = ["bounds", D4, "--json", *[x for s in pairs for x in ("--subset", s)]]
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err
+    data = json.loads(out)
+    assert {"lower", "upper", "independence", "maxent", "truth", "blocks", "evidence"} <= set(data)
+    d4 = data["blocks"][0]
+    assert d4["lower"] == pytest.approx(0.0, abs=1e-9) and d4["upper"] == pytest.approx(0.25)
+    assert d4["independence"] == pytest.approx(0.125) and d4["truth"] == 0.0
+    assert {tuple(e["ids"]): e["p"] for e in data["evidence"]}[("A", "B")] == pytest.approx(0.25)
+    other = data["blocks"][1]  # nothing known about it: the trivial range
+    assert other["lower"] == pytest.approx(0.0, abs=1e-12) and other["upper"] == 1.0
+    ev = tmp_path / "ev.json"
+    ev.write_text(json.dumps([["A", "B", "C"], {"ids": ["A"], "p": 0.5}]))
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev), "--json")
+    assert rc == 0, err
+    assert json.loads(out)["blocks"][0]["upper"] <= 1e-9
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev))
+    assert rc == 0 and "these 2 probabilities" in out
+
+
+BAD_EVIDENCE: dict[str, tuple[str, str]] = {
+    "not json": ("[[", "not valid JSON"),
+    "not a list": ('{"A": 0.5}', "non-empty JSON list"),
+    "empty": ("[]", "non-empty JSON list"),
+    "unknown id": ('[["A", "Z"]]', "unknown statement id 'Z'"),
+    "bad item": ('[{"ids": ["A"]}]', "item 0"),
+    "p outside": ('[{"ids": ["A"], "p": 1.5}]', "item 0.p"),
+    "p not a number": ('[{"ids": ["A"], "p": "half"}]', "item 0.p"),
+    "twice": ('[["A", "A"]]', "listed twice"),
+}
+
+
+@pytest.mark.parametrize("label", list(BAD_EVIDENCE))
+def test_bad_evidence_is_one_line(
+    label: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, needle = BAD_EVIDENCE[label]
+    ev = tmp_path / "ev.json"
+    ev.write_text(text)
+    rc, out, err = run(capsys, "bounds", D4, "--known", str(ev))
+    assert rc == 2 and out == ""
+    one_line_error(err, str(ev), needle)
+
+
+def test_bounds_order_and_a_list_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "bounds", D4, "--order", "2", "--subset", "A")
+    assert rc == 2
+    one_line_error(err, "not both")
+    rc, _, err = run(capsys, "bounds", D4, "--subset", "A,Z")
+    assert rc == 2
+    one_line_error(err, "unknown statement id 'Z'")
