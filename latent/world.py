@@ -86,7 +86,7 @@ class GaussianBlock(_Model):
         if len(cov) != m or any(len(row) != m for row in cov):
             bad = next((i for i, row in enumerate(cov) if len(row) != m), None)
             got = (
-                f"row {bad} has {len(cov[bad])} entries"
+                f"row {bad} has {len(cov[bad])} entr{'y' if len(cov[bad]) == 1 else 'ies'}"
                 if bad is not None
                 else f"it has {len(cov)} row{'' if len(cov) == 1 else 's'}"
             )

@@ -88,6 +88,13 @@ def test_unwritable_outputs_are_one_line(
 def test_prob_refuses_a_bad_tolerance(tol: str, capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = run(capsys, "prob", D4, "--rel-tol", tol)
     assert rc == 2 and out == "" and "--rel-tol" in err and "Traceback" not in err
+    assert err.count("\n") == 1, err  # one line, no usage block before it
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["prob"], ["nway", D4, "A", "--order"]])
+def test_usage_errors_are_one_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == "" and err.count("\n") == 1 and "--help" in err, err
 
 
 def test_prob_refuses_a_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ import math
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from debate.errors import DebateError
 from latent.errors import LatentError
@@ -468,8 +468,15 @@ def _pos(s: str) -> int:
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pzjudge",
         description="How well does a bounded judge estimate P(Z)? A game and research tool.",
     )
