@@ -8,7 +8,6 @@ fills in the probability, as it does for a judge's query) or an object
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from latent.errors import LatentError
 from latent.nway import nway
-from latent.world import World
+from latent.world import World, read_json
 
 Evidence = dict[tuple[str, ...], float]
 
@@ -82,20 +81,4 @@ def parse_evidence(world: World, data: Any, source: str = "evidence") -> Evidenc
 
 def load_evidence(world: World, path: str | Path) -> Evidence:
     """Read an evidence file; a LatentError (one line) if it cannot be used."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LatentError(f"{p}: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LatentError(
-            f"{p}: cannot read it ({exc.__class__.__name__}); check the file"
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LatentError(
-            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
-            "fix the syntax"
-        ) from None
-    return parse_evidence(world, data, str(p))
+    return parse_evidence(world, read_json(path), str(path))

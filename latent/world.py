@@ -358,8 +358,9 @@ def _message(err: Any) -> str:
     return msg
 
 
-def load_world(path: str | Path) -> World:
-    """Read and validate a world file; a LatentError (one line) if it cannot be used."""
+def read_json(path: str | Path) -> Any:
+    """The parsed JSON of a user's file; a LatentError (one line, naming the file and the
+    fix) if it is missing, unreadable or not JSON."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -376,7 +377,12 @@ def load_world(path: str | Path) -> World:
             f"{p}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
             "fix the syntax"
         ) from None
-    return parse_world(data, str(p))
+    return data
+
+
+def load_world(path: str | Path) -> World:
+    """Read and validate a world file; a LatentError (one line) if it cannot be used."""
+    return parse_world(read_json(path), str(path))
 
 
 def save_world(world: World, path: str | Path) -> None:
