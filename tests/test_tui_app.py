@@ -146,6 +146,13 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
         assert picked and picked[-1].ids == list(first.ids)
         detail = str(app.screen.query_one("#chip-detail", Static).render())
         assert all(sid in detail for sid in first.ids)
+        await pilot.press("right")
+        assert transcript.cited != (0, 0)
+        # hovering the first citation shows it again
+        row = next(r for r, (b, j) in enumerate(transcript._index) if b.lines[j][1] == 0)
+        await pilot.hover(Transcript, offset=(8, row - int(transcript.scroll_offset.y)))
+        assert transcript.cited == (0, 0)
+        assert [m for m in seen if isinstance(m, CitationFocused)][-1].ids == list(first.ids)
         await pilot.press("3")
         assert app.screen.query_one(Pages).active == "evidence"
         await pilot.press("2")

@@ -271,10 +271,22 @@ class Transcript(ScrollView, can_focus=True):
         at = every.index(self.cited) + step if self.cited in every else (0 if step > 0 else -1)
         self.select(every[at % len(every)])
 
-    def on_click(self, event: events.Click) -> None:
-        row = int(self.scroll_offset.y) + event.y
+    def _citation_at(self, y: int) -> tuple[int, int] | None:
+        row = int(self.scroll_offset.y) + y
         if 0 <= row < len(self._index):
             block, i = self._index[row]
             cite = block.lines[i][1]
             if cite >= 0:
-                self.select((self._speech_no(block), cite))
+                return (self._speech_no(block), cite)
+        return None
+
+    def on_click(self, event: events.Click) -> None:
+        cited = self._citation_at(event.y)
+        if cited is not None:
+            self.select(cited)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """Hovering a citation shows the statements it names, like selecting it."""
+        cited = self._citation_at(event.y)
+        if cited is not None and cited != self.cited:
+            self.select(cited)
