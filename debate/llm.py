@@ -177,7 +177,7 @@ def extract_json(reply: str) -> Any:
                 obj, _ = decoder.raw_decode(candidate, start)
             except json.JSONDecodeError as exc:
                 if first_error is None:
-                    first_error = f"invalid JSON: {exc.msg} at character {exc.pos}"
+                    first_error = f"invalid JSON ({exc.msg}, character {exc.pos})"
             else:
                 if isinstance(obj, dict):
                     return obj
