@@ -515,15 +515,27 @@ def _tvn_core(
     relative to P (a peaked integrand far in the tails, or terms that cancel under negative
     correlations), _tvn_robust recomputes P without any subtraction.
     """
-    out, total, lmax, easy = _tvn_plackett(ha, hb, hc, rab, rac, rbc, base, _TVN_NODES)
+    out, total, lmax, easy, _ = _tvn_plackett(ha, hb, hc, rab, rac, rbc, base, _TVN_NODES)
     sus = np.flatnonzero(~easy & (np.maximum(np.abs(rab), np.abs(rac)) < 1.0 - 1e-9))
     args = (ha[sus], hb[sus], hc[sus], rab[sus], rac[sus], rbc[sus], base[sus])
-    _, check, lmax2, _ = _tvn_plackett(*args, _TVN_CHECK)
+    _, check, lmax2, _, _ = _tvn_plackett(*args, _TVN_CHECK)
     with np.errstate(over="ignore", invalid="ignore"):
         diff = np.abs(total[sus] - check * np.exp(lmax2 - lmax[sus]))
-        redo = sus[~(diff <= _TVN_REL * total[sus])]
+        bad = ~(diff <= _TVN_REL * total[sus])
+    redo = sus[bad]
     if redo.size:
-        out[redo] = _tvn_robust(ha[redo], hb[redo], hc[redo], rab[redo], rac[redo], rbc[redo])
+        # A finer Plackett integral settles the rows whose quadrature had not converged
+        # (it agrees with the check and its terms do not cancel); the subtraction-free
+        # integral, ~50x dearer per row, takes only the rest.
+        args = (ha[redo], hb[redo], hc[redo], rab[redo], rac[redo], rbc[redo], base[redo])
+        fine_out, fine, lmax3, _, mag = _tvn_plackett(*args, _TVN_FINE)
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = np.abs(fine - check[bad] * np.exp(lmax2[bad] - lmax3))
+            ok = (diff <= _TVN_REL * fine) & (fine >= _TVN_CANCEL * mag)
+        out[redo[ok]] = fine_out[ok]
+        rest = redo[~ok]
+        if rest.size:
+            out[rest] = _tvn_robust(ha[rest], hb[rest], hc[rest], rab[rest], rac[rest], rbc[rest])
     return out
 
 
@@ -536,10 +548,11 @@ def _tvn_plackett(
     rbc: FloatArray,
     base: FloatArray,
     nodes: int,
-) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
     """The Plackett form with `nodes` Gauss–Legendre nodes: (log P, P / exp(lmax), lmax,
-    easy), `easy` where the log integrand varies by less than 1 over the nodes and the terms
-    cancel by less than 10% (seen accurate to ~1e-9 against _tvn_robust)."""
+    easy, the sum of the terms' magnitudes / exp(lmax)), `easy` where the log integrand
+    varies by less than 1 over the nodes and the terms cancel by less than 10% (seen
+    accurate to ~1e-9 against _tvn_robust)."""
     x, w = _gl(nodes)
     t = 0.5 * (1.0 + x)[:, None]  # (n, 1) against (N,) parameters -> (n, N)
     t2 = t * t
@@ -570,16 +583,21 @@ def _tvn_plackett(
     # cancellation (negative correlations) can leave a result below the quadrature noise
     floor = 1e-15 * (np.exp(base - lmax) + np.abs(rab) + np.abs(rac))
     easy = (spread < 1.0) & (total >= 0.9 * mag)
-    return lmax + np.log(np.maximum(total, floor)), total, lmax, easy
+    return lmax + np.log(np.maximum(total, floor)), total, lmax, easy, mag
 
 
 #: Gauss–Legendre nodes of the check integral, and the relative disagreement with the main
 #: one (_TVN_NODES) above which _tvn_robust takes over.
 _TVN_CHECK = 20
 _TVN_REL = 1e-9
+#: Nodes of the finer Plackett integral for rows the check rejects, and the least share of
+#: the terms' magnitude its result must keep (below it, rounding in the sum could exceed
+#: _TVN_REL: the subtraction-free integral decides).
+_TVN_FINE = 48
+_TVN_CANCEL = 1e-4
 #: Grid points per refinement level and Gauss–Legendre nodes per panel of _tvn_robust.
-_TVN_GRID = 160
-_TVN_PANEL = 40
+_TVN_GRID = 48
+_TVN_PANEL = 32
 
 
 def _tvn_robust(
