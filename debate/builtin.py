@@ -376,7 +376,10 @@ class FlipHider(_Builtin):
 
     def speak(self, view: DebaterView, an: Analysis) -> Argument:
         k = view.rules.citations_per_turn
-        if not an.apart:
+        # Calling a negation a paraphrase argues for a *larger* P(Z): when its claim is the
+        # smaller one (the lie went towards a low independence product), that argument would
+        # refute itself, so it argues the product instead.
+        if not an.apart or view.claim < view.opponent_claim:
             return IndependenceLiar.speak(self, view, an)  # type: ignore[arg-type]
         done = _already(view)
         pairs = [it for it in an.apart if not done.intersection(it.ids)] or an.apart

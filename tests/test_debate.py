@@ -76,6 +76,24 @@ def test_flip_hider_calls_the_flip_a_paraphrase_and_judge_checks(world: World) -
     assert any("s05" in q.ids for q in res.judgement.queries)
 
 
+def test_flip_hider_never_argues_against_its_own_claim() -> None:
+    """Where correlated families lift P(Z) far above the product, the lie goes down towards
+    the product; "a negation is a paraphrase" would argue for a *larger* P(Z), so there the
+    flip-hider argues the product instead of refuting itself."""
+    from debate.engine import independence_value
+    from latent.generate import generate_world
+    from latent.pz import world_pz
+
+    low = generate_world(seed=1, statements=60, families=6, counterexamples=0, flips=1)
+    assert independence_value(low) < world_pz(low).pz  # the precondition of this case
+    res = _debate(low, builtin("flip-hider"), builtin("honest"))
+    assert res.claims["a"] < res.claims["b"]
+    for t in res.turns:
+        if t.speaker == "a":
+            assert "larger than a product" not in t.text and "same thing" not in t.text
+            assert "product" in t.text
+
+
 def test_trust_judges_and_scores(world: World) -> None:
     res = _debate(world, builtin("honest"), builtin("independence"), judge="trust-a")
     assert res.judgement.estimate == res.claims["a"]
