@@ -138,6 +138,28 @@ def _trunc_moments(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray
     return lz, mean, dvar
 
 
+def _trunc_mean(a: float, b: float) -> float:
+    """E[Y] for ``Y ~ N(0,1)`` truncated to ``[a, b]``: `_trunc_moments` for one interval,
+    without the cost of arrays (the reordering Cholesky asks once per variable)."""
+    try:
+        return _trunc_mean_scalar(a, b)
+    except (ValueError, OverflowError):  # an empty or vanishing interval: the array path
+        return float(_trunc_moments(np.array([a]), np.array([b]))[1][0])
+
+
+def _trunc_mean_scalar(a: float, b: float) -> float:
+    if a > 0:  # mirror to the lower half, where log_ndtr is exact
+        return -_trunc_mean_scalar(-b, -a)
+    if b <= 0:
+        lb = float(log_ndtr(b))
+        lz = lb + math.log1p(-math.exp(float(log_ndtr(a)) - lb)) if a > -math.inf else lb
+    else:
+        lz = math.log1p(-float(ndtr(a)) - float(ndtr(-b)))
+    pa = math.exp(-0.5 * a * a - lz - _LOG_SQRT_2PI) if math.isfinite(a) else 0.0
+    pb = math.exp(-0.5 * b * b - lz - _LOG_SQRT_2PI) if math.isfinite(b) else 0.0
+    return pa - pb
+
+
 # ------------------------------------------------------------------- reordering Cholesky
 
 
@@ -161,6 +183,11 @@ def _cholperm(
     rem = np.arange(d)  # original indices still to place
     schur = corr.copy()  # Schur complement on `rem` at the start of the block
     cond_mean = np.zeros(d)  # sum_j L[i, j] z_j over placed j, for i in rem (positionally)
+    # An orthant (every interval one-sided, as for P(Z)) needs one log_ndtr per step, not
+    # the general interval mass: (bound - mean) / s, signed so that the mass is Phi of it.
+    one_sided = bool(np.all(np.isinf(lower) | np.isinf(upper)))
+    sign_all = np.where(np.isinf(upper), -1.0, 1.0)
+    bound_all = np.where(np.isinf(upper), lower, upper)
     j = 0
     while j < d:
         r = rem.size
@@ -170,9 +197,15 @@ def _cholperm(
         free = np.ones(r, dtype=bool)
         lo = lower[rem]
         hi = upper[rem]
+        sign = sign_all[rem]
+        bound = bound_all[rem]
         for t in range(nb):
             s = np.sqrt(np.maximum(var, _VAR_FLOOR))
-            pr = _ln_npr((lo - cond_mean) / s, (hi - cond_mean) / s)
+            if one_sided:
+                with np.errstate(invalid="ignore"):
+                    pr = log_ndtr(sign * (bound - cond_mean) / s)
+            else:
+                pr = _ln_npr((lo - cond_mean) / s, (hi - cond_mean) / s)
             pr[~free] = np.inf
             k = int(np.argmin(pr))
             vk = var[k]
@@ -191,11 +224,11 @@ def _cholperm(
             var[k] = 0.0
             tl = (lo[k] - cond_mean[k]) / sk
             tu = (hi[k] - cond_mean[k]) / sk
-            _, mk, _ = _trunc_moments(np.array([tl]), np.array([tu]))
-            cond_mean += col * float(mk[0])  # E of the standardised k-th variable
+            mk = _trunc_mean(tl, tu)
+            cond_mean += col * mk  # E of the standardised k-th variable
             lfull[rem, j + t] = col
             perm[j + t] = rem[k]
-            z[j + t] = float(mk[0])
+            z[j + t] = mk
         keep = free
         wk = w[keep]
         schur = schur[np.ix_(keep, keep)] - wk @ wk.T
