@@ -145,23 +145,17 @@ def _fast(
         if theta:  # s = sin θ keeps the end singularities at s = ±1 further away
             half = 0.5 * np.arcsin(rs)
             s = np.sin(half * (1.0 + x[:, None]))
-            t = np.multiply(s, s)
-            np.subtract(1.0, t, out=t)
-            f = np.multiply(p, s, out=s)
-            f -= q
-            f /= t
-            f -= emax
-            np.exp(f, out=f)
         else:
             half = 0.5 * rs
             s = half * (1.0 + x[:, None])
-            t = np.multiply(s, s)
-            np.subtract(1.0, t, out=t)
-            f = np.multiply(p, s, out=s)
-            f -= q
-            f /= t
-            f -= emax
-            np.exp(f, out=f)
+        t = np.multiply(s, s)
+        np.subtract(1.0, t, out=t)  # 1 - s²
+        f = np.multiply(p, s, out=s)
+        f -= q
+        f /= t
+        f -= emax
+        np.exp(f, out=f)  # exp((p s - q) / (1 - s²) - emax)
+        if not theta:  # the density's 1 / sqrt(1 - s²); in θ, ds = cos θ dθ cancels it
             np.sqrt(t, out=t)
             f /= t
         integ = (w @ f) * half / (2.0 * math.pi)  # signed, in units of exp(emax)
