@@ -351,21 +351,22 @@ async def run_debate(
     claims: dict[Side, float] = {side: p_true, ("b" if side == "a" else "a"): lie}
     log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
     run = _Run(world, {"a": a, "b": b}, judge, rules, claims, on_event)
-    # Everything a store needs to open the round before the first speech, so that each
-    # turn can be committed the moment it is made (the UI ignores this event: it is secret).
-    run.emit(
-        kind="started",
-        world_seed=world.meta.seed if world.meta else None,
-        n_statements=world.n_statements,
-        rules=rules,
-        debater_a=a.name,
-        debater_b=b.name,
-        judge=judge.name,
-        honest_side=side,
-        claims=dict(claims),
-        truth=p_true,
-        log10_truth=log10_truth,
-    )
+    # What is settled before the first speech (the head of the DebateResult): a store opens
+    # the round with it, so that each turn can be committed the moment it is made. The UI
+    # ignores this event: it names the honest side.
+    head: dict[str, Any] = {
+        "world_seed": world.meta.seed if world.meta else None,
+        "n_statements": world.n_statements,
+        "rules": rules,
+        "debater_a": a.name,
+        "debater_b": b.name,
+        "judge": judge.name,
+        "honest_side": side,
+        "claims": claims,
+        "truth": p_true,
+        "log10_truth": log10_truth,
+    }
+    run.emit(kind="started", **{**head, "claims": dict(claims)})
     try:
         decision = await run.play()
     finally:
@@ -384,18 +385,9 @@ async def run_debate(
         errors=run.judge_errors,
     )
     return DebateResult(
-        world_seed=world.meta.seed if world.meta else None,
-        n_statements=world.n_statements,
-        rules=rules,
-        debater_a=a.name,
-        debater_b=b.name,
-        judge=judge.name,
-        honest_side=side,
-        claims=claims,
+        **head,
         turns=run.turns,
         judgement=judgement,
-        truth=p_true,
-        log10_truth=log10_truth,
         scores=score(
             decision.estimate,
             p_true,

@@ -63,6 +63,21 @@ def _bool(v: int | None) -> bool | None:
     return None if v is None else bool(v)
 
 
+#: What a debate settles before its first speech (the engine's "started" event).
+_DEBATE_HEAD = (
+    "rules",
+    "judge",
+    "debater_a",
+    "debater_b",
+    "world_seed",
+    "n_statements",
+    "truth",
+    "log10_truth",
+    "honest_side",
+    "claims",
+)
+
+
 def _alive(pid: int) -> bool:
     """Whether a process with this id runs on this machine."""
     try:
@@ -914,18 +929,7 @@ class Store:
     ) -> int:
         """Store a whole finished debate in one transaction; returns the round id (see
         `begin_debate` for the arguments). Live runs use `DebateRecorder` instead."""
-        started = {
-            "rules": result.rules,
-            "judge": result.judge,
-            "debater_a": result.debater_a,
-            "debater_b": result.debater_b,
-            "world_seed": result.world_seed,
-            "n_statements": result.n_statements,
-            "truth": result.truth,
-            "log10_truth": result.log10_truth,
-            "honest_side": result.honest_side,
-            "claims": result.claims,
-        }
+        started = {k: getattr(result, k) for k in _DEBATE_HEAD}
         with self.transaction() as db:
             own = session_id is None
             sid, rid = self._begin_debate(
