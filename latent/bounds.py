@@ -64,6 +64,10 @@ def _pad_lo(x: float, scale: float = 0.0) -> float:
 
 
 def _pad_hi(x: float, scale: float = 0.0) -> float:
+    """x moved up by the rounding margin; a known zero with no certificate (P(all) <= P(S)
+    for a subset S known to be impossible) is exact and stays 0."""
+    if x <= 0.0 and scale == 0.0:
+        return 0.0
     return float(max(0.0, min(1.0, x + PAD_REL * abs(x) + _DOT_REL * scale + PAD_ABS)))
 
 
@@ -487,7 +491,9 @@ def sharp_bounds(m: int, known: Mapping[tuple[int, ...], float]) -> tuple[float,
     full = tuple(range(m))
     if full in k:
         return _pad_lo(k[full]), _pad_hi(k[full])
-    return atom_lp(m, k, "min").bound, atom_lp(m, k, "max").bound
+    # P(all) <= P(S) for every known S: exact, and 0 where a known subset is impossible
+    cap = _pad_hi(min(k.values(), default=1.0))
+    return atom_lp(m, k, "min").bound, min(atom_lp(m, k, "max").bound, cap)
 
 
 # ----------------------------------------------------------------------- maximum entropy

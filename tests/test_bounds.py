@@ -368,3 +368,16 @@ def test_large_gaussian_block_bounds_contain_a_monte_carlo_truth() -> None:
         b = bounds.world_bounds(World(blocks=[block]), order).blocks[0]
         assert b.lower <= p + 5 * se and b.upper >= p - 5 * se, (order, b, p, se)
         assert abs(b.truth - p) <= 5 * se + 1e-3 * p
+
+
+def test_a_known_impossibility_gives_an_upper_bound_of_exactly_zero() -> None:
+    """D4: A={1,2}, B={1,3}, C={2,3}. Knowing the triple (0), or a pair and the triple, the
+    upper bound is 0 itself, not a rounding margin above it; a judge reads "impossible"."""
+    d4 = {(0,): 0.5, (1,): 0.5, (2,): 0.5, (0, 1): 0.25, (0, 2): 0.25, (1, 2): 0.25}
+    assert bounds.sharp_bounds(3, {**d4, (0, 1, 2): 0.0}) == (0.0, 0.0)
+    # an impossible pair inside a larger block caps the LP's (padded) maximum at 0
+    lo, hi = bounds.sharp_bounds(4, {(0,): 0.5, (1,): 0.5, (0, 1): 0.0, (2, 3): 0.3})
+    assert (lo, hi) == (0.0, 0.0)
+    # a possible subset still gets the outward rounding margin (never below the truth)
+    _, hi = bounds.sharp_bounds(3, d4)
+    assert 0.25 <= hi <= 0.25 + 1e-9
