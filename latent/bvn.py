@@ -209,7 +209,11 @@ def _logconcave_integral(
         ba = np.where(g1 <= 0, xa, ba)
         step = -g1 / g2
         xn = xa + step
-        bad = (xn <= aa) | (xn >= ba)
+        # a step that lands outside the bracket is replaced by bisection, unless it is
+        # negligible: at convergence xn == xa, which the update above made a bracket end
+        # (bisecting then would throw the found maximum away and crawl back to it)
+        done = np.abs(step) <= 1e-11 * (1.0 + np.abs(xa))
+        bad = ((xn <= aa) | (xn >= ba)) & ~done
         if bad.any():
             fa, fb = np.isfinite(aa), np.isfinite(ba)
             mid = np.where(fa & fb, 0.5 * (aa + ba), np.where(fa, aa + 2.0 * np.abs(step), ba))
@@ -231,20 +235,27 @@ def _logconcave_integral(
     d = np.maximum(d, np.sqrt(2.0 * _DROP))
     right = np.minimum(x + d, hi)
     left = np.maximum(x - d, lo)
+    # Each end moves in (a Newton step on g = gp - _DROP) while g there is below that level;
+    # an end that is not below it never moves again, so only the moving ends are evaluated.
+    act_r = np.flatnonzero(right < hi)
+    act_l = np.flatnonzero(left > lo)
     for _ in range(4):
-        inner_r = right < hi
-        if inner_r.any():
-            gr, g1r, _ = g(right, allr)
-            phi = gr - gp + _DROP
-            nr = right - phi / np.minimum(g1r, -1e-300)
-            right = np.where(inner_r & (phi < 0), np.maximum(nr, x), right)
-        inner_l = left > lo
-        if inner_l.any():
-            lsafe = np.where(inner_l, left, x)
-            gl_, g1l, _ = g(lsafe, allr)
-            phi = gl_ - gp + _DROP
-            nl = lsafe - phi / np.maximum(g1l, 1e-300)
-            left = np.where(inner_l & (phi < 0), np.minimum(nl, x), left)
+        if act_r.size:
+            rr = right[act_r]
+            gr, g1r, _ = g(rr, act_r)
+            phi = gr - gp[act_r] + _DROP
+            move = phi < 0
+            nr = rr - phi / np.minimum(g1r, -1e-300)
+            right[act_r] = np.where(move, np.maximum(nr, x[act_r]), rr)
+            act_r = act_r[move]
+        if act_l.size:
+            ll = left[act_l]
+            gl_, g1l, _ = g(ll, act_l)
+            phi = gl_ - gp[act_l] + _DROP
+            move = phi < 0
+            nl = ll - phi / np.maximum(g1l, 1e-300)
+            left[act_l] = np.where(move, np.minimum(nl, x[act_l]), ll)
+            act_l = act_l[move]
     # two Gauss–Legendre panels split at the maximum (one is empty for a boundary maximum)
     xs, ws = _gl(_ROBUST_NODES)
     total = np.zeros(x.shape)
