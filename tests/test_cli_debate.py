@@ -231,12 +231,13 @@ def test_killed_headless_debate_keeps_its_turns_and_is_marked_abandoned(tmp_path
         [sys.executable, "-m", "tui.cli", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the kill takes the script's child too
     )
     deadline = time.monotonic() + 120
     while not marker.exists():  # A is speaking in round 1: both openings are done
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
     def q(sql: str) -> list[tuple[Any, ...]]:
