@@ -30,6 +30,7 @@ Plackett derivatives over ``t ∈ [0, 1]``:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from functools import cache
 
@@ -112,6 +113,28 @@ def _log_interval(a: FloatArray, b: FloatArray) -> FloatArray:
 # ----------------------------------------------------------------------------------------
 
 
+#: Per-thread scratch for _fast's (nodes x pairs) arrays: fresh ones of that size cost page
+#: faults on first touch, which were a quarter of the time of all pairs of m = 300.
+_SCRATCH = threading.local()
+
+
+#: Largest scratch array kept between calls (elements; 16 MB each).
+_SCRATCH_KEEP = 1 << 21
+
+
+def _scratch(n: int, cols: int) -> tuple[FloatArray, FloatArray]:
+    """Two (n, cols) work arrays of this thread (overwritten by the next call); bigger than
+    _SCRATCH_KEEP they are fresh and not kept, so one huge call does not hold its memory."""
+    size = n * cols
+    if size > _SCRATCH_KEEP:
+        return np.empty((n, cols)), np.empty((n, cols))
+    bufs: tuple[FloatArray, FloatArray] | None = getattr(_SCRATCH, "bufs", None)
+    if bufs is None or bufs[0].size < size:
+        bufs = (np.empty(size), np.empty(size))
+        _SCRATCH.bufs = bufs
+    return bufs[0][:size].reshape(n, cols), bufs[1][:size].reshape(n, cols)
+
+
 def _fast(
     h: FloatArray, k: FloatArray, r: FloatArray, lph: FloatArray, lpk: FloatArray
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
@@ -142,22 +165,25 @@ def _fast(
         emin = np.minimum(-q, (p * rs - q) / (1.0 - rs * rs))
         # node-major (n, N) layout so that the weighted sum is one long gemv
         # (in place: these (n, N) temporaries are most of the time spent on all pairs)
+        s, t = _scratch(n, sel.size)
         if theta:  # s = sin θ keeps the end singularities at s = ±1 further away
             half = 0.5 * np.arcsin(rs)
-            s = np.sin(half * (1.0 + x[:, None]))
+            np.multiply(half, (1.0 + x)[:, None], out=s)
+            np.sin(s, out=s)
         else:
             half = 0.5 * rs
-            s = half * (1.0 + x[:, None])
-        t = np.multiply(s, s)
-        np.subtract(1.0, t, out=t)  # 1 - s²
+            np.multiply(half, (1.0 + x)[:, None], out=s)
+        np.multiply(s, s, out=t)
+        np.subtract(1.0, t, out=t)
+        np.reciprocal(t, out=t)  # 1 / (1 - s²): one division, then products
         f = np.multiply(p, s, out=s)
         f -= q
-        f /= t
+        f *= t
         f -= emax
         np.exp(f, out=f)  # exp((p s - q) / (1 - s²) - emax)
         if not theta:  # the density's 1 / sqrt(1 - s²); in θ, ds = cos θ dθ cancels it
             np.sqrt(t, out=t)
-            f /= t
+            f *= t
         integ = (w @ f) * half / (2.0 * math.pi)  # signed, in units of exp(emax)
         la = lph[sel] + lpk[sel]
         big = np.maximum(la, emax)
