@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy.linalg import cho_factor, cho_solve
-from scipy.special import log_ndtr, ndtr, ndtri_exp
+from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 
 from latent.errors import LatentError
 
@@ -390,14 +390,10 @@ def _sample_log_weights(
                 fa = math.isfinite(a)
                 fb = math.isfinite(b)
                 if fa and not fb:  # Y >= a - col: mirror, -Y <= col - a
-                    ub = col - a
-                    lz = log_ndtr(ub)
-                    y = np.minimum(ndtri_exp(lz - ex[k - s]), ub)
+                    lz, y = _draw_below(col - a, ex[k - s])
                     y = np.negative(y, out=y)
                 elif fb and not fa:  # Y <= b - col
-                    ub = b - col
-                    lz = log_ndtr(ub)
-                    y = np.minimum(ndtri_exp(lz - ex[k - s]), ub)
+                    lz, y = _draw_below(b - col, ex[k - s])
                 elif not fa:  # unconstrained (normally dropped before we get here)
                     lz = np.zeros(nc)
                     y = np.clip(ndtri_exp(-ex[k - s]), -40.0, 40.0)
@@ -410,6 +406,25 @@ def _sample_log_weights(
         lw[~np.isfinite(lw)] = -np.inf
         out[c0 : c0 + nc] = lw
     return out
+
+
+#: Below this, Phi(ub) * U might lose relative precision or underflow: log space instead.
+_TINY = 1e-280
+
+
+def _draw_below(ub: FloatArray, ex: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Draw ``Y ~ N(0,1)`` truncated to ``Y <= ub`` by inversion; returns (log Phi(ub), Y).
+
+    ``ex`` are standard exponentials (``-log U``). Plain inversion ``Y = ndtri(Phi(ub) U)``
+    where nothing underflows (a third cheaper than in logs: this is the sampler's inner
+    loop), else ``ndtri_exp(log Phi(ub) - ex)``, exact however far in the tail.
+    """
+    p = ndtr(ub)
+    pu = p * np.exp(-ex)
+    if bool(np.all(pu > _TINY)):
+        return np.log(p), np.minimum(ndtri(pu), ub)
+    lz = log_ndtr(ub)
+    return lz, np.minimum(ndtri_exp(lz - ex), ub)
 
 
 def _trunc_draw(ta: FloatArray, tb: FloatArray, ex: FloatArray) -> tuple[FloatArray, FloatArray]:
