@@ -32,22 +32,13 @@ class Baselines(BaseModel):
 
 
 def _components(ids: list[str], keys: list[tuple[str, ...]]) -> list[list[str]]:
-    parent = {s: s for s in ids}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = lb.DisjointSets(ids)
     for key in keys:
         for other in key[1:]:
-            ra, rb = find(key[0]), find(other)
-            if ra != rb:
-                parent[rb] = ra
+            sets.union(key[0], other)
     comps: dict[str, list[str]] = {}
     for s in ids:
-        comps.setdefault(find(s), []).append(s)
+        comps.setdefault(sets.find(s), []).append(s)
     return list(comps.values())
 
 
@@ -66,60 +57,8 @@ def _component(
         lo, hi = lb.frechet(m, known)
         if m > 1:
             lo = max(lo, lb.hunter_worsley(m, known))
-        me = ind if m == 1 or not any(len(k) > 1 for k in known) else tree_maxent(m, known)
+        me = ind if m == 1 or not any(len(k) > 1 for k in known) else lb.tree_maxent(m, known)
     return ind, lo, hi, me
-
-
-def _pair_information(pa: float, pb: float, pab: float) -> float | None:
-    """Mutual information of two events from P(a), P(b), P(a and b); None if inconsistent."""
-    cells = [(pab, pa, pb), (pa - pab, pa, 1 - pb), (pb - pab, 1 - pa, pb)]
-    cells.append((1 - pa - pb + pab, 1 - pa, 1 - pb))
-    if any(c < -1e-12 for c, _, _ in cells):
-        return None
-    return sum(c * math.log(c / (x * y)) for c, x, y in cells if c > 0 and x > 0 and y > 0)
-
-
-def tree_maxent(m: int, known: dict[tuple[int, ...], float]) -> float | None:
-    """P(all) under the maximum-entropy distribution matching the single probabilities and
-    a maximum spanning forest of the known pairs (Chow–Liu: the most informative pairs first).
-
-    For components too large for the exact maximum entropy over 2^m atoms: with tree-shaped
-    constraints the maximum-entropy distribution factorises, P(all) = prod p_i times
-    prod over tree edges p_ij / (p_i p_j). Pairs that would close a cycle, and higher-order
-    probabilities, are left out. None when a single probability is unknown.
-    """
-    single = [known.get((i,)) for i in range(m)]
-    if any(p is None for p in single):
-        return None
-    ps = [float(p) for p in single if p is not None]
-    if min(ps) <= 0:
-        return 0.0
-    edges = []
-    for key, pab in known.items():
-        if len(key) == 2:
-            i, j = key
-            info = _pair_information(ps[i], ps[j], pab)
-            if info is not None:
-                edges.append((info, i, j, pab))
-    edges.sort(key=lambda e: (-e[0], e[1], e[2]))
-    root = list(range(m))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
-    log_p = sum(math.log(p) for p in ps)
-    for _, i, j, pab in edges:
-        ri, rj = find(i), find(j)
-        if ri == rj:
-            continue
-        root[rj] = ri
-        if pab <= 0:
-            return 0.0
-        log_p += math.log(pab) - math.log(ps[i]) - math.log(ps[j])
-    return math.exp(log_p)
 
 
 def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:

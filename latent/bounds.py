@@ -23,10 +23,10 @@ rounding and clipped to [0, 1].
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -38,6 +38,7 @@ from latent.errors import LatentError
 from latent.world import DiscreteBlock, GaussianBlock, World
 
 Known = dict[tuple[int, ...], float]
+T = TypeVar("T")
 Extreme = Literal["min", "max"]
 
 #: Largest block for the LP over atoms and for maximum entropy (2^14 atoms).
@@ -126,6 +127,30 @@ def frechet(m: int, known: Mapping[tuple[int, ...], float]) -> tuple[float, floa
     return _pad_lo(lo, float(m)), _pad_hi(hi)
 
 
+class DisjointSets(Generic[T]):
+    """Union-find over hashable items: the spanning forests of Hunter–Worsley and Chow–Liu,
+    and the components of a judge's evidence."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self.parent: dict[T, T] = {x: x for x in items}
+
+    def find(self, x: T) -> T:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: T, b: T) -> bool:
+        """Join the sets of a and b; False if they were one already (an edge would close a
+        cycle)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[rb] = ra
+        return True
+
+
 def hunter_worsley(m: int, known: Mapping[tuple[int, ...], float]) -> float:
     """Hunter–Worsley lower bound on P(all), through the complements.
 
@@ -148,21 +173,12 @@ def hunter_worsley(m: int, known: Mapping[tuple[int, ...], float]) -> float:
         w = 1.0 - (1.0 - q[ij[:, 0]]) - (1.0 - q[ij[:, 1]]) + np.array([p for _, p in pairs])
         w = np.maximum(w, 0.0)
         order = np.argsort(-w, kind="stable")
-        parent = list(range(m))
-
-        def find(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
+        forest = DisjointSets(range(m))
         tree = 0.0
         for e in order:
             if w[e] <= 0:
                 break
-            a, b = find(int(ij[e, 0])), find(int(ij[e, 1]))
-            if a != b:
-                parent[a] = b
+            if forest.union(int(ij[e, 0]), int(ij[e, 1])):
                 tree += float(w[e])
         total -= tree
     return _pad_lo(1.0 - min(1.0, total), float(m))
@@ -847,6 +863,49 @@ def _combine(blocks: list[BlockBounds], order: int | None, cross_upper: float = 
         truth_exact=all(b.truth_exact for b in blocks),
         blocks=blocks,
     )
+
+
+def _pair_information(pa: float, pb: float, pab: float) -> float | None:
+    """Mutual information of two events from P(a), P(b), P(a and b); None if inconsistent."""
+    cells = [(pab, pa, pb), (pa - pab, pa, 1 - pb), (pb - pab, 1 - pa, pb)]
+    cells.append((1 - pa - pb + pab, 1 - pa, 1 - pb))
+    if any(c < -1e-12 for c, _, _ in cells):
+        return None
+    return sum(c * math.log(c / (x * y)) for c, x, y in cells if c > 0 and x > 0 and y > 0)
+
+
+def tree_maxent(m: int, known: Mapping[tuple[int, ...], float]) -> float | None:
+    """P(all) under the maximum-entropy distribution matching the single probabilities and
+    a maximum spanning forest of the known pairs (Chow–Liu: the most informative pairs first).
+
+    For components too large for the exact maximum entropy over 2^m atoms: with tree-shaped
+    constraints the maximum-entropy distribution factorises, P(all) = prod p_i times
+    prod over tree edges p_ij / (p_i p_j). Pairs that would close a cycle, and higher-order
+    probabilities, are left out. None when a single probability is unknown.
+    """
+    single = [known.get((i,)) for i in range(m)]
+    if any(p is None for p in single):
+        return None
+    ps = [float(p) for p in single if p is not None]
+    if min(ps) <= 0:
+        return 0.0
+    edges = []
+    for key, pab in known.items():
+        if len(key) == 2:
+            i, j = key
+            info = _pair_information(ps[i], ps[j], pab)
+            if info is not None:
+                edges.append((info, i, j, pab))
+    edges.sort(key=lambda e: (-e[0], e[1], e[2]))
+    forest = DisjointSets(range(m))
+    log_p = sum(math.log(p) for p in ps)
+    for _, i, j, pab in edges:
+        if not forest.union(i, j):
+            continue
+        if pab <= 0:
+            return 0.0
+        log_p += math.log(pab) - math.log(ps[i]) - math.log(ps[j])
+    return math.exp(log_p)
 
 
 def _components(block: GaussianBlock) -> list[list[int]]:

@@ -304,7 +304,8 @@ def test_cherry_picker_cites_only_facts_that_point_its_way(world: World, honest_
 
 def test_maxent_of_a_component_too_large_for_atoms_is_the_tree_completion() -> None:
     import latent.bounds as lb
-    from debate.evidence import SHARP_MAX, tree_maxent
+    from debate.evidence import SHARP_MAX
+    from latent.bounds import tree_maxent
 
     # a path of pairs: the tree completion IS the maximum-entropy answer
     known: dict[tuple[int, ...], float] = {(i,): 0.6 for i in range(6)}
