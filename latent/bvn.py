@@ -560,10 +560,10 @@ def _tvn_core(
     relative to P (a peaked integrand far in the tails, or terms that cancel under negative
     correlations), _tvn_robust recomputes P without any subtraction.
     """
-    out, total, lmax, easy, _ = _tvn_plackett(ha, hb, hc, rab, rac, rbc, base, _TVN_NODES)
+    par = np.stack((ha, hb, hc, rab, rac, rbc, base))  # rows of a subset: par[:, rows]
+    out, total, lmax, easy, _ = _tvn_plackett(par, _TVN_NODES)
     sus = np.flatnonzero(~easy & (np.maximum(np.abs(rab), np.abs(rac)) < 1.0 - 1e-9))
-    args = (ha[sus], hb[sus], hc[sus], rab[sus], rac[sus], rbc[sus], base[sus])
-    _, check, lmax2, _, _ = _tvn_plackett(*args, _TVN_CHECK)
+    _, check, lmax2, _, _ = _tvn_plackett(par[:, sus], _TVN_CHECK)
     with np.errstate(over="ignore", invalid="ignore"):
         diff = np.abs(total[sus] - check * np.exp(lmax2 - lmax[sus]))
         bad = ~(diff <= _TVN_REL * total[sus])
@@ -572,32 +572,26 @@ def _tvn_core(
         # A finer Plackett integral settles the rows whose quadrature had not converged
         # (it agrees with the check and its terms do not cancel); the subtraction-free
         # integral, ~50x dearer per row, takes only the rest.
-        args = (ha[redo], hb[redo], hc[redo], rab[redo], rac[redo], rbc[redo], base[redo])
-        fine_out, fine, lmax3, _, mag = _tvn_plackett(*args, _TVN_FINE)
+        fine_out, fine, lmax3, _, mag = _tvn_plackett(par[:, redo], _TVN_FINE)
         with np.errstate(over="ignore", invalid="ignore"):
             diff = np.abs(fine - check[bad] * np.exp(lmax2[bad] - lmax3))
             ok = (diff <= _TVN_REL * fine) & (fine >= _TVN_CANCEL * mag)
         out[redo[ok]] = fine_out[ok]
         rest = redo[~ok]
         if rest.size:
-            out[rest] = _tvn_robust(ha[rest], hb[rest], hc[rest], rab[rest], rac[rest], rbc[rest])
+            out[rest] = _tvn_robust(*par[:6, rest])
     return out
 
 
 def _tvn_plackett(
-    ha: FloatArray,
-    hb: FloatArray,
-    hc: FloatArray,
-    rab: FloatArray,
-    rac: FloatArray,
-    rbc: FloatArray,
-    base: FloatArray,
-    nodes: int,
+    par: FloatArray, nodes: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
-    """The Plackett form with `nodes` Gauss–Legendre nodes: (log P, P / exp(lmax), lmax,
+    """For rows ``par = (ha, hb, hc, rab, rac, rbc, base)`` (as in _tvn_core),
+    the Plackett form with `nodes` Gauss–Legendre nodes: (log P, P / exp(lmax), lmax,
     easy, the sum of the terms' magnitudes / exp(lmax)), `easy` where the log integrand
     varies by less than 1 over the nodes and the terms cancel by less than 10% (seen
     accurate to ~1e-9 against _tvn_robust)."""
+    ha, hb, hc, rab, rac, rbc, base = par
     x, w = _gl(nodes)
     t = 0.5 * (1.0 + x)[:, None]  # (n, 1) against (N,) parameters -> (n, N)
     t2 = t * t

@@ -396,11 +396,9 @@ class Store:
     def end_session(self, session_id: int) -> None:
         """Mark a session finished (it no longer shows up for resume)."""
         with self.transaction() as db:
-            cur = db.conn.execute(
-                "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
-                [time.time(), session_id],
-            )
-            if cur.rowcount == 0 and not self._exists(db, "sessions", session_id):
+            if not self._end_session(db, session_id) and not self._exists(
+                db, "sessions", session_id
+            ):
                 raise StoreError(f"no session {session_id} in {self.path}")
 
     @staticmethod
@@ -910,11 +908,14 @@ class Store:
             if end_session is not None:
                 self._end_session(db, end_session)
 
-    def _end_session(self, db: Database, session_id: int) -> None:
-        db.conn.execute(
+    def _end_session(self, db: Database, session_id: int) -> bool:
+        """Mark the session ended (inside the caller's transaction); False if it was not
+        open (already ended, or no such session)."""
+        cur = db.conn.execute(
             "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
             [time.time(), session_id],
         )
+        return cur.rowcount > 0
 
     def record_debate(
         self,
