@@ -227,21 +227,18 @@ class Store:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
             self.db = Database(conn, execute_plugins=False)
-            if not memory:
-                self.db.enable_wal()
-            # WAL + NORMAL: a commit survives a crash of the process (kill -9), and only
-            # an OS crash or power loss may lose the last commits.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            # An up-to-date file is opened without a write: reading a database (export,
-            # stats) leaves it byte for byte as it was.
-            if up_to_date(conn):
-                self.schema_version = SCHEMA_VERSION
-            else:
-                with self.transaction():
-                    state = inspect(conn)
-                    _refuse(self.path, state.kind, state.version, state.applied, state.tables)
-                    self.schema_version = migrate(self.db)
+            # Two processes opening a new file at once: switching it to WAL (and reading
+            # the schema meanwhile) can fail with "locked" without waiting on the busy
+            # timeout, so the setup is retried until the other one is done.
+            deadline = time.monotonic() + BUSY_TIMEOUT
+            while True:
+                try:
+                    self._setup(memory)
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot use {self.path} ({exc}); check the file") from None
@@ -249,6 +246,25 @@ class Store:
             conn.close()
             raise
         self._secrets = _env_secrets()
+
+    def _setup(self, memory: bool) -> None:
+        """WAL, pragmas, and the schema checked (migrated if older); see __init__."""
+        conn = self.db.conn
+        if not memory:
+            self.db.enable_wal()
+        # WAL + NORMAL: a commit survives a crash of the process (kill -9), and only
+        # an OS crash or power loss may lose the last commits.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # An up-to-date file is opened without a write: reading a database (export,
+        # stats) leaves it byte for byte as it was.
+        if up_to_date(conn):
+            self.schema_version = SCHEMA_VERSION
+        else:
+            with self.transaction():
+                state = inspect(conn)
+                _refuse(self.path, state.kind, state.version, state.applied, state.tables)
+                self.schema_version = migrate(self.db)
 
     @staticmethod
     def default_path() -> Path:
