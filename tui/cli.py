@@ -300,7 +300,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
         if recorder is not None:
             recorder.on_error(exc)
         raise
-    if store is not None and recorder is not None:
+    if recorder is not None:
         with store:
             recorder.on_result(res)
     _emit(args, _json_safe(res.model_dump(mode="json")), lambda: _render_debate(res))
@@ -427,21 +427,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         rows = stats(store, args.by, practice=args.practice)
     if args.json:
         # JSON has no infinity: an infinite mean regret is null, as in exports
-        print(json.dumps(_finite(rows), indent=2, allow_nan=False))
+        print(json.dumps(_json_safe(rows), indent=2, allow_nan=False))
     else:
         print(format_stats(rows, args.by) if rows else "no answered rounds yet")
     return 0
-
-
-def _finite(v: Any) -> Any:
-    """A copy of nested lists/dicts with non-finite floats as None."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_finite(x) for x in v]
-    return v
 
 
 def _nonneg(s: str) -> int:
