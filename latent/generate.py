@@ -281,7 +281,10 @@ def _d4(
     innocent: bool, j: int, order: np.ndarray, ids: list[str], eps: float = 0.0
 ) -> DiscreteBlock:
     """A D4 block from latent.plant, its statements said as sets of a theme's four items."""
-    label = "D4 (innocent)" if innocent else "D4 (impossible)"
+    # a softened block (eps > 0) is not impossible, and the reveal shows this name
+    label = (
+        "D4 (innocent)" if innocent else "D4 (impossible)" if eps == 0 else "D4 (nearly impossible)"
+    )
     block = d4_block("tmp", innocent=innocent, name=label)
     subject, items = D4_THEMES[int(order[j % len(order)])]
     keys = list(block.outcomes)
