@@ -602,9 +602,10 @@ def _botev_component(
         log_p, rel_se = _log_mean_and_rel_se(np.concatenate(rows))
         if rel_se <= rel_tol or reps * npts >= max_samples or not math.isfinite(log_p):
             break
-        # Replicates are i.i.d., so the relative variance falls as 1 / reps.
+        # Replicates are i.i.d., so the relative variance falls as 1 / reps.  At most 4x
+        # more per round: an early SE from few replicates can be far too high.
         want = math.ceil(reps * ((rel_se / rel_tol) ** 2 - 1.0) * 1.1) + 1
-        want = min(want, max_samples // npts - reps)
+        want = min(want, 4 * reps, max_samples // npts - reps)
         affordable = int((deadline - time.monotonic()) / max(per_rep, 1e-9))
         if min(want, affordable) < 1:
             break
