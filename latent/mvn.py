@@ -52,7 +52,7 @@ class MVNResult:
 
     log_p: float  # natural log of the estimate (-inf when the probability is exactly 0)
     rel_stderr: float  # standard error of the estimate divided by the estimate (0.0 when exact)
-    n_samples: int  # importance samples used (largest over independent components; 0 if exact)
+    n_samples: int  # QMC points used (largest over independent components; 0 if exact)
     method: str  # "exact-1d", "independent", "botev", "exact-empty" or "trivial"
 
 

@@ -189,13 +189,21 @@ def test_plain_inversion_draws_equal_the_log_space_ones() -> None:
         np.testing.assert_allclose(y, y_ref, rtol=1e-8, atol=1e-8)
 
 
+@pytest.mark.parametrize("table", [True, False])
 @pytest.mark.parametrize(("d", "n"), [(1, 1), (1, 8), (7, 32), (300, 128)])
-def test_sobol_points_are_scipys(d: int, n: int) -> None:
-    """The Sobol' points built from the direction-number table are scipy's point set."""
+def test_sobol_points_are_scipys(
+    d: int, n: int, table: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Sobol' points built from the direction-number table are scipy's point set, and so
+    are those of the fallback used when scipy's table file cannot be found."""
     from scipy.stats import qmc
 
+    import latent.mvn as mvn
     from latent.mvn import _sobol_base
 
+    monkeypatch.setattr(mvn, "_SOBOL_CACHE", {})
+    if not table:
+        monkeypatch.setattr(mvn, "_sobol_tables", lambda: None)
     ours = _sobol_base(d, n).T >> np.uint64(22)  # 52-bit integers back to scipy's 30 bits
     ref = (qmc.Sobol(d, scramble=False, bits=30).random_base2(n.bit_length() - 1) * 2**30).astype(
         np.uint64
