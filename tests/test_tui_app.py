@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,12 @@ from tui.messages import (
     Revealed,
     RoundReady,
     SpeechArrived,
+    SpeechStarted,
 )
 
 SIZE = (80, 24)
+#: When `play`'s hook first saw each message (by id; the messages stay alive in `seen`).
+SEEN_AT: dict[int, float] = {}
 
 
 def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Awaitable[None]]):
@@ -41,6 +45,7 @@ def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Aw
         if id(m) not in ids:
             ids.add(id(m))
             seen.append(m)
+            SEEN_AT[id(m)] = time.monotonic()
 
     async def main() -> None:
         app = PzJudgeApp(db_path=db, judge="tester", seed=11)
@@ -62,6 +67,7 @@ async def until(pilot: Pilot[None], cond: Callable[[], bool], what: str) -> None
 
 async def on_screen(app: PzJudgeApp, pilot: Pilot[None], name: str) -> None:
     await until(pilot, lambda: type(app.screen).__name__ == name, name)
+    await pilot.pause()  # let the new screen finish mounting (a test may end right here)
 
 
 def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -168,6 +174,10 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
     seen = play(db, script)
     turns = [m for m in seen if isinstance(m, SpeechArrived)]
     assert len(turns) >= 2
+    # speaking time tells nothing: every speech is held to the 0.4 s grid after it began
+    started = [m for m in seen if isinstance(m, SpeechStarted)]
+    for begin, end in zip(started, turns, strict=False):
+        assert SEEN_AT[id(end)] - SEEN_AT[id(begin)] >= 0.3
     assert rows(db, "SELECT COUNT(*) FROM turns")[0][0] == len(turns)
     creds = [c for (c,) in rows(db, "SELECT credence_a FROM credences ORDER BY id")]
     assert creds[-1] == 0.6

@@ -11,7 +11,7 @@ from debate.protocol import Decision
 from debate.rules import Rules
 from debate.verify import Oracle
 from latent.generate import generate_world
-from tui.human_judge import HumanJudge
+from tui.human_judge import HumanJudge, SpeechClock
 
 
 def _world():  # type: ignore[no-untyped-def]
@@ -73,3 +73,25 @@ def test_unpaced_judge_and_cancel() -> None:
     judge.cancel()
     t.join(timeout=10)
     assert err and type(err[0]).__name__ == "CancelledError"
+
+
+def test_speech_clock_releases_on_its_grid() -> None:
+    """A quick speech and a slower one are released alike, at the first grid line after they
+    began; one longer than the grid waits for the next line; quantum 0 never holds."""
+    clock = SpeechClock(0.2)
+    for work in (0.0, 0.12):
+        t0 = time.monotonic()
+        clock.began()
+        time.sleep(work)
+        clock.hold()
+        assert 0.2 <= time.monotonic() - t0 < 0.3
+    t0 = time.monotonic()
+    clock.began()
+    time.sleep(0.25)
+    clock.hold()
+    assert 0.4 <= time.monotonic() - t0 < 0.5
+    clock = SpeechClock(0.0)
+    clock.began()
+    t0 = time.monotonic()
+    clock.hold()
+    assert time.monotonic() - t0 < 0.05

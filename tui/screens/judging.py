@@ -31,7 +31,7 @@ from debate.specs import make_debater
 from store.errors import StoreError
 from tui.estimate import fmt_p
 from tui.game import GameStore, Round, SessionRun, evidence_of, judge_round
-from tui.human_judge import HumanJudge
+from tui.human_judge import HumanJudge, SpeechClock
 from tui.messages import (
     AnswerSubmitted,
     CitationFocused,
@@ -61,6 +61,9 @@ HOLD = 0.03
 
 class RoundScreen(Screen[None]):
     """One round. Keys work from anywhere except while typing in a field."""
+
+    #: Speeches are shown on this grid of seconds after they begin (see `SpeechClock`).
+    speech_quantum: ClassVar[float] = 0.4
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "search", key_display="/"),
@@ -309,14 +312,18 @@ class RoundScreen(Screen[None]):
             if hasattr(debater, "on_token"):  # an LLM debater: stream its speech
                 debater.on_token = self._token_sink(side, drafts)
 
+        clock = SpeechClock(self.speech_quantum)
+
         def on_event(ev: dict[str, Any]) -> None:
             kind = ev.get("kind")
             try:
                 if kind == "turn_started":
+                    clock.began()
                     drafts[ev["speaker"]] = []
                     self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
                 elif kind == "turn":
                     store.add_turn(rnd.round_id, ev["turn"])
+                    clock.hold()  # speaking time must not tell who is honest
                     self.post_message(SpeechArrived(ev["turn"]))
                 elif kind == "credence":
                     cred, after = ev["credence_a"], ev["after_turn"]
