@@ -90,6 +90,15 @@ def _gl(n: int) -> tuple[FloatArray, FloatArray]:
     return x, w
 
 
+@cache
+def _triu(m: int) -> tuple[IntArray, IntArray]:
+    """``np.triu_indices(m, 1)``, cached (read-only): every all-pairs call of a block needs it."""
+    iu, ju = np.triu_indices(m, 1)
+    iu.setflags(write=False)
+    ju.setflags(write=False)
+    return iu, ju
+
+
 def _log_interval(a: FloatArray, b: FloatArray) -> FloatArray:
     """log P(a < Z < b) for standard normal Z, relatively accurate in both tails."""
     out = np.full(a.shape, -np.inf)
@@ -203,9 +212,9 @@ def _fast(
 # bivariate: robust engine (log-concave integrals)
 # ----------------------------------------------------------------------------------------
 
-# g(x, rows) -> (g, g', g'') for the log integrand of the given rows; x is (len(rows),) or
-# (len(rows), n)
-_LogDensity = Callable[[FloatArray, IntArray], tuple[FloatArray, FloatArray, FloatArray]]
+# g(x, rows, deriv) -> (g, g', g'') for the log integrand of the given rows; x is
+# (len(rows),) or (len(rows), n); without `deriv` only g is computed (g' and g'' are g)
+_LogDensity = Callable[[FloatArray, IntArray, bool], tuple[FloatArray, FloatArray, FloatArray]]
 
 
 def _col(p: FloatArray, x: FloatArray, rows: IntArray) -> FloatArray:
@@ -230,7 +239,7 @@ def _logconcave_integral(
     act = np.arange(x.size)  # rows whose maximum is still being searched (Newton, bracketed)
     for _ in range(_NEWTON):
         xa, aa, ba = x[act], a[act], b[act]
-        _, g1, g2 = g(xa, act)
+        _, g1, g2 = g(xa, act, True)
         aa = np.where(g1 > 0, xa, aa)
         ba = np.where(g1 <= 0, xa, ba)
         step = -g1 / g2
@@ -255,7 +264,7 @@ def _logconcave_integral(
     if zero_lo:
         x = np.maximum(x, lo + 1e-300)
     allr = np.arange(x.size)
-    gp, _, g2p = g(x, allr)
+    gp, _, g2p = g(x, allr, True)
     # the curvature at the mode is at most -1 for both integrands; use it for a first guess
     d = np.sqrt(2.0 * _DROP / np.maximum(-g2p, 1.0))
     d = np.maximum(d, np.sqrt(2.0 * _DROP))
@@ -268,7 +277,7 @@ def _logconcave_integral(
     for _ in range(4):
         if act_r.size:
             rr = right[act_r]
-            gr, g1r, _ = g(rr, act_r)
+            gr, g1r, _ = g(rr, act_r, True)
             phi = gr - gp[act_r] + _DROP
             move = phi < 0
             nr = rr - phi / np.minimum(g1r, -1e-300)
@@ -276,7 +285,7 @@ def _logconcave_integral(
             act_r = act_r[move]
         if act_l.size:
             ll = left[act_l]
-            gl_, g1l, _ = g(ll, act_l)
+            gl_, g1l, _ = g(ll, act_l, True)
             phi = gl_ - gp[act_l] + _DROP
             move = phi < 0
             nl = ll - phi / np.maximum(g1l, 1e-300)
@@ -290,7 +299,7 @@ def _logconcave_integral(
         nodes = a0[:, None] + half[:, None] * (1.0 + xs)
         if zero_lo:
             nodes = np.maximum(nodes, lo[:, None] + 1e-300)
-        gv, _, _ = g(nodes, allr)
+        gv, _, _ = g(nodes, allr, False)  # the panels need values only
         total += (np.exp(gv - gp[:, None]) @ ws) * half
     with np.errstate(divide="ignore"):
         return gp + np.log(total)
@@ -303,9 +312,14 @@ def _robust_pos(h: FloatArray, k: FloatArray, r: FloatArray) -> FloatArray:
     beta = b / a
 
     def half(hh: FloatArray, kk: FloatArray) -> FloatArray:
-        def g(v: FloatArray, rows: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        def g(
+            v: FloatArray, rows: IntArray, deriv: bool
+        ) -> tuple[FloatArray, FloatArray, FloatArray]:
             z = (_col(b, v, rows) * v - _col(hh, v, rows)) / _col(a, v, rows)
             lp = log_ndtr(z)
+            if not deriv:
+                val = -0.5 * v * v + lp
+                return val, val, val
             lam = np.exp(-0.5 * z * z - _LOG_SQRT_2PI - lp)
             bt = _col(beta, v, rows)
             return -0.5 * v * v + lp, -v + bt * lam, -1.0 - bt * bt * lam * (z + lam)
@@ -324,12 +338,15 @@ def _robust_neg(h: FloatArray, k: FloatArray, r: FloatArray) -> FloatArray:
     u0 = (h + k) / (2.0 * a)
     m = np.abs(k - h) / (2.0 * b)
 
-    def g(u: FloatArray, rows: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def g(u: FloatArray, rows: IntArray, deriv: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
         mm, cc = _col(m, u, rows), _col(c, u, rows)
         w = cc * (u - _col(u0, u, rows))
         lo_ = log_ndtr(w - mm)  # log Φc(m - w)
         with np.errstate(divide="ignore", invalid="ignore"):
             lg = lo_ + np.log(-np.expm1(log_ndtr(-mm - w) - lo_))
+            if not deriv:
+                val = -0.5 * u * u + lg
+                return val, val, val
             lpp = -0.5 * (mm + w) ** 2 - _LOG_SQRT_2PI - lg
             lpm = -0.5 * (mm - w) ** 2 - _LOG_SQRT_2PI - lg
             ep, em = np.exp(lpp), np.exp(lpm)
@@ -451,7 +468,7 @@ def all_pairs_log(R: ArrayLike, h: ArrayLike) -> FloatArray:
     lp = log_ndtr(-hv)
     out = np.empty((m, m))
     out[np.diag_indices(m)] = lp
-    iu, ju = np.triu_indices(m, 1)
+    iu, ju = _triu(m)
     vals = _lbvn(hv[iu], hv[ju], M[iu, ju], lp[iu], lp[ju])
     out[iu, ju] = vals
     out[ju, iu] = vals
@@ -504,7 +521,7 @@ def triple_from_index(p: int, m: int) -> tuple[int, int, int]:
 
 def triple_arrays(m: int) -> tuple[IntArray, IntArray, IntArray]:
     """Index arrays (I, J, K) of all triples i < j < k < m in lexicographic order."""
-    iu, ju = np.triu_indices(m, 1)
+    iu, ju = _triu(m)
     iu, ju = iu.astype(np.int64), ju.astype(np.int64)
     # the pairs (j, k) with j > i form the tail of the lexicographic pair list
     start = np.array([_c2(m) - _c2(m - i - 1) for i in range(m)], dtype=np.int64)
@@ -519,7 +536,7 @@ def all_triples_zero(R: ArrayLike) -> FloatArray:
     M = np.clip(_check_matrix(R, "all_triples_zero"), -1.0, 1.0)
     m = M.shape[0]
     A = np.arcsin(M) / (4.0 * math.pi)
-    iu, ju = np.triu_indices(m, 1)
+    iu, ju = _triu(m)
     pair = A[iu, ju] + 0.125
     out = np.empty(_c3(m))
     pos = 0
