@@ -189,7 +189,7 @@ def _validation_reason(exc: ValidationError, limit: int = 3) -> str:
     """Summarise a pydantic error in one short line: ``where: what; …``."""
     parts = []
     for err in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in err["loc"]) or "the reply"
         parts.append(f"{where}: {err['msg']}")
     more = exc.error_count() - limit
     if more > 0:

@@ -46,7 +46,10 @@ class Rules(BaseModel):
     @model_validator(mode="after")
     def _rounds_fit(self) -> Rules:
         if self.max_rounds < self.rounds:
-            raise ValueError("max_rounds must be >= rounds")
+            raise ValueError(
+                f"max_rounds ({self.max_rounds}) must be at least rounds ({self.rounds}); "
+                "raise max_rounds or lower rounds"
+            )
         return self
 
     def summary(self) -> str:
@@ -79,8 +82,10 @@ def load_rules(path: str | Path | None) -> Rules:
         return Rules.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        field = ".".join(str(x) for x in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown rule; see `Rules` in the docs for the names"
-        raise DebateError(f"{p}: {field}: {msg}") from None
+        elif err["type"] == "model_type":
+            msg = "[rules] must be a table of `name = value` lines"
+        raise DebateError(f"{p}: {field + ': ' if field else ''}{msg}") from None

@@ -307,7 +307,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
             continue
         else:
             out += ("." if out else "") + str(part)
-    return out or "(top level)"
+    return out
 
 
 def parse_world(data: Any, source: str = "world") -> World:
@@ -321,7 +321,9 @@ def parse_world(data: Any, source: str = "world") -> World:
         if isinstance(cause, FieldError):
             loc = (*loc, *_split_field(cause.field))
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise LatentError(f"{source}: {_field_path(loc)}: {_message(err)}{more}") from None
+        where = _field_path(loc)
+        where = f"{where}: " if where else ""  # the whole file is wrong: no field to name
+        raise LatentError(f"{source}: {where}{_message(err)}{more}") from None
 
 
 def _split_field(field: str) -> tuple[int | str, ...]:

@@ -149,7 +149,8 @@ def test_rules_load_from_toml(tmp_path: Path) -> None:
         ("rounds = = 1", "not valid TOML"),
         ("bogus = 1", "bogus: unknown rule"),
         ('rounds = "two"', "rounds: Input should be a valid integer"),
-        ("rounds = 5\nmax_rounds = 2", "max_rounds must be >= rounds"),
+        ("rounds = 5\nmax_rounds = 2", "max_rounds (2) must be at least rounds (5)"),
+        ("rules = 5", "[rules] must be a table"),
         ("max_order = 0", "max_order"),
         (b"\xff\xfe\x00", "not a text file"),
         (None, "cannot read the rules file"),  # a directory

@@ -55,7 +55,7 @@ BAD: list[tuple[str, Any, str]] = [
         "text",
     ),
     ("no blocks", {"blocks": []}, "blocks"),
-    ("not an object", [1, 2, 3], "top level"),
+    ("not an object", [1, 2, 3], "a world file is a JSON object"),
     ("unknown field", {"blocks": [_gauss([[1.0]], n=1)], "colour": "red"}, "unknown field"),
 ]
 
@@ -108,7 +108,7 @@ FIELDS: list[tuple[str, Any, str, str]] = [
     ("no kind", {"blocks": [{"statements": [], "covariance": []}]}, "blocks[0]:", '"kind"'),
     ("empty block", {"blocks": [_gauss([], n=0)]}, "blocks[0].statements:", "at least one"),
     ("string number", {"blocks": [_gauss([["x"]], n=1)]}, "covariance[0][0]:", "fix the value"),
-    ("not an object", [], "(top level):", '{"blocks"'),
+    ("not an object", [], ": a world file is a JSON object", '{"blocks"'),
 ]
 
 
