@@ -26,7 +26,14 @@ from platformdirs import user_data_path
 from sqlite_utils import Database
 
 from store.errors import StoreError
-from store.migrations import KNOWN, SCHEMA_VERSION, inspect, migrate, up_to_date
+from store.migrations import (
+    KNOWN,
+    SCHEMA_VERSION,
+    evidence_sources,
+    inspect,
+    migrate,
+    up_to_date,
+)
 
 if TYPE_CHECKING:
     from debate.engine import DebateResult
@@ -725,11 +732,16 @@ class Store:
         scores: dict[str, Any],
         baselines: dict[str, Any],
         evidence: dict[str, float],
+        sources: Mapping[str, list[str]] | None = None,
         uid: str | None = None,
         created_at: float | None = None,
     ) -> int:
+        """Insert the judgement; `sources` (who brought each evidence key) defaults to what
+        the round's stored citations and queries say, so record those first."""
         self._open_round(db, round_id)
         now = time.time() if created_at is None else created_at
+        if sources is None:
+            sources = evidence_sources(db.conn, round_id, evidence)
         row = {
             "uid": uid or uuid.uuid4().hex,
             "round_id": round_id,
@@ -750,6 +762,7 @@ class Store:
             "base_lower": baselines.get("lower"),
             "base_upper": baselines.get("upper"),
             "evidence": _js(dict(evidence)),
+            "evidence_sources": _js(dict(sources)),
             "created_at": now,
         }
         jid = insert(db, "judgements", row)

@@ -59,13 +59,14 @@ FIELDS = [
     "baselines",
     "claims",
     "evidence",
+    "evidence_sources",
     "rules",
     "settings",
 ]
 #: Extra keys with `transcripts=True`.
 TRANSCRIPT_FIELDS = ["world", "turns", "queries", "credences"]
 #: Keys whose values are stored as JSON text and passed through as such when writing.
-_RAW = ("claims", "evidence", "rules", "settings")
+_RAW = ("claims", "evidence", "evidence_sources", "rules", "settings")
 
 _SQL = (
     "SELECT j.uid, jd.name, s.uid, s.kind, s.seed, s.app_version, r.number, r.uid,"
@@ -74,7 +75,7 @@ _SQL = (
     " j.interval_hi, j.covered, j.credence_a, j.trusted_honest, j.trust_log_score,"
     " r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds, j.created_at,"
     " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
-    " r.claims, j.evidence, r.rules, s.id, r.id"
+    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources"
     " FROM judgements j JOIN rounds r ON r.id = j.round_id"
     " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
 )
@@ -210,6 +211,7 @@ class ExportRows(Iterator[dict[str, Any]]):
             row = _scalars(r)
             row["claims"] = None if r[31] is None else loads(r[31])
             row["evidence"] = None if r[32] is None else loads(r[32])
+            row["evidence_sources"] = None if r[36] is None else loads(r[36])
             rules, settings = self.session_json(r[34])
             row["rules"] = cached(r[33] or rules)
             row["settings"] = cached(settings)
@@ -381,6 +383,8 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
                     r[31] or "null",
                     ',"evidence":',
                     r[32] or "null",
+                    ',"evidence_sources":',
+                    r[36] or "null",
                     ',"rules":',
                     rules or "null",
                     ',"settings":',
@@ -392,7 +396,8 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
             buf.append(line)
         else:
             scalars.writerow(_csv_cells(r))
-            parts = [",", q(r[31]), ",", q(r[32]), ",", q_cached(rules), ",", q_cached(settings)]
+            parts = [",", q(r[31]), ",", q(r[32]), ",", q(r[36])]
+            parts += [",", q_cached(rules), ",", q_cached(settings)]
             if rows.transcripts:
                 extra = [_cell(v) for v in rows.extra(r).values()]
                 parts += [x for v in extra for x in (",", q(v))]
@@ -560,6 +565,8 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
         scores={k: row.get(k) for k in _SCORE_KEYS},
         baselines=dict(row.get("baselines") or {}),
         evidence=row.get("evidence") or {},
+        # older logs lack the field: then the imported turns and queries (if any) tell
+        sources=row.get("evidence_sources"),
         uid=row["uid"],
         created_at=created,
     )

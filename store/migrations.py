@@ -8,7 +8,9 @@ Migrations only ever add: a step is never edited once released; a new step is ap
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlite_utils import Database, Migrations
@@ -161,6 +163,46 @@ def m001_initial(db: Database) -> None:
     db.table("judgements").create_index(["uid"], unique=True)
     db.table("judgements").create_index(["round_id"], unique=True)
     db.table("judgements").create_index(["created_at"])
+
+
+def evidence_sources(
+    conn: sqlite3.Connection, round_id: int, evidence: Iterable[str]
+) -> dict[str, list[str]]:
+    """Who brought each evidence key of a round into it, from the stored turns and queries:
+    "a" or "b" (that debater cited it, so its true value was shown) and "judge" (the judge
+    asked the oracle). Keys nobody brought were given with the statements (free single
+    probabilities) and are left out. Lists are sorted, so the result is deterministic."""
+    keys = set(evidence)
+    out: dict[str, set[str]] = {}
+
+    def add(ids_json: str, who: str) -> None:
+        key = "&".join(sorted(json.loads(ids_json)))
+        if key in keys:
+            out.setdefault(key, set()).add(who)
+
+    for speaker, ids in conn.execute(
+        "SELECT t.speaker, c.ids FROM citations c JOIN turns t ON t.id = c.turn_id"
+        " WHERE t.round_id = ? AND c.kind = 'prob' AND c.true_value IS NOT NULL",
+        [round_id],
+    ):
+        add(ids, speaker)
+    for (ids,) in conn.execute("SELECT ids FROM queries WHERE round_id = ?", [round_id]):
+        add(ids, "judge")
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+@migrations(name="002_evidence_sources")
+def m002_evidence_sources(db: Database) -> None:
+    """Judgements say where each piece of evidence came from (cited by a or b, asked by the
+    judge); rows judged before this are filled in from their stored turns and queries."""
+    db.table("judgements").add_column("evidence_sources", str)
+    rows = db.conn.execute("SELECT id, round_id, evidence FROM judgements").fetchall()
+    for jid, rid, evidence in rows:
+        sources = evidence_sources(db.conn, rid, json.loads(evidence or "{}"))
+        db.conn.execute(
+            "UPDATE judgements SET evidence_sources = ? WHERE id = ?",
+            [json.dumps(sources, separators=(",", ":")), jid],
+        )
 
 
 #: The names this version knows, in order; the schema version is how many are applied.

@@ -365,3 +365,36 @@ def test_the_fields_the_issue_asks_for(store: Store) -> None:
     debated = rows[0]
     assert debated["trust"] in ("a", "b") and len(debated["interval"]) == 2
     assert debated["evidence"] and debated["baselines"]["independence"] is not None
+
+
+def _sources_from_transcript(row: dict[str, object]) -> dict[str, list[str]]:
+    """Who brought each evidence key, read off the row's own turns and queries."""
+    out: dict[str, set[str]] = {}
+    for turn in row["turns"]:  # type: ignore[attr-defined]
+        for c in turn["citations"]:
+            if c["kind"] == "prob" and c["true_value"] is not None:
+                out.setdefault("&".join(sorted(c["ids"])), set()).add(turn["speaker"])
+    for q in row["queries"]:  # type: ignore[attr-defined]
+        out.setdefault("&".join(sorted(q["ids"])), set()).add("judge")
+    return {k: sorted(v) for k, v in out.items() if k in row["evidence"]}  # type: ignore[operator]
+
+
+def test_evidence_sources_say_who_brought_each_probability(store: Store, tmp_path: Path) -> None:
+    rows = list(export_rows(store, transcripts=True))
+    seen: set[str] = set()
+    for row in rows:
+        src = row["evidence_sources"]
+        assert src == _sources_from_transcript(row)
+        assert set(src) <= set(row["evidence"])
+        # what nobody brought was given with the statements: single probabilities only
+        assert all("&" not in k for k in set(row["evidence"]) - set(src))
+        seen |= {who for whos in src.values() for who in whos}
+    assert seen == {"a", "b", "judge"}  # the fixture has citations by both and a query
+    # A log from before the field: import fills it in from the turns and queries it carries.
+    log = tmp_path / "old.jsonl"
+    lines = [json.dumps({k: v for k, v in r.items() if k != "evidence_sources"}) for r in rows]
+    log.write_text("\n".join(lines) + "\n")
+    with Store(tmp_path / "fresh.db") as fresh:
+        assert import_logs(fresh, [log]) == (4, 0)
+        again = list(export_rows(fresh))
+    assert [r["evidence_sources"] for r in again] == [r["evidence_sources"] for r in rows]

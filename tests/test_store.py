@@ -553,3 +553,27 @@ def test_nothing_shown_before_the_answer_carries_the_truth(store: Store) -> None
         0.0123456789,
         "a",
     )
+
+
+def test_migration_fills_in_evidence_sources(tmp_path: Path) -> None:
+    """A database from before migration 002 gets `evidence_sources` on open, computed from
+    its stored citations and queries, equal to what a new database records."""
+    from store.migrations import MIGRATIONS_TABLE
+
+    path = tmp_path / "old.db"
+    with Store(path) as s:
+        world = load_world(ROOT / "examples" / "small.json")
+        res = asyncio.run(
+            run_debate(world, builtin("honest"), builtin("pairwise"), make_judge("maxent"))
+        )
+        s.record_debate(res)
+    with sqlite3.connect(path) as con:
+        (want,) = con.execute("SELECT evidence_sources FROM judgements").fetchone()
+        con.execute("ALTER TABLE judgements DROP COLUMN evidence_sources")
+        con.execute(f"DELETE FROM [{MIGRATIONS_TABLE}] WHERE name = '002_evidence_sources'")
+        con.execute("PRAGMA user_version = 1")
+    with Store(path) as s:
+        assert s.schema_version == 2
+        with s.reading() as conn:
+            (got,) = conn.execute("SELECT evidence_sources FROM judgements").fetchone()
+    assert json.loads(got) == json.loads(want) and json.loads(want)

@@ -188,6 +188,14 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
     )[0]
     assert abs(est - 1e-4) < 1e-15 and cred == 0.6 and honest in ("a", "b") and n == 16
     assert rows(db, "SELECT COUNT(*) FROM citations")[0][0] > 0
+    # the judgement says which probabilities the debaters brought
+    (src,) = rows(db, "SELECT evidence_sources FROM judgements")[0]
+    cited: dict[str, set[str]] = {}
+    for t in turns:
+        for c in t.turn.citations:
+            if c.kind == "prob" and c.true_value is not None:
+                cited.setdefault("&".join(sorted(c.ids)), set()).add(t.turn.speaker)
+    assert cited and {k: sorted(v) for k, v in cited.items()} == json.loads(src)
 
 
 def test_leave_and_resume(tmp_path: Path) -> None:
