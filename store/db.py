@@ -563,6 +563,16 @@ class Store:
         if row[1] is not None:
             raise StoreError(f"round {round_id} was abandoned; start a new round")
 
+    def round_secret(self, round_id: int) -> dict[str, Any]:
+        """The round's truth and honest side, as stored when it was prepared: for the engine
+        (scoring, resuming) only; nothing the judge sees before answering may show them."""
+        r = self._one(
+            "SELECT truth_pz, log10_truth, honest_side FROM rounds WHERE id = ?", [round_id]
+        )
+        if r is None:
+            raise StoreError(f"no round {round_id} in {self.path}")
+        return {"truth_pz": r[0], "log10_truth": r[1], "honest_side": r[2]}
+
     def round_public(self, round_id: int) -> dict[str, Any]:
         """What the judge may see before answering: everything but truth and honest side.
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.keys import _character_to_key
 from textual.message import Message
 from textual.pilot import Pilot
@@ -198,7 +199,7 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
     assert cited and {k: sorted(v) for k, v in cited.items()} == json.loads(src)
 
 
-def test_leave_and_resume(tmp_path: Path) -> None:
+def test_leave_and_resume(tmp_path: Path, monkeypatch: Any) -> None:
     db = tmp_path / "r.db"
 
     async def first(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
@@ -213,6 +214,12 @@ def test_leave_and_resume(tmp_path: Path) -> None:
 
     play(db, first)
     assert rows(db, "SELECT answered_at, abandoned_at FROM rounds") == [(None, None)]
+    import tui.game
+
+    def no_recompute(*_: Any) -> None:
+        raise AssertionError("resuming must read the stored truth, not compute P(Z) again")
+
+    monkeypatch.setattr(tui.game, "world_pz", no_recompute)
 
     async def second(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
         await pilot.press("r")
@@ -228,6 +235,12 @@ def test_leave_and_resume(tmp_path: Path) -> None:
     assert rows(db, "SELECT COUNT(*) FROM rounds") == [(1,)]
     assert rows(db, "SELECT COUNT(*) FROM judgements") == [(1,)]
     assert rows(db, "SELECT COUNT(*) FROM queries") == [(1,)]
+    # scored against the truth stored when the round was prepared
+    ((err, lt),) = rows(
+        db,
+        "SELECT j.log10_error, r.log10_truth FROM judgements j JOIN rounds r ON r.id = j.round_id",
+    )
+    assert err == pytest.approx(abs(-2.0 - lt), abs=1e-9)
 
 
 def test_stats_and_export(tmp_path: Path) -> None:

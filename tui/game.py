@@ -252,17 +252,25 @@ def prepare_round(
     )
 
 
-def resume_round(settings: SessionSettings, public: dict[str, Any]) -> Round:
-    """Rebuild an open round from the store (world, transcript, queries); the truth is
-    computed again from the world, the honest side is the claim that equals it."""
+def resume_round(
+    settings: SessionSettings, public: dict[str, Any], secret: dict[str, Any] | None = None
+) -> Round:
+    """Rebuild an open round from the store (world, transcript, queries). The truth and the
+    honest side are the stored `secret` (`Store.round_secret`); without it the truth is
+    computed again from the world and the honest side is the claim nearer to it."""
     world = parse_world(json.loads(public["world_json"]), "stored round")
     rules = Rules.model_validate(public["rules"]) if public.get("rules") else settings.rules()
-    pz = world_pz(world)
     claims = public.get("claims")
     honest: Side | None = None
-    if claims:
-        t = _lg(pz.pz)
-        honest = "a" if abs(_lg(claims["a"]) - t) <= abs(_lg(claims["b"]) - t) else "b"
+    if secret is not None:
+        truth, log10_truth = float(secret["truth_pz"]), secret.get("log10_truth")
+        honest = secret.get("honest_side") if claims else None
+    else:
+        pz = world_pz(world)
+        truth, log10_truth = pz.pz, pz.log10_pz
+        if claims:
+            t = _lg(truth)
+            honest = "a" if abs(_lg(claims["a"]) - t) <= abs(_lg(claims["b"]) - t) else "b"
     views = sorted(statement_views(world, rules), key=lambda s: s.id)
     oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
     for q in public["queries"]:
@@ -279,8 +287,8 @@ def resume_round(settings: SessionSettings, public: dict[str, Any]) -> Round:
         claims=claims,
         independence=_independence(views),
         secret=Secret(
-            truth=pz.pz,
-            log10_truth=pz.log10_pz,
+            truth=truth,
+            log10_truth=log10_truth,
             honest_side=honest,
             specs={"a": public.get("debater_a") or "?", "b": public.get("debater_b") or "?"},
         ),

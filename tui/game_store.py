@@ -66,6 +66,9 @@ class GameStore:
     def open_rounds(self, session_id: int) -> list[dict[str, Any]]:
         return self.store.open_rounds(session_id)
 
+    def round_secret(self, round_id: int) -> dict[str, Any]:
+        return self.store.round_secret(round_id)
+
     def history(self) -> list[dict[str, Any]]:
         """Every judgement as an export row, oldest first."""
         from store.export import export_rows

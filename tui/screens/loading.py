@@ -51,7 +51,8 @@ class LoadingScreen(Screen[None]):
         store = self.app.game_store  # type: ignore[attr-defined]
         try:
             if self.resume is not None:
-                rnd = resume_round(self.run.settings, self.resume)
+                secret = store.round_secret(self.resume["id"])
+                rnd = resume_round(self.run.settings, self.resume, secret)
             else:
                 rnd = prepare_round(self.run.settings, self.run.number, store, self.run.session_id)
         except (LatentError, DebateError, StoreError) as exc:
