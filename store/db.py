@@ -535,8 +535,12 @@ class Store:
         honest_side: str | None,
         claims: dict[str, float] | None,
         practice: bool = False,
+        debater_a: str | None = None,
+        debater_b: str | None = None,
     ) -> int:
-        """A new round of a session, with its world and (hidden) truth; returns its id."""
+        """A new round of a session, with its world and (hidden) truth; returns its id.
+        `debater_a`/`debater_b` are this round's specs when they differ from the session's
+        (a random liar is drawn per round)."""
         with self.transaction() as db:
             return self._start_round(
                 db,
@@ -550,6 +554,8 @@ class Store:
                 honest_side=honest_side,
                 claims=claims,
                 practice=practice,
+                debater_a=debater_a,
+                debater_b=debater_b,
             )
 
     def _open_round(self, db: Database, round_id: int) -> None:
@@ -564,17 +570,28 @@ class Store:
             raise StoreError(f"round {round_id} was abandoned; start a new round")
 
     def round_secret(self, round_id: int) -> dict[str, Any]:
-        """The round's truth and honest side, as stored when it was prepared: for the engine
-        (scoring, resuming) only; nothing the judge sees before answering may show them."""
+        """The round's truth, honest side and debater specs, as stored when it was prepared:
+        for the engine (scoring, resuming) only; nothing the judge sees before answering may
+        show them (a debater spec such as builtin:honest names the honest side)."""
         r = self._one(
-            "SELECT truth_pz, log10_truth, honest_side FROM rounds WHERE id = ?", [round_id]
+            "SELECT r.truth_pz, r.log10_truth, r.honest_side,"
+            " COALESCE(r.debater_a, s.debater_a), COALESCE(r.debater_b, s.debater_b)"
+            " FROM rounds r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
+            [round_id],
         )
         if r is None:
             raise StoreError(f"no round {round_id} in {self.path}")
-        return {"truth_pz": r[0], "log10_truth": r[1], "honest_side": r[2]}
+        return {
+            "truth_pz": r[0],
+            "log10_truth": r[1],
+            "honest_side": r[2],
+            "debater_a": r[3],
+            "debater_b": r[4],
+        }
 
     def round_public(self, round_id: int) -> dict[str, Any]:
-        """What the judge may see before answering: everything but truth and honest side.
+        """What the judge may see before answering: everything but the truth, the honest
+        side and which debater speaks for which side (`round_secret` has those).
 
         The world file is included for the engine to rebuild the round on resume; the UI
         must show its statements only.
@@ -582,14 +599,13 @@ class Store:
         r = self._one(
             "SELECT r.id, r.uid, r.session_id, r.number, r.world_json, r.world_seed,"
             " r.n_statements, r.claims, COALESCE(r.rules, s.rules),"
-            " COALESCE(r.debater_a, s.debater_a), COALESCE(r.debater_b, s.debater_b),"
             " r.practice, r.started_at, r.answered_at, r.abandoned_at, r.abandon_reason"
             " FROM rounds r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
             [round_id],
         )
         if r is None:
             raise StoreError(f"no round {round_id} in {self.path}")
-        status = "answered" if r[13] is not None else "abandoned" if r[14] is not None else "open"
+        status = "answered" if r[11] is not None else "abandoned" if r[12] is not None else "open"
         return {
             "id": r[0],
             "uid": r[1],
@@ -600,12 +616,10 @@ class Store:
             "n_statements": r[6],
             "claims": _load(r[7]),
             "rules": _load(r[8]),
-            "debater_a": r[9],
-            "debater_b": r[10],
-            "practice": bool(r[11]),
-            "started_at": r[12],
+            "practice": bool(r[9]),
+            "started_at": r[10],
             "status": status,
-            "abandon_reason": r[15],
+            "abandon_reason": r[13],
             "turns": self.turns(round_id),
             "queries": self.queries(round_id),
             "credences": self.credences(round_id),

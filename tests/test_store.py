@@ -130,8 +130,11 @@ def test_ui_round_trip(store: Store) -> None:
     assert qid > 0
 
     pub = store.round_public(rid)
-    for key in ("truth_pz", "log10_truth", "honest_side"):
+    for key in ("truth_pz", "log10_truth", "honest_side", "debater_a", "debater_b"):
         assert key not in pub
+    secret = store.round_secret(rid)
+    row = store._one("SELECT truth_pz, log10_truth, honest_side FROM rounds WHERE id = ?", [rid])
+    assert (secret["truth_pz"], secret["log10_truth"], secret["honest_side"]) == row
     assert pub["world_json"] == WORLD.read_text()
     assert pub["claims"] == {"a": 0.01, "b": 1.25e-4}
     assert pub["rules"] == Rules().model_dump(mode="json")

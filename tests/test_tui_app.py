@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from debate.builtin import LIARS
 from tui.app import PzJudgeApp
 from tui.messages import (
     AnswerSubmitted,
@@ -188,6 +189,12 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
         " JOIN rounds r ON r.id = j.round_id",
     )[0]
     assert abs(est - 1e-4) < 1e-15 and cred == 0.6 and honest in ("a", "b") and n == 16
+    # the round records the liar actually drawn, and the claims are stored in side order
+    ((da, db_, claims),) = rows(db, "SELECT debater_a, debater_b, claims FROM rounds")
+    specs = {"a": da, "b": db_}
+    assert specs[honest] == "builtin:honest"
+    assert specs["b" if honest == "a" else "a"].removeprefix("builtin:") in LIARS
+    assert list(json.loads(claims)) == ["a", "b"]
     assert rows(db, "SELECT COUNT(*) FROM citations")[0][0] > 0
     # the judgement says which probabilities the debaters brought
     (src,) = rows(db, "SELECT evidence_sources FROM judgements")[0]
@@ -391,8 +398,11 @@ def test_llm_garbage_is_a_forfeit_and_a_notice(tmp_path: Path) -> None:
                 lambda: any(isinstance(m, SpeechArrived) and m.turn.forfeit for m in seen),
                 "a forfeited turn",
             )
-            notes = [n.message for n in app._notifications]
-            assert any("forfeited a turn" in n for n in notes), notes
+            await until(  # the notice follows once the screen has handled the speech
+                pilot,
+                lambda: any("forfeited a turn" in n.message for n in app._notifications),
+                "the forfeit notice",
+            )
             await pilot.press("e")
             await answer(pilot, "1e-4")
             await on_screen(app, pilot, "RevealScreen")

@@ -224,7 +224,8 @@ def prepare_round(
         for spec in specs.values():
             make_debater(spec, base_url=settings.base_url)  # fail now, not mid-round
         lie = liar_claim(pz.pz, independence_value(world), rules.lie_factor)
-        claims = {honest: pz.pz, ("b" if honest == "a" else "a"): lie}
+        # always in side order: an order built from who is honest would tell the judge
+        claims = {side: pz.pz if side == honest else lie for side in ("a", "b")}
     rid = store.start_round(
         session_id,
         number=number,
@@ -236,6 +237,8 @@ def prepare_round(
         honest_side=honest,
         claims=dict(claims) if claims else None,
         practice=settings.practice,
+        debater_a=specs.get("a"),
+        debater_b=specs.get("b"),
     )
     return Round(
         round_id=rid,
@@ -253,24 +256,17 @@ def prepare_round(
 
 
 def resume_round(
-    settings: SessionSettings, public: dict[str, Any], secret: dict[str, Any] | None = None
+    settings: SessionSettings, public: dict[str, Any], secret: dict[str, Any]
 ) -> Round:
-    """Rebuild an open round from the store (world, transcript, queries). The truth and the
-    honest side are the stored `secret` (`Store.round_secret`); without it the truth is
-    computed again from the world and the honest side is the claim nearer to it."""
+    """Rebuild an open round from the store: world, transcript and queries from `public`
+    (`Store.round_public`); the truth, honest side and debater specs from `secret`
+    (`Store.round_secret`), as stored when the round was prepared."""
     world = parse_world(json.loads(public["world_json"]), "stored round")
     rules = Rules.model_validate(public["rules"]) if public.get("rules") else settings.rules()
     claims = public.get("claims")
-    honest: Side | None = None
-    if secret is not None:
-        truth, log10_truth = float(secret["truth_pz"]), secret.get("log10_truth")
-        honest = secret.get("honest_side") if claims else None
-    else:
-        pz = world_pz(world)
-        truth, log10_truth = pz.pz, pz.log10_pz
-        if claims:
-            t = _lg(truth)
-            honest = "a" if abs(_lg(claims["a"]) - t) <= abs(_lg(claims["b"]) - t) else "b"
+    honest: Side | None = secret.get("honest_side") if claims else None
+    truth, log10_truth = float(secret["truth_pz"]), secret.get("log10_truth")
+    spec = {"a": secret.get("debater_a"), "b": secret.get("debater_b")}
     views = sorted(statement_views(world, rules), key=lambda s: s.id)
     oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
     for q in public["queries"]:
@@ -290,16 +286,12 @@ def resume_round(
             truth=truth,
             log10_truth=log10_truth,
             honest_side=honest,
-            specs={"a": public.get("debater_a") or "?", "b": public.get("debater_b") or "?"},
+            specs={"a": spec["a"] or "?", "b": spec["b"] or "?"},
         ),
         turns=[Turn.model_validate(t) for t in public["turns"]],
         queries=public["queries"],
         resumed=True,
     )
-
-
-def _lg(p: float) -> float:
-    return math.log10(p) if p > 0 else -300.0
 
 
 def _independence(views: list[StatementView]) -> float | None:

@@ -122,7 +122,9 @@ class EstimatePanel(Vertical):
         if event.input.id == "estimate":
             try:
                 self.log10 = parse_log10(event.value)
-                self.hint(f"log10 = {self.log10:.2f}   (↑/↓ or +/- step by {STEP} in log10)")
+                self.hint(
+                    f"log10 = {self.log10:.2f}   (↑/↓ step by {STEP}; +/- too, outside this field)"
+                )
                 event.input.remove_class("-bad")
             except EstimateError as exc:
                 self.log10 = None
@@ -163,12 +165,12 @@ class EstimatePanel(Vertical):
         refs: list[tuple[str, float]] = []
         if self.independence:
             refs.append(("independence", self.independence))
-        for side, p in (self.claims or {}).items():
+        for side, p in sorted((self.claims or {}).items()):  # A then B, whoever is honest
             refs.append((f"{side.upper()}'s claim", p))
         for name, p in refs:
             d = abs(lg - math.log10(p)) if p > 0 else math.inf
             parts.append(f"{name} {d:.1f}")
-        text = "if the truth were …, your log10 error: " + " · ".join(parts) if parts else ""
+        text = "log10 distance to: " + " · ".join(parts) if parts else ""
         self.query_one("#preview", Static).update(Text(text, style="dim"))
 
     def action_step(self, direction: int) -> None:
