@@ -761,7 +761,8 @@ class Store:
         created_at: float | None = None,
     ) -> int:
         """Insert the judgement; `sources` (who brought each evidence key) defaults to what
-        the round's stored citations and queries say, so record those first."""
+        the round's stored citations and queries say, so record those first (None when
+        they cannot say: see `evidence_sources`)."""
         self._open_round(db, round_id)
         now = time.time() if created_at is None else created_at
         if sources is None:
@@ -786,7 +787,7 @@ class Store:
             "base_lower": baselines.get("lower"),
             "base_upper": baselines.get("upper"),
             "evidence": _js(dict(evidence)),
-            "evidence_sources": _js(dict(sources)),
+            "evidence_sources": None if sources is None else _js(dict(sources)),
             "created_at": now,
         }
         jid = insert(db, "judgements", row)

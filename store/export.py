@@ -566,11 +566,23 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
         baselines=dict(row.get("baselines") or {}),
         evidence=row.get("evidence") or {},
         # older logs lack the field: then the imported turns and queries (if any) tell
-        sources=row.get("evidence_sources"),
+        sources=_sources(row.get("evidence_sources")),
         uid=row["uid"],
         created_at=created,
     )
     return True
+
+
+def _sources(value: Any) -> dict[str, list[str]] | None:
+    """An imported `evidence_sources`, checked: {key: list of "a", "b", "judge"} or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(w in ("a", "b", "judge") for w in v)
+        for k, v in value.items()
+    ):
+        raise ValueError('evidence_sources must map keys to lists of "a", "b", "judge"')
+    return value
 
 
 _REQUIRED = ("judge", "session", "round", "n_statements", "truth_pz", "estimate", "created_at")

@@ -167,12 +167,21 @@ def m001_initial(db: Database) -> None:
 
 def evidence_sources(
     conn: sqlite3.Connection, round_id: int, evidence: Iterable[str]
-) -> dict[str, list[str]]:
+) -> dict[str, list[str]] | None:
     """Who brought each evidence key of a round into it, from the stored turns and queries:
     "a" or "b" (that debater cited it, so its true value was shown) and "judge" (the judge
     asked the oracle). Keys nobody brought were given with the statements (free single
-    probabilities) and are left out. Lists are sorted, so the result is deterministic."""
+    probabilities) and are left out. Lists are sorted, so the result is deterministic.
+    None (unknown) when the evidence holds joint probabilities but the round has no stored
+    turns or queries to say where they came from (a log imported without transcripts)."""
     keys = set(evidence)
+    has_record = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM turns WHERE round_id = ?)"
+        " OR EXISTS (SELECT 1 FROM queries WHERE round_id = ?)",
+        [round_id, round_id],
+    ).fetchone()[0]
+    if not has_record and any("&" in k for k in keys):
+        return None
     out: dict[str, set[str]] = {}
 
     def add(ids_json: str, who: str) -> None:
@@ -199,10 +208,8 @@ def m002_evidence_sources(db: Database) -> None:
     rows = db.conn.execute("SELECT id, round_id, evidence FROM judgements").fetchall()
     for jid, rid, evidence in rows:
         sources = evidence_sources(db.conn, rid, json.loads(evidence or "{}"))
-        db.conn.execute(
-            "UPDATE judgements SET evidence_sources = ? WHERE id = ?",
-            [json.dumps(sources, separators=(",", ":")), jid],
-        )
+        text = None if sources is None else json.dumps(sources, separators=(",", ":"))
+        db.conn.execute("UPDATE judgements SET evidence_sources = ? WHERE id = ?", [text, jid])
 
 
 #: The names this version knows, in order; the schema version is how many are applied.

@@ -398,3 +398,16 @@ def test_evidence_sources_say_who_brought_each_probability(store: Store, tmp_pat
         assert import_logs(fresh, [log]) == (4, 0)
         again = list(export_rows(fresh))
     assert [r["evidence_sources"] for r in again] == [r["evidence_sources"] for r in rows]
+    # Without the field and without transcripts nothing tells: unknown (null), not "given".
+    bare = tmp_path / "bare.jsonl"
+    keep = set(FIELDS) - {"evidence_sources"}
+    bare.write_text("\n".join(json.dumps({k: r[k] for k in keep}) for r in rows) + "\n")
+    with Store(tmp_path / "bare.db") as fresh:
+        assert import_logs(fresh, [bare]) == (4, 0)
+        unknown = [r["evidence_sources"] for r in export_rows(fresh)]
+    assert unknown == [None] * 4  # every fixture round has joint probabilities in evidence
+    # A malformed value is refused in one line.
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(json.dumps({**rows[0], "evidence_sources": {"s1&s2": "judge"}}) + "\n")
+    with Store(tmp_path / "odd.db") as fresh, pytest.raises(StoreError, match="evidence_sources"):
+        import_logs(fresh, [odd])

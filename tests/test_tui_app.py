@@ -413,3 +413,43 @@ def test_llm_garbage_is_a_forfeit_and_a_notice(tmp_path: Path) -> None:
     forfeits = [r for (r,) in rows(db, "SELECT forfeit FROM turns") if r]
     assert forfeits and all(len(f.splitlines()) == 1 for f in forfeits)
     assert rows(db, "SELECT COUNT(*) FROM judgements") == [(1,)]
+
+
+def test_answer_during_a_held_speech_scores_what_was_seen(tmp_path: Path, monkeypatch: Any) -> None:
+    """Answering while the next speech is still held back (SpeechClock): that speech is
+    stored in the transcript, but its citations are not the judge's evidence."""
+    from tui.screens.judging import RoundScreen
+
+    monkeypatch.setattr(RoundScreen, "speech_quantum", 1.5)  # time to answer in the hold
+    db = tmp_path / "h.db"
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        await pilot.click("#f-statements")
+        await pilot.press("end", *["backspace"] * 4, "1", "6")
+        await pilot.click("#f-rounds")
+        await pilot.press("end", *["backspace"] * 3, "1")
+        await pilot.press("ctrl+s")
+        await on_screen(app, pilot, "RoundScreen")
+        await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
+        await pilot.press("n")  # the next speech starts; answer before it is shown
+        await answer(pilot, "1e-4")
+        await on_screen(app, pilot, "RevealScreen")
+
+    seen = play(db, script)
+    at = next(i for i, m in enumerate(seen) if isinstance(m, AnswerSubmitted))
+    shown = sum(isinstance(m, SpeechArrived) for m in seen[:at])
+    (ev,) = rows(db, "SELECT evidence FROM judgements")[0]
+    evidence = set(json.loads(ev))
+    cited_by_turn: dict[int, set[str]] = {}
+    for idx, ids in rows(
+        db,
+        "SELECT t.idx, c.ids FROM citations c JOIN turns t ON t.id = c.turn_id"
+        " WHERE c.kind = 'prob' AND c.true_value IS NOT NULL",
+    ):
+        cited_by_turn.setdefault(idx, set()).add("&".join(sorted(json.loads(ids))))
+    seen_keys = set().union(*(v for k, v in cited_by_turn.items() if k < shown))
+    later = set().union(*(v for k, v in cited_by_turn.items() if k >= shown)) - seen_keys
+    assert later, "the held speech cited nothing new: the test shows nothing"
+    assert seen_keys <= evidence and not (later & evidence)

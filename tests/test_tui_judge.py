@@ -95,3 +95,17 @@ def test_speech_clock_releases_on_its_grid() -> None:
     t0 = time.monotonic()
     clock.hold()
     assert time.monotonic() - t0 < 0.05
+
+
+def test_speech_clock_keeps_one_start_per_speaker() -> None:
+    """The openings run together: B starting must not move A's grid (else the first
+    opening would show up A's compute time later than it should)."""
+    clock = SpeechClock(0.2)
+    t0 = time.monotonic()
+    clock.began("a")
+    time.sleep(0.1)
+    clock.began("b")  # B starts while A is still composing
+    clock.hold("a")
+    assert 0.2 <= time.monotonic() - t0 < 0.28  # A's grid, not B's (which would be 0.3)
+    clock.hold("b")
+    assert 0.3 <= time.monotonic() - t0 < 0.38

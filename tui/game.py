@@ -303,13 +303,16 @@ def _independence(views: list[StatementView]) -> float | None:
     return math.exp(math.fsum(math.log(p) for p in ps))
 
 
-def evidence_of(rnd: Round, queries: list[tuple[list[str], float]]) -> dict[str, float]:
-    """Every probability the judge has seen: free singles, cited true values, queries."""
+def evidence_of(
+    rnd: Round, queries: list[tuple[list[str], float]], turns: list[Turn] | None = None
+) -> dict[str, float]:
+    """Every probability the judge has seen: free singles, cited true values (of `turns`,
+    by default the round's), queries."""
     ev: dict[str, float] = {}
     for s in rnd.statements:
         if s.p is not None:
             ev[evidence_key([s.id])] = s.p
-    for t in rnd.turns:
+    for t in rnd.turns if turns is None else turns:
         for c in t.citations:
             if c.kind == "prob" and c.true_value is not None:
                 ev[evidence_key(c.ids)] = c.true_value
@@ -340,7 +343,6 @@ def judge_round(
     seconds: float,
     store: GameStore,
     result_scores: Scores | None = None,
-    result_baselines: Baselines | None = None,
 ) -> Reveal:
     """Score the answer (exactly; the truth is known), store it, then build the reveal."""
     honest = rnd.secret.honest_side
@@ -352,7 +354,7 @@ def judge_round(
         credence_a=cred,
         honest=honest,
     )
-    bl = result_baselines or baselines([s.id for s in rnd.statements], evidence)
+    bl = baselines([s.id for s in rnd.statements], evidence)
     store.record_judgement(
         rnd.round_id,
         estimate=decision.estimate,

@@ -32,23 +32,25 @@ class SpeechClock:
     Why: the honest built-in debater rebuts, so it takes a few milliseconds longer per
     speech than a liar, and openings vary by ~0.2 s; a judge watching how long each side
     "speaks" could learn who is honest.  Released on a grid, built-in speeches (well under
-    `quantum`) all arrive alike.  Called in the engine's thread, so holding never blocks
-    the UI; a paced debate waits for the human's next key anyway.
+    `quantum`) all arrive alike.  One start time per speaker, as the two openings run
+    together.  Called in the engine's thread, so holding never blocks the UI; a paced
+    debate waits for the human's next key anyway.
     """
 
     def __init__(self, quantum: float = 0.4) -> None:
         self.quantum = quantum
-        self._began = time.monotonic()
+        self._began: dict[str, float] = {}
 
-    def began(self) -> None:
-        """A speech has started."""
-        self._began = time.monotonic()
+    def began(self, speaker: str = "") -> None:
+        """`speaker` has started a speech."""
+        self._began[speaker] = time.monotonic()
 
-    def hold(self) -> None:
-        """Sleep until the next multiple of `quantum` since the speech began (at least one)."""
+    def hold(self, speaker: str = "") -> None:
+        """Sleep until the next multiple of `quantum` since `speaker`'s speech began (at
+        least one)."""
         if self.quantum <= 0:
             return
-        elapsed = time.monotonic() - self._began
+        elapsed = time.monotonic() - self._began.get(speaker, time.monotonic())
         release = max(1, math.ceil(elapsed / self.quantum)) * self.quantum
         if release > elapsed:
             time.sleep(release - elapsed)

@@ -93,6 +93,8 @@ class RoundScreen(Screen[None]):
         self.shown_at = time.monotonic()
         self.picked: list[str] = []
         self.answered = False
+        #: Speeches on screen when the judge answered during the debate (None: not yet).
+        self.seen_turns: int | None = None
         self.asking = False
         self.debate_over = not rnd.debate or rnd.resumed
         self.texts = {s.id: s.text for s in rnd.statements}
@@ -318,12 +320,12 @@ class RoundScreen(Screen[None]):
             kind = ev.get("kind")
             try:
                 if kind == "turn_started":
-                    clock.began()
+                    clock.began(ev["speaker"])
                     drafts[ev["speaker"]] = []
                     self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
                 elif kind == "turn":
                     store.add_turn(rnd.round_id, ev["turn"])
-                    clock.hold()  # speaking time must not tell who is honest
+                    clock.hold(ev["turn"].speaker)  # speaking time must not tell who is honest
                     self.post_message(SpeechArrived(ev["turn"]))
                 elif kind == "credence":
                     cred, after = ev["credence_a"], ev["after_turn"]
@@ -347,7 +349,11 @@ class RoundScreen(Screen[None]):
         )
         j = result.judgement
         decision = Decision(estimate=j.estimate, interval=j.interval, credence_a=j.credence_a)
-        self.finish(decision, result.evidence, result)
+        # Scored on what the judge saw: a speech still held back (SpeechClock) when they
+        # answered is in the transcript, but not in their evidence or its baselines.
+        seen = self.seen_turns if self.seen_turns is not None else len(result.turns)
+        evidence = evidence_of(rnd, rnd.public_queries(), turns=list(result.turns[:seen]))
+        self.finish(decision, evidence, result)
 
     def _token_sink(self, side: str, drafts: dict[str, list[str]]) -> Callable[[str], None]:
         """Called in the debate thread per token: post the whole draft; floods merge."""
@@ -511,6 +517,7 @@ class RoundScreen(Screen[None]):
         self.notify("answer recorded; scoring…", timeout=2)
         w = self.debate_worker
         if self.judge is not None and w is not None and w.state == WorkerState.RUNNING:
+            self.seen_turns = len(self.round.turns)  # the speeches on screen at the answer
             self.judge.submit(event.decision)  # the debate worker finishes the round
         else:
             self.finish_solo(event.decision)
@@ -531,7 +538,6 @@ class RoundScreen(Screen[None]):
                 seconds,
                 self.store,
                 result_scores=result.scores if result is not None else None,
-                result_baselines=result.baselines if result is not None else None,
             )
         except StoreError as exc:
             self.post_message(StoreTrouble(f"the answer could not be stored: {exc}"))
