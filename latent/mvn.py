@@ -586,12 +586,17 @@ def _botev_component(
 
     d = lo.size
     npts = _QMC_POINTS  # points per replicate: a power of 2, smaller only for tiny budgets
-    while npts > 1 and _REPLICATES * npts > max_samples:
+    # Small components get more replicates at first (up to 8,192 points, at most the cost
+    # in point x dimension of 16 replicates at d = 32): their weights can be near-binary
+    # (a nearly singular covariance far in the tail), where 2,048 points often miss the
+    # rare low weights and the standard error comes out several times too small.
+    first = _REPLICATES * min(4, max(1, 32 // d))
+    while npts > 1 and first * npts > max_samples:
         npts //= 2
     base = _sobol_base(d, npts)
     rows: list[FloatArray] = []
     reps = 0
-    n_next = max(2, min(_REPLICATES, max_samples // npts))
+    n_next = max(2, min(first, max_samples // npts))
     log_p, rel_se = -math.inf, math.inf
     while True:
         t0 = time.monotonic()
