@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -101,21 +101,29 @@ def independence_value(world: World) -> float:
     return math.exp(logp)
 
 
-def liar_claim(truth: float, tempting: float, factor: float) -> float:
-    """A false P(Z) at least `factor` away from the truth, towards what looks tempting.
+def liar_claim(
+    truth: float,
+    tempting: float,
+    factor: float,
+    rng: np.random.Generator | None = None,
+    up: bool | None = None,
+) -> float:
+    """A false P(Z) between `factor` and `factor`² times away from the truth.
 
-    The tempting value is what low-order reasoning suggests (independence). If going that
-    way would leave [0, 1], the lie goes the other way.
+    Up or down as `up` says; by default towards the `tempting` value (what low-order
+    reasoning suggests: independence). With `rng` the distance is log-uniform in that range,
+    so the lie is neither the tempting value itself nor a fixed multiple of the truth (either
+    would tell a judge which claim is false); without it, exactly `factor`. A lie that would
+    leave [0, 1] goes the other way.
     """
     if truth <= 0:
         return min(1.0, max(tempting, 1e-6))
-    down = tempting < truth
-    ratio = max(factor, (truth / tempting) if down and tempting > 0 else factor)
-    if not down:
-        ratio = max(factor, tempting / truth)
-    lie = truth / ratio if down else truth * ratio
+    if up is None:
+        up = tempting >= truth
+    span = math.log10(factor) * (1.0 + (float(rng.random()) if rng is not None else 0.0))
+    lie = truth * 10.0 ** (span if up else -span)
     if lie > 1.0:
-        lie = truth / factor
+        lie = truth * 10.0**-span
     return lie
 
 
@@ -332,12 +340,15 @@ async def run_debate(
     seed: int = 0,
     honest_side: Side | None = None,
     truth: float | None = None,
+    claims: Mapping[Side, float] | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> DebateResult:
     """Run a whole debate and score it. Deterministic under `seed` for non-LLM parties.
 
     `honest_side` defaults to the side of a debater declared honest (built-in honest), or
     away from one declared a liar, else a seeded coin flip; `truth` defaults to P(Z).
+    `claims` (each side's claimed P(Z)) default to the truth for the honest side and a
+    `liar_claim` towards independence for the other.
     """
     rules = rules or Rules()
     rng = np.random.default_rng(seed)
@@ -347,10 +358,14 @@ async def run_debate(
     side: Side = honest_side or coin
     res_pz = world_pz(world) if truth is None else None
     p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
-    lie = liar_claim(p_true, independence_value(world), rules.lie_factor)
-    claims: dict[Side, float] = {side: p_true, ("b" if side == "a" else "a"): lie}
+    sides: tuple[Side, Side] = ("a", "b")
+    if claims is None:
+        lie = liar_claim(p_true, independence_value(world), rules.lie_factor, rng)
+        claimed = {s: p_true if s == side else lie for s in sides}  # in side order
+    else:
+        claimed = {s: float(claims[s]) for s in sides}
     log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
-    run = _Run(world, {"a": a, "b": b}, judge, rules, claims, on_event)
+    run = _Run(world, {"a": a, "b": b}, judge, rules, claimed, on_event)
     # What is settled before the first speech (the head of the DebateResult): a store opens
     # the round with it, so that each turn can be committed the moment it is made. The UI
     # ignores this event: it names the honest side.
@@ -362,11 +377,11 @@ async def run_debate(
         "debater_b": b.name,
         "judge": judge.name,
         "honest_side": side,
-        "claims": claims,
+        "claims": claimed,
         "truth": p_true,
         "log10_truth": log10_truth,
     }
-    run.emit(kind="started", **{**head, "claims": dict(claims)})
+    run.emit(kind="started", **{**head, "claims": dict(claimed)})
     try:
         decision = await run.play()
     finally:

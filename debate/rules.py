@@ -37,7 +37,7 @@ class Rules(BaseModel):
     judge_order: int = Field(default=3, ge=1, le=12)
     #: Seconds a scripted or LLM debater may take for one speech.
     turn_timeout: float = Field(default=30.0, gt=0, le=3600)
-    #: The dishonest side's claim is at least this factor away from the truth.
+    #: The dishonest side's claim is this factor to its square away from the truth.
     lie_factor: float = Field(default=10.0, ge=2.0)
     #: A claimed probability is verified if within this relative or absolute distance.
     claim_rel_tol: float = Field(default=0.02, ge=0)

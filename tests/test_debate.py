@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from debate.builtin import LIARS, builtin
@@ -115,14 +116,28 @@ def test_baselines_use_only_the_evidence() -> None:
 
 
 def test_liar_claim_goes_the_tempting_way() -> None:
-    assert liar_claim(1e-3, 1e-6, 10) == pytest.approx(1e-6)  # towards independence
+    assert liar_claim(1e-3, 1e-6, 10) == pytest.approx(1e-4)  # towards independence
     assert liar_claim(1e-3, 1e-3, 10) == pytest.approx(1e-2)
     assert liar_claim(0.5, 0.9, 10) == pytest.approx(0.05)  # can't go above 1: goes down
+    assert liar_claim(1e-3, 1e-6, 10, up=True) == pytest.approx(1e-2)  # away, as asked
     for truth in (1e-30, 1e-5, 0.3):
         for tempt in (1e-40, truth, 0.9):
             lie = liar_claim(truth, tempt, 10)
             assert 0 < lie <= 1
             assert abs(math.log10(lie) - math.log10(truth)) >= 1 - 1e-12
+
+
+def test_random_lies_are_neither_the_product_nor_a_fixed_multiple() -> None:
+    """With an rng the lie lies log-uniformly 10-100x from the truth (towards the tempting
+    value by default): a judge cannot spot it as "the product" or "10x the truth"."""
+    rng = np.random.default_rng(1)
+    truth, tempt = 1e-5, 1e-12
+    spans = np.array(
+        [math.log10(truth) - math.log10(liar_claim(truth, tempt, 10, rng)) for _ in range(400)]
+    )
+    assert np.all((spans >= 1.0) & (spans < 2.0))  # down (towards), within [10x, 100x)
+    counts, _ = np.histogram(spans, bins=4, range=(1.0, 2.0))
+    assert counts.min() >= 60  # spread over the whole range (uniform: 100 per bin)
 
 
 def test_deterministic_under_seed(world: World) -> None:
@@ -288,7 +303,10 @@ def test_independence_liar_cites_only_independent_looking_pairs(world: World) ->
     lifts = _lifts(world, res, "b")
     assert lifts and all(abs(x) < 0.01 for x in lifts)
     assert all("product" in t.text for t in res.turns if t.speaker == "b")
-    assert res.claims["b"] == pytest.approx(res.baselines.independence, rel=1e-6)
+    # its claim moves from the truth towards the product, by 10-100x (not onto it)
+    step = math.log10(res.claims["b"]) - math.log10(res.truth)
+    toward = math.log10(res.baselines.independence) - math.log10(res.truth)
+    assert 1.0 <= abs(step) < 2.0 and step * toward > 0
 
 
 @pytest.mark.parametrize("honest_side", ["a", "b"])

@@ -184,15 +184,41 @@ def world_seed(settings: SessionSettings, number: int) -> int:
     return settings.seed * 1000 + number
 
 
-def pick_sides(settings: SessionSettings, seed: int) -> tuple[Side, dict[str, str]]:
-    """Which side is honest and which spec speaks for each; a seeded coin, a random liar."""
+def _liar_can(spec: str, up: bool, toward: bool) -> bool:
+    """Whether a liar can argue a lie on that side of the truth without refuting itself:
+    the independence and pairwise liars argue the product (towards it only); the
+    flip-hider argues "paraphrases, so larger" (up) or falls back to the product; anything
+    else (cherry-picker, scripts, LLMs) can argue either way."""
+    name = spec.removeprefix("builtin:")
+    if name in ("independence", "pairwise"):
+        return toward
+    if name == "flip-hider":
+        return toward or up
+    return True
+
+
+def pick_sides(
+    settings: SessionSettings, seed: int, truth: float, tempting: float
+) -> tuple[Side, dict[str, str], float]:
+    """Who is honest, which spec speaks for each side, and the liar's claim: a seeded coin,
+    a random liar, and a lie 10-100x from the truth that goes towards the independence
+    product or away from it with equal odds, so that neither "the claim nearer the product"
+    nor "the claim farther from it" tells a judge who lies."""
     rng = np.random.default_rng([seed, 7])
     honest: Side = "a" if rng.random() < 0.5 else "b"
+    toward = bool(rng.random() < 0.5)
+    toward_up = tempting >= truth
     liar = settings.debater_liar
     if liar == RANDOM_LIAR:
-        liar = "builtin:" + LIARS[int(rng.integers(len(LIARS)))]
-    liar_side = "b" if honest == "a" else "a"
-    return honest, {honest: settings.debater_honest, liar_side: liar}
+        up = toward_up if toward else not toward_up
+        names = [n for n in LIARS if _liar_can(n, up, toward)]
+        liar = "builtin:" + names[int(rng.integers(len(names)))]
+    elif not _liar_can(liar, not toward_up, toward):
+        toward = True  # this liar can only argue towards the product
+    up = toward_up if toward else not toward_up
+    lie = liar_claim(truth, tempting, settings.rules().lie_factor, rng, up=up)
+    liar_side: Side = "b" if honest == "a" else "a"
+    return honest, {honest: settings.debater_honest, liar_side: liar}, lie
 
 
 def prepare_round(
@@ -220,10 +246,9 @@ def prepare_round(
     honest: Side | None = None
     specs: dict[str, str] = {}
     if settings.debate:
-        honest, specs = pick_sides(settings, seed)
+        honest, specs, lie = pick_sides(settings, seed, pz.pz, independence_value(world))
         for spec in specs.values():
             make_debater(spec, base_url=settings.base_url)  # fail now, not mid-round
-        lie = liar_claim(pz.pz, independence_value(world), rules.lie_factor)
         # always in side order: an order built from who is honest would tell the judge
         claims = {side: pz.pz if side == honest else lie for side in ("a", "b")}
     rid = store.start_round(

@@ -344,6 +344,7 @@ class RoundScreen(Screen[None]):
                 seed=settings.seed + rnd.number,
                 honest_side=secret.honest_side,
                 truth=secret.truth,
+                claims=rnd.claims,
                 on_event=on_event,
             )
         )

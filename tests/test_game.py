@@ -1,0 +1,47 @@
+"""The game's round preparation: what the judge is shown must not tell who is honest."""
+
+from __future__ import annotations
+
+import math
+
+from debate.builtin import LIARS
+from tui.game import RANDOM_LIAR, SessionSettings, pick_sides, preset
+
+
+def _settings(**over: object) -> SessionSettings:
+    return preset("debate", **over)
+
+
+def test_lies_go_either_way_from_the_product() -> None:
+    """Over many rounds the lie is as often farther from the independence product as the
+    truth is nearer: "pick the claim farther from the product" is a coin flip."""
+    s = _settings()
+    assert s.debater_liar == RANDOM_LIAR
+    nearer_is_liar = 0
+    n = 400
+    for seed in range(n):
+        truth, tempting = 10.0 ** -(5 + seed % 7), 10.0 ** -(3 + seed % 11)
+        honest, specs, lie = pick_sides(s, seed, truth, tempting)
+        span = abs(math.log10(lie) - math.log10(truth))
+        assert 1.0 <= span < 2.0 + 1e-9 and 0 < lie <= 1
+        liar_side = "b" if honest == "a" else "a"
+        liar = specs[liar_side].removeprefix("builtin:")
+        assert liar in LIARS and specs[honest] == s.debater_honest
+        up = lie > truth
+        toward = up == (tempting >= truth)
+        if liar in ("independence", "pairwise"):
+            assert toward  # these argue the product: never away from it
+        if liar == "flip-hider":
+            assert toward or up
+        d_lie = abs(math.log10(lie) - math.log10(tempting))
+        d_truth = abs(math.log10(truth) - math.log10(tempting))
+        nearer_is_liar += d_lie < d_truth
+    assert 0.4 * n <= nearer_is_liar <= 0.6 * n
+
+
+def test_a_liar_that_only_argues_the_product_always_goes_towards_it() -> None:
+    s = _settings(debater_liar="builtin:independence")
+    for seed in range(100):
+        truth, tempting = 1e-8, 1e-3
+        _, _, lie = pick_sides(s, seed, truth, tempting)
+        assert truth < lie < truth * 100 + 1e-20
