@@ -453,3 +453,37 @@ def test_answer_during_a_held_speech_scores_what_was_seen(tmp_path: Path, monkey
     later = set().union(*(v for k, v in cited_by_turn.items() if k >= shown)) - seen_keys
     assert later, "the held speech cited nothing new: the test shows nothing"
     assert seen_keys <= evidence and not (later & evidence)
+
+
+def test_a_debate_left_and_resumed_keeps_the_credence(tmp_path: Path) -> None:
+    """The credence set after the last speech is stored on leaving and comes back."""
+    from tui.widgets.estimate import EstimatePanel
+
+    db = tmp_path / "c.db"
+
+    async def first(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        await pilot.click("#f-statements")
+        await pilot.press("end", *["backspace"] * 4, "1", "6")
+        await pilot.press("ctrl+s")
+        await on_screen(app, pilot, "RoundScreen")
+        await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
+        await pilot.press(*["right_square_bracket"] * 4)  # 0.50 -> 0.70
+        assert app.screen.query_one(EstimatePanel).credence == 0.7
+        await pilot.press("escape")
+        await on_screen(app, pilot, "LeaveRound")
+        await pilot.press("k")
+        await on_screen(app, pilot, "HomeScreen")
+
+    play(db, first)
+
+    async def second(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("r")
+        await on_screen(app, pilot, "ResumeScreen")
+        await until(pilot, lambda: bool(app.screen.sessions), "sessions")  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await on_screen(app, pilot, "RoundScreen")
+        assert app.screen.query_one(EstimatePanel).credence == 0.7
+
+    play(db, second)

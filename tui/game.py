@@ -143,6 +143,8 @@ class Round(BaseModel):
     turns: list[Turn] = Field(default_factory=list)
     queries: list[dict[str, Any]] = Field(default_factory=list)
     resumed: bool = False
+    #: The judge's credence that A is honest when the round was left (restored on resume).
+    credence_a: float = 0.5
     #: The judge's own oracle (budget and order from the rules); replays stored queries.
     oracle: Oracle
 
@@ -316,6 +318,7 @@ def resume_round(
         turns=[Turn.model_validate(t) for t in public["turns"]],
         queries=public["queries"],
         resumed=True,
+        credence_a=public["credences"][-1]["credence_a"] if public.get("credences") else 0.5,
     )
 
 

@@ -75,7 +75,8 @@ class LeaveRound(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="leave"):
             yield Static(
-                "Leave this round? Everything you did is stored.\n"
+                "Leave this round? Everything you did is stored; a debate does not go on\n"
+                "after a resume (you answer on what was said).\n"
                 "[b]k[/b] keep it open (resume from home) · [b]b[/b] abandon it · "
                 "[b]esc[/b] stay"
             )

@@ -182,6 +182,7 @@ class RoundScreen(Screen[None]):
                 self._show_turn(t, transcript)
             if rnd.resumed:
                 transcript.speaking("(the debate stopped when you left; answer when ready)")
+                self.query_one(EstimatePanel).set_credence(rnd.credence_a)
             else:
                 self.judge = HumanJudge(
                     self.run.settings.judge,
@@ -566,11 +567,16 @@ class RoundScreen(Screen[None]):
         def chosen(choice: str | None) -> None:
             if choice in (None, "stay"):
                 return
-            if choice == "abandon":
-                try:
+            try:
+                if choice == "abandon":
                     self.store.abandon_round(self.round.round_id, "left by the judge")
-                except StoreError as exc:
-                    self.notify(str(exc), severity="error")
+                elif self.round.debate and self.round.turns:
+                    # the credence set since the last speech comes back on resume
+                    cred = self.query_one(EstimatePanel).credence
+                    last = len(self.round.turns) - 1
+                    self.store.add_credence(self.round.round_id, last, cred, time.time())
+            except StoreError as exc:
+                self.notify(str(exc), severity="error")
             self.app.pop_screen()
 
         self.app.push_screen(LeaveRound(), chosen)
