@@ -19,11 +19,12 @@ from tui.estimate import fmt_log10, fmt_p
 from tui.game import Reveal, Round, SessionRun
 from tui.widgets.keybar import KeyBar
 
+#: What each kind of trap is (the second line under the block's name: fits 80 columns).
 TRAP_WORDS = {
-    "d4": "D4 counterexample: every pair looks independent, all three together nearly impossible",
-    "parity": "parity block: every smaller group looks independent, all together nearly impossible",
-    "extremal": "extremal plant: same low-order probabilities, extreme P(all)",
-    "flip": "hidden flip: reads like its neighbours but says the opposite",
+    "d4": "every pair looks independent; all three together nearly impossible",
+    "parity": "every smaller group looks independent; all together nearly impossible",
+    "extremal": "same low-order probabilities as its neighbours, extreme P(all)",
+    "flip": "a hidden flip: reads like its neighbours but says the opposite",
 }
 
 
@@ -75,7 +76,8 @@ def render_reveal(rnd: Round, rv: Reveal, texts: dict[str, str]) -> str:
     if rv.traps:
         lines.append("[b]Traps planted[/b]:")
         for t in rv.traps:
-            lines.append(f"  {TRAP_WORDS.get(t.kind, t.kind)} — {t.block}")
+            lines.append(f"  [b]{escape(t.block)}[/b]")
+            lines.append(f"    {TRAP_WORDS.get(t.kind, t.kind)}")
             for sid in t.ids[:6]:
                 lines.append(f"    [dim]{sid}[/dim] {escape(texts.get(sid, ''))}")
             if len(t.ids) > 6:
@@ -83,9 +85,12 @@ def render_reveal(rnd: Round, rv: Reveal, texts: dict[str, str]) -> str:
     else:
         lines.append("No traps were planted in this world.")
     if lt is not None and rv.estimate > 0:
-        direction = "too high" if math.log10(rv.estimate) > lt else "too low"
+        off = math.log10(rv.estimate) - lt
+        verdict = (
+            "right on (within 12%)" if abs(off) < 0.05 else "too high" if off > 0 else "too low"
+        )
         lines.append("")
-        lines.append(f"[dim]Your estimate was {direction}.[/dim]")
+        lines.append(f"[dim]Your estimate was {verdict}.[/dim]")
     return "\n".join(lines)
 
 
