@@ -55,7 +55,8 @@ class Rules(BaseModel):
     def summary(self) -> str:
         """One line a judge reads before play."""
         return (
-            f"openings + {self.rounds} rounds (up to {self.max_rounds}); "
+            f"openings + {self.rounds} round{'' if self.rounds == 1 else 's'} "
+            f"(up to {self.max_rounds}); "
             f"{self.char_limit} chars and {self.citations_per_turn} citations per speech, "
             f"{self.citation_budget} per debater; citations of order ≤ {self.max_order}; "
             f"your oracle: {self.judge_budget} queries of order ≤ {self.judge_order}"

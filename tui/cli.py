@@ -82,7 +82,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         if not args.json:
             print(
                 f"wrote {args.output}: {world.n_statements} statements in {len(world.blocks)} "
-                f"blocks ({', '.join(f'{kinds.count(k)} {k}' for k in sorted(set(kinds)))})"
+                f"block{'' if len(world.blocks) == 1 else 's'} "
+                f"({', '.join(f'{kinds.count(k)} {k}' for k in sorted(set(kinds)))})"
             )
         else:
             print(json.dumps({"path": args.output, "n_statements": world.n_statements}))
