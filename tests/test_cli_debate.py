@@ -63,7 +63,7 @@ citations = [
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert out.startswith("Rules: openings + 1 rounds")
+    assert out.startswith("Rules: openings + 1 round (up to")
     assert "[A opening]" in out and "[B round 1]" in out
     assert "[cut at the limit]" in out
     assert "✗ false P(s01 ∩ s02) = 0.4408 (claimed 0.3)" in out
