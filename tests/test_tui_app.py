@@ -85,6 +85,28 @@ async def type_text(pilot: Pilot[None], text: str) -> None:
     await pilot.press(*[_character_to_key(ch) for ch in text])
 
 
+async def start_debate(app: PzJudgeApp, pilot: Pilot[None], one_round: bool = True) -> None:
+    """From home: a debate session of 16 statements (one round unless told), started."""
+    await pilot.press("p")
+    await on_screen(app, pilot, "SetupScreen")
+    await pilot.click("#f-statements")
+    await pilot.press("end", *["backspace"] * 4, "1", "6")
+    if one_round:
+        await pilot.click("#f-rounds")
+        await pilot.press("end", *["backspace"] * 3, "1")
+    await pilot.press("ctrl+s")
+    await on_screen(app, pilot, "RoundScreen")
+
+
+async def resume_open_round(app: PzJudgeApp, pilot: Pilot[None]) -> None:
+    """From home: resume the unfinished session's open round."""
+    await pilot.press("r")
+    await on_screen(app, pilot, "ResumeScreen")
+    await until(pilot, lambda: bool(app.screen.sessions), "sessions")  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    await on_screen(app, pilot, "RoundScreen")
+
+
 async def answer(pilot: Pilot[None], text: str, go: bool = True) -> None:
     """Go to the estimate (a), type it as a person would, press enter."""
     await pilot.press(*(["a"] if go else []), "end")
@@ -130,14 +152,7 @@ def test_debate_round_by_keyboard(tmp_path: Path) -> None:
     db = tmp_path / "d.db"
 
     async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("p")
-        await on_screen(app, pilot, "SetupScreen")
-        await pilot.click("#f-statements")
-        await pilot.press("end", *["backspace"] * 4, "1", "6")
-        await pilot.click("#f-rounds")
-        await pilot.press("end", *["backspace"] * 3, "1")
-        await pilot.press("ctrl+s")
-        await on_screen(app, pilot, "RoundScreen")
+        await start_debate(app, pilot)
         await pilot.press("2")
         await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
         text = screen_text(app)
@@ -229,11 +244,7 @@ def test_leave_and_resume(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setattr(tui.game, "world_pz", no_recompute)
 
     async def second(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("r")
-        await on_screen(app, pilot, "ResumeScreen")
-        await until(pilot, lambda: bool(app.screen.sessions), "sessions")  # type: ignore[attr-defined]
-        await pilot.press("enter")
-        await on_screen(app, pilot, "RoundScreen")
+        await resume_open_round(app, pilot)
         assert app.screen.oracle.left == 9  # type: ignore[attr-defined]
         await answer(pilot, "0.01")
         await on_screen(app, pilot, "RevealScreen")
@@ -303,14 +314,7 @@ def test_llm_speech_streams_into_the_transcript(tmp_path: Path, monkeypatch: Any
     db = tmp_path / "llm.db"
 
     async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("p")
-        await on_screen(app, pilot, "SetupScreen")
-        await pilot.click("#f-statements")
-        await pilot.press("end", *["backspace"] * 4, "1", "6")
-        await pilot.click("#f-rounds")
-        await pilot.press("end", *["backspace"] * 3, "1")
-        await pilot.press("ctrl+s")
-        await on_screen(app, pilot, "RoundScreen")
+        await start_debate(app, pilot)
         await pilot.press("2")
         await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
         # typed credence, validated in place; the judge gets it
@@ -424,14 +428,7 @@ def test_answer_during_a_held_speech_scores_what_was_seen(tmp_path: Path, monkey
     db = tmp_path / "h.db"
 
     async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("p")
-        await on_screen(app, pilot, "SetupScreen")
-        await pilot.click("#f-statements")
-        await pilot.press("end", *["backspace"] * 4, "1", "6")
-        await pilot.click("#f-rounds")
-        await pilot.press("end", *["backspace"] * 3, "1")
-        await pilot.press("ctrl+s")
-        await on_screen(app, pilot, "RoundScreen")
+        await start_debate(app, pilot)
         await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
         await pilot.press("n")  # the next speech starts; answer before it is shown
         await answer(pilot, "1e-4")
@@ -462,12 +459,7 @@ def test_a_debate_left_and_resumed_keeps_the_credence(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
 
     async def first(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("p")
-        await on_screen(app, pilot, "SetupScreen")
-        await pilot.click("#f-statements")
-        await pilot.press("end", *["backspace"] * 4, "1", "6")
-        await pilot.press("ctrl+s")
-        await on_screen(app, pilot, "RoundScreen")
+        await start_debate(app, pilot, one_round=False)
         await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
         await pilot.press(*["right_square_bracket"] * 4)  # 0.50 -> 0.70
         assert app.screen.query_one(EstimatePanel).credence == 0.7
@@ -479,11 +471,7 @@ def test_a_debate_left_and_resumed_keeps_the_credence(tmp_path: Path) -> None:
     play(db, first)
 
     async def second(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
-        await pilot.press("r")
-        await on_screen(app, pilot, "ResumeScreen")
-        await until(pilot, lambda: bool(app.screen.sessions), "sessions")  # type: ignore[attr-defined]
-        await pilot.press("enter")
-        await on_screen(app, pilot, "RoundScreen")
+        await resume_open_round(app, pilot)
         assert app.screen.query_one(EstimatePanel).credence == 0.7
 
     play(db, second)
