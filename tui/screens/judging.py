@@ -284,7 +284,7 @@ class RoundScreen(Screen[None]):
     def _answered(self, event: QueryAnswered) -> None:
         self.asking = False
         self.query_one(EvidenceTable).add(event.ids, event.p, "you asked")
-        self.notify(f"P({' ∩ '.join(event.ids)}) = {fmt_p(event.p, 4)}", title="oracle")
+        self.notify(f"P({' ∩ '.join(event.ids)}) = {fmt_p(event.p, 4)}", title="oracle", timeout=3)
         self.query_one(StatementList).action_clear()
         self.refresh_status()
 
