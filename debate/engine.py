@@ -127,6 +127,19 @@ def liar_claim(
     return lie
 
 
+def liar_can_argue(spec: str, up: bool, toward: bool) -> bool:
+    """Whether a liar can argue a lie on that side of the truth without refuting itself:
+    the independence and pairwise liars argue the product (towards it only); the
+    flip-hider argues "paraphrases, so larger" (up) or falls back to the product; anything
+    else (cherry-picker, scripts, LLMs) can argue either way."""
+    name = spec.removeprefix("builtin:")
+    if name in ("independence", "pairwise"):
+        return toward
+    if name == "flip-hider":
+        return toward or up
+    return True
+
+
 def statement_views(world: World, rules: Rules) -> list[StatementView]:
     """The statements in world-file order (ids are opaque and shuffled by the generator)."""
     out = []
@@ -348,7 +361,8 @@ async def run_debate(
     `honest_side` defaults to the side of a debater declared honest (built-in honest), or
     away from one declared a liar, else a seeded coin flip; `truth` defaults to P(Z).
     `claims` (each side's claimed P(Z)) default to the truth for the honest side and a
-    `liar_claim` towards independence for the other.
+    `liar_claim` for the other, towards the independence product or away from it with
+    equal odds when the liar can argue either way.
     """
     rules = rules or Rules()
     rng = np.random.default_rng(seed)
@@ -360,7 +374,14 @@ async def run_debate(
     p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
     sides: tuple[Side, Side] = ("a", "b")
     if claims is None:
-        lie = liar_claim(p_true, independence_value(world), rules.lie_factor, rng)
+        # Towards the product or away from it with equal odds, as far as the liar can
+        # argue it: a lie always nearer the product would tell any judge who lies.
+        tempting = independence_value(world)
+        toward_up = tempting >= p_true
+        liar = (b if side == "a" else a).name
+        toward = bool(rng.random() < 0.5) or not liar_can_argue(liar, not toward_up, False)
+        up = toward_up if toward else not toward_up
+        lie = liar_claim(p_true, tempting, rules.lie_factor, rng, up=up)
         claimed = {s: p_true if s == side else lie for s in sides}  # in side order
     else:
         claimed = {s: float(claims[s]) for s in sides}

@@ -339,3 +339,40 @@ def test_maxent_of_a_component_too_large_for_atoms_is_the_tree_completion() -> N
     assert bl.maxent == pytest.approx(expect, rel=1e-9)
     assert bl.independence == pytest.approx(0.9**m)
     assert bl.lower <= bl.maxent <= bl.upper
+
+
+class _Started(Exception):
+    """Raised from on_event to stop a debate once its claims are settled."""
+
+
+def _claims(world: World, liar: str, seed: int) -> tuple[float, float]:
+    """(truth, lie) of a debate against `liar`, read from the engine's "started" event."""
+    got: dict[str, Any] = {}
+
+    def on_event(ev: dict[str, Any]) -> None:
+        if ev["kind"] == "started":
+            got.update(ev)
+            raise _Started
+
+    with pytest.raises(_Started):
+        _debate(world, builtin("honest"), builtin(liar), seed=seed, on_event=on_event)
+    side = got["honest_side"]
+    return got["claims"][side], got["claims"]["b" if side == "a" else "a"]
+
+
+def test_headless_lies_go_either_way_when_the_liar_can_argue_it(world: World) -> None:
+    """A cherry-picker's lie is towards the product or away from it about equally often;
+    an independence liar's is always towards it (that is all it can argue)."""
+    from debate.engine import independence_value
+
+    product = independence_value(world)
+    away = 0
+    for seed in range(60):
+        truth, lie = _claims(world, "cherry-picker", seed)
+        assert 1.0 <= abs(math.log10(lie / truth)) < 2.0 + 1e-9
+        away += abs(math.log10(lie / product)) > abs(math.log10(truth / product))
+        truth, lie = _claims(world, "independence", seed)
+        assert abs(math.log10(lie / product)) < abs(math.log10(truth / product)) or (
+            math.log10(lie / truth) * math.log10(product / truth) > 0
+        )
+    assert 18 <= away <= 42

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from debate.builtin import LIARS
-from debate.engine import independence_value, liar_claim, statement_views
+from debate.engine import independence_value, liar_can_argue, liar_claim, statement_views
 from debate.evidence import Baselines, baselines
 from debate.models import Side
 from debate.protocol import Decision, StatementView, Turn, evidence_key
@@ -186,19 +186,6 @@ def world_seed(settings: SessionSettings, number: int) -> int:
     return settings.seed * 1000 + number
 
 
-def _liar_can(spec: str, up: bool, toward: bool) -> bool:
-    """Whether a liar can argue a lie on that side of the truth without refuting itself:
-    the independence and pairwise liars argue the product (towards it only); the
-    flip-hider argues "paraphrases, so larger" (up) or falls back to the product; anything
-    else (cherry-picker, scripts, LLMs) can argue either way."""
-    name = spec.removeprefix("builtin:")
-    if name in ("independence", "pairwise"):
-        return toward
-    if name == "flip-hider":
-        return toward or up
-    return True
-
-
 def pick_sides(
     settings: SessionSettings, seed: int, truth: float, tempting: float
 ) -> tuple[Side, dict[str, str], float]:
@@ -213,9 +200,9 @@ def pick_sides(
     liar = settings.debater_liar
     if liar == RANDOM_LIAR:
         up = toward_up if toward else not toward_up
-        names = [n for n in LIARS if _liar_can(n, up, toward)]
+        names = [n for n in LIARS if liar_can_argue(n, up, toward)]
         liar = "builtin:" + names[int(rng.integers(len(names)))]
-    elif not _liar_can(liar, not toward_up, toward):
+    elif not liar_can_argue(liar, not toward_up, toward):
         toward = True  # this liar can only argue towards the product
     up = toward_up if toward else not toward_up
     lie = liar_claim(truth, tempting, settings.rules().lie_factor, rng, up=up)
