@@ -240,6 +240,9 @@ class _Builtin:
     name = "builtin"
     #: Whether this strategy must defend the truth (the engine gives it the honest side).
     honest: bool | None = False
+    #: Which lies it can argue without refuting itself: "towards" the independence product
+    #: only, "towards-or-up", or "any" direction.
+    argues = "any"
 
     def __init__(self) -> None:
         self._analysis: dict[tuple[str, ...], Analysis] = {}
@@ -341,6 +344,7 @@ class IndependenceLiar(_Builtin):
     """Cites independent-looking pairs and argues P(Z) is the plain product."""
 
     name = "builtin:independence"
+    argues = "towards"
 
     def speak(self, view: DebaterView, an: Analysis) -> Argument:
         k = view.rules.citations_per_turn
@@ -362,6 +366,7 @@ class PairwiseLiar(_Builtin):
     """Cites the innocent pairs of planted counterexamples and stops at order two."""
 
     name = "builtin:pairwise"
+    argues = "towards"
 
     def speak(self, view: DebaterView, an: Analysis) -> Argument:
         k = view.rules.citations_per_turn
@@ -380,6 +385,7 @@ class FlipHider(_Builtin):
     """Treats a flipped statement as a paraphrase of its neighbours (never cites the pair)."""
 
     name = "builtin:flip-hider"
+    argues = "towards-or-up"
 
     def speak(self, view: DebaterView, an: Analysis) -> Argument:
         k = view.rules.citations_per_turn
@@ -425,6 +431,22 @@ BUILTINS: dict[str, Callable[[], _Builtin]] = {
 }
 
 LIARS = ["independence", "pairwise", "flip-hider", "cherry-picker"]
+
+
+def lie_goes_up(truth: float, tempting: float, toward: bool) -> bool:
+    """Whether a lie towards (or away from) the `tempting` value lies above the truth."""
+    return (tempting >= truth) == toward
+
+
+def can_argue(spec: str, truth: float, tempting: float, toward: bool) -> bool:
+    """Whether the debater `spec` can argue a lie towards (or away from) the tempting value
+    without refuting itself (see `argues`); scripts and LLMs can argue anything."""
+    argues = getattr(BUILTINS.get(spec.removeprefix("builtin:")), "argues", "any")
+    if argues == "towards":
+        return toward
+    if argues == "towards-or-up":
+        return toward or lie_goes_up(truth, tempting, toward)
+    return True
 
 
 def builtin(name: str) -> _Builtin:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
+from debate.builtin import can_argue, lie_goes_up
 from debate.errors import DebateError
 from debate.evidence import Baselines, baselines
 from debate.models import Argument, Side
@@ -106,38 +107,23 @@ def liar_claim(
     tempting: float,
     factor: float,
     rng: np.random.Generator | None = None,
-    up: bool | None = None,
+    toward: bool = True,
 ) -> float:
     """A false P(Z) between `factor` and `factor`² times away from the truth.
 
-    Up or down as `up` says; by default towards the `tempting` value (what low-order
-    reasoning suggests: independence). With `rng` the distance is log-uniform in that range,
-    so the lie is neither the tempting value itself nor a fixed multiple of the truth (either
-    would tell a judge which claim is false); without it, exactly `factor`. A lie that would
-    leave [0, 1] goes the other way.
+    Towards the `tempting` value (what low-order reasoning suggests: independence), or away
+    from it. With `rng` the distance is log-uniform in that range, so the lie is neither the
+    tempting value itself nor a fixed multiple of the truth (either would tell a judge which
+    claim is false); without it, exactly `factor`. A lie that would leave [0, 1] goes down.
     """
     if truth <= 0:
         return min(1.0, max(tempting, 1e-6))
-    if up is None:
-        up = tempting >= truth
+    up = lie_goes_up(truth, tempting, toward)
     span = math.log10(factor) * (1.0 + (float(rng.random()) if rng is not None else 0.0))
     lie = truth * 10.0 ** (span if up else -span)
     if lie > 1.0:
         lie = truth * 10.0**-span
     return lie
-
-
-def liar_can_argue(spec: str, up: bool, toward: bool) -> bool:
-    """Whether a liar can argue a lie on that side of the truth without refuting itself:
-    the independence and pairwise liars argue the product (towards it only); the
-    flip-hider argues "paraphrases, so larger" (up) or falls back to the product; anything
-    else (cherry-picker, scripts, LLMs) can argue either way."""
-    name = spec.removeprefix("builtin:")
-    if name in ("independence", "pairwise"):
-        return toward
-    if name == "flip-hider":
-        return toward or up
-    return True
 
 
 def statement_views(world: World, rules: Rules) -> list[StatementView]:
@@ -377,11 +363,9 @@ async def run_debate(
         # Towards the product or away from it with equal odds, as far as the liar can
         # argue it: a lie always nearer the product would tell any judge who lies.
         tempting = independence_value(world)
-        toward_up = tempting >= p_true
         liar = (b if side == "a" else a).name
-        toward = bool(rng.random() < 0.5) or not liar_can_argue(liar, not toward_up, False)
-        up = toward_up if toward else not toward_up
-        lie = liar_claim(p_true, tempting, rules.lie_factor, rng, up=up)
+        toward = bool(rng.random() < 0.5) or not can_argue(liar, p_true, tempting, False)
+        lie = liar_claim(p_true, tempting, rules.lie_factor, rng, toward)
         claimed = {s: p_true if s == side else lie for s in sides}  # in side order
     else:
         claimed = {s: float(claims[s]) for s in sides}

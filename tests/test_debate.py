@@ -119,7 +119,7 @@ def test_liar_claim_goes_the_tempting_way() -> None:
     assert liar_claim(1e-3, 1e-6, 10) == pytest.approx(1e-4)  # towards independence
     assert liar_claim(1e-3, 1e-3, 10) == pytest.approx(1e-2)
     assert liar_claim(0.5, 0.9, 10) == pytest.approx(0.05)  # can't go above 1: goes down
-    assert liar_claim(1e-3, 1e-6, 10, up=True) == pytest.approx(1e-2)  # away, as asked
+    assert liar_claim(1e-3, 1e-6, 10, toward=False) == pytest.approx(1e-2)  # away, as asked
     for truth in (1e-30, 1e-5, 0.3):
         for tempt in (1e-40, truth, 0.9):
             lie = liar_claim(truth, tempt, 10)

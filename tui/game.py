@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from debate.builtin import LIARS
-from debate.engine import independence_value, liar_can_argue, liar_claim, statement_views
+from debate.builtin import LIARS, can_argue
+from debate.engine import independence_value, liar_claim, statement_views
 from debate.evidence import Baselines, baselines
 from debate.models import Side
 from debate.protocol import Decision, StatementView, Turn, evidence_key
@@ -196,16 +196,13 @@ def pick_sides(
     rng = np.random.default_rng([seed, 7])
     honest: Side = "a" if rng.random() < 0.5 else "b"
     toward = bool(rng.random() < 0.5)
-    toward_up = tempting >= truth
     liar = settings.debater_liar
     if liar == RANDOM_LIAR:
-        up = toward_up if toward else not toward_up
-        names = [n for n in LIARS if liar_can_argue(n, up, toward)]
+        names = [n for n in LIARS if can_argue(n, truth, tempting, toward)]
         liar = "builtin:" + names[int(rng.integers(len(names)))]
-    elif not liar_can_argue(liar, not toward_up, toward):
+    elif not can_argue(liar, truth, tempting, toward):
         toward = True  # this liar can only argue towards the product
-    up = toward_up if toward else not toward_up
-    lie = liar_claim(truth, tempting, settings.rules().lie_factor, rng, up=up)
+    lie = liar_claim(truth, tempting, settings.rules().lie_factor, rng, toward)
     liar_side: Side = "b" if honest == "a" else "a"
     return honest, {honest: settings.debater_honest, liar_side: liar}, lie
 
