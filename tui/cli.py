@@ -579,7 +579,7 @@ _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _one_blas_thread() -> None:
     """Our BLAS/LAPACK calls are small: with threads, OpenBLAS and OpenMP spin-wait, and
-    with the other core busy `pzjudge bounds` took 2.8x longer (25x seen in a test run).
+    with the other core busy `pzjudge bounds` took 2.4-2.8x longer (~30x in a tester's run).
     Must run before numpy is first imported, which no command does at parse time."""
     for var in _THREAD_VARS:
         os.environ.setdefault(var, "1")

@@ -277,7 +277,6 @@ def resume_round(
     claims = public.get("claims")
     honest: Side | None = secret.get("honest_side") if claims else None
     truth, log10_truth = float(secret["truth_pz"]), secret.get("log10_truth")
-    spec = {"a": secret.get("debater_a"), "b": secret.get("debater_b")}
     views = sorted(statement_views(world, rules), key=lambda s: s.id)
     oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
     for q in public["queries"]:
@@ -297,7 +296,7 @@ def resume_round(
             truth=truth,
             log10_truth=log10_truth,
             honest_side=honest,
-            specs={"a": spec["a"] or "?", "b": spec["b"] or "?"},
+            specs={side: secret.get(f"debater_{side}") or "?" for side in ("a", "b")},
         ),
         turns=[Turn.model_validate(t) for t in public["turns"]],
         queries=public["queries"],
