@@ -14,7 +14,9 @@ Protocol (one JSON object per line):
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import inspect
 import json
 import sys
 import traceback
@@ -71,6 +73,8 @@ def main(argv: list[str]) -> int:
             continue
         try:
             arg = debater.argue(msg["view"], oracle)
+            if inspect.iscoroutine(arg):  # `async def argue` works too (the oracle blocks)
+                arg = asyncio.run(arg)
             reply = {"type": "argument", "argument": _jsonable(arg)}
             text = json.dumps(reply)
         except BaseException as exc:

@@ -70,6 +70,18 @@ def test_script_uses_oracle_and_returns_argument(tmp_path: Path) -> None:
     assert arg.citations[0].claimed == 0.25  # type: ignore[union-attr]
 
 
+def test_script_may_define_argue_with_async_def(tmp_path: Path) -> None:
+    path = _script(
+        tmp_path,
+        """
+        class D:
+            async def argue(self, view, oracle):
+                return {"text": f"pair {oracle.prob(['A', 'B'])}", "citations": []}
+        """,
+    )
+    assert _argue(ScriptDebater(path, "D")).text == "pair 0.25"
+
+
 def test_script_sees_only_its_view(tmp_path: Path) -> None:
     """The child gets the view's keys and nothing of the world model or the truth."""
     path = _script(
