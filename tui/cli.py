@@ -387,6 +387,31 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Play many rounds headlessly and test simple heuristics against a coin."""
+    from debate.audit import AuditSpec, WorldOptions, render, run_audit
+    from debate.rules import load_rules
+    from tui.game import PRESETS
+
+    world = {k: v for k, v in PRESETS[args.preset].items() if k in WorldOptions.model_fields}
+    for key in ("statements", "families", "counterexamples", "flips"):
+        if getattr(args, key) is not None:
+            world[key] = getattr(args, key)
+    judges = [j.strip() for j in args.judge.split(",") if j.strip()]
+    spec = AuditSpec(
+        label=f"preset {args.preset}",
+        world=WorldOptions(**world),
+        liar=args.liar,
+        judges=judges,
+        rounds=args.rounds,
+        seed=args.seed,
+        rules=load_rules(args.rules),
+    )
+    rep = run_audit(spec, workers=args.workers)
+    _emit(args, _json_safe(rep.model_dump(mode="json")), lambda: render(rep))
+    return 0
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -547,6 +572,23 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--rules", help="rules file (TOML)")
     tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(tn, record=True)
+
+    au = add("audit", cmd_audit, "can a heuristic tell the honest side? many rounds, headless")
+    au.add_argument("--preset", choices=["practice", "debate", "hard"], default="debate")
+    au.add_argument("--rounds", type=_pos, default=200, help="rounds to play (default 200)")
+    au.add_argument("--seed", type=_nonneg, default=0)
+    au.add_argument("--statements", type=_pos, help="override the preset's statements")
+    au.add_argument("--families", type=_nonneg, help="override the preset's families")
+    au.add_argument("--counterexamples", type=_nonneg, help="override the preset's traps")
+    au.add_argument("--flips", type=_nonneg, help="override the preset's flips")
+    au.add_argument(
+        "--liar", default="random-liar", metavar="SPEC", help="builtin:NAME or random-liar"
+    )
+    au.add_argument(
+        "--judge", default="maxent,independence,bounds", help="comma-separated simulated judges"
+    )
+    au.add_argument("--rules", help="rules file (TOML)")
+    au.add_argument("--workers", type=_pos, default=2, help="processes (default 2)")
 
     ex = add("export", cmd_export, "judgement logs out: one row per judgement")
     ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")

@@ -1,0 +1,167 @@
+"""The audit: heuristics against a coin, on rounds dealt as the game deals them."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from debate.audit import (
+    HEURISTICS,
+    AuditSpec,
+    Dealt,
+    RoundFacts,
+    SideFacts,
+    WorldOptions,
+    deal_round,
+    keyword_test,
+    render,
+    report,
+    run_audit,
+    tally,
+    wilson,
+)
+from debate.rules import Rules
+from tui.cli import main
+
+SMALL = WorldOptions(statements=12, families=2, counterexamples=1, flips=0)
+
+
+def leaky_dealer(spec: AuditSpec, i: int) -> Dealt:
+    """A deliberately leaky deal: the lie is always 10x below the truth."""
+    d = deal_round(spec, i)
+    liar = "b" if d.honest_side == "a" else "a"
+    d.claims[liar] = d.truth / 10
+    return d
+
+
+def test_wilson_bounds_solve_the_score_equation() -> None:
+    # Wilson's bounds are the two roots p of (k/n - p)^2 = z^2 p (1 - p) / n
+    z = 1.959963984540054
+    for k, n in [(0, 10), (3, 10), (50, 100), (97, 100), (10, 10)]:
+        lo, hi = wilson(k, n)
+        for p in (lo, hi):
+            assert (k / n - p) ** 2 == pytest.approx(z * z * p * (1 - p) / n, abs=1e-12)
+        assert lo <= k / n <= hi
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_tally_flags_only_an_interval_without_half() -> None:
+    assert not tally("coin", [True, False] * 20).flagged
+    assert tally("leak", [True] * 30 + [False] * 5).flagged
+    t = tally("judge", [True] * 30, reference=True)
+    assert not t.flagged and t.rate == 1.0
+    ties = tally("ties", [None, None, True, False])
+    assert (ties.decided, ties.ties, ties.rate) == (2, 2, 0.5)
+
+
+def test_a_leaky_liar_is_flagged() -> None:
+    spec = AuditSpec(world=SMALL, judges=["maxent"], rounds=16, seed=3)
+    rep = run_audit(spec, dealer=leaky_dealer)
+    allg = rep.groups[0]
+    assert allg.group == "all rounds" and allg.rounds == 16
+    by = {t.name: t for t in allg.heuristics}
+    assert set(by) == set(HEURISTICS)
+    assert by["higher claim"].rate == 1.0 and by["higher claim"].flagged
+    assert by["lower claim"].rate == 0.0 and by["lower claim"].flagged
+    assert "all rounds: higher claim" in rep.flagged
+    # each liar drawn has its own group, and the groups add up to all rounds
+    assert sum(g.rounds for g in rep.groups[1:]) == 16
+    assert all(g.group.startswith("builtin:") for g in rep.groups[1:])
+    assert [t.name for t in allg.judges] == ["judge maxent"]
+    assert "! higher claim" in render(rep)
+
+
+def test_the_game_deal_is_reproducible_and_coin_fair_for_side_a() -> None:
+    spec = AuditSpec(world=SMALL, rounds=1, seed=5, rules=Rules())
+    one, two = deal_round(spec, 4), deal_round(spec, 4)
+    assert one.claims == two.claims and one.world.to_json() == two.world.to_json()
+    sides = [deal_round(spec, i).honest_side for i in range(40)]
+    assert 10 <= sides.count("a") <= 30
+
+
+def _facts(i: int, honest: str, words_a: list[str], words_b: list[str]) -> RoundFacts:
+    def side(claim: float, words: list[str]) -> SideFacts:
+        return SideFacts(
+            claim=claim,
+            chars=100,
+            citations=2,
+            verified=2,
+            seconds=0.1,
+            cited_words=words,
+            speech_words=[],
+        )
+
+    return RoundFacts(
+        index=i,
+        seed=i,
+        liar="builtin:x",
+        honest_side=honest,  # type: ignore[arg-type]
+        truth=1e-3,
+        product=1e-3,
+        maxent_free=1e-3,
+        first_speaker="a",
+        sides={"a": side(1e-3, words_a), "b": side(1e-2, words_b)},
+        credence_a={"maxent": 0.5},
+    )
+
+
+def test_a_keyword_that_marks_the_honest_side_is_flagged_after_bonferroni() -> None:
+    rounds = []
+    for i in range(60):
+        honest = "a" if i % 2 else "b"
+        # "not" always sits on the honest side; a hundred other words fall at random
+        noise = [f"w{(i * 7 + k) % 100}" for k in range(5)]
+        wa = (["not"] if honest == "a" else []) + noise[:3]
+        wb = (["not"] if honest == "b" else []) + noise[2:]
+        rounds.append(_facts(i, honest, wa, wb))
+    kt = keyword_test("word in cited statements", rounds, "cited_words")
+    assert kt.worst is not None and kt.worst.name.endswith("'not'")
+    assert kt.flagged and kt.p_adjusted is not None and kt.p_adjusted < 1e-10
+    # the same word split evenly between honest and liar is not flagged
+    even = [_facts(i, "a" if i % 2 else "b", ["not"] if i % 4 < 2 else [], []) for i in range(60)]
+    ke = keyword_test("even", even, "cited_words")
+    assert not ke.flagged and ke.worst is not None and ke.worst.rate == pytest.approx(0.5)
+
+
+def test_side_a_heuristic_counts_the_coin() -> None:
+    rounds = [_facts(i, "a" if i < 15 else "b", [], []) for i in range(20)]
+    rep = report(AuditSpec(judges=["maxent"], rounds=20), rounds)
+    by = {t.name: t for t in rep.groups[0].heuristics}
+    assert by["side A"].honest == 15 and by["side A"].decided == 20
+    # every claim is lower on side a here, so "lower claim" is the same as side A
+    assert by["lower claim"].honest == 15
+    assert math.isclose(by["higher claim"].rate or 0, 0.25)
+    # a judge with credence exactly 0.5 decides nothing
+    assert rep.groups[0].judges[0].decided == 0
+
+
+def test_cli_audit_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "audit",
+            "--preset",
+            "practice",
+            "--rounds",
+            "4",
+            "--workers",
+            "1",
+            "--judge",
+            "maxent",
+            "--json",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["spec"]["world"]["statements"] == 12 and out["spec"]["rounds"] == 4
+    assert out["groups"][0]["group"] == "all rounds"
+    names = {t["name"] for t in out["groups"][0]["heuristics"]}
+    assert {"lower claim", "claim nearer the product", "side A"} <= names
+
+
+def test_cli_audit_bad_liar_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["audit", "--rounds", "2", "--workers", "1", "--liar", "builtin:nope"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pzjudge: error:") and err.count("\n") == 1
