@@ -50,18 +50,20 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the game in a browser on 127.0.0.1 (needs the `serve` extra: textual-serve)."""
+    """Serve the game in a browser on 127.0.0.1 (needs the `serve` extra: textual-serve), to
+    whoever opens the printed address with its token (tui/serve.py)."""
     try:
-        from textual_serve.server import Server
+        from tui.serve import LockedServer
     except ImportError:
         print("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'", file=sys.stderr)
         return 2
-    cmd = f"{sys.executable} -m tui.cli play"
+    cmd = f"{shlex.quote(sys.executable)} -m tui.cli play"
     if args.db:
         cmd += f" --db {shlex.quote(args.db)}"
     if args.judge:
         cmd += f" --judge {shlex.quote(args.judge)}"
-    Server(cmd, host="127.0.0.1", port=args.port, title="pzjudge").serve()
+    # a random token per start, printed with the URL; other sites' pages are refused
+    LockedServer(cmd, port=args.port, title="pzjudge").serve()
     return 0
 
 
