@@ -36,6 +36,7 @@ from debate.rules import Rules
 from debate.specs import make_debater, make_judge
 from latent.generate import generate_world
 from latent.pz import world_pz
+from latent.shadow import deal_world
 from latent.world import World
 
 RANDOM_LIAR = "random-liar"
@@ -92,23 +93,30 @@ def round_seed(spec: AuditSpec, i: int) -> int:
 
 
 def deal_round(spec: AuditSpec, i: int) -> Dealt:
-    """Round i dealt as the game deals a round: a seeded coin for the honest side, a random
-    built-in liar that can argue the lie, and the lie `liar_claim` gives (see tui/game.py,
-    `pick_sides`)."""
+    """Round i dealt as the game deals a round: a seeded coin for the honest side, the real
+    world and its shadow (latent/shadow.py; the lie is the shadow's P(Z)), and a random
+    built-in liar among those that can argue a lie in that direction."""
     seed = round_seed(spec, i)
-    world = generate_world(seed=seed, **spec.world.model_dump())
-    truth = world_pz(world).pz
-    tempting = independence_value(world)
+    opts = spec.world.model_dump()
+    pair = deal_world(
+        lambda v, h: generate_world(seed=v, hidden=h, **opts), seed, spec.rules.lie_factor
+    )
     rng = np.random.default_rng([seed, 7])
     honest: Side = "a" if rng.random() < 0.5 else "b"
-    toward = bool(rng.random() < 0.5)
+    if pair is None:
+        world = generate_world(seed=seed, **opts)
+        truth = world_pz(world).pz
+        tempting = independence_value(world)
+        toward = bool(rng.random() < 0.5)
+        lie = liar_claim(truth, tempting, spec.rules.lie_factor, rng, toward)
+    else:
+        world, truth, lie = pair.real, pair.truth.pz, pair.lie.pz
+        tempting = independence_value(world)
+        toward = (lie > truth) == (tempting >= truth)
     liar = spec.liar
     if liar == RANDOM_LIAR:
         names = [n for n in LIARS if can_argue(n, truth, tempting, toward)]
         liar = "builtin:" + names[int(rng.integers(len(names)))]
-    elif not can_argue(liar, truth, tempting, toward):
-        toward = True
-    lie = liar_claim(truth, tempting, spec.rules.lie_factor, rng, toward)
     claims: dict[Side, float] = {s: truth if s == honest else lie for s in ("a", "b")}
     return Dealt(world=world, truth=truth, honest_side=honest, liar=liar, claims=claims)
 

@@ -27,6 +27,7 @@ from latent.families import (
     path,
 )
 from latent.plant import d4_block, parity_block
+from latent.shadow import with_hidden
 from latent.world import Block, DiscreteBlock, World, WorldMeta
 
 GENERATOR = "pzjudge.latent.generate"
@@ -91,10 +92,17 @@ def generate_world(
     counterexamples: int = 0,
     flips: int = 0,
     decoder: Decoder | None = None,
+    hidden: int | None = None,
 ) -> World:
     """A world of exactly `statements` statements: `families` family blocks, `counterexamples`
     planted counterexample blocks and independents for the rest, with `flips` planted flips
     spread over the families. Raises a one-line LatentError when the counts cannot fit.
+
+    With `hidden` (a seed), the structure a judge cannot see is drawn from its own stream
+    (latent/shadow.py): every counterexample is a block of fair bits whose variant (trap,
+    independent, all-together) is hidden, and each family's correlation strength is
+    hidden; texts, thresholds and everything else come from `seed` alone, so two hidden
+    seeds give two worlds that look the same.
     """
     seed = _count(seed, "seed", 0)
     m = _count(statements, "statements", 1, MAX_STATEMENTS)
@@ -139,7 +147,7 @@ def generate_world(
     d4_order = rng.permutation(len(D4_THEMES))
     parity_order = rng.permutation(len(PARITY_THEMES))
     for kind, size in kinds:
-        if kind == "parity":
+        if kind == "parity" or hidden is not None:
             eps = float(rng.uniform(*D4_EPS))
             blocks.append(_parity(size, parity_count, parity_order, _take(ids, size), eps=eps))
             parity_count += 1
@@ -170,8 +178,11 @@ def generate_world(
     dseed = getattr(dec, "seed", None)
     if isinstance(dseed, int):
         settings["decoder_seed"] = dseed
+    if hidden is not None:
+        settings["hidden"] = _count(hidden, "hidden", 0)
     meta = WorldMeta(seed=seed, generator=f"{GENERATOR} {VERSION}", settings=settings)
-    return World(blocks=blocks, meta=meta)
+    world = World(blocks=blocks, meta=meta)
+    return world if hidden is None else with_hidden(world, np.random.default_rng(hidden))
 
 
 def _take(ids: Iterator[str], n: int) -> list[str]:
