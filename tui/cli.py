@@ -608,6 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     stt.add_argument("--by", choices=["judge", "rules", "debaters"], default="judge")
     stt.add_argument("--practice", action="store_true", help="include practice rounds")
     _store_args(stt)
+
+    from tui.mimic_cli import add_mimic_commands
+
+    add_mimic_commands(sub)
     return p
 
 

@@ -1,0 +1,260 @@
+"""`pzjudge mimic …`: the measurements of the mimic mode on the command line.
+
+merge, finetune, goodhart, transfer: each prints a short table (or `--json`, the
+`Measurement` model) and, with `--plot FILE.png`, draws its figure (needs the `plots` extra,
+matplotlib). Numbers come from `latent.mimic_measure`; nothing here computes them. numpy is
+imported only when a command runs (see `tui.cli._one_blas_thread`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from latent.errors import LatentError
+
+
+def _ints(s: str) -> list[int]:
+    try:
+        vals = [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r}: give comma-separated integers") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"{s!r}: give positive integers, e.g. 30,100,1000")
+    return vals
+
+
+def _floats(s: str) -> list[float]:
+    try:
+        vals = [float(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r}: give comma-separated numbers") from None
+    if not vals or any(not math.isfinite(v) or v < 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"{s!r}: give numbers ≥ 0, e.g. 1,0.1,0")
+    return vals
+
+
+def _names(s: str) -> list[str]:
+    vals = [v.strip() for v in s.split(",") if v.strip()]
+    if not vals:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return vals
+
+
+def _world(args: argparse.Namespace) -> Any:
+    from latent.mimic_world import default_world
+
+    return default_world(args.max_events)
+
+
+def _classes(args: argparse.Namespace) -> list[Any]:
+    from latent.mimic import MimicClass
+
+    return [MimicClass.parse(s, args.alpha) for s in args.mimic]
+
+
+def _z(args: argparse.Namespace) -> tuple[str, ...]:
+    from latent.mimic_measure import DEFAULT_Z
+    from latent.mimic_world import FEATURE_VALUES
+
+    if args.z is None:
+        return DEFAULT_Z
+    bad = [f for f in args.z if f not in FEATURE_VALUES]
+    if bad:
+        raise LatentError(
+            f"unknown feature {', '.join(bad)}; choose from {', '.join(FEATURE_VALUES)}"
+        )
+    return tuple(args.z)
+
+
+def cmd_merge(args: argparse.Namespace) -> Any:
+    from latent.mimic_measure import merging
+
+    return merging(_world(args), _classes(args), args.n, args.reps, args.seed, _z(args))
+
+
+def cmd_finetune(args: argparse.Namespace) -> Any:
+    from latent.mimic import MimicClass
+    from latent.mimic_measure import sync
+
+    base = None if args.base == "world" else MimicClass.parse(args.base, args.alpha)
+    return sync(_world(args), args.objectives, args.betas, base, args.train, args.seed, _z(args))
+
+
+def cmd_goodhart(args: argparse.Namespace) -> Any:
+    from latent.mimic_measure import goodhart
+
+    return goodhart(_world(args), args.objectives, args.random, args.seed, _z(args))
+
+
+def cmd_transfer(args: argparse.Namespace) -> Any:
+    from latent.mimic_measure import transfer
+
+    return transfer(
+        _world(args),
+        _classes(args),
+        args.n,
+        args.reps,
+        args.seed,
+        logistic=not args.no_logistic,
+        n_classifier=args.classifier_books,
+    )
+
+
+def _summary(m: Any) -> str:
+    lines = [f"{m.kind}: {m.y_label} against {m.x_label}"]
+    for c in m.curves:
+        if m.kind == "goodhart":
+            worst = max(p.mean - p.x for p in c.points)
+            lines.append(
+                f"  {c.label}: {len(c.points)} random objectives, "
+                f"max(gap − ε) = {worst:.2g}, max gap/2ε = "
+                f"{max(p.mean / (2 * p.x) for p in c.points if p.x > 0):.3f}"
+            )
+            continue
+        pts = "  ".join(f"{p.x:g}: {p.mean:.3f}" for p in c.points)
+        lim = "" if c.predicted_limit is None else f"   → predicted {c.predicted_limit:.3f}"
+        note = f" [{c.note}]" if c.note else ""
+        lines.append(f"  {c.label}{note}: {pts}{lim}")
+    for k, v in m.facts.items():
+        lines.append(f"  {k} = {v:.4g}" if isinstance(v, float) else f"  {k} = {v}")
+    lines.append(f"predicted: {m.prediction}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    m = args.mimic_func(args)
+    if args.plot:
+        from tui.mimic_plot import plot
+
+        try:
+            plot(m, args.plot)
+        except ImportError:
+            print(
+                "pzjudge: error: --plot needs matplotlib: pip install 'pzjudge[plots]'",
+                file=sys.stderr,
+            )
+            return 2
+        except OSError as exc:
+            print(f"pzjudge: error: cannot write {args.plot}: {exc.strerror}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps(m.model_dump(), indent=2, allow_nan=False))
+    else:
+        print(_summary(m))
+        if args.plot:
+            print(f"figure: {args.plot}")
+    return 0
+
+
+def add_mimic_commands(sub: Any) -> None:
+    """Register `pzjudge mimic merge|finetune|goodhart|transfer` on the top-level parser."""
+    mp = sub.add_parser(
+        "mimic",
+        help="mimics: merging, fine-tuning, Goodhart-proneness, classifier transfer",
+        description="Exact measurements of seed 000's claims about mimics on a small world "
+        "of books (docs/mimics.md).",
+    )
+    msub = mp.add_subparsers(dest="mimic_command", required=True, metavar="MEASUREMENT")
+
+    def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = msub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+        sp.add_argument("--plot", metavar="FILE.png", help="draw the figure (needs matplotlib)")
+        sp.add_argument("--seed", type=int, default=0, help="seed of the training samples")
+        sp.add_argument(
+            "--max-events",
+            type=int,
+            default=5,
+            choices=range(1, 7),
+            metavar="L",
+            help="longest book, 1..6 (default 5: 27,990 books)",
+        )
+        sp.add_argument("--alpha", type=float, default=0.5, help="add-alpha smoothing (0.5)")
+        sp.add_argument(
+            "--z",
+            type=_names,
+            metavar="F,F,…",
+            help="the operator's coarse features (default genre,sentiment,helps,thesis,praise)",
+        )
+        sp.set_defaults(func=_run, mimic_func=fn)
+        return sp
+
+    classes = "genre-markov1,markov1,genre-markov0"
+    mg = add("merge", cmd_merge, "merging curve: TV(operator's forecast, mimic) against N")
+    mg.add_argument(
+        "--mimic",
+        type=_names,
+        default=_names(classes),
+        metavar="CLASS,…",
+        help=f"mimic classes (default {classes})",
+    )
+    mg.add_argument(
+        "--n",
+        type=_ints,
+        default=_ints("10,30,100,300,1000,3000,10000,30000"),
+        metavar="N,…",
+        help="training sizes",
+    )
+    mg.add_argument("--reps", type=int, default=20, help="training samples per N (20)")
+
+    ft = add("finetune", cmd_finetune, "synchronisation error after fine-tuning against beta")
+    ft.add_argument(
+        "--objectives",
+        type=_names,
+        default=_names("positive,helpful,recommend,enjoy,persuade"),
+        metavar="O,…",
+        help="objectives (positive, helpful: perfect control; recommend, enjoy, "
+        "persuade: the world decides)",
+    )
+    ft.add_argument(
+        "--betas",
+        type=_floats,
+        default=_floats("10,3,1,0.5,0.3,0.2,0.1,0.05,0.03,0.01,0.003,0"),
+        metavar="B,…",
+        help="KL weights (0 = the limit)",
+    )
+    ft.add_argument(
+        "--base",
+        default="world",
+        metavar="CLASS",
+        help="mimic to fine-tune: 'world' (perfectly merged) or a class, e.g. g1",
+    )
+    ft.add_argument("--train", type=int, default=10000, help="books the base mimic saw")
+
+    gh = add("goodhart", cmd_goodhart, "Goodhart-proneness G and the 2ε bound")
+    gh.add_argument(
+        "--objectives",
+        type=_names,
+        default=_names("recommend,enjoy,persuade"),
+        metavar="O,…",
+        help="objectives to report G for",
+    )
+    gh.add_argument("--random", type=int, default=300, help="random objectives for the bound")
+
+    tr = add("transfer", cmd_transfer, "classifier-transfer gap against N and capacity")
+    tr.add_argument(
+        "--mimic",
+        type=_names,
+        default=_names(classes),
+        metavar="CLASS,…",
+        help=f"mimic classes (default {classes})",
+    )
+    tr.add_argument(
+        "--n",
+        type=_ints,
+        default=_ints("10,30,100,300,1000,3000,10000"),
+        metavar="N,…",
+        help="training sizes of the mimic",
+    )
+    tr.add_argument("--reps", type=int, default=8, help="training samples per N (8)")
+    tr.add_argument(
+        "--classifier-books",
+        type=int,
+        default=2000,
+        help="books each logistic regression is trained on (2000)",
+    )
+    tr.add_argument("--no-logistic", action="store_true", help="Bayes-optimal classifiers only")
