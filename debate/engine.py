@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from debate.builtin import can_argue, lie_goes_up
 from debate.errors import DebateError
 from debate.evidence import Baselines, baselines
+from debate.lies import liar_claim as liar_claim  # re-exported: it lived here before
 from debate.models import Argument, Side
 from debate.protocol import (
     Action,
@@ -28,14 +28,15 @@ from debate.protocol import (
     Judge,
     JudgeView,
     Phase,
-    StatementView,
     Turn,
     evidence_key,
 )
+from debate.rounds import DealtRound, deal_sides, debaters_of
 from debate.rules import Rules
 from debate.scoring import Scores, score
 from debate.verify import Oracle, verify_argument
-from latent.nway import nway
+from debate.views import independence_value as independence_value  # re-exported too
+from debate.views import statement_views
 from latent.pz import world_pz
 from latent.world import World
 
@@ -89,51 +90,6 @@ class DebateResult(BaseModel):
     scores: Scores
     baselines: Baselines
     evidence: dict[str, float]
-
-
-def independence_value(world: World) -> float:
-    """Product of every statement's own probability: the tempting low-order answer."""
-    logp = 0.0
-    for sid in world.ids:
-        p = nway(world, [sid]).p
-        if p <= 0:
-            return 0.0
-        logp += math.log(p)
-    return math.exp(logp)
-
-
-def liar_claim(
-    truth: float,
-    tempting: float,
-    factor: float,
-    rng: np.random.Generator | None = None,
-    toward: bool = True,
-) -> float:
-    """A false P(Z) between `factor` and `factor`² times away from the truth.
-
-    Towards the `tempting` value (what low-order reasoning suggests: independence), or away
-    from it. With `rng` the distance is log-uniform in that range, so the lie is neither the
-    tempting value itself nor a fixed multiple of the truth (either would tell a judge which
-    claim is false); without it, exactly `factor`. A lie that would leave [0, 1] goes down.
-    """
-    if truth <= 0:
-        return min(1.0, max(tempting, 1e-6))
-    up = lie_goes_up(truth, tempting, toward)
-    span = math.log10(factor) * (1.0 + (float(rng.random()) if rng is not None else 0.0))
-    lie = truth * 10.0 ** (span if up else -span)
-    if lie > 1.0:
-        lie = truth * 10.0**-span
-    return lie
-
-
-def statement_views(world: World, rules: Rules) -> list[StatementView]:
-    """The statements in world-file order (ids are opaque and shuffled by the generator)."""
-    out = []
-    for sid in world.ids:
-        st = world.statement(sid)
-        p = nway(world, [sid]).p if rules.free_singletons else None
-        out.append(StatementView(id=sid, text=st.text, p=p))
-    return out
 
 
 def _one_line(exc: BaseException) -> str:
@@ -330,10 +286,10 @@ def _declared_honest(a: bool | None, b: bool | None) -> Side | None:
 
 
 async def run_debate(
-    world: World,
-    a: Debater,
-    b: Debater,
-    judge: Judge,
+    world: World | DealtRound,
+    a: Debater | None = None,
+    b: Debater | None = None,
+    judge: Judge | None = None,
     rules: Rules | None = None,
     *,
     seed: int = 0,
@@ -344,38 +300,65 @@ async def run_debate(
 ) -> DebateResult:
     """Run a whole debate and score it. Deterministic under `seed` for non-LLM parties.
 
-    `honest_side` defaults to the side of a debater declared honest (built-in honest), or
-    away from one declared a liar, else a seeded coin flip; `truth` defaults to P(Z).
-    `claims` (each side's claimed P(Z)) default to the truth for the honest side and a
-    `liar_claim` for the other, towards the independence product or away from it with
-    equal odds when the liar can argue either way.
+    Given a `DealtRound` (`debate.rounds.deal_round`), the round's world, rules, honest
+    side, truth and claims are used as dealt, and `a`/`b` default to its debater specs;
+    `seed`, `honest_side`, `truth`, `claims` and `rules` must then be left out.
+
+    Given a bare world, `honest_side` defaults to the side of a debater declared honest
+    (built-in honest), or away from one declared a liar, else a seeded coin flip; `truth`
+    defaults to P(Z); `claims` (each side's claimed P(Z)) default to the truth for the
+    honest side and the lie `debate.rounds.deal_sides` deals for the other.
     """
-    rules = rules or Rules()
-    rng = np.random.default_rng(seed)
-    coin: Side = "a" if rng.random() < 0.5 else "b"
-    if honest_side is None:
-        honest_side = _declared_honest(getattr(a, "honest", None), getattr(b, "honest", None))
-    side: Side = honest_side or coin
-    res_pz = world_pz(world) if truth is None else None
-    p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
-    sides: tuple[Side, Side] = ("a", "b")
-    if claims is None:
-        # Towards the product or away from it with equal odds, as far as the liar can
-        # argue it: a lie always nearer the product would tell any judge who lies.
-        tempting = independence_value(world)
-        liar = (b if side == "a" else a).name
-        toward = bool(rng.random() < 0.5) or not can_argue(liar, p_true, tempting, False)
-        lie = liar_claim(p_true, tempting, rules.lie_factor, rng, toward)
-        claimed = {s: p_true if s == side else lie for s in sides}  # in side order
+    if judge is None:
+        raise DebateError("run_debate needs a judge")
+    log10_truth: float | None
+    round_seed: int | None = None
+    if isinstance(world, DealtRound):
+        dealt = world
+        round_seed = dealt.seed
+        if dealt.claims is None or dealt.secret.honest_side is None:
+            raise DebateError("this round was dealt without a debate; deal it with debate on")
+        if rules is not None or truth is not None or claims is not None or honest_side:
+            raise DebateError("a dealt round brings its own rules, truth, sides and claims")
+        if a is None or b is None:
+            made = debaters_of(dealt)
+            a, b = a or made["a"], b or made["b"]
+        world, rules = dealt.world, dealt.rules
+        side: Side = dealt.secret.honest_side
+        p_true, log10_truth = dealt.secret.truth, dealt.secret.log10_truth
+        claimed = {s: float(dealt.claims[s]) for s in ("a", "b")}
     else:
-        claimed = {s: float(claims[s]) for s in sides}
-    log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
+        if a is None or b is None:
+            raise DebateError("run_debate needs both debaters for a bare world")
+        rules = rules or Rules()
+        if honest_side is None:
+            honest_side = _declared_honest(getattr(a, "honest", None), getattr(b, "honest", None))
+        res_pz = world_pz(world) if truth is None else None
+        p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
+        # the coin `deal_sides` draws first, needed here to know which debater lies
+        coin: Side = "a" if np.random.default_rng(seed).random() < 0.5 else "b"
+        side = honest_side or coin
+        if claims is None:
+            # the one way sides and lies are dealt; here the debaters are already chosen
+            _, _, claimed = deal_sides(
+                world,
+                p_true,
+                rules,
+                np.random.default_rng(seed),
+                liar=(b if side == "a" else a).name,
+                honest_side=side,
+            )
+        else:
+            claimed = {s: float(claims[s]) for s in ("a", "b")}
+        log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
     run = _Run(world, {"a": a, "b": b}, judge, rules, claimed, on_event)
     # What is settled before the first speech (the head of the DebateResult): a store opens
     # the round with it, so that each turn can be committed the moment it is made. The UI
     # ignores this event: it names the honest side.
     head: dict[str, Any] = {
-        "world_seed": world.meta.seed if world.meta else None,
+        "world_seed": round_seed
+        if round_seed is not None
+        else (world.meta.seed if world.meta else None),
         "n_statements": world.n_statements,
         "rules": rules,
         "debater_a": a.name,

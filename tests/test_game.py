@@ -4,8 +4,33 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from debate.builtin import LIARS
-from tui.game import RANDOM_LIAR, SessionSettings, pick_sides, preset
+from debate.models import Side
+from debate.rounds import deal_sides
+from latent.generate import generate_world
+from tui.game import RANDOM_LIAR, SessionSettings, preset
+
+#: Any world: the sides are dealt from the given truth and product.
+WORLD = generate_world(seed=0, statements=3)
+
+
+def pick_sides(
+    s: SessionSettings, seed: int, truth: float, tempting: float
+) -> tuple[Side, dict[Side, str], float]:
+    """The honest side, the specs and the lie, dealt as the game deals round `seed`."""
+    honest, specs, claims = deal_sides(
+        WORLD,
+        truth,
+        s.rules(),
+        np.random.default_rng([seed, 7]),
+        honest=s.debater_honest,
+        liar=s.debater_liar,
+        tempting=tempting,
+    )
+    assert claims[honest] == truth
+    return honest, specs, claims["b" if honest == "a" else "a"]
 
 
 def _settings(**over: object) -> SessionSettings:

@@ -9,136 +9,61 @@ through `GameStore` (tui/game_store.py), one small adapter over `store.db.Store`
 from __future__ import annotations
 
 import json
-import math
-import os
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from debate.builtin import LIARS, can_argue
-from debate.engine import independence_value, liar_claim, statement_views
 from debate.evidence import Baselines, baselines
 from debate.models import Side
-from debate.protocol import Decision, StatementView, Turn, evidence_key
-from debate.rules import Rules, load_rules
+from debate.protocol import Decision, Turn, evidence_key
+from debate.rounds import (
+    HONEST,
+    PRESET_LABELS,
+    PRESETS,
+    RANDOM_LIAR,
+    DealtRound,
+    Secret,
+    SessionSettings,
+    deal_round,
+    debaters_of,
+    preset,
+    world_seed,
+)
+from debate.rules import Rules
 from debate.scoring import Scores, score
-from debate.specs import make_debater
 from debate.verify import Oracle
-from latent.generate import generate_world
-from latent.pz import world_pz
+from debate.views import shown_product, statement_views
 from latent.world import GaussianBlock, World, parse_world
 from tui.game_store import GameStore
 
-RANDOM_LIAR = "random-liar"
-HONEST = "builtin:honest"
+__all__ = [
+    "HONEST",
+    "PRESETS",
+    "PRESET_LABELS",
+    "RANDOM_LIAR",
+    "Reveal",
+    "Round",
+    "Secret",
+    "SessionRun",
+    "SessionSettings",
+    "Trap",
+    "evidence_of",
+    "judge_round",
+    "prepare_round",
+    "preset",
+    "resume_round",
+    "traps_of",
+    "world_seed",
+]
 
 
-class SessionSettings(BaseModel):
-    """Everything that defines a session; stored with it so a resume can rebuild it."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    preset: str = "practice"
-    judge: str = Field(default_factory=lambda: os.environ.get("USER") or "judge")
-    statements: int = Field(default=12, ge=3, le=2000)
-    families: int = Field(default=2, ge=0)
-    counterexamples: int = Field(default=1, ge=0)
-    flips: int = Field(default=0, ge=0)
-    #: No debate: the judge reads and queries alone.
-    debate: bool = False
-    #: Debater specs (builtin:NAME, script:FILE.py:Class, file:FILE.toml, openai:MODEL);
-    #: `random-liar` picks a built-in liar per round.
-    debater_honest: str = HONEST
-    debater_liar: str = RANDOM_LIAR
-    #: OpenAI-compatible endpoint for openai: debaters.
-    base_url: str | None = None
-    rules_file: str | None = None
-    oracle_budget: int = Field(default=10, ge=0, le=10000)
-    oracle_order: int = Field(default=3, ge=1, le=12)
-    rounds: int = Field(default=3, ge=1, le=100)
-    seed: int = Field(default=1, ge=0)
-    #: Practice rounds are stored but left out of stats.
-    practice: bool = False
-
-    def rules(self) -> Rules:
-        """The rules file (or defaults) with this session's oracle budget and order."""
-        base = load_rules(self.rules_file)
-        return Rules.model_validate(
-            {
-                **base.model_dump(),
-                "judge_budget": self.oracle_budget,
-                "judge_order": self.oracle_order,
-            }
-        )
-
-    @property
-    def kind(self) -> str:
-        return "practice" if self.practice else ("debate" if self.debate else "solo")
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "practice": {
-        "statements": 12,
-        "families": 2,
-        "counterexamples": 1,
-        "flips": 0,
-        "debate": False,
-    },
-    "debate": {
-        "statements": 60,
-        "families": 3,
-        "counterexamples": 2,
-        "flips": 0,
-        "debate": True,
-    },
-    "hard": {
-        "statements": 400,
-        "families": 8,
-        "counterexamples": 6,
-        "flips": 4,
-        "debate": True,
-    },
-}
-PRESET_LABELS = {
-    "practice": "practice: 12 statements, no debate",
-    "debate": "debate: 60 statements, honest vs a random liar",
-    "hard": "hard: 400 statements, planted counterexamples and flips",
-    "custom": "custom: choose everything",
-}
-
-
-def preset(name: str, **over: Any) -> SessionSettings:
-    """Settings of a named preset, with overrides."""
-    return SessionSettings(**{"preset": name, **PRESETS.get(name, {}), **over})
-
-
-class Secret(BaseModel):
-    """What the judge must not see before answering."""
-
-    truth: float
-    log10_truth: float | None
-    honest_side: Side | None = None
-    #: Debater spec per side.
-    specs: dict[str, str] = Field(default_factory=dict)
-
-
-class Round(BaseModel):
-    """One prepared round: the world (for the engine), what is shown, and the secret."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+class Round(DealtRound):
+    """A dealt round as the game plays it: where it is stored, and what the judge did."""
 
     round_id: int
     session_id: int
     number: int
     practice: bool
-    world: World
-    rules: Rules
-    statements: list[StatementView]
-    claims: dict[Side, float] | None = None
-    #: Product of the shown single probabilities (None without free singletons).
-    independence: float | None = None
-    secret: Secret
     #: Restored from the store on resume.
     turns: list[Turn] = Field(default_factory=list)
     queries: list[dict[str, Any]] = Field(default_factory=list)
@@ -150,10 +75,6 @@ class Round(BaseModel):
 
     def public_queries(self) -> list[tuple[list[str], float]]:
         return [(ids, p) for ids, p, _ in self.oracle.log]
-
-    @property
-    def debate(self) -> bool:
-        return self.claims is not None
 
 
 class Trap(BaseModel):
@@ -181,32 +102,6 @@ class Reveal(BaseModel):
     evidence_count: int
 
 
-def world_seed(settings: SessionSettings, number: int) -> int:
-    """The world seed of round `number` of a session (reproducible from the settings)."""
-    return settings.seed * 1000 + number
-
-
-def pick_sides(
-    settings: SessionSettings, seed: int, truth: float, tempting: float
-) -> tuple[Side, dict[str, str], float]:
-    """Who is honest, which spec speaks for each side, and the liar's claim: a seeded coin,
-    a random liar, and a lie 10-100x from the truth that goes towards the independence
-    product or away from it with equal odds, so that neither "the claim nearer the product"
-    nor "the claim farther from it" tells a judge who lies."""
-    rng = np.random.default_rng([seed, 7])
-    honest: Side = "a" if rng.random() < 0.5 else "b"
-    toward = bool(rng.random() < 0.5)
-    liar = settings.debater_liar
-    if liar == RANDOM_LIAR:
-        names = [n for n in LIARS if can_argue(n, truth, tempting, toward)]
-        liar = "builtin:" + names[int(rng.integers(len(names)))]
-    elif not can_argue(liar, truth, tempting, toward):
-        toward = True  # this liar can only argue towards the product
-    lie = liar_claim(truth, tempting, settings.rules().lie_factor, rng, toward)
-    liar_side: Side = "b" if honest == "a" else "a"
-    return honest, {honest: settings.debater_honest, liar_side: liar}, lie
-
-
 def prepare_round(
     settings: SessionSettings,
     number: int,
@@ -214,55 +109,35 @@ def prepare_round(
     session_id: int,
     world: World | None = None,
 ) -> Round:
-    """Generate the world, compute P(Z) and the claims, and store the round: all of it
-    before the judge sees a statement, so timing tells nothing about the truth."""
-    seed = world_seed(settings, number)
-    rules = settings.rules()
-    if world is None:
-        world = generate_world(
-            seed=seed,
-            statements=settings.statements,
-            families=settings.families,
-            counterexamples=settings.counterexamples,
-            flips=settings.flips,
-        )
-    pz = world_pz(world)
-    views = sorted(statement_views(world, rules), key=lambda s: s.id)
-    claims: dict[Side, float] | None = None
-    honest: Side | None = None
-    specs: dict[str, str] = {}
-    if settings.debate:
-        honest, specs, lie = pick_sides(settings, seed, pz.pz, independence_value(world))
-        for spec in specs.values():
-            make_debater(spec, base_url=settings.base_url)  # fail now, not mid-round
-        # always in side order: an order built from who is honest would tell the judge
-        claims = {side: pz.pz if side == honest else lie for side in ("a", "b")}
+    """Deal round `number` of the session (`debate.rounds.deal_round`, as `pzjudge debate
+    --seed` deals it) and store it: all of it before the judge sees a statement."""
+    dealt = deal_round(settings, world_seed(settings, number), world)
+    if dealt.debate:
+        debaters_of(dealt, base_url=settings.base_url)  # fail now, not mid-round
+    secret = dealt.secret
     rid = store.start_round(
         session_id,
         number=number,
-        world_json=world.to_json(),
-        world_seed=seed,
-        n_statements=world.n_statements,
-        truth_pz=pz.pz,
-        log10_truth=pz.log10_pz,
-        honest_side=honest,
-        claims=dict(claims) if claims else None,
+        world_json=dealt.world.to_json(),
+        world_seed=dealt.seed,
+        n_statements=dealt.world.n_statements,
+        truth_pz=secret.truth,
+        log10_truth=secret.log10_truth,
+        honest_side=secret.honest_side,
+        claims=dict(dealt.claims) if dealt.claims else None,
         practice=settings.practice,
-        debater_a=specs.get("a"),
-        debater_b=specs.get("b"),
+        debater_a=secret.specs.get("a"),
+        debater_b=secret.specs.get("b"),
     )
     return Round(
+        **dict(dealt),
         round_id=rid,
         session_id=session_id,
         number=number,
         practice=settings.practice,
-        world=world,
-        rules=rules,
-        statements=views,
-        claims=claims,
-        independence=_independence(views),
-        secret=Secret(truth=pz.pz, log10_truth=pz.log10_pz, honest_side=honest, specs=specs),
-        oracle=Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget),
+        oracle=Oracle(
+            dealt.world, max_order=dealt.rules.judge_order, budget=dealt.rules.judge_budget
+        ),
     )
 
 
@@ -282,6 +157,7 @@ def resume_round(
     for q in public["queries"]:
         oracle.prob(q["ids"])  # the budget already spent, and the answers, come back
     return Round(
+        seed=public.get("world_seed") or 0,
         oracle=oracle,
         round_id=public["id"],
         session_id=public["session_id"],
@@ -291,7 +167,7 @@ def resume_round(
         rules=rules,
         statements=views,
         claims=claims,
-        independence=_independence(views),
+        independence=shown_product(views),
         secret=Secret(
             truth=truth,
             log10_truth=log10_truth,
@@ -303,15 +179,6 @@ def resume_round(
         resumed=True,
         credence_a=public["credences"][-1]["credence_a"] if public.get("credences") else 0.5,
     )
-
-
-def _independence(views: list[StatementView]) -> float | None:
-    ps = [s.p for s in views if s.p is not None]
-    if len(ps) < len(views):
-        return None
-    if any(p <= 0 for p in ps):
-        return 0.0
-    return math.exp(math.fsum(math.log(p) for p in ps))
 
 
 def evidence_of(

@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from debate.engine import run_debate
 from debate.errors import DebateError
 from debate.protocol import Decision
-from debate.specs import make_debater
+from debate.rounds import debaters_of
 from store.errors import StoreError
 from tui.estimate import fmt_p
 from tui.game import GameStore, Round, SessionRun, evidence_of, judge_round
@@ -300,17 +300,15 @@ class RoundScreen(Screen[None]):
         """Run the debate to the end; the judge's decision ends it."""
         rnd, judge, store = self.round, self.judge, self.store
         assert judge is not None
-        settings = self.run.settings
-        secret = rnd.secret
         try:
-            a = make_debater(secret.specs["a"], base_url=settings.base_url)
-            b = make_debater(secret.specs["b"], base_url=settings.base_url)
+            debaters = debaters_of(rnd, base_url=self.run.settings.base_url)
         except DebateError as exc:
             self.post_message(StoreTrouble(f"cannot start the debaters: {exc}"))
             self.post_message(DebateOver())
             return
 
         drafts: dict[str, list[str]] = {}
+        a, b = debaters["a"], debaters["b"]
         for side, debater in (("a", a), ("b", b)):
             if hasattr(debater, "on_token"):  # an LLM debater: stream its speech
                 debater.on_token = self._token_sink(side, drafts)
@@ -335,20 +333,7 @@ class RoundScreen(Screen[None]):
             except StoreError as exc:
                 self.post_message(StoreTrouble(str(exc)))
 
-        result = judge.run(
-            lambda: run_debate(
-                rnd.world,
-                a,
-                b,
-                judge,
-                rnd.rules,
-                seed=settings.seed + rnd.number,
-                honest_side=secret.honest_side,
-                truth=secret.truth,
-                claims=rnd.claims,
-                on_event=on_event,
-            )
-        )
+        result = judge.run(lambda: run_debate(rnd, a, b, judge, on_event=on_event))
         j = result.judgement
         decision = Decision(estimate=j.estimate, interval=j.interval, credence_a=j.credence_a)
         # Scored on what the judge saw: a speech still held back (SpeechClock) when they
