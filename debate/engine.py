@@ -326,7 +326,7 @@ async def run_debate(
         world, rules = dealt.world, dealt.rules
         side: Side = dealt.secret.honest_side
         p_true, log10_truth = dealt.secret.truth, dealt.secret.log10_truth
-        claimed = {s: float(dealt.claims[s]) for s in ("a", "b")}
+        claimed: dict[Side, float] = {s: float(dealt.claims[s]) for s in ("a", "b")}
     else:
         if a is None or b is None:
             raise DebateError("run_debate needs both debaters for a bare world")

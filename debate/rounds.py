@@ -219,7 +219,7 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
             honest=settings.debater_honest,
             liar=settings.debater_liar,
         )
-        specs = dict(by_side)
+        specs = {str(side): spec for side, spec in by_side.items()}
     return DealtRound(
         seed=seed,
         world=world,
