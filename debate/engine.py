@@ -333,24 +333,29 @@ async def run_debate(
         rules = rules or Rules()
         if honest_side is None:
             honest_side = _declared_honest(getattr(a, "honest", None), getattr(b, "honest", None))
-        res_pz = world_pz(world) if truth is None else None
-        p_true = truth if truth is not None else (res_pz.pz if res_pz else 0.0)
         # the coin `deal_sides` draws first, needed here to know which debater lies
         coin: Side = "a" if np.random.default_rng(seed).random() < 0.5 else "b"
         side = honest_side or coin
         if claims is None:
             # the one way sides and lies are dealt; here the debaters are already chosen
-            _, _, claimed = deal_sides(
+            _, _, claimed, lie = deal_sides(
                 world,
-                p_true,
+                seed,
                 rules,
                 np.random.default_rng(seed),
                 liar=(b if side == "a" else a).name,
                 honest_side=side,
+                truth=truth,
             )
+            p_true, log10_truth = lie.truth, lie.log10_truth
         else:
             claimed = {s: float(claims[s]) for s in ("a", "b")}
-        log10_truth = res_pz.log10_pz if res_pz else (math.log10(p_true) if p_true > 0 else None)
+            if truth is None:
+                res_pz = world_pz(world)
+                p_true, log10_truth = res_pz.pz, res_pz.log10_pz
+            else:
+                p_true = truth
+                log10_truth = math.log10(truth) if truth > 0 else None
     run = _Run(world, {"a": a, "b": b}, judge, rules, claimed, on_event)
     # What is settled before the first speech (the head of the DebateResult): a store opens
     # the round with it, so that each turn can be committed the moment it is made. The UI

@@ -1,15 +1,16 @@
 """The liar's claim: the one place a round's lie (and the liar who argues it) is chosen.
 
-Every path that deals a round (the game, `pzjudge debate`, `pzjudge tournament`, studies)
-gets its lie from `deal_lie`, called once in `debate.rounds.deal_sides`. Today the lie is
-`liar_claim` of the truth, towards the independence product or away from it with equal
-odds, so that neither "the claim nearer the product" nor "the claim farther from it"
-tells a judge who lies.
+Every path that deals a debate (the game, `pzjudge debate`, `pzjudge tournament`, studies)
+gets its world, truth and lie from `deal_lie`, called once in `debate.rounds.deal_sides`.
+Today the world is the plain draw of its seed and the lie is `liar_claim` of the truth,
+towards the independence product or away from it with equal odds, so that neither "the
+claim nearer the product" nor "the claim farther from it" tells a judge who lies.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel
@@ -17,17 +18,27 @@ from pydantic import BaseModel
 from debate.builtin import LIARS, can_argue, lie_goes_up
 from debate.rules import Rules
 from debate.views import independence_value
+from latent.pz import world_pz
 from latent.world import World
 
 #: A liar spec meaning "a built-in liar drawn per round, among those that can argue the lie".
 RANDOM_LIAR = "random-liar"
 
+#: Makes a round's world from its seed and a hidden seed (`latent.generate.generate_world`
+#: with the round's options; hidden None: the plain draw of the seed).
+WorldMaker = Callable[[int, int | None], World]
+
 
 class Lie(BaseModel):
-    """A round's lie: the spec that argues it and the P(Z) it claims."""
+    """A debate's world and truth, the lie, and the spec that argues it."""
 
-    spec: str
+    #: The world the round is played in (made here when `deal_lie` got a `WorldMaker`).
+    world: World
+    truth: float
+    log10_truth: float | None
+    #: The liar's claimed P(Z).
     claim: float
+    spec: str
     #: Whether the lie goes towards the independence product (False: away from it).
     toward: bool
 
@@ -57,20 +68,29 @@ def liar_claim(
 
 
 def deal_lie(
-    world: World,
-    truth: float,
+    source: World | WorldMaker,
+    seed: int,
     liar: str,
     rules: Rules,
     rng: np.random.Generator,
     *,
+    truth: float | None = None,
     tempting: float | None = None,
 ) -> Lie:
-    """The lie of a round of `world` whose P(Z) is `truth`, argued by `liar` (a spec, or
+    """The world, truth and lie of a debate dealt from `seed`, argued by `liar` (a spec, or
     `RANDOM_LIAR` for a built-in liar that can argue it, drawn with `rng`).
 
-    Deterministic under `rng`. `tempting` (the independence product) is computed from the
-    world unless given.
+    `source` is the round's world (a world file, or a bare world given to `run_debate`) or
+    a `WorldMaker` for a generated round. Deterministic in (source, seed, rng). `truth`
+    (P(Z)) and `tempting` (the independence product) are computed unless given.
     """
+    world = source if isinstance(source, World) else source(seed, None)
+    log10_truth: float | None
+    if truth is None:
+        pz = world_pz(world)
+        truth, log10_truth = pz.pz, pz.log10_pz
+    else:
+        log10_truth = math.log10(truth) if truth > 0 else None
     if tempting is None:
         tempting = independence_value(world)
     toward = bool(rng.random() < 0.5)
@@ -80,4 +100,11 @@ def deal_lie(
     elif not can_argue(liar, truth, tempting, toward):
         toward = True  # this liar can only argue towards the product
     claim = liar_claim(truth, tempting, rules.lie_factor, rng, toward)
-    return Lie(spec=liar, claim=claim, toward=toward)
+    return Lie(
+        world=world,
+        truth=truth,
+        log10_truth=log10_truth,
+        claim=claim,
+        spec=liar,
+        toward=toward,
+    )

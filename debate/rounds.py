@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from debate.lies import RANDOM_LIAR, deal_lie
+from debate.lies import RANDOM_LIAR, Lie, WorldMaker, deal_lie
 from debate.models import Side
 from debate.protocol import Debater, StatementView
 from debate.rules import Rules, load_rules
@@ -41,6 +41,7 @@ __all__ = [
     "deal_sides",
     "debaters_of",
     "preset",
+    "world_maker",
     "world_seed",
 ]
 
@@ -166,60 +167,73 @@ class DealtRound(BaseModel):
 
 
 def deal_sides(
-    world: World,
-    truth: float,
+    source: World | WorldMaker,
+    seed: int,
     rules: Rules,
     rng: np.random.Generator,
     *,
     honest: str = HONEST,
     liar: str = RANDOM_LIAR,
     honest_side: Side | None = None,
+    truth: float | None = None,
     tempting: float | None = None,
-) -> tuple[Side, dict[Side, str], dict[Side, float]]:
-    """Who is honest, which spec speaks for each side, and both claims in side order.
+) -> tuple[Side, dict[Side, str], dict[Side, float], Lie]:
+    """Who is honest, which spec speaks for each side, both claims in side order, and the
+    lie (with the world and truth it was dealt with).
 
     A seeded coin picks the honest side (always drawn, used unless `honest_side` is
-    given); the lie and the liar who argues it come from `debate.lies.deal_lie`. Claims
-    are in side order: an order built from who is honest would tell the judge."""
+    given); the world, truth and lie come from `debate.lies.deal_lie`. Claims are in side
+    order: an order built from who is honest would tell the judge."""
     coin: Side = "a" if rng.random() < 0.5 else "b"
     side: Side = honest_side or coin
-    lie = deal_lie(world, truth, liar, rules, rng, tempting=tempting)
-    other: Side = "b" if side == "a" else "a"
-    specs: dict[Side, str] = {side: honest, other: lie.spec}
-    claims: dict[Side, float] = {s: truth if s == side else lie.claim for s in ("a", "b")}
-    return side, {s: specs[s] for s in ("a", "b")}, claims
+    lie = deal_lie(source, seed, liar, rules, rng, truth=truth, tempting=tempting)
+    specs: dict[Side, str] = {s: honest if s == side else lie.spec for s in ("a", "b")}
+    claims: dict[Side, float] = {s: lie.truth if s == side else lie.claim for s in ("a", "b")}
+    return side, specs, claims, lie
 
 
-def deal_round(settings: SessionSettings, seed: int, world: World | None = None) -> DealtRound:
-    """Deal round `seed` under `settings`: generate the world (unless given), compute P(Z),
-    and, for a debate, the sides and claims. Everything is settled before the judge sees a
-    statement, so timing tells nothing about the truth. Deterministic in (settings, seed)
-    for every spec (the specs are not run here)."""
-    rules = settings.rules()
-    if world is None:
-        world = generate_world(
+def world_maker(settings: SessionSettings) -> WorldMaker:
+    """How rounds of `settings` are generated: `generate_world` with its world options."""
+
+    def make(seed: int, hidden: int | None) -> World:
+        return generate_world(
             seed=seed,
             statements=settings.statements,
             families=settings.families,
             counterexamples=settings.counterexamples,
             flips=settings.flips,
+            hidden=hidden,
         )
-    pz = world_pz(world)
-    views = sorted(statement_views(world, rules), key=lambda s: s.id)
+
+    return make
+
+
+def deal_round(settings: SessionSettings, seed: int, world: World | None = None) -> DealtRound:
+    """Deal round `seed` under `settings`: the world (generated from the seed and the world
+    options, unless given), its P(Z), and, for a debate, the sides and claims. Everything
+    is settled before the judge sees a statement, so timing tells nothing about the truth.
+    Deterministic in (settings, seed); the debater specs are not run here."""
+    rules = settings.rules()
+    source: World | WorldMaker = world if world is not None else world_maker(settings)
     claims: dict[Side, float] | None = None
     honest: Side | None = None
     specs: dict[str, str] = {}
     if settings.debate:
-        rng = np.random.default_rng([seed, 7])
-        honest, by_side, claims = deal_sides(
-            world,
-            pz.pz,
+        honest, by_side, claims, lie = deal_sides(
+            source,
+            seed,
             rules,
-            rng,
+            np.random.default_rng([seed, 7]),
             honest=settings.debater_honest,
             liar=settings.debater_liar,
         )
+        world, truth, log10_truth = lie.world, lie.truth, lie.log10_truth
         specs = {str(side): spec for side, spec in by_side.items()}
+    else:
+        world = source if isinstance(source, World) else source(seed, None)
+        pz = world_pz(world)
+        truth, log10_truth = pz.pz, pz.log10_pz
+    views = sorted(statement_views(world, rules), key=lambda s: s.id)
     return DealtRound(
         seed=seed,
         world=world,
@@ -227,7 +241,7 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
         statements=views,
         claims=claims,
         independence=shown_product(views),
-        secret=Secret(truth=pz.pz, log10_truth=pz.log10_pz, honest_side=honest, specs=specs),
+        secret=Secret(truth=truth, log10_truth=log10_truth, honest_side=honest, specs=specs),
     )
 
 

@@ -20,13 +20,14 @@ def pick_sides(
     s: SessionSettings, seed: int, truth: float, tempting: float
 ) -> tuple[Side, dict[Side, str], float]:
     """The honest side, the specs and the lie, dealt as the game deals round `seed`."""
-    honest, specs, claims = deal_sides(
+    honest, specs, claims, _ = deal_sides(
         WORLD,
-        truth,
+        seed,
         s.rules(),
         np.random.default_rng([seed, 7]),
         honest=s.debater_honest,
         liar=s.debater_liar,
+        truth=truth,
         tempting=tempting,
     )
     assert claims[honest] == truth
