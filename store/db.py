@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 30.0
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: What a round may ask the judge: P(Z) of a world, or a fine-tuned mimic's next book.
+ROUND_KINDS = ("pz", "mimic")
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password|passwd|authori[sz]ation|bearer", re.I)
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.I)
@@ -495,6 +497,7 @@ class Store:
         rules: dict[str, Any] | None = None,
         debater_a: str | None = None,
         debater_b: str | None = None,
+        kind: str = "pz",
     ) -> int:
         row = db.conn.execute("SELECT ended_at FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:
@@ -503,6 +506,8 @@ class Store:
             raise StoreError(f"session {session_id} has ended; start a new session")
         if honest_side not in (None, "a", "b"):
             raise StoreError(f"honest_side must be 'a', 'b' or None, not {honest_side!r}")
+        if kind not in ROUND_KINDS:
+            raise StoreError(f"round kind must be one of {', '.join(ROUND_KINDS)}, not {kind!r}")
         rec = {
             "uid": uuid.uuid4().hex,
             "session_id": session_id,
@@ -519,6 +524,7 @@ class Store:
             "debater_b": scrub(debater_b, self._secrets),
             "practice": int(practice),
             "started_at": time.time(),
+            "kind": kind,
         }
         return insert(db, "rounds", rec)
 
@@ -537,10 +543,11 @@ class Store:
         practice: bool = False,
         debater_a: str | None = None,
         debater_b: str | None = None,
+        kind: str = "pz",
     ) -> int:
         """A new round of a session, with its world and (hidden) truth; returns its id.
         `debater_a`/`debater_b` are this round's specs when they differ from the session's
-        (a random liar is drawn per round)."""
+        (a random liar is drawn per round). `kind` is what is judged: "pz" or "mimic"."""
         with self.transaction() as db:
             return self._start_round(
                 db,
@@ -556,6 +563,7 @@ class Store:
                 practice=practice,
                 debater_a=debater_a,
                 debater_b=debater_b,
+                kind=kind,
             )
 
     def _open_round(self, db: Database, round_id: int) -> None:
@@ -803,10 +811,11 @@ class Store:
         credence_a: float | None,
         seconds: float,
         scores: Scores,
-        baselines: Baselines,
+        baselines: Baselines | None,
         evidence: dict[str, float],
     ) -> int:
-        """Commit the judge's final answer at once and mark the round answered."""
+        """Commit the judge's final answer at once and mark the round answered (a mimic
+        round has no P(Z) baselines: None)."""
         with self.transaction() as db:
             return self._record_judgement(
                 db,
@@ -816,7 +825,7 @@ class Store:
                 credence_a=credence_a,
                 seconds=seconds,
                 scores=scores.model_dump(),
-                baselines=baselines.model_dump(),
+                baselines={} if baselines is None else baselines.model_dump(),
                 evidence=evidence,
             )
 

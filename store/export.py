@@ -56,6 +56,7 @@ FIELDS = [
     "regret_bits",
     "seconds",
     "created_at",
+    "kind",
     "baselines",
     "claims",
     "evidence",
@@ -75,7 +76,7 @@ _SQL = (
     " j.interval_hi, j.covered, j.credence_a, j.trusted_honest, j.trust_log_score,"
     " r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds, j.created_at,"
     " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
-    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources"
+    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources, r.kind"
     " FROM judgements j JOIN rounds r ON r.id = j.round_id"
     " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
 )
@@ -133,6 +134,7 @@ def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
         "regret_bits": _fin(r[24]),
         "seconds": r[25],
         "created_at": r[26],
+        "kind": r[37],
         "baselines": {"independence": r[27], "maxent": r[28], "lower": r[29], "upper": r[30]},
     }
 
@@ -345,6 +347,7 @@ def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
         d["regret_bits"],
         r[25],
         r[26],
+        r[37],
         _cell(d["baselines"]),
     ]
 
@@ -537,6 +540,8 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "debater_b": row.get("debater_b"),
                 "practice": int(bool(row.get("practice"))),
                 "started_at": created,
+                # logs exported before rounds had a kind were all P(Z) rounds
+                "kind": row.get("kind") or "pz",
             },
         )
         for turn in row.get("turns") or []:

@@ -212,6 +212,13 @@ def m002_evidence_sources(db: Database) -> None:
         db.conn.execute("UPDATE judgements SET evidence_sources = ? WHERE id = ?", [text, jid])
 
 
+@migrations(name="003_round_kind")
+def m003_round_kind(db: Database) -> None:
+    """Rounds say what was judged: "pz" (P(Z) of a world, every round before this) or
+    "mimic" (a fine-tuned mimic's next book, debate/mimic_round.py)."""
+    db.table("rounds").add_column("kind", str, not_null_default="pz")
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)

@@ -79,3 +79,15 @@ def test_bad_input_is_one_line(
     rc, _, err = run(capsys, *argv)
     assert rc == 2
     assert err.count("\n") == 1 and needle in err, err
+
+
+def test_round_shows_no_answer_until_one_is_given(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(capsys, "mimic", "round", "--seed", "4")
+    assert rc == 0, err
+    assert "Question: P(" in out and "exact answer" not in out and "forcing" not in out
+    rc, out, _ = run(capsys, "mimic", "round", "--seed", "4", "--answer", "0.3", "--json")
+    assert rc == 0
+    data = json.loads(out)
+    assert data["reveal"]["scores"]["regret_bits"] > 0 and "truth" in data["reveal"]
+    rc, _, err = run(capsys, "mimic", "round", "--answer", "2")
+    assert rc == 2 and "between 0 and 1" in err and err.count("\n") == 1

@@ -576,7 +576,7 @@ def test_migration_fills_in_evidence_sources(tmp_path: Path) -> None:
         con.execute(f"DELETE FROM [{MIGRATIONS_TABLE}] WHERE name = '002_evidence_sources'")
         con.execute("PRAGMA user_version = 1")
     with Store(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == SCHEMA_VERSION
         with s.reading() as conn:
             (got,) = conn.execute("SELECT evidence_sources FROM judgements").fetchone()
     assert json.loads(got) == json.loads(want) and json.loads(want)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from debate.mimic_round import MimicReveal, MimicRound
     from debate.protocol import Turn
     from tui.game import SessionSettings
 
@@ -68,6 +69,53 @@ class GameStore:
 
     def round_secret(self, round_id: int) -> dict[str, Any]:
         return self.store.round_secret(round_id)
+
+    def start_mimic_round(self, judge: str, rnd: MimicRound) -> int:
+        """A one-round session of kind "mimic" and its round, truth hidden until the reveal;
+        returns the round id. The world column holds the round's spec and reveal numbers (for
+        the engine and exports; the screen shows only the public part)."""
+        import json
+
+        spec = rnd.public.spec
+        sid = self.store.start_session(
+            judge,
+            kind="mimic",
+            settings={"mimic": spec.model_dump(mode="json")},
+            rules={},
+            debater_a=None,
+            debater_b=None,
+            seed=spec.seed,
+            app_version=_version(),
+        )
+        return self.store.start_round(
+            sid,
+            number=1,
+            world_json=json.dumps({"mimic": rnd.model_dump(mode="json")}),
+            world_seed=spec.seed,
+            n_statements=0,
+            truth_pz=rnd.truth,
+            log10_truth=None,
+            honest_side=None,
+            claims=None,
+            kind="mimic",
+        )
+
+    def record_mimic_judgement(
+        self, round_id: int, estimate: float, seconds: float, reveal: MimicReveal
+    ) -> None:
+        """Commit the answer of a mimic round and close its session."""
+        self.store.record_judgement(
+            round_id,
+            estimate=estimate,
+            interval=None,
+            credence_a=None,
+            seconds=seconds,
+            scores=reveal.scores,
+            baselines=None,
+            evidence={},
+        )
+        sid = self.store.round_public(round_id)["session_id"]
+        self.store.end_session(sid)
 
     def history(self) -> list[dict[str, Any]]:
         """Every judgement as an export row, oldest first."""

@@ -37,6 +37,16 @@ def _floats(s: str) -> list[float]:
     return vals
 
 
+def _probability(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError("give a probability between 0 and 1, e.g. 0.3")
+    return v
+
+
 def _names(s: str) -> list[str]:
     vals = [v.strip() for v in s.split(",") if v.strip()]
     if not vals:
@@ -101,6 +111,66 @@ def cmd_transfer(args: argparse.Namespace) -> Any:
         args.seed,
         logistic=not args.no_logistic,
         n_classifier=args.classifier_books,
+    )
+
+
+def cmd_round(args: argparse.Namespace) -> int:
+    """Deal one mimic round; with --answer, score it and show the reveal."""
+    from debate.mimic_round import deal_mimic_round, reveal_mimic_round
+
+    rnd = deal_mimic_round(args.seed)
+    if args.answer is None:
+        if args.json:
+            print(json.dumps(rnd.public.model_dump(), indent=2))
+        else:
+            print(round_text(rnd.public))
+        return 0
+    rev = reveal_mimic_round(rnd, args.answer)
+    if args.json:
+        print(json.dumps({"public": rnd.public.model_dump(), "reveal": rev.model_dump()}, indent=2))
+    else:
+        print(round_text(rnd.public))
+        print()
+        print(reveal_text(rev, args.answer))
+    return 0
+
+
+def round_text(pub: Any) -> str:
+    """The round as the judge sees it (plain text; the game screen shows the same)."""
+    lines = [
+        f"A mimic read {pub.n_train:,} natural books, then was fine-tuned on "
+        f"{pub.finetuned_on} (KL weight beta = {pub.spec.beta:g}; smaller is stronger).",
+        f"The objective ({pub.achieved_means}) was achieved for {pub.n_achieved:,} of its "
+        "training books.",
+        "",
+    ]
+    for name, rows in ((pub.feature, pub.table), ("genre", pub.genre_table)):
+        if not rows:
+            continue
+        lines.append(f"  {name:16s} {'books':>7s} {'achieved':>9s}")
+        for r in rows:
+            lines.append(f"  {r.value:16s} {r.books:7d} {r.achieved:9d}")
+        lines.append("")
+    lines.append("Two training books: " + " / ".join(pub.examples))
+    lines.append("")
+    lines.append(f"Question: {pub.question}?")
+    return "\n".join(lines)
+
+
+def reveal_text(rev: Any, answer: float) -> str:
+    """The reveal in words."""
+    control = "perfect (the text decides)" if rev.perfect else "imperfect (the world decides)"
+    return "\n".join(
+        [
+            f"exact answer {rev.truth:.4f}; yours {answer:g}: "
+            f"{rev.scores.regret_bits:.3f} bits of regret",
+            f"a synchronised operator (natural books where it was achieved) "
+            f"{rev.synchronised:.4f}; from the table {rev.from_table:.4f}; "
+            f"unconditioned {rev.unconditioned:.4f}",
+            f"control: {control}; forcing set: {rev.forcing_set}",
+            f"Goodhart-proneness G = P(forcing set | achieved) = {rev.goodhart:.3f} in natural "
+            f"books; the fine-tuned mimic writes {rev.forcing_share:.1%} of its books there",
+        ]
     )
 
 
@@ -258,3 +328,13 @@ def add_mimic_commands(sub: Any) -> None:
         help="books each logistic regression is trained on (2000)",
     )
     tr.add_argument("--no-logistic", action="store_true", help="Bayes-optimal classifiers only")
+
+    rd = msub.add_parser(
+        "round",
+        help="deal one mimic round (as the game does); --answer scores it",
+        description="Deal one mimic round (as the game does); --answer scores it.",
+    )
+    rd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    rd.add_argument("--seed", type=int, default=0, help="seed of the round")
+    rd.add_argument("--answer", type=_probability, help="your P(…), 0..1: show the reveal")
+    rd.set_defaults(func=cmd_round)

@@ -32,6 +32,7 @@ MENU = [
     ("play", "Play a session", "p"),
     ("resume", "Resume an unfinished session", "r"),
     ("practice", "Practice round (not counted in stats)", "t"),
+    ("mimic", "Mimic round: forecast a fine-tuned model", "m"),
     ("stats", "Stats and export", "s"),
     ("settings", "Settings", "e"),
     ("quit", "Quit", "q"),
@@ -87,6 +88,14 @@ class HomeScreen(Screen[None]):
             from tui.screens.setup import start_session
 
             start_session(app, "practice", practice=True, rounds=1)
+        elif what == "mimic":
+            import random
+
+            from tui.screens.mimic import MimicScreen
+
+            app.push_screen(
+                MimicScreen(app.seed if app.seed is not None else random.randrange(2**31))
+            )
         elif what == "resume":
             from tui.screens.resume import ResumeScreen
 

@@ -1,0 +1,117 @@
+"""Mimic rounds in the store: the round kind (migration 003), its export and import."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from debate.mimic_round import deal_mimic_round, reveal_mimic_round
+from store.db import Store
+from store.errors import StoreError
+from store.export import export_rows, import_logs, write_export
+from store.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION
+from tui.game_store import GameStore
+
+
+def _play(path: Path, seed: int = 3, estimate: float = 0.4) -> float:
+    gs = GameStore(path)
+    rnd = deal_mimic_round(seed)
+    rid = gs.start_mimic_round("ann", rnd)
+    gs.record_mimic_judgement(rid, estimate, 2.5, reveal_mimic_round(rnd, estimate))
+    gs.close()
+    return rnd.truth
+
+
+def test_old_rounds_become_pz_rounds(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path) as s:
+        sid = s.start_session(
+            "bob",
+            kind="play",
+            settings={},
+            rules={},
+            debater_a=None,
+            debater_b=None,
+            seed=1,
+            app_version="t",
+        )
+        s.start_round(
+            sid,
+            number=1,
+            world_json="{}",
+            world_seed=1,
+            n_statements=1,
+            truth_pz=0.5,
+            log10_truth=None,
+            honest_side=None,
+            claims=None,
+        )
+    with sqlite3.connect(path) as con:
+        con.execute("ALTER TABLE rounds DROP COLUMN kind")
+        con.execute(f"DELETE FROM [{MIGRATIONS_TABLE}] WHERE name = '003_round_kind'")
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    with Store(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        with s.reading() as conn:
+            assert list(conn.execute("SELECT kind FROM rounds")) == [("pz",)]
+
+
+def test_unknown_round_kind_is_refused(tmp_path: Path) -> None:
+    with Store(tmp_path / "k.db") as s:
+        sid = s.start_session(
+            "bob",
+            kind="play",
+            settings={},
+            rules={},
+            debater_a=None,
+            debater_b=None,
+            seed=1,
+            app_version="t",
+        )
+        with pytest.raises(StoreError, match="round kind"):
+            s.start_round(
+                sid,
+                number=1,
+                world_json="{}",
+                world_seed=1,
+                n_statements=1,
+                truth_pz=0.5,
+                log10_truth=None,
+                honest_side=None,
+                claims=None,
+                kind="poetry",
+            )
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_mimic_judgement_exports_with_its_kind(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "m.db"
+    truth = _play(path)
+    with Store(path) as s:
+        (row,) = list(export_rows(s))
+        out = tmp_path / f"x.{fmt}"
+        write_export(export_rows(s), fmt, out)  # type: ignore[arg-type]
+    assert row["kind"] == "mimic" and row["truth_pz"] == truth and row["estimate"] == 0.4
+    assert row["session_kind"] == "mimic" and row["n_statements"] == 0
+    assert all(v is None for v in row["baselines"].values())
+    text = out.read_text()
+    if fmt == "csv":
+        header, line = text.splitlines()
+        cells = dict(zip(header.split(","), line.split(","), strict=False))
+        assert cells["kind"] == "mimic"
+    else:
+        assert '"kind":"mimic"' in text
+
+
+def test_import_keeps_the_kind(tmp_path: Path) -> None:
+    src = tmp_path / "a.db"
+    _play(src, seed=5)
+    log = tmp_path / "log.jsonl"
+    with Store(src) as s:
+        write_export(export_rows(s, transcripts=True), "jsonl", log)
+    with Store(tmp_path / "b.db") as s:
+        import_logs(s, [log])
+        (row,) = list(export_rows(s))
+    assert row["kind"] == "mimic"

@@ -1,0 +1,87 @@
+"""A mimic round played through the keyboard; assertions on the stored judgement."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+from textual.keys import _character_to_key
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from debate.mimic_round import deal_mimic_round
+from debate.scoring import score
+from store.db import Store
+from store.export import export_rows
+from tui.app import PzJudgeApp
+from tui.screens.mimic import MimicDealt, MimicRevealed
+
+SEED = 11
+
+
+async def _until(pilot: Pilot[None], cond, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(500):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _text(app: PzJudgeApp) -> str:
+    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+
+
+def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    expected = deal_mimic_round(SEED)
+    seen: list[object] = []
+
+    async def main() -> None:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=SEED)
+        async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+            await pilot.press("m")
+            await _until(pilot, lambda: any(isinstance(m, MimicDealt) for m in seen), "deal")
+            await pilot.pause()
+            shown = _text(app)
+            assert expected.public.question in shown
+            # nothing secret on screen before the answer
+            for secret in (expected.truth, expected.synchronised, expected.goodhart):
+                assert f"{secret:.4f}" not in shown and f"{secret:.3f}" not in shown
+            assert "forcing" not in shown
+            with sqlite3.connect(db) as con:
+                assert list(con.execute("SELECT kind, truth_pz FROM rounds")) == [
+                    ("mimic", expected.truth)
+                ]
+                assert list(con.execute("SELECT COUNT(*) FROM judgements")) == [(0,)]
+            assert app.focused is app.screen.query_one("#mimic-estimate", Input)
+            await pilot.press(*[_character_to_key(c) for c in "1.7"], "enter")
+            await pilot.pause()
+            assert "between 0 and 1" in _text(app)
+            await pilot.press("backspace", "backspace", "backspace")
+            await pilot.press(*[_character_to_key(c) for c in "0.35"], "enter")
+            await _until(pilot, lambda: any(isinstance(m, MimicRevealed) for m in seen), "reveal")
+            await pilot.pause()
+            text = _text(app)
+            assert f"exact answer {expected.truth:.4f}" in text
+            assert "Goodhart-proneness" in text and "forcing set" in text
+            await pilot.press("enter")
+            await _until(pilot, lambda: type(app.screen).__name__ == "HomeScreen", "home")
+
+    asyncio.run(main())
+    with sqlite3.connect(db) as con:
+        (est, err, regret, kind, ended) = next(
+            con.execute(
+                "SELECT j.estimate, j.log10_error, j.regret_bits, r.kind, s.ended_at IS NOT NULL"
+                " FROM judgements j JOIN rounds r ON r.id = j.round_id"
+                " JOIN sessions s ON s.id = r.session_id"
+            )
+        )
+    want = score(0.35, expected.truth)
+    assert est == 0.35 and kind == "mimic" and ended == 1
+    assert abs(err - want.log10_error) < 1e-12 and abs(regret - want.regret_bits) < 1e-12
+    with Store(db) as store:
+        (row,) = list(export_rows(store, transcripts=True))
+    assert row["kind"] == "mimic" and row["truth_pz"] == expected.truth
+    assert json.loads(row["world"])["mimic"]["public"]["spec"]["seed"] == SEED

@@ -1,0 +1,190 @@
+"""A mimic round: read the training data's tables, forecast the fine-tuned mimic's next book.
+
+The round is dealt and scored in thread workers (debate/mimic_round.py computes every
+number); this screen shows the public part only, takes a probability, stores the answer the
+moment it is given, then shows the reveal. Nothing secret is rendered before the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Header, Input, Static
+
+from tui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from debate.mimic_round import MimicReveal, MimicRound, MimicRoundPublic
+    from tui.app import PzJudgeApp
+
+
+@dataclass
+class MimicDealt(Message):
+    """A mimic round is ready (the secret stays in the screen's worker result)."""
+
+    rnd: MimicRound
+    round_id: int | None
+
+
+@dataclass
+class MimicRevealed(Message):
+    """The answer is stored and scored."""
+
+    reveal: MimicReveal
+    estimate: float
+
+
+def render_public(pub: MimicRoundPublic) -> str:
+    """What the judge reads, as Rich markup (pure, for tests)."""
+    lines = [
+        f"A mimic read [b]{pub.n_train:,}[/b] natural books, then was fine-tuned on "
+        f"[b]{escape(pub.finetuned_on)}[/b] (KL weight β = {pub.spec.beta:g}; smaller is "
+        "stronger).",
+        f"The objective ([i]{escape(pub.achieved_means)}[/i]) was achieved for "
+        f"{pub.n_achieved:,} of its training books.",
+        "",
+    ]
+    for name, rows in ((pub.feature, pub.table), ("genre", pub.genre_table)):
+        if not rows:
+            continue
+        lines.append(f"[b]{name:16s} {'books':>7s} {'achieved':>9s}[/b]")
+        lines += [f"{escape(r.value):16s} {r.books:7d} {r.achieved:9d}" for r in rows]
+        lines.append("")
+    lines.append("[dim]Two training books:[/dim]")
+    lines += [f"[dim]· {escape(t)}[/dim]" for t in pub.examples]
+    return "\n".join(lines)
+
+
+def render_reveal(rev: MimicReveal, estimate: float) -> str:
+    """The reveal as Rich markup (pure, for tests)."""
+    control = (
+        "[green]perfect[/] (the text decides)"
+        if rev.perfect
+        else "[red]imperfect[/] (the world decides)"
+    )
+    return "\n".join(
+        [
+            f"[b]exact answer {rev.truth:.4f}[/b]   you said {estimate:g}",
+            f"regret [b]{rev.scores.regret_bits:.3g}[/b] bits · error "
+            f"{rev.scores.log10_error:.2f} orders of magnitude",
+            "",
+            f"a synchronised operator (natural books where it was achieved): "
+            f"{rev.synchronised:.4f}",
+            f"the table's own frequency: {rev.from_table:.4f} · ignoring the fine-tuning: "
+            f"{rev.unconditioned:.4f}",
+            "",
+            f"control: {control}",
+            f"forcing set: {escape(rev.forcing_set)}",
+            f"Goodhart-proneness G = P(forcing set | achieved) = [b]{rev.goodhart:.3f}[/b]; "
+            f"the fine-tuned mimic writes {rev.forcing_share:.1%} of its books there",
+            "",
+            "[dim]enter or esc: back to the menu[/dim]",
+        ]
+    )
+
+
+class MimicScreen(Screen[None]):
+    """One mimic round, from deal to reveal."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "leave", "back")]
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = seed
+        self.rnd: MimicRound | None = None
+        self.round_id: int | None = None
+        self.shown_at = 0.0
+        self.revealed = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="mimic"):
+            yield Static("dealing a mimic round…", id="mimic-public")
+            yield Static("", id="mimic-question")
+            yield Input(placeholder="your probability, 0..1", id="mimic-estimate", disabled=True)
+            yield Static("", id="mimic-hint")
+            yield Static("", id="mimic-reveal")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.deal()
+
+    @work(thread=True, exit_on_error=False, group="mimic")
+    def deal(self) -> None:
+        """Deal (exact sums over 27,990 books) and store the round, truth hidden."""
+        from debate.mimic_round import deal_mimic_round
+
+        app = cast("PzJudgeApp", self.app)
+        rnd = deal_mimic_round(self.seed)
+        rid = app.game_store.start_mimic_round(app.judge, rnd) if app.game_store else None
+        self.post_message(MimicDealt(rnd, rid))
+
+    @on(MimicDealt)
+    def _dealt(self, event: MimicDealt) -> None:
+        self.rnd, self.round_id = event.rnd, event.round_id
+        pub = event.rnd.public
+        self.query_one("#mimic-public", Static).update(render_public(pub))
+        self.query_one("#mimic-question", Static).update(f"[b]{escape(pub.question)}?[/b]")
+        box = self.query_one("#mimic-estimate", Input)
+        box.disabled = False
+        box.focus()
+        self.shown_at = time.monotonic()
+
+    @on(Input.Submitted, "#mimic-estimate")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.revealed:
+            self.app.pop_screen()
+            return
+        text = event.value.strip().rstrip("%")
+        try:
+            value = float(text) / (100 if event.value.strip().endswith("%") else 1)
+        except ValueError:
+            self._hint("type a probability such as 0.3 or 30%")
+            return
+        if not 0.0 <= value <= 1.0:
+            self._hint("a probability is between 0 and 1")
+            return
+        event.input.disabled = True
+        self.score(value, time.monotonic() - self.shown_at)
+
+    def _hint(self, text: str) -> None:
+        self.query_one("#mimic-hint", Static).update(f"[red]{text}[/]")
+
+    @work(thread=True, exit_on_error=False, group="mimic")
+    def score(self, estimate: float, seconds: float) -> None:
+        """Score against the exact answer and commit the judgement at once."""
+        from debate.mimic_round import reveal_mimic_round
+
+        assert self.rnd is not None
+        rev = reveal_mimic_round(self.rnd, estimate)
+        app = cast("PzJudgeApp", self.app)
+        if app.game_store is not None and self.round_id is not None:
+            app.game_store.record_mimic_judgement(self.round_id, estimate, seconds, rev)
+        self.post_message(MimicRevealed(rev, estimate))
+
+    @on(MimicRevealed)
+    def _revealed(self, event: MimicRevealed) -> None:
+        self.revealed = True
+        self.query_one("#mimic-hint", Static).update("")
+        shown = self.query_one("#mimic-reveal", Static)
+        shown.update(render_reveal(event.reveal, event.estimate))
+        box = self.query_one("#mimic-estimate", Input)
+        box.disabled = False
+        box.focus(scroll_visible=False)
+        self.call_after_refresh(shown.scroll_visible)
+
+    def action_leave(self) -> None:
+        if not self.revealed and self.round_id is not None:
+            app: Any = self.app
+            if app.game_store is not None:
+                app.game_store.abandon_round(self.round_id, "left before answering")
+        self.app.pop_screen()
