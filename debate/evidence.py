@@ -64,19 +64,22 @@ def _component(
 def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
     """Independence, maximum entropy and the range the evidence allows for P(all ids)."""
     known_ids = {tuple(sorted(k.split("&"))): v for k, v in evidence.items()}
-    known_ids = {k: v for k, v in known_ids.items() if all(s in set(ids) for s in k)}
+    idset = set(ids)
+    known_ids = {k: v for k, v in known_ids.items() if all(s in idset for s in k)}
     comps = _components(ids, [k for k in known_ids if len(k) > 1])
     log_ind = 0.0
     log_me: float | None = 0.0
     upper = 1.0
     miss = 0.0  # Boole: P(not all) <= sum over components of P(component not all)
-    for comp in comps:
+    # each known set lies inside one component: bucket them once (looking every set up
+    # for every component took seconds per call on 400 statements)
+    comp_of = {s: c for c, comp in enumerate(comps) for s in comp}
+    bucket: dict[int, list[tuple[tuple[str, ...], float]]] = {}
+    for k, v in known_ids.items():
+        bucket.setdefault(comp_of[k[0]], []).append((k, v))
+    for c, comp in enumerate(comps):
         pos = {s: i for i, s in enumerate(comp)}
-        known = {
-            tuple(sorted(pos[s] for s in k)): v
-            for k, v in known_ids.items()
-            if all(s in pos for s in k)
-        }
+        known = {tuple(sorted(pos[s] for s in k)): v for k, v in bucket.get(c, [])}
         ind, lo, hi, me = _component(len(comp), tuple(sorted(known.items())))
         log_ind += math.log(ind) if ind > 0 else -math.inf
         upper = min(upper, hi)
