@@ -46,17 +46,22 @@ COV_DECIMALS = 10
 TRIES = 32
 
 
-def mix(block: GaussianBlock, lam: float) -> GaussianBlock:
+def mix(block: GaussianBlock, lam: float, name: str | None = None) -> GaussianBlock:
     """The block with covariance λΣ + (1−λ)·diag Σ: the same variances, hence the same
     probability for every single statement, and correlations scaled by λ. Positive
-    definite whenever Σ is (a convex combination of two such matrices)."""
+    definite whenever Σ is (a convex combination of two such matrices). A new, validated
+    block (a copy would keep the cached matrices of the old one)."""
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lambda must be in [0, 1], got {lam}")
     cov = np.asarray(block.covariance, dtype=float)
     d = np.diag(cov).copy()
     out = np.round(lam * cov, COV_DECIMALS)
     out[np.diag_indices_from(out)] = d
-    return block.model_copy(update={"covariance": out.tolist()})
+    data = block.model_dump()
+    data["covariance"] = out.tolist()
+    if name is not None:
+        data["name"] = name
+    return GaussianBlock.model_validate(data)
 
 
 def bit_positions(block: DiscreteBlock) -> list[int] | None:
@@ -158,7 +163,7 @@ def with_hidden(world: World, rng: np.random.Generator, *, replant_bits: bool = 
                 continue
             lam = float(rng.uniform(*LAMBDA_RANGE))
             name = f"{b.name or 'Gaussian block'}, correlations x{lam:.2f}"
-            blocks.append(mix(b, lam).model_copy(update={"name": name}))
+            blocks.append(mix(b, lam, name))
             continue
         variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
         eps = float(rng.uniform(*EPS_RANGE))

@@ -152,6 +152,14 @@ def test_mixing_keeps_singletons_and_spans_independence_to_the_original() -> Non
     assert math.prod(singles) < mid < world_pz(base).pz
 
 
+def test_mixing_a_block_already_used_changes_its_p_all() -> None:
+    fam = _family(seed=2)
+    before = world_pz(World(blocks=[fam])).pz  # fills the block's cached matrices
+    after = world_pz(World(blocks=[mix(fam, 0.0)])).pz
+    singles = [ndtr(-s.threshold) for s in fam.statements]
+    assert after == pytest.approx(math.prod(singles), rel=1e-3) and after < before / 2
+
+
 def test_mixing_keeps_the_variances_of_a_file_covariance() -> None:
     cov = [[2.0, 1.2, 0.3], [1.2, 1.5, 0.2], [0.3, 0.2, 0.5]]
     block = GaussianBlock.model_validate(
