@@ -20,27 +20,20 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 
-import numpy as np
 from pydantic import BaseModel, Field
 from scipy.stats import binomtest
 
-from debate.builtin import LIARS, can_argue
-from debate.engine import DebateResult, independence_value, liar_claim, run_debate
+from debate import rounds
+from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
 from debate.evidence import baselines
 from debate.models import Side
 from debate.protocol import Turn, evidence_key
-from debate.rules import Rules
+from debate.rounds import HONEST, RANDOM_LIAR, DealtRound, SessionSettings
 from debate.specs import make_debater, make_judge
-from latent.generate import generate_world
-from latent.pz import world_pz
-from latent.shadow import deal_world
 from latent.world import World
 
-RANDOM_LIAR = "random-liar"
-HONEST = "builtin:honest"
 #: Simulated judges whose accuracy is reported beside the heuristics.
 DEFAULT_JUDGES = ("maxent", "independence", "bounds")
 #: z for a two-sided 95% interval.
@@ -70,55 +63,34 @@ class AuditSpec(BaseModel):
     judges: list[str] = Field(default_factory=lambda: list(DEFAULT_JUDGES))
     rounds: int = Field(default=100, ge=1)
     seed: int = Field(default=0, ge=0)
-    rules: Rules = Field(default_factory=Rules)
+    #: A rules file (TOML); None: the defaults, as in the game.
+    rules_file: str | None = None
+
+    def settings(self) -> SessionSettings:
+        """The game's settings that deal these rounds (a debate session)."""
+        return SessionSettings(
+            preset=self.label,
+            **self.world.model_dump(),
+            debate=True,
+            debater_honest=self.honest,
+            debater_liar=self.liar,
+            rules_file=self.rules_file,
+        )
 
 
-@dataclass
-class Dealt:
-    """One dealt round: the world and everything the engine is told before the first speech."""
-
-    world: World
-    truth: float
-    honest_side: Side
-    liar: str
-    claims: dict[Side, float]
-
-
-Dealer = Callable[[AuditSpec, int], Dealt]
+Dealer = Callable[[AuditSpec, int], DealtRound]
 
 
 def round_seed(spec: AuditSpec, i: int) -> int:
-    """The world seed of audited round i (distinct across rounds and base seeds)."""
+    """The seed of audited round i (distinct across rounds and base seeds): the seed
+    `pzjudge debate --seed` takes to deal the same round."""
     return spec.seed * 1_000_000 + i
 
 
-def deal_round(spec: AuditSpec, i: int) -> Dealt:
-    """Round i dealt as the game deals a round: a seeded coin for the honest side, the real
-    world and its shadow (latent/shadow.py; the lie is the shadow's P(Z)), and a random
-    built-in liar among those that can argue a lie in that direction."""
-    seed = round_seed(spec, i)
-    opts = spec.world.model_dump()
-    pair = deal_world(
-        lambda v, h: generate_world(seed=v, hidden=h, **opts), seed, spec.rules.lie_factor
-    )
-    rng = np.random.default_rng([seed, 7])
-    honest: Side = "a" if rng.random() < 0.5 else "b"
-    if pair is None:
-        world = generate_world(seed=seed, **opts)
-        truth = world_pz(world).pz
-        tempting = independence_value(world)
-        toward = bool(rng.random() < 0.5)
-        lie = liar_claim(truth, tempting, spec.rules.lie_factor, rng, toward)
-    else:
-        world, truth, lie = pair.real, pair.truth.pz, pair.lie.pz
-        tempting = independence_value(world)
-        toward = (lie > truth) == (tempting >= truth)
-    liar = spec.liar
-    if liar == RANDOM_LIAR:
-        names = [n for n in LIARS if can_argue(n, truth, tempting, toward)]
-        liar = "builtin:" + names[int(rng.integers(len(names)))]
-    claims: dict[Side, float] = {s: truth if s == honest else lie for s in ("a", "b")}
-    return Dealt(world=world, truth=truth, honest_side=honest, liar=liar, claims=claims)
+def deal_round(spec: AuditSpec, i: int) -> DealtRound:
+    """Round i dealt by the round pipeline, exactly as the game deals a round of a debate
+    session with these settings (`debate.rounds.deal_round`)."""
+    return rounds.deal_round(spec.settings(), round_seed(spec, i))
 
 
 class SideFacts(BaseModel):
@@ -187,33 +159,24 @@ def play_round(spec: AuditSpec, i: int, dealer: Dealer = deal_round) -> RoundFac
     """Deal round i and play it once per judge (the same debater objects, so the built-ins'
     analysis of the world is done once); the facts come from the first judge's debate."""
     d = dealer(spec, i)
+    honest = d.secret.honest_side
+    if d.claims is None or honest is None:
+        raise DebateError("the audit needs debate rounds; this one was dealt without a debate")
     sides: tuple[Side, Side] = ("a", "b")
-    specs = {d.honest_side: spec.honest, ("b" if d.honest_side == "a" else "a"): d.liar}
-    debaters = {s: make_debater(specs[s]) for s in sides}
+    debaters = rounds.debaters_of(d)
     results: dict[str, DebateResult] = {}
     for name in spec.judges:
-        results[name] = asyncio.run(
-            run_debate(
-                d.world,
-                debaters["a"],
-                debaters["b"],
-                make_judge(name),
-                spec.rules,
-                seed=round_seed(spec, i),
-                honest_side=d.honest_side,
-                truth=d.truth,
-                claims=d.claims,
-            )
-        )
+        results[name] = asyncio.run(run_debate(d, debaters["a"], debaters["b"], make_judge(name)))
     first = results[spec.judges[0]]
     free = {evidence_key([sid]): p for sid, p in _singles(d.world).items()}
     bl = baselines(d.world.ids, free)
+    liar_side: Side = "b" if honest == "a" else "a"
     return RoundFacts(
         index=i,
-        seed=round_seed(spec, i),
-        liar=d.liar,
-        honest_side=d.honest_side,
-        truth=d.truth,
+        seed=d.seed,
+        liar=d.secret.specs[liar_side],
+        honest_side=honest,
+        truth=d.secret.truth,
         product=bl.independence,
         maxent_free=bl.maxent,
         first_speaker=_first_speaker(first.turns),
@@ -434,6 +397,7 @@ def play_rounds(
     then be a module-level function). Same spec, same rounds, whatever the workers."""
     for s in {spec.honest, spec.liar} - {RANDOM_LIAR}:
         make_debater(s)  # a typo fails before any round is played
+    spec.settings().rules()  # and so does a bad rules file
     for j in spec.judges:
         make_judge(j)
     if not spec.judges:

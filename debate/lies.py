@@ -2,9 +2,15 @@
 
 Every path that deals a debate (the game, `pzjudge debate`, `pzjudge tournament`, studies)
 gets its world, truth and lie from `deal_lie`, called once in `debate.rounds.deal_sides`.
-Today the world is the plain draw of its seed and the lie is `liar_claim` of the truth,
-towards the independence product or away from it with equal odds, so that neither "the
-claim nearer the product" nor "the claim farther from it" tells a judge who lies.
+
+The lie is the P(Z) of a *shadow world* (latent/shadow.py, docs/validity.md). A generated
+round's world is one of two worlds that show the same statements and singletons and differ
+only in hidden structure (how strongly each family is correlated, which variant each
+planted block is); a coin picks the real one, and the liar claims the other's P(Z). The two
+are exchangeable given everything shown, so no rule on where the claims sit (lower, higher,
+nearer the product…) tells the honest side. A world given as such (a file) gets a shadow
+with its own hidden structure re-drawn, a weaker guarantee; a world with nothing hidden
+falls back to `liar_claim`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from debate.builtin import LIARS, can_argue, lie_goes_up
 from debate.rules import Rules
 from debate.views import independence_value
 from latent.pz import world_pz
+from latent.shadow import deal_world, shadow_of
 from latent.world import World
 
 #: A liar spec meaning "a built-in liar drawn per round, among those that can argue the lie".
@@ -41,6 +48,9 @@ class Lie(BaseModel):
     spec: str
     #: Whether the lie goes towards the independence product (False: away from it).
     toward: bool
+    #: Where the claim comes from: "pair" (a generated round's shadow, exchangeable with
+    #: the truth), "redrawn" (a given world's re-drawn shadow) or "fallback" (`liar_claim`).
+    source: str = "fallback"
 
 
 def liar_claim(
@@ -78,28 +88,50 @@ def deal_lie(
     tempting: float | None = None,
 ) -> Lie:
     """The world, truth and lie of a debate dealt from `seed`, argued by `liar` (a spec, or
-    `RANDOM_LIAR` for a built-in liar that can argue it, drawn with `rng`).
+    `RANDOM_LIAR` for a built-in liar, drawn with `rng`, among those that can argue a lie
+    in its direction).
 
-    `source` is the round's world (a world file, or a bare world given to `run_debate`) or
-    a `WorldMaker` for a generated round. Deterministic in (source, seed, rng). `truth`
-    (P(Z)) and `tempting` (the independence product) are computed unless given.
+    `source` is a `WorldMaker` for a generated round: the world and its shadow are a pair
+    from `latent.shadow.deal_world` (the truth is the real one's P(Z), given `truth` is
+    ignored). Or it is the round's world (a world file, or a bare world given to
+    `run_debate`): its shadow is re-drawn (`latent.shadow.shadow_of`). With nothing to
+    re-draw, the lie is `liar_claim`'s. Deterministic in (source, seed, rng).
     """
-    world = source if isinstance(source, World) else source(seed, None)
+    shadow: float | None = None
+    how = "fallback"
     log10_truth: float | None
-    if truth is None:
-        pz = world_pz(world)
-        truth, log10_truth = pz.pz, pz.log10_pz
+    pair = None
+    if not isinstance(source, World):
+        pair = deal_world(source, seed, rules.lie_factor)
+    if pair is not None:
+        world, truth, log10_truth = pair.real, pair.truth.pz, pair.truth.log10_pz
+        shadow, how = pair.lie.pz, "pair"
     else:
-        log10_truth = math.log10(truth) if truth > 0 else None
+        world = source if isinstance(source, World) else source(seed, None)
+        if truth is None:
+            pz = world_pz(world)
+            truth, log10_truth = pz.pz, pz.log10_pz
+        else:
+            log10_truth = math.log10(truth) if truth > 0 else None
+        if isinstance(source, World):
+            found = shadow_of(world, rng, rules.lie_factor)
+            if found is not None:
+                shadow, how = found[1].pz, "redrawn"
     if tempting is None:
         tempting = independence_value(world)
-    toward = bool(rng.random() < 0.5)
+    if shadow is not None:
+        toward = (shadow > truth) == (tempting >= truth)
+    else:
+        toward = bool(rng.random() < 0.5)
     if liar == RANDOM_LIAR:
-        names = [n for n in LIARS if can_argue(n, truth, tempting, toward)]
+        # once every liar argues both ways this is any liar, whatever the direction
+        names = [n for n in LIARS if can_argue(n, truth, tempting, toward)] or list(LIARS)
         liar = "builtin:" + names[int(rng.integers(len(names)))]
-    elif not can_argue(liar, truth, tempting, toward):
+    elif shadow is None and not can_argue(liar, truth, tempting, toward):
         toward = True  # this liar can only argue towards the product
-    claim = liar_claim(truth, tempting, rules.lie_factor, rng, toward)
+    claim = (
+        shadow if shadow is not None else liar_claim(truth, tempting, rules.lie_factor, rng, toward)
+    )
     return Lie(
         world=world,
         truth=truth,
@@ -107,4 +139,5 @@ def deal_lie(
         claim=claim,
         spec=liar,
         toward=toward,
+        source=how,
     )

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
+from debate import rounds
 from debate.audit import (
     HEURISTICS,
     AuditSpec,
-    Dealt,
     RoundFacts,
     SideFacts,
     WorldOptions,
@@ -22,17 +22,18 @@ from debate.audit import (
     tally,
     wilson,
 )
-from debate.rules import Rules
+from debate.rounds import DealtRound
 from tui.cli import main
 
 SMALL = WorldOptions(statements=12, families=2, counterexamples=1, flips=0)
 
 
-def leaky_dealer(spec: AuditSpec, i: int) -> Dealt:
+def leaky_dealer(spec: AuditSpec, i: int) -> DealtRound:
     """A deliberately leaky deal: the lie is always 10x below the truth."""
     d = deal_round(spec, i)
-    liar = "b" if d.honest_side == "a" else "a"
-    d.claims[liar] = d.truth / 10
+    assert d.claims is not None
+    liar = "b" if d.secret.honest_side == "a" else "a"
+    d.claims[liar] = d.secret.truth / 10
     return d
 
 
@@ -73,11 +74,14 @@ def test_a_leaky_liar_is_flagged() -> None:
     assert "! higher claim" in render(rep)
 
 
-def test_the_game_deal_is_reproducible_and_coin_fair_for_side_a() -> None:
-    spec = AuditSpec(world=SMALL, rounds=1, seed=5, rules=Rules())
+def test_audited_rounds_are_the_games_rounds() -> None:
+    spec = AuditSpec(world=SMALL, rounds=1, seed=5)
     one, two = deal_round(spec, 4), deal_round(spec, 4)
     assert one.claims == two.claims and one.world.to_json() == two.world.to_json()
-    sides = [deal_round(spec, i).honest_side for i in range(40)]
+    game = rounds.deal_round(rounds.preset("custom", **SMALL.model_dump(), debate=True), one.seed)
+    assert game.world.to_json() == one.world.to_json()
+    assert (game.claims, game.secret) == (one.claims, one.secret)
+    sides = [deal_round(spec, i).secret.honest_side for i in range(40)]
     assert 10 <= sides.count("a") <= 30
 
 

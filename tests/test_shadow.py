@@ -245,3 +245,52 @@ def test_a_file_world_gets_a_redrawn_shadow() -> None:
         assert nway(shadow, [sid]).p == pytest.approx(nway(world, [sid]).p, abs=1e-12)
     assert shadow_of(generate_world(seed=1, statements=10), np.random.default_rng(0), 10.0) is None
     assert with_hidden(world, np.random.default_rng(1)).ids == world.ids
+
+
+def test_a_debate_round_lies_with_its_shadow() -> None:
+    from debate import rounds
+
+    settings = rounds.preset("custom", **OPTS, debate=True)
+    dealt = rounds.deal_round(settings, 123)
+    assert dealt.world.meta is not None and "hidden" in dealt.world.meta.settings
+    assert dealt.claims is not None and dealt.secret.honest_side is not None
+    truth = dealt.secret.truth
+    liar = "b" if dealt.secret.honest_side == "a" else "a"
+    assert dealt.claims[dealt.secret.honest_side] == truth
+    assert abs(math.log10(dealt.claims[liar] / truth)) >= 1.0
+    # the lie is the P(Z) of a world that shows the same: re-deal it and compare
+    again = rounds.deal_round(settings, 123)
+    assert again.claims == dealt.claims and again.world.to_json() == dealt.world.to_json()
+    # a round without a debate keeps the generator's plain world
+    solo = rounds.deal_round(rounds.preset("practice"), 123)
+    assert solo.world.meta is not None and "hidden" not in solo.world.meta.settings
+
+
+def test_deal_lie_uses_a_pair_then_a_redrawn_shadow_then_the_old_lie() -> None:
+    from debate.lies import deal_lie
+    from debate.rules import Rules
+
+    rules = Rules()
+
+    def make(v: int, h: int | None) -> World:
+        return generate_world(seed=v, hidden=h, **OPTS)
+
+    paired = deal_lie(make, 4, "random-liar", rules, np.random.default_rng(0))
+    assert paired.source == "pair" and paired.spec.startswith("builtin:")
+    assert paired.world.meta is not None and "hidden" in paired.world.meta.settings
+    assert paired.truth == world_pz(paired.world).pz
+    assert abs(math.log10(paired.claim / paired.truth)) >= 1.0
+    world = generate_world(seed=4, **OPTS)  # a world given as such (a file)
+    truth = world_pz(world).pz
+    redrawn = deal_lie(world, 4, "random-liar", rules, np.random.default_rng(0))
+    assert redrawn.source == "redrawn" and redrawn.world is world and redrawn.truth == truth
+    assert abs(math.log10(redrawn.claim / truth)) >= 1.0
+    flat = generate_world(seed=1, statements=10)
+    t_flat = world_pz(flat).pz
+    old = deal_lie(flat, 1, "builtin:cherry-picker", rules, np.random.default_rng(0))
+    assert old.source == "fallback" and 10.0 <= max(old.claim / t_flat, t_flat / old.claim) <= 100.0
+    # P(Z) = 0 (an unsoftened D4 trap): nothing to hide it in, and no crash
+    zero = World(blocks=[d4_block("z", innocent=False), *flat.blocks])
+    assert world_pz(zero).pz == 0.0
+    lie0 = deal_lie(zero, 1, "random-liar", rules, np.random.default_rng(0))
+    assert lie0.claim > 0 and lie0.source == "fallback"

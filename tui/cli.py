@@ -392,8 +392,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Play many rounds headlessly and test simple heuristics against a coin."""
     from debate.audit import AuditSpec, WorldOptions, render, run_audit
-    from debate.rules import load_rules
-    from tui.game import PRESETS
+    from debate.rounds import PRESETS
 
     world = {k: v for k, v in PRESETS[args.preset].items() if k in WorldOptions.model_fields}
     for key in ("statements", "families", "counterexamples", "flips"):
@@ -407,7 +406,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         judges=judges,
         rounds=args.rounds,
         seed=args.seed,
-        rules=load_rules(args.rules),
+        rules_file=args.rules,
     )
     rep = run_audit(spec, workers=args.workers)
     _emit(args, _json_safe(rep.model_dump(mode="json")), lambda: render(rep))
