@@ -1,6 +1,8 @@
 """Tournaments: every pairing of debaters, on both sides, before every judge, over N worlds.
 
 Worlds are generated from the seed, so a tournament of non-LLM debaters is reproducible.
+Given round settings (a game preset), world i is the world the game deals for round i+1 of
+a session with the same seed (`debate.rounds.deal_round`).
 Debates run concurrently up to a limit (LLM debaters spend their time waiting on the
 network; built-in ones share the CPU).
 """
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 
 from debate.engine import DebateResult, Event, run_debate
 from debate.errors import DebateError
+from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
 from debate.specs import make_debater, make_judge
 from latent.generate import generate_world
@@ -58,8 +61,14 @@ class Watcher(Protocol):
     def on_error(self, exc: BaseException) -> None: ...
 
 
-def tournament_worlds(n: int, seed: int, statements: int = 30) -> list[World]:
-    """The N worlds of a tournament: a mix of families, traps and flips, from the seed."""
+def tournament_worlds(
+    n: int, seed: int, statements: int = 30, settings: SessionSettings | None = None
+) -> list[World]:
+    """The N worlds of a tournament: with `settings`, the worlds of rounds 1..N of a game
+    session with this seed; else a mix of families, traps and flips, from the seed."""
+    if settings is not None:
+        game = settings.model_copy(update={"seed": seed, "debate": True})
+        return [deal_round(game, world_seed(game, i + 1)).world for i in range(n)]
     out = []
     for i in range(n):
         out.append(
@@ -105,8 +114,12 @@ async def run_tournament(
     base_url: str | None = None,
     on_result: Callable[[DebateResult], Any] | None = None,
     watch: Callable[[World], Watcher] | None = None,
+    settings: SessionSettings | None = None,
 ) -> TournamentResult:
     """Every ordered pair of distinct debaters × every judge × every world.
+
+    With `settings` (a game preset and world options) the worlds are dealt as the game
+    deals them (`tournament_worlds`); the claims are dealt per pairing, for its liar.
 
     `watch(world)` is called as each debate starts; its watcher sees that debate's events
     (a store commits each turn as it is made) and then its result or the error ending it.
@@ -114,7 +127,7 @@ async def run_tournament(
     if not debaters or not judges:
         raise DebateError("a tournament needs at least one debater and one judge")
     rules = rules or Rules()
-    worlds = tournament_worlds(n_worlds, seed, statements)
+    worlds = tournament_worlds(n_worlds, seed, statements, settings)
     truths = [world_pz(w).pz for w in worlds]
     pairs = list(permutations(debaters, 2)) if len(debaters) > 1 else [(debaters[0],) * 2]
     sem = asyncio.Semaphore(max(1, concurrency))

@@ -271,19 +271,76 @@ def _run_settings(args: argparse.Namespace, keys: Sequence[str]) -> dict[str, An
     return {k: getattr(args, k) for k in keys}
 
 
+_WORLD_OPTIONS = ("statements", "families", "counterexamples", "flips")
+#: How a headless debate was started, as stored with its session.
+_DEBATE_RUN_KEYS = (
+    *("world", "preset", *_WORLD_OPTIONS),
+    *("a", "b", "honest", "liar", "judge", "rules", "base_url"),
+)
+
+
+def _deal_settings(args: argparse.Namespace, preset_name: str | None) -> Any:
+    """The round settings a headless run deals with: the preset's (a game preset deals the
+    same worlds, sides and claims for the same seed), `generate`'s world options over it,
+    always a debate."""
+    from pydantic import ValidationError
+
+    from debate.rounds import preset
+    from debate.rules import load_rules
+
+    over = {k: getattr(args, k) for k in _WORLD_OPTIONS if getattr(args, k, None) is not None}
+    for key, spec in (("debater_honest", "honest"), ("debater_liar", "liar")):
+        if getattr(args, spec, None) is not None:
+            over[key] = getattr(args, spec)
+    rules = load_rules(args.rules)  # its oracle budget and order, not the game's defaults
+    try:
+        return preset(
+            preset_name or "debate",
+            **over,
+            debate=True,
+            rules_file=args.rules,
+            oracle_budget=rules.judge_budget,
+            oracle_order=rules.judge_order,
+            base_url=args.base_url,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise DebateError(f"--{where}: {err['msg'].lower()}") from None
+
+
 def cmd_debate(args: argparse.Namespace) -> int:
     import asyncio
+    import hashlib
 
     from debate.engine import run_debate
-    from debate.rules import load_rules
+    from debate.rounds import RANDOM_LIAR, deal_round, debaters_of, world_maker
     from debate.specs import make_debater, make_judge
     from latent.world import load_world
 
-    world = load_world(args.world)
-    rules = load_rules(args.rules)
-    a = make_debater(args.a, base_url=args.base_url)
-    b = make_debater(args.b, base_url=args.base_url)
+    if (args.a is None) != (args.b is None):
+        raise DebateError("give both --a and --b (the debaters, as they are), or neither")
+    explicit = args.a is not None
+    if explicit and (args.honest or args.liar):
+        raise DebateError("--honest/--liar deal the sides; with --a and --b they are fixed")
+    if args.world is not None and (args.preset or any(getattr(args, k) for k in _WORLD_OPTIONS)):
+        raise DebateError("a world file fixes the world: drop --preset and the world options")
+    settings = _deal_settings(args, args.preset)
+    world = load_world(args.world) if args.world is not None else None
     judge = make_judge(args.judge, base_url=args.base_url)
+    if explicit:
+        a = make_debater(args.a, base_url=args.base_url)
+        b = make_debater(args.b, base_url=args.base_url)
+        if world is None:
+            world = world_maker(settings)(args.seed, None)
+        dealt = None
+    else:
+        for spec in (settings.debater_honest, settings.debater_liar):
+            if spec != RANDOM_LIAR:
+                make_debater(spec, base_url=args.base_url)  # fails before the world is made
+        dealt = deal_round(settings, args.seed, world)
+        debaters = debaters_of(dealt, base_url=args.base_url)
+        a, b, world = debaters["a"], debaters["b"], dealt.world
     store = _open_store(args)  # before the debate: a bad database fails fast
     recorder = None
     if store is not None:
@@ -294,12 +351,18 @@ def cmd_debate(args: argparse.Namespace) -> int:
             store,
             world_json=world.to_json(),
             seed=args.seed,
-            settings=_run_settings(args, ("world", "a", "b", "judge", "rules", "base_url")),
+            settings=_run_settings(args, _DEBATE_RUN_KEYS),
         )
     # each turn is committed the moment it is made: a run killed mid-debate keeps them
     on_event = None if recorder is None else recorder.on_event
     try:
-        res = asyncio.run(run_debate(world, a, b, judge, rules, seed=args.seed, on_event=on_event))
+        if dealt is not None:
+            run = run_debate(dealt, a, b, judge, on_event=on_event)
+        else:
+            run = run_debate(
+                world, a, b, judge, settings.rules(), seed=args.seed, on_event=on_event
+            )
+        res = asyncio.run(run)
     except BaseException as exc:
         if recorder is not None:
             recorder.on_error(exc)
@@ -307,7 +370,10 @@ def cmd_debate(args: argparse.Namespace) -> int:
     if recorder is not None:
         with store:
             recorder.on_result(res)
-    _emit(args, _json_safe(res.model_dump(mode="json")), lambda: _render_debate(res))
+    payload = res.model_dump(mode="json")
+    # which world was played, checkable against a game round or `generate` of the same seed
+    payload["world_sha256"] = hashlib.sha256(world.to_json().encode()).hexdigest()
+    _emit(args, _json_safe(payload), lambda: _render_debate(res))
     return 0
 
 
@@ -328,9 +394,12 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     for spec in judges:
         make_judge(spec, base_url=args.base_url)
     rules = load_rules(args.rules)
+    # a preset or any world option but --statements: the worlds the game deals
+    dealt = args.preset is not None or any(getattr(args, k) is not None for k in _WORLD_OPTIONS[1:])
+    deal = _deal_settings(args, args.preset) if dealt else None
     store = _open_store(args)
     settings = _run_settings(
-        args, ("worlds", "debaters", "judges", "statements", "rules", "base_url")
+        args, ("worlds", "debaters", "judges", "preset", *_WORLD_OPTIONS, "rules", "base_url")
     )
     watch = None
     if store is not None:
@@ -357,9 +426,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             judges,
             rules=rules,
             concurrency=args.concurrency,
-            statements=args.statements,
+            statements=30 if args.statements is None else args.statements,
             base_url=args.base_url,
             watch=watch,
+            settings=deal,
         )
     )
     if store is not None:
@@ -554,12 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--output", required=True, help="where to write the planted world")
 
     db = add("debate", cmd_debate, "run one debate about a world's P(Z), headless")
-    db.add_argument("world", help="world file (JSON)")
-    db.add_argument("--a", required=True, metavar="SPEC", help="debater A, e.g. builtin:honest")
-    db.add_argument("--b", required=True, metavar="SPEC", help="debater B")
+    db.add_argument("world", nargs="?", help="world file (JSON); default: deal one from --seed")
+    db.add_argument("--seed", type=int, default=0, help="the round's seed (the game shows it)")
+    _deal_args(db)
+    db.add_argument("--honest", metavar="SPEC", help="the honest debater (default builtin:honest)")
+    db.add_argument("--liar", metavar="SPEC", help="the liar (default random-liar, as the game)")
+    db.add_argument("--a", metavar="SPEC", help="debater A, fixed (with --b): sides not dealt")
+    db.add_argument("--b", metavar="SPEC", help="debater B, fixed (with --a)")
     db.add_argument("--judge", default="maxent", metavar="SPEC", help="simulated or llm judge")
     db.add_argument("--rules", help="rules file (TOML)")
-    db.add_argument("--seed", type=int, default=0)
     db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(db, record=True)
 
@@ -569,7 +642,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--debaters", required=True, help="comma-separated debater specs")
     tn.add_argument("--judges", default="maxent", help="comma-separated judge specs")
     tn.add_argument("--concurrency", type=_pos, default=4)
-    tn.add_argument("--statements", type=_pos, default=30, help="statements per world")
+    _deal_args(tn)
     tn.add_argument("--rules", help="rules file (TOML)")
     tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(tn, record=True)
@@ -612,6 +685,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_mimic_commands(sub)
     return p
+
+
+def _deal_args(sp: argparse.ArgumentParser) -> None:
+    """--preset and `generate`'s world options: what a headless run deals, as the game."""
+    sp.add_argument(
+        "--preset",
+        choices=["practice", "debate", "hard"],
+        help="deal worlds as this game preset does (default debate)",
+    )
+    sp.add_argument("--statements", type=_pos, help="statements per world (over the preset)")
+    sp.add_argument("--families", type=_nonneg, help="interpolation families")
+    sp.add_argument("--counterexamples", type=_nonneg, help="planted counterexamples")
+    sp.add_argument("--flips", type=_nonneg, help="negations hidden in families")
 
 
 def _store_args(sp: argparse.ArgumentParser, record: bool = False) -> None:
