@@ -38,7 +38,11 @@ SIZE = (80, 24)
 SEEN_AT: dict[int, float] = {}
 
 
-def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Awaitable[None]]):
+def play(
+    db: Path,
+    script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Awaitable[None]],
+    seed: int = 11,
+):
     """Run the app with a tmp database, collecting every message it posts."""
     seen: list[Message] = []
     ids: set[int] = set()
@@ -50,7 +54,7 @@ def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Aw
             SEEN_AT[id(m)] = time.monotonic()
 
     async def main() -> None:
-        app = PzJudgeApp(db_path=db, judge="tester", seed=11)
+        app = PzJudgeApp(db_path=db, judge="tester", seed=seed)
         async with app.run_test(size=SIZE, message_hook=hook) as pilot:
             await script(app, pilot, seen)
 
@@ -486,3 +490,37 @@ def test_a_debate_left_and_resumed_keeps_the_credence(tmp_path: Path) -> None:
         assert app.screen.query_one(EstimatePanel).credence == 0.7
 
     play(db, second)
+
+
+def test_the_round_seed_is_shown_only_at_the_reveal(tmp_path: Path) -> None:
+    """With the seed a judge could deal the round headless and read the truth: no screen
+    shows it (setup, statements, debate, evidence) before the answer; the reveal does."""
+    from tui.screens.reveal import RevealScreen
+
+    seed = 424242  # the session's; round 1 is dealt from 424242001
+
+    def shown(app: PzJudgeApp) -> str:
+        return app.export_screenshot() + screen_text(app)
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        assert str(seed) not in shown(app)
+        await pilot.press("down", "space")  # another preset keeps the field blank
+        assert str(seed) not in shown(app)
+        await pilot.press("escape")
+        await on_screen(app, pilot, "HomeScreen")
+        await start_debate(app, pilot)
+        assert app.screen.round.seed == seed * 1000 + 1  # type: ignore[attr-defined]
+        await until(pilot, lambda: any(isinstance(m, DebatePaused) for m in seen), "speech")
+        for tab in ("1", "2", "3"):
+            await pilot.press(tab)
+            assert str(seed) not in shown(app)
+        await answer(pilot, "1e-4")
+        await on_screen(app, pilot, "RevealScreen")
+        assert isinstance(app.screen, RevealScreen)
+        text = str(app.screen.query_one("#reveal-text", Static).render())
+        assert f"Round seed {seed * 1000 + 1}" in text
+        assert f"--seed {seed * 1000 + 1}" in text
+
+    play(tmp_path / "s.db", script, seed=seed)

@@ -16,7 +16,7 @@ from textual.widgets import Header, Static
 from debate.scoring import log10_error
 from store.errors import StoreError
 from tui.estimate import fmt_log10, fmt_p
-from tui.game import Reveal, Round, SessionRun
+from tui.game import PRESETS, RANDOM_LIAR, Reveal, Round, SessionRun, SessionSettings
 from tui.widgets.keybar import KeyBar
 
 #: What each kind of trap is (the second line under the block's name: fits 80 columns).
@@ -28,8 +28,31 @@ TRAP_WORDS = {
 }
 
 
-def render_reveal(rnd: Round, rv: Reveal, texts: dict[str, str]) -> str:
-    """The reveal as Rich markup (pure, for tests)."""
+def replay_command(settings: SessionSettings, seed: int) -> str:
+    """The command that deals this round again headless (the world, sides and claims)."""
+    parts = ["pzjudge debate"]
+    if settings.preset in PRESETS and all(
+        getattr(settings, k) == v for k, v in PRESETS[settings.preset].items() if k != "debate"
+    ):
+        parts.append(f"--preset {settings.preset}")
+    else:
+        parts += [
+            f"--{k} {getattr(settings, k)}"
+            for k in ("statements", "families", "counterexamples", "flips")
+        ]
+    parts.append(f"--seed {seed}")
+    if settings.debate and settings.debater_liar != RANDOM_LIAR:
+        parts.append(f"--liar {settings.debater_liar}")
+    if settings.rules_file:
+        parts.append(f"--rules {settings.rules_file}")
+    return " ".join(parts)
+
+
+def render_reveal(
+    rnd: Round, rv: Reveal, texts: dict[str, str], settings: SessionSettings | None = None
+) -> str:
+    """The reveal as Rich markup (pure, for tests). The round's seed is shown here and
+    nowhere before the answer: with it the round can be dealt again, truth and all."""
     sc, bl = rv.scores, rv.baselines
     lt = rv.log10_truth
     lines = [
@@ -91,6 +114,10 @@ def render_reveal(rnd: Round, rv: Reveal, texts: dict[str, str]) -> str:
         )
         lines.append("")
         lines.append(f"[dim]Your estimate was {verdict}.[/dim]")
+    lines.append("")
+    lines.append(f"[dim]Round seed {rnd.seed}[/dim]")
+    if settings is not None:
+        lines.append(f"[dim]Again, headless: {escape(replay_command(settings, rnd.seed))}[/dim]")
     return "\n".join(lines)
 
 
@@ -114,7 +141,10 @@ class RevealScreen(Screen[None]):
         yield Header()
         texts = {s.id: s.text for s in self.round.statements}
         with VerticalScroll(id="reveal"):
-            yield Static(render_reveal(self.round, self.reveal, texts), id="reveal-text")
+            yield Static(
+                render_reveal(self.round, self.reveal, texts, self.run.settings),
+                id="reveal-text",
+            )
             more = "n: next round" if not self.run.last else "That was the last round. n: home"
             yield Static(f"[b]{more}[/b] · h: home · s: stats", id="reveal-next")
         yield KeyBar()

@@ -45,7 +45,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("oracle_budget", "oracle budget", "queries per round"),
     ("oracle_order", "oracle order", "most statements per query"),
     ("rounds", "rounds", "rounds in the session"),
-    ("seed", "seed", "same seed, same worlds"),
+    ("seed", "seed", "random (shown at the reveal); a number: same worlds"),
 ]
 
 
@@ -102,19 +102,15 @@ class SetupScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        seed = getattr(self.app, "seed", None)
-        self.fill(
-            preset(
-                "debate",
-                judge=getattr(self.app, "judge", "judge"),
-                seed=seed if seed is not None else random.randrange(1, 10**6),
-            )
-        )
+        self.fill(preset("debate", judge=getattr(self.app, "judge", "judge")))
         self.query_one(RadioSet).focus()
 
-    def fill(self, s: SessionSettings) -> None:
+    def fill(self, s: SessionSettings, seed: str | None = None) -> None:
+        """Show `s`; the seed field stays blank unless typed (`seed`): with the seed a judge
+        could deal the rounds headless and read the truth, so a drawn seed is shown only
+        at the reveal."""
         for field, _, _ in FIELDS:
-            v = getattr(s, field)
+            v = seed if field == "seed" else getattr(s, field)
             self.query_one(f"#f-{field}", Input).value = "" if v is None else str(v)
         self.query_one("#f-debate", Switch).value = s.debate
 
@@ -126,7 +122,7 @@ class SetupScreen(Screen[None]):
                 k: self.query_one(f"#f-{k}", Input).value.strip() or None
                 for k in ("judge", "seed", "base_url", "rules_file")
             }
-            self.fill(preset(key, **{k: v for k, v in keep.items() if v}))
+            self.fill(preset(key, **{k: v for k, v in keep.items() if v}), seed=keep["seed"])
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
