@@ -596,7 +596,7 @@ _SCORE_KEYS = ("log10_error", "regret_bits", "covered", "trust_log_score", "trus
 
 # -- statistics ---------------------------------------------------------------------------
 
-GroupBy = Literal["judge", "rules", "debaters"]
+GroupBy = Literal["judge", "rules", "debaters", "kind"]
 #: Reliability bins of the trust credence (equal width on [0, 1]).
 N_BINS = 10
 
@@ -637,18 +637,25 @@ def calibration(
 
 
 def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> list[dict[str, Any]]:
-    """Per judge / rule set / debater pair: errors, regret, trust and its calibration, and
-    the independence and max-ent baselines' errors on the same rounds and evidence.
+    """Per judge / rule set / debater pair / round kind: errors, regret, trust and its
+    calibration, and the independence and max-ent baselines' errors on the same rounds and
+    evidence. Rounds of another kind than P(Z) (mimic rounds) are never pooled with P(Z).
 
     Practice rounds are left out unless `practice` is true.
     """
-    if by not in ("judge", "rules", "debaters"):
-        raise StoreError(f"unknown grouping {by!r}; use judge, rules or debaters")
+    if by not in ("judge", "rules", "debaters", "kind"):
+        raise StoreError(f"unknown grouping {by!r}; use judge, rules, debaters or kind")
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in export_rows(store):
         if row["practice"] and not practice:
             continue
-        if by == "judge":
+        kind = row["kind"] or "pz"
+        if by == "kind":
+            key = kind
+        elif kind != "pz":
+            # another measurement (a mimic's next book): never pooled with P(Z) rounds
+            key = f"{row['judge']} [{kind}]" if by == "judge" else f"[{kind}]"
+        elif by == "judge":
             key = row["judge"]
         elif by == "rules":
             key = _rules_label(row["rules"])

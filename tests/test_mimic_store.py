@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from debate.mimic_round import deal_mimic_round, reveal_mimic_round
+from debate.scoring import score
 from store.db import Store
 from store.errors import StoreError
-from store.export import export_rows, import_logs, write_export
+from store.export import export_rows, import_logs, stats, write_export
 from store.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION
 from tui.game_store import GameStore
 
@@ -115,3 +116,14 @@ def test_import_keeps_the_kind(tmp_path: Path) -> None:
         import_logs(s, [log])
         (row,) = list(export_rows(s))
     assert row["kind"] == "mimic"
+
+
+def test_stats_never_pool_mimic_rounds_with_pz(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    truth = _play(path, seed=2, estimate=0.25)
+    with Store(path) as s:
+        by_judge = stats(s, "judge")
+        by_kind = stats(s, "kind")
+    assert [g["group"] for g in by_judge] == ["ann [mimic]"]
+    assert [g["group"] for g in by_kind] == ["mimic"]
+    assert abs(by_kind[0]["mean_regret_bits"] - score(0.25, truth).regret_bits) < 1e-12

@@ -677,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(im)
 
     stt = add("stats", cmd_stats, "summary of judgements: errors, trust, calibration")
-    stt.add_argument("--by", choices=["judge", "rules", "debaters"], default="judge")
+    stt.add_argument("--by", choices=["judge", "rules", "debaters", "kind"], default="judge")
     stt.add_argument("--practice", action="store_true", help="include practice rounds")
     _store_args(stt)
 

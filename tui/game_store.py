@@ -6,6 +6,7 @@ importing the game (numpy, scipy, the debate engine): those load in the backgrou
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -94,7 +95,7 @@ class GameStore:
             world_seed=spec.seed,
             n_statements=0,
             truth_pz=rnd.truth,
-            log10_truth=None,
+            log10_truth=math.log10(rnd.truth) if rnd.truth > 0 else None,
             honest_side=None,
             claims=None,
             kind="mimic",
@@ -125,7 +126,9 @@ class GameStore:
         rows.sort(key=lambda r: r["created_at"] or 0)
         return rows
 
-    def stats(self, by: Literal["judge", "rules", "debaters"] = "judge") -> list[dict[str, Any]]:
+    def stats(
+        self, by: Literal["judge", "rules", "debaters", "kind"] = "judge"
+    ) -> list[dict[str, Any]]:
         from store.export import stats
 
         return stats(self.store, by)
