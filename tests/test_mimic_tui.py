@@ -68,6 +68,18 @@ def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
             assert "Goodhart-proneness" in text and "forcing set" in text
             await pilot.press("enter")
             await _until(pilot, lambda: type(app.screen).__name__ == "HomeScreen", "home")
+            # the next round of a seeded app is another round; leaving it unanswered
+            # abandons it (nothing judged, nothing lost)
+            await pilot.press("m")
+            await _until(
+                pilot,
+                lambda: len({id(m) for m in seen if isinstance(m, MimicDealt)}) == 2,
+                "second deal",
+            )
+            second = [m for m in seen if isinstance(m, MimicDealt)][-1]
+            assert second.rnd == deal_mimic_round(SEED + 1)
+            await pilot.press("escape")
+            await _until(pilot, lambda: type(app.screen).__name__ == "HomeScreen", "home again")
 
     asyncio.run(main())
     with sqlite3.connect(db) as con:
@@ -81,6 +93,11 @@ def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
     want = score(0.35, expected.truth)
     assert est == 0.35 and kind == "mimic" and ended == 1
     assert abs(err - want.log10_error) < 1e-12 and abs(regret - want.regret_bits) < 1e-12
+    with sqlite3.connect(db) as con:
+        assert list(con.execute("SELECT abandoned_at IS NOT NULL FROM rounds ORDER BY id")) == [
+            (0,),
+            (1,),
+        ]
     with Store(db) as store:
         (row,) = list(export_rows(store, transcripts=True))
     assert row["kind"] == "mimic" and row["truth_pz"] == expected.truth

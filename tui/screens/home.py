@@ -58,6 +58,9 @@ class HomeScreen(Screen[None]):
             yield Static("", id="home-status")
         yield KeyBar()
 
+    #: Mimic rounds dealt from this menu (the next seed of a seeded app).
+    mimic_played = 0
+
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
         self.refresh_status()
@@ -89,13 +92,10 @@ class HomeScreen(Screen[None]):
 
             start_session(app, "practice", practice=True, rounds=1)
         elif what == "mimic":
-            import random
+            from tui.screens.mimic import MimicScreen, next_mimic_seed
 
-            from tui.screens.mimic import MimicScreen
-
-            app.push_screen(
-                MimicScreen(app.seed if app.seed is not None else random.randrange(2**31))
-            )
+            app.push_screen(MimicScreen(next_mimic_seed(app.seed, self.mimic_played)))
+            self.mimic_played += 1
         elif what == "resume":
             from tui.screens.resume import ResumeScreen
 

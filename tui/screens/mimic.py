@@ -7,6 +7,7 @@ moment it is given, then shows the reveal. Nothing secret is rendered before the
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -41,6 +42,12 @@ class MimicRevealed(Message):
 
     reveal: MimicReveal
     estimate: float
+
+
+def next_mimic_seed(base: int | None, played: int) -> int:
+    """The seed of the next mimic round: drawn at random, or with a fixed app seed the
+    seed, then seed + 1, … (so that a seeded session does not deal the same round twice)."""
+    return random.randrange(2**31) if base is None else base + played
 
 
 def render_public(pub: MimicRoundPublic) -> str:
