@@ -2,9 +2,10 @@
 
 A family is a path between two latent points or a neighbourhood of one. Its statements read
 alike and their truth is strongly correlated (a squared-exponential kernel on the latent
-points), while far points are nearly independent. A planted flip is the negation of the
-sentence at its point with the same threshold, so its truth is the complement of what its
-neighbours suggest: anti-correlated with them.
+points), while far points are nearly independent. A planted flip is the sentence of
+opposite meaning at its point (same slots, `Decoder.decode(negate=True)`) with the same
+threshold, so its truth is the complement of what its neighbours suggest: anti-correlated
+with them.
 """
 
 from __future__ import annotations
@@ -129,6 +130,55 @@ def _smooth_marginals(
     return lo + (hi - lo) * ndtr(g)
 
 
+#: How a repeated text is avoided: random nudges of the latent point, NUDGE_TRIES per radius,
+#: the radius starting at NUDGE_START (latent units) and growing by NUDGE_GROWTH, at most
+#: NUDGE_RADII radii. The first nudges are far smaller than a family's steps, so a nudged
+#: statement stays among its neighbours (same topic, one slot changed).
+NUDGE_START = 0.04
+NUDGE_GROWTH = 1.15
+NUDGE_TRIES = 2
+NUDGE_RADII = 80
+
+
+def fresh_text(
+    decoder: Decoder,
+    z: np.ndarray,
+    rng: np.random.Generator,
+    used: set[str] | None,
+    *,
+    negate: bool = False,
+) -> tuple[np.ndarray, str]:
+    """The (rounded) point and its text, nudged to a nearby seeded point whose text is not in
+    `used`; the text is added to `used`. With `used` None, z and its text as they are.
+
+    Deterministic under `rng`; raises a one-line LatentError when the decoder has no new text
+    near z (a decoder with too little variety for the world asked of it).
+    """
+    start = np.asarray(z, dtype=float)
+    point = np.round(start, LATENT_DECIMALS)
+    text = decoder.decode(point, negate=negate)
+    if used is None:
+        return point, text
+    radius = NUDGE_START
+    for _ in range(NUDGE_RADII):
+        if text not in used:
+            break
+        for _ in range(NUDGE_TRIES):
+            step = rng.standard_normal(start.size) * (radius / np.sqrt(start.size))
+            point = np.round(start + step, LATENT_DECIMALS)
+            text = decoder.decode(point, negate=negate)
+            if text not in used:
+                break
+        radius *= NUDGE_GROWTH
+    if text in used:
+        raise LatentError(
+            f"the decoder gave no new text near a point (the last was {text!r}); "
+            "use fewer statements or a decoder with more variety"
+        )
+    used.add(text)
+    return point, text
+
+
 def _ids(n: int, id_prefix: str, ids: Sequence[str] | None) -> list[str]:
     if ids is None:
         return [f"{id_prefix}{i + 1}" for i in range(n)]
@@ -149,14 +199,16 @@ def family_block(
     length_scale: float = DEFAULT_LENGTH_SCALE,
     noise: float = DEFAULT_NOISE,
     p_range: tuple[float, float] = DEFAULT_P_RANGE,
+    used: set[str] | None = None,
 ) -> GaussianBlock:
     """A Gaussian block of the statements decoded at `points` (rows), kernel-correlated.
 
     Ordinary statement i is true iff X_i > c_i with P = p_i in `p_range` (smooth over the
-    family); the
-    positions in `flips` carry the negated text, flip=True and the same threshold, so they
-    are true with probability 1 - p_i. Points are rounded first, so the stored latent point
-    decodes to the stored text. `trap` is "flip" when there is any flip.
+    family); the positions in `flips` carry the text of opposite meaning, flip=True and the
+    same threshold, so they are true with probability 1 - p_i. Points are rounded first, so
+    the stored latent point decodes to the stored text. With `used` (the texts of the world so
+    far), a point whose text is taken is nudged to a nearby fresh one (`fresh_text`) before
+    the kernel is computed, so every text is new. `trap` is "flip" when there is any flip.
     """
     pts = np.round(np.asarray(points, dtype=float), LATENT_DECIMALS)
     if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] != decoder.dim:
@@ -168,13 +220,17 @@ def family_block(
     if len(flip_set) != len(flips) or any(not 0 <= f < n for f in flip_set):
         raise LatentError(f"flips {list(flips)} must be distinct positions in 0..{n - 1}")
     names = _ids(n, id_prefix, ids)
+    texts = []
+    for i in range(n):
+        pts[i], text = fresh_text(decoder, pts[i], rng, used, negate=i in flip_set)
+        texts.append(text)
     kernel = kernel_covariance(pts, length_scale, noise)
     c = thresholds_for(_smooth_marginals(kernel, rng, p_range))
     cov = np.round(kernel, COV_DECIMALS)
     statements = [
         GaussianStatement(
             id=names[i],
-            text=decoder.decode(pts[i], negate=i in flip_set),
+            text=texts[i],
             threshold=float(c[i]),
             flip=i in flip_set,
             latent=[float(x) for x in pts[i]],
@@ -198,8 +254,12 @@ def independent_block(
     id_prefix: str = "i",
     ids: Sequence[str] | None = None,
     p_range: tuple[float, float] = DEFAULT_P_RANGE,
+    used: set[str] | None = None,
 ) -> GaussianBlock:
-    """Statements at unrelated points with identity covariance: truly independent truths."""
+    """Statements at unrelated points with identity covariance: truly independent truths.
+
+    With `used`, texts already in the world are avoided as in `family_block`.
+    """
     pts = np.round(np.asarray(points, dtype=float), LATENT_DECIMALS)
     if pts.ndim != 2 or pts.shape[0] == 0 or pts.shape[1] != decoder.dim:
         raise LatentError(
@@ -207,11 +267,15 @@ def independent_block(
         )
     n = pts.shape[0]
     names = _ids(n, id_prefix, ids)
+    texts = []
+    for i in range(n):
+        pts[i], text = fresh_text(decoder, pts[i], rng, used)
+        texts.append(text)
     c = thresholds_for(_marginals(n, rng, p_range))
     statements = [
         GaussianStatement(
             id=names[i],
-            text=decoder.decode(pts[i]),
+            text=texts[i],
             threshold=float(c[i]),
             latent=[float(x) for x in pts[i]],
         )

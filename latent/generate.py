@@ -21,6 +21,7 @@ from latent.families import (
     DEFAULT_P_RANGE,
     family_block,
     flip_positions,
+    fresh_text,
     independent_block,
     max_flips,
     neighbourhood,
@@ -31,7 +32,8 @@ from latent.shadow import with_hidden
 from latent.world import Block, DiscreteBlock, World, WorldMeta
 
 GENERATOR = "pzjudge.latent.generate"
-VERSION = 1
+#: 2: every text unique, negations worded like ordinary statements, trap texts decoded.
+VERSION = 2
 MAX_STATEMENTS = 2000
 #: Smallest family and smallest counterexample block (a D4 block has exactly 3 statements).
 MIN_FAMILY = 3
@@ -52,6 +54,14 @@ PARITY_SIZES = (3, 6)
 #: weight of the uniform distribution (see _soften_parity).
 D4_EPS = (0.004, 0.03)
 ALL_OUTCOME = "all"
+#: How counterexample statements are worded: "themes" says each as a set of outcomes of a
+#: theme (a die, a card, coins: a block reads as a block, which teaches); "decoded" decodes
+#: each at its own random latent point like an independent statement, so that nothing in the
+#: words sets a trap apart from the statements around it (nor a trap from an innocent twin).
+TRAP_TEXTS = ("themes", "decoded")
+#: Worlds of at least this many statements default to decoded trap texts (the debate and
+#: hard presets); smaller ones (the practice preset) keep the themes.
+DECODED_TRAPS_FROM = 40
 
 #: Four-outcome themes for D4 blocks: a statement is a set of outcomes, said in words.
 D4_THEMES: tuple[tuple[str, tuple[str, str, str, str]], ...] = (
@@ -93,10 +103,13 @@ def generate_world(
     flips: int = 0,
     decoder: Decoder | None = None,
     hidden: int | None = None,
+    trap_texts: str | None = None,
 ) -> World:
     """A world of exactly `statements` statements: `families` family blocks, `counterexamples`
     planted counterexample blocks and independents for the rest, with `flips` planted flips
-    spread over the families. Raises a one-line LatentError when the counts cannot fit.
+    spread over the families. Every text is different from every other. `trap_texts` is one
+    of TRAP_TEXTS; None picks "decoded" from DECODED_TRAPS_FROM statements on, else "themes".
+    Raises a one-line LatentError when the counts cannot fit.
 
     With `hidden` (a seed), the structure a judge cannot see is drawn from its own stream
     (latent/shadow.py): every counterexample is a block of fair bits whose variant (trap,
@@ -109,6 +122,13 @@ def generate_world(
     f = _count(families, "families", 0)
     c = _count(counterexamples, "counterexamples", 0)
     k = _count(flips, "flips", 0)
+    style = (
+        trap_texts
+        if trap_texts is not None
+        else ("decoded" if m >= DECODED_TRAPS_FROM else "themes")
+    )
+    if style not in TRAP_TEXTS:
+        raise LatentError(f"trap_texts is {trap_texts!r}; use one of {', '.join(TRAP_TEXTS)}")
     if k > 0 and f == 0:
         raise LatentError(f"flips={k} needs families to plant them in; set families >= 1")
     need = MIN_FAMILY * f + MIN_COUNTEREXAMPLE * c
@@ -129,6 +149,7 @@ def generate_world(
     width = max(4, len(str(m)))
     ids = (f"s{int(p):0{width}d}" for p in perm)
 
+    used: set[str] = set()
     blocks: list[Block] = []
     for j, (size, nflip) in enumerate(zip(fam_sizes, fam_flips, strict=True)):
         points, shape = _family_points(dec.dim, size, rng)
@@ -140,6 +161,7 @@ def generate_world(
                 flips=flip_positions(size, nflip, rng),
                 name=f"family {j + 1} ({shape}, {size} statements)",
                 ids=_take(ids, size),
+                used=used,
             )
         )
     d4_count = 0
@@ -147,20 +169,27 @@ def generate_world(
     d4_order = rng.permutation(len(D4_THEMES))
     parity_order = rng.permutation(len(PARITY_THEMES))
     for kind, size in kinds:
+        eps = float(rng.uniform(*D4_EPS))
+        # drawn the same way whatever the block's kind, so its words never tell the kind
+        decoded = _decoded_texts(dec, size, rng, used) if style == "decoded" else None
         if kind == "parity" or hidden is not None:
-            eps = float(rng.uniform(*D4_EPS))
-            blocks.append(_parity(size, parity_count, parity_order, _take(ids, size), eps=eps))
+            blocks.append(_parity(size, parity_count, parity_order, _take(ids, size), eps, decoded))
             parity_count += 1
         else:
-            eps = float(rng.uniform(*D4_EPS))
-            blocks.append(_d4(kind == "d4_innocent", d4_count, d4_order, _take(ids, size), eps=eps))
+            innocent = kind == "d4_innocent"
+            blocks.append(_d4(innocent, d4_count, d4_order, _take(ids, size), eps, decoded))
             d4_count += 1
     rest = m - sum(len(b.statements) for b in blocks)
     for start in range(0, rest, INDEPENDENT_CHUNK):
         n = min(INDEPENDENT_CHUNK, rest - start)
         blocks.append(
             independent_block(
-                dec, rng.standard_normal((n, dec.dim)), rng, name="independent", ids=_take(ids, n)
+                dec,
+                rng.standard_normal((n, dec.dim)),
+                rng,
+                name="independent",
+                ids=_take(ids, n),
+                used=used,
             )
         )
 
@@ -169,6 +198,7 @@ def generate_world(
         "families": f,
         "counterexamples": c,
         "flips": k,
+        "trap_texts": style,
         "decoder": type(dec).__name__,
         "decoder_dim": dec.dim,
         "length_scale": DEFAULT_LENGTH_SCALE,
@@ -182,7 +212,17 @@ def generate_world(
         settings["hidden"] = _count(hidden, "hidden", 0)
     meta = WorldMeta(seed=seed, generator=f"{GENERATOR} {VERSION}", settings=settings)
     world = World(blocks=blocks, meta=meta)
+    texts = [st.text for b in world.blocks for st in b.statements]
+    if len(set(texts)) != len(texts):
+        # themes are numbered by game and decoded texts are checked against `used`, so this
+        # is a bug, never bad input
+        raise LatentError("the generator repeated a statement text; please report the seed")
     return world if hidden is None else with_hidden(world, np.random.default_rng(hidden))
+
+
+def _decoded_texts(dec: Decoder, n: int, rng: np.random.Generator, used: set[str]) -> list[str]:
+    """n new texts decoded at independent random latent points (ordinary meaning)."""
+    return [fresh_text(dec, z, rng, used)[1] for z in rng.standard_normal((n, dec.dim))]
 
 
 def _take(ids: Iterator[str], n: int) -> list[str]:
@@ -289,9 +329,15 @@ def _rebuild(block: DiscreteBlock, ids: list[str], texts: list[str] | None) -> D
 
 
 def _d4(
-    innocent: bool, j: int, order: np.ndarray, ids: list[str], eps: float = 0.0
+    innocent: bool,
+    j: int,
+    order: np.ndarray,
+    ids: list[str],
+    eps: float = 0.0,
+    decoded: list[str] | None = None,
 ) -> DiscreteBlock:
-    """A D4 block from latent.plant, its statements said as sets of a theme's four items."""
+    """A D4 block from latent.plant, its statements said as sets of a theme's four items, or
+    with the `decoded` texts when given."""
     # a softened block (eps > 0) is not impossible, and the reveal shows this name
     label = (
         "D4 (innocent)" if innocent else "D4 (impossible)" if eps == 0 else "D4 (nearly impossible)"
@@ -299,8 +345,8 @@ def _d4(
     block = d4_block("tmp", innocent=innocent, name=label)
     subject, items = D4_THEMES[int(order[j % len(order)])]
     keys = list(block.outcomes)
-    texts: list[str] | None = None
-    if len(keys) == len(items):
+    texts: list[str] | None = decoded
+    if decoded is None and len(keys) == len(items):
         say = _game(j, len(order))
         texts = []
         for st in block.statements:
@@ -325,12 +371,20 @@ def _soften(block: DiscreteBlock, eps: float) -> DiscreteBlock:
     return DiscreteBlock.model_validate(data)
 
 
-def _parity(m: int, j: int, order: np.ndarray, ids: list[str], eps: float = 0.0) -> DiscreteBlock:
-    """A parity block from latent.plant; "item k is on" texts when statement k is bit k."""
+def _parity(
+    m: int,
+    j: int,
+    order: np.ndarray,
+    ids: list[str],
+    eps: float = 0.0,
+    decoded: list[str] | None = None,
+) -> DiscreteBlock:
+    """A parity block from latent.plant; "item k is on" texts when statement k is bit k, or
+    the `decoded` texts when given."""
     block = parity_block(m, "tmp", name=f"parity ({m} statements)")
     bits = _bit_of_each(block)
-    texts: list[str] | None = None
-    if bits is not None:
+    texts: list[str] | None = decoded
+    if decoded is None and bits is not None:
         say = _game(j, len(order))
         theme = PARITY_THEMES[int(order[j % len(order)])]
         texts = [say(theme.format(k=b + 1)) for b in bits]

@@ -8,11 +8,14 @@ import re
 import numpy as np
 import pytest
 
-from latent.decoder import LEADS, TOPICS, BuiltinDecoder, Decoder
+from latent.decoder import LEADS, TOPICS, BuiltinDecoder, Decoder, Reading, Topic
 from latent.errors import LatentError
 from latent.families import path
 
-NEGATION = re.compile(r"\b(not|cannot|rarely|seldom)\b")
+NEGATION = re.compile(
+    r"\b(not|cannot|rarely|seldom|never|hardly|no|fail|fails|failed|myth|false|nobody|wrong|"
+    r"untrue)\b"
+)
 
 
 def word_edits(a: str, b: str) -> int:
@@ -43,36 +46,38 @@ def test_several_domains_with_several_topics() -> None:
 
 
 @pytest.mark.parametrize("topic", TOPICS, ids=[t.name for t in TOPICS])
-def test_every_variant_renders_a_sentence_and_its_negation(topic: object) -> None:
-    from latent.decoder import Topic
-
-    assert isinstance(topic, Topic)
-    slots = [range(len(s)) for s in topic.slots]
-    for choice in itertools.product(*slots):
-        for lead in (0, len(LEADS) - 1):
-            pos, neg = topic.render(choice, False, lead), topic.render(choice, True, lead)
-            for s in (pos, neg):
-                assert s[0].isupper() and s.endswith(".") and "  " not in s and "{" not in s
-            assert pos != neg
-            assert NEGATION.search(neg) and not NEGATION.search(pos), (pos, neg)
+def test_every_variant_renders_a_sentence_and_its_opposite(topic: Topic) -> None:
+    t = TOPICS.index(topic)
+    for verb in range(len(topic.verbs)):
+        slots = [range(len(topic.subjects)), range(len(topic.pairs)), range(len(topic.tails))]
+        for subject, pair, tail in itertools.product(*slots):
+            for negated in (False, True):
+                r = Reading(t, subject, verb, pair, tail, 0, negated, 0)
+                pos, neg = topic.render(r, False), topic.render(r, True)
+                for s in (pos, neg):
+                    assert s[0].isupper() and s.endswith(".") and "  " not in s and "{" not in s
+                assert pos != neg
+                # the same wording either way: a negation in both or in neither
+                assert bool(NEGATION.search(pos)) == bool(NEGATION.search(neg)) == negated
 
 
 def test_leads_keep_proper_nouns_capitalised() -> None:
     by_name = {t.name: t for t in TOPICS}
     lead = LEADS.index("It is true that ")
-    husky = by_name["husky"].render((0, 0, 0), False, lead)
-    paris = by_name["paris"].render((0, 0, 0), False, lead)
+    husky = by_name["husky"].render(Reading(0, 0, 0, 0, 0, lead, False, 0))
+    paris = by_name["paris"].render(Reading(0, 0, 0, 0, 0, lead, False, 0))
     assert husky.startswith("It is true that a husky is")
     assert paris.startswith("It is true that Paris is")
 
 
-def test_negate_writes_the_negation_of_the_same_sentence() -> None:
+def test_negate_keeps_every_slot_and_the_wording() -> None:
     dec = BuiltinDecoder()
     for z in np.random.default_rng(1).standard_normal((200, 8)):
         pos, neg = dec.decode(z), dec.decode(z, negate=True)
-        assert pos != neg and NEGATION.search(neg)
-        # Same topic and slots: most words are shared.
-        assert word_edits(pos, neg) <= 3
+        assert pos != neg
+        # Same topic, slots and wording: only the side of the polar pair differs.
+        assert word_edits(pos, neg) <= 6
+        assert bool(NEGATION.search(pos)) == bool(NEGATION.search(neg))
 
 
 def test_nearby_points_decode_alike() -> None:
@@ -94,14 +99,15 @@ def test_paths_change_gradually_then_switch_topic() -> None:
         where = [dec.locate(p) for p in pts]
         texts = [dec.decode(p) for p in pts]
         steps = zip(where[:-1], where[1:], texts[:-1], texts[1:], strict=True)
-        for (t0, c0, l0), (t1, c1, l1), x, y in steps:
-            if t0 != t1:
+        for r0, r1, x, y in steps:
+            if r0.topic != r1.topic:
                 switched += 1
                 continue
             edits.append(word_edits(x, y))
-            slot_changes.append(sum(u != v for u, v in zip((*c0, l0), (*c1, l1), strict=False)))
-    assert np.mean(edits) <= 3.0
-    assert np.mean(np.array(slot_changes) <= 1) >= 0.8
+            slot_changes.append(sum(u != v for u, v in zip(r0.slots, r1.slots, strict=True)))
+    assert np.mean(edits) <= 4.0
+    changes = np.array(slot_changes)
+    assert np.mean(changes <= 1) >= 0.6 and np.mean(changes <= 2) >= 0.85
     assert 0 < switched < 0.15 * 1100
     # A long path ends somewhere else entirely.
     a, b = rng.standard_normal(8), rng.standard_normal(8)
@@ -110,11 +116,11 @@ def test_paths_change_gradually_then_switch_topic() -> None:
     assert len(set(long)) >= 4
 
 
-def test_two_thousand_random_points_are_mostly_distinct() -> None:
+def test_two_thousand_random_points_are_nearly_all_distinct() -> None:
     dec = BuiltinDecoder()
     zs = np.random.default_rng(4).standard_normal((2000, 8))
     texts = [dec.decode(z) for z in zs]
-    assert len(set(texts)) / len(texts) >= 0.8
+    assert len(set(texts)) / len(texts) >= 0.9
     assert {dec.topic(z).domain for z in zs[:300]} == {t.domain for t in TOPICS}
 
 
