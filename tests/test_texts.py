@@ -104,6 +104,8 @@ def test_no_word_finds_flips_more_often_than_chance() -> None:
 def test_no_word_finds_counterexample_statements_more_often_than_chance() -> None:
     rows = statements_with_flag(hard_worlds(20, start=100), "trap")
     rows += statements_with_flag([generate_world(s, *DEBATE) for s in range(60)], "trap")
+    # worlds dealt with hidden structure (latent/shadow.py): every block is fair bits
+    rows += statements_with_flag([generate_world(s, *HARD, hidden=s) for s in range(10)], "trap")
     p, word, f, n, base = keyword_tell(rows)
     assert p > 0.01, f"{word!r}: {f} of {n} statements with it are traps (base rate {base:.3f})"
 
