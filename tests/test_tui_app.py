@@ -524,3 +524,40 @@ def test_the_round_seed_is_shown_only_at_the_reveal(tmp_path: Path) -> None:
         assert f"--seed {seed * 1000 + 1}" in text
 
     play(tmp_path / "s.db", script, seed=seed)
+
+
+def test_each_new_speech_is_shown_from_its_head(tmp_path: Path) -> None:
+    """The lost opening: a speech is taller than the transcript at 80x24, and scrolled to
+    its end the judge saw only its last lines; B's opening, ending with the same sentences
+    and citations as A's, looked as if it never came. Each speech, when it arrives and the
+    debate waits for the judge, is on screen from its head ("B · opening")."""
+    from tui.widgets.transcript import Transcript
+
+    heads: list[tuple[str, list[str]]] = []
+
+    async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await start_debate(app, pilot)
+        await pilot.press("2")
+        transcript = app.screen.query_one(Transcript)
+        for n in range(1, 5):
+            await until(
+                pilot, lambda n=n: sum(isinstance(m, DebatePaused) for m in seen) >= n, "pause"
+            )
+            await pilot.pause()
+            last = [m for m in seen if isinstance(m, SpeechArrived)][-1].turn
+            when = "opening" if last.phase == "opening" else f"round {last.round}"
+            visible = [
+                transcript.render_line(y).text.strip("▌ ") for y in range(transcript.size.height)
+            ]
+            heads.append((f"{last.speaker.upper()} · {when}", visible))
+            await pilot.press("n")
+        await pilot.press("e")
+        await answer(pilot, "1e-4")
+        await on_screen(app, pilot, "RevealScreen")
+
+    play(tmp_path / "o.db", script)
+    assert [h for h, _ in heads] == ["A · opening", "B · opening", "A · round 1", "B · round 1"]
+    tall = [len(v) for _, v in heads]
+    assert all(n >= 8 for n in tall)  # the speeches below are taller than this
+    for head, visible in heads:
+        assert head in visible, (head, visible)

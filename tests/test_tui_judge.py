@@ -109,3 +109,20 @@ def test_speech_clock_keeps_one_start_per_speaker() -> None:
     assert 0.2 <= time.monotonic() - t0 < 0.28  # A's grid, not B's (which would be 0.3)
     clock.hold("b")
     assert 0.3 <= time.monotonic() - t0 < 0.38
+
+
+def test_an_answer_as_the_debate_closes_its_loop_is_harmless() -> None:
+    """The UI reads the debate's loop, then the debate ends and closes it: an answer (or a
+    key) given in that moment must not raise 'Event loop is closed' in the UI."""
+    import asyncio
+
+    judge = HumanJudge("t")
+    loop = asyncio.new_event_loop()
+    fut: asyncio.Future[Decision] = loop.create_future()
+    go: asyncio.Future[None] = loop.create_future()
+    loop.close()
+    judge._loop, judge._future, judge._go = loop, fut, go
+    judge.submit(Decision(estimate=0.1))
+    judge.proceed()
+    judge.request("end")
+    assert judge._decision is not None and judge._decision.estimate == 0.1

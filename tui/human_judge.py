@@ -102,7 +102,7 @@ class HumanJudge:
         with self._lock:
             loop, go = self._loop, self._go
         if loop is not None and go is not None:
-            loop.call_soon_threadsafe(_release, go)
+            _call_soon(loop, _release, go)
 
     def submit(self, decision: Decision) -> None:
         """The judge's answer: resolves `decide`, or ends the debate and answers at once."""
@@ -110,17 +110,16 @@ class HumanJudge:
             self._decision = decision
             self._action = "end"
             loop, fut, go = self._loop, self._future, self._go
-        if loop is not None and fut is not None:
-            loop.call_soon_threadsafe(_resolve, fut, decision)
-        if loop is not None and go is not None:
-            loop.call_soon_threadsafe(_release, go)
+        if loop is not None:
+            # one call: resolving `decide` may end the debate and close its loop at once
+            _call_soon(loop, _answer, fut, go, decision)
 
     def cancel(self) -> None:
         """Stop the debate (the judge left the round); run() then raises CancelledError."""
         with self._lock:
             loop, task = self._loop, self._task
-        if loop is not None and task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
+        if loop is not None and task is not None:
+            _call_soon(loop, task.cancel)
 
     # -- the Judge protocol (called in the engine's thread) ------------------------------
 
@@ -189,6 +188,22 @@ class HumanJudge:
             with self._lock:
                 self._loop = None
             loop.close()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """Schedule `fn` on the debate's loop from the UI thread; nothing if the debate has just
+    ended and closed its loop (the UI's read of the loop and its closing race)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _answer(
+    fut: asyncio.Future[Decision] | None, go: asyncio.Future[None] | None, decision: Decision
+) -> None:
+    if fut is not None:
+        _resolve(fut, decision)
+    if go is not None:
+        _release(go)
 
 
 def _resolve(fut: asyncio.Future[Decision], decision: Decision) -> None:

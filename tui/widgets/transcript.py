@@ -179,7 +179,24 @@ class Transcript(ScrollView, can_focus=True):
         self._layout_lines()
         self.refresh()
         if end:
-            self.scroll_end(animate=False, immediate=True)
+            self._follow()
+
+    def _follow(self) -> None:
+        """Show what was added: the end of the transcript, but never past the head of the
+        newest speech (or draft), and never back up.
+
+        A speech is usually taller than this widget (at 80x24: ~25 lines in ~13). Scrolled
+        to its end, the judge saw only its last lines and citations, without the head that
+        says who speaks; when the liar's opening ended with the same sentences and
+        citations as the honest one's, B's opening looked as if it never came."""
+        newest = self._draft or (self.speeches[-1] if self.speeches else None)
+        target = self.max_scroll_y
+        if newest is not None:
+            head = next((r for r, (b, _) in enumerate(self._index) if b is newest), None)
+            if head is not None:
+                target = min(target, head)
+        if target > self.scroll_offset.y:
+            self.scroll_to(y=target, animate=False, immediate=True)
 
     # -- drawing -------------------------------------------------------------------------
 
