@@ -11,7 +11,15 @@ What it promises:
 - 429, 5xx, timeouts and broken connections are retried with exponential backoff and jitter,
   honouring `Retry-After` (seconds or an HTTP date, capped).
 - `structured` returns a validated pydantic model, tolerating code fences and prose around the
-  JSON, and gives the model exactly one chance to repair an invalid or over-long reply.
+  JSON, and gives the model exactly one chance to repair an invalid or over-long reply (the
+  reply it sends back is cut to a few thousand characters).
+- With `timeout`, a call (retries, backoff and the repair included) ends within that many
+  seconds whatever the server does: hangs, trickles bytes, or keeps answering 5xx.
+- A reply is read up to `LLMConfig.max_reply_bytes` of text (and `RAW_FACTOR` times that of
+  raw response): past the cap the stream is abandoned and the call fails with one line, so a
+  runaway or hostile server cannot fill memory.
+- The key is masked in the reply text too (streamed tokens included, even when the key is
+  split across them), as is any other known secret (`debate.secrets`).
 
 Prompts live in `debate/prompts/*.md` and are loaded with `load_prompt`.
 """
@@ -19,6 +27,7 @@ Prompts live in `debate/prompts/*.md` and are loaded with `load_prompt`.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import email.utils
 import json
 import logging
@@ -35,6 +44,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from debate.errors import DebateError
+from debate.secrets import MIN_SECRET
 
 __all__ = [
     "ChatMessage",
@@ -56,6 +66,12 @@ M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
 _EXCERPT_CHARS = 200
+#: The raw response (SSE framing, JSON escapes) may be this many times the reply cap.
+RAW_FACTOR = 64
+#: Bytes of an error body read for its excerpt (the rest is never read).
+_ERROR_BODY_BYTES = 65_536
+#: Characters of an invalid reply sent back in the repair request, at most.
+_REPAIR_ECHO_CHARS = 4000
 _RESPONSE_FORMAT_HINTS = ("response_format", "response format", "json_object")
 
 
@@ -83,6 +99,8 @@ class LLMConfig(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     use_response_format: bool | Literal["auto"] = "auto"
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    #: Most bytes (UTF-8) of reply text read; a longer reply is cut off and the call fails.
+    max_reply_bytes: int = Field(default=65_536, ge=256, le=64_000_000)
 
     @field_validator("base_url")
     @classmethod
@@ -106,6 +124,10 @@ class LLMHTTPError(DebateError):
         super().__init__(message)
         self.status = status
         self.excerpt = excerpt
+
+
+class _TooLong(Exception):
+    """The server sent more than the caps allow."""
 
 
 class _Transient(Exception):
@@ -229,6 +251,13 @@ def _kind_name(model_cls: type[BaseModel]) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
+def _echo(reply: str, limit: int = _REPAIR_ECHO_CHARS) -> str:
+    """An invalid reply as sent back for repair: never more than `limit` characters."""
+    if len(reply) <= limit:
+        return reply
+    return reply[:limit] + f"\n[… {len(reply) - limit} more characters cut]"
+
+
 def _one_line(text: str, limit: int = _EXCERPT_CHARS) -> str:
     """Collapse whitespace and cut to `limit` characters (with an ellipsis)."""
     flat = " ".join(text.split())
@@ -311,6 +340,57 @@ def _content_text(content: Any) -> str | None:
         texts = [p.get("text", "") for p in content if isinstance(p, dict)]
         return "".join(t for t in texts if isinstance(t, str))
     return None
+
+
+class _Masker:
+    """Masks `key` in a text that arrives in pieces: holds back the last len(key) - 1
+    characters until the next piece (or `flush`) shows they do not start the key."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key if len(key) >= MIN_SECRET else ""
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        if not self.key:
+            return piece
+        text = (self.pending + piece).replace(self.key, "***")
+        keep = len(self.key) - 1
+        self.pending = text[-keep:] if len(text) > keep else text
+        return text[: len(text) - len(self.pending)]
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+def _mask(text: str, key: str) -> str:
+    """`text` with `key` masked (keys shorter than MIN_SECRET are not real keys)."""
+    return text.replace(key, "***") if len(key) >= MIN_SECRET else text
+
+
+async def _capped_bytes(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
+    """The response body in chunks; _TooLong once more than `cap` bytes have come."""
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > cap:
+            raise _TooLong()
+        yield chunk
+
+
+async def _capped_lines(response: httpx.Response, cap: int) -> AsyncIterator[str]:
+    """The body's lines (without their end), reading at most `cap` bytes in all: a line
+    that never ends cannot fill memory (httpx's own line reader would hold it whole)."""
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+    pending = ""
+    async for chunk in _capped_bytes(response, cap):
+        pending += decode(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            yield line.removesuffix("\r")
+    pending += decode(b"", True)
+    if pending:
+        yield pending.removesuffix("\r")
 
 
 def _scrubbed(exc: DebateError, key: str) -> DebateError:
@@ -432,13 +512,17 @@ class LLMClient:
         *,
         stream: bool = False,
         on_token: Callable[[str], None] | None = None,
+        timeout: float | None = None,
     ) -> str:
         """Return the assistant's reply text to `messages`.
 
         With `stream`, tokens arrive by server-sent events and each piece is passed to
-        `on_token` as it comes (for a live UI). Raises DebateError on any failure.
+        `on_token` as it comes (for a live UI). With `timeout`, the whole call (retries
+        included) ends within that many seconds. Raises DebateError on any failure.
         """
-        return await self._chat(messages, stream=stream, on_token=on_token, json_mode=False)
+        return await self._within(
+            timeout, self._chat(messages, stream=stream, on_token=on_token, json_mode=False)
+        )
 
     async def structured(
         self,
@@ -449,14 +533,43 @@ class LLMClient:
         on_token: Callable[[str], None] | None = None,
         char_limit: int | None = None,
         on_repair: Callable[[str], None] | None = None,
+        timeout: float | None = None,
     ) -> tuple[M, str]:
         """Ask for JSON, return ``(validated model, raw reply text)``.
 
         If the reply is not a valid `model_cls` (or its text is over `char_limit`), the model gets
-        its reply back with the reason and ONE chance to fix it; `on_repair(reason)` is called
-        first so a UI streaming tokens can start a fresh view. Raises DebateError if the repair
-        fails too.
+        its reply back (cut to `_REPAIR_ECHO_CHARS`) with the reason and ONE chance to fix it;
+        `on_repair(reason)` is called first so a UI streaming tokens can start a fresh view.
+        With `timeout`, both requests together end within that many seconds. Raises
+        DebateError if the repair fails too.
         """
+        return await self._within(
+            timeout,
+            self._structured(messages, model_cls, stream, on_token, char_limit, on_repair),
+        )
+
+    async def _within(self, timeout: float | None, call: Awaitable[T]) -> T:
+        """Await `call`, failing with one line if it is not done within `timeout` seconds."""
+        if timeout is None:
+            return await call
+        try:
+            async with asyncio.timeout(timeout):
+                return await call
+        except TimeoutError:
+            raise DebateError(
+                f"{self._where} gave no complete answer within {timeout:g} s (the time allowed "
+                "for this turn); check the server, or raise turn_timeout in the rules"
+            ) from None
+
+    async def _structured(
+        self,
+        messages: Sequence[ChatMessage],
+        model_cls: type[M],
+        stream: bool,
+        on_token: Callable[[str], None] | None,
+        char_limit: int | None,
+        on_repair: Callable[[str], None] | None,
+    ) -> tuple[M, str]:
         reply = await self._chat(messages, stream=stream, on_token=on_token, json_mode=True)
         try:
             return parse_reply(reply, model_cls, char_limit), reply
@@ -474,7 +587,7 @@ class LLMClient:
         )
         retry_messages = [
             *messages,
-            {"role": "assistant", "content": reply},
+            {"role": "assistant", "content": _echo(reply)},
             {"role": "user", "content": repair},
         ]
         reply = await self._chat(retry_messages, stream=stream, on_token=on_token, json_mode=True)
@@ -538,7 +651,8 @@ class LLMClient:
     def _headers(self) -> tuple[dict[str, str], str]:
         """Request headers and the key (read now from the environment; '' when unset)."""
         key = os.environ.get(self.config.api_key_env, "").strip()
-        headers = {"Accept": "application/json"}
+        # identity: a compressed body could expand past the reply cap before it is counted
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers, key
@@ -568,10 +682,18 @@ class LLMClient:
             try:
                 try:
                     if stream:
-                        return await self._stream_once(url, payload, headers, on_token, emitted)
-                    return await self._plain_once(url, payload, headers)
+                        return await self._stream_once(
+                            url, payload, headers, on_token, emitted, key
+                        )
+                    return await self._plain_once(url, payload, headers, key)
                 except httpx.TransportError as exc:
                     raise self._classify(exc) from exc
+                except _TooLong:
+                    raise DebateError(
+                        f"{self._where} sent a reply longer than {cfg.max_reply_bytes} bytes; "
+                        "it was cut off there (raise reply_bytes in the rules if the model "
+                        "needs more)"
+                    ) from None
             except _Transient as failure:
                 if key:
                     failure.excerpt = failure.excerpt.replace(key, "***")
@@ -614,10 +736,16 @@ class LLMClient:
             return _Transient("connect", detail=_one_line(str(exc) or type(exc).__name__, 120))
         return _Transient("broken", detail=type(exc).__name__)
 
-    def _status_failure(self, response: httpx.Response) -> Exception:
-        """A retryable _Transient for 429/5xx, otherwise a final LLMHTTPError."""
+    async def _status_failure(self, response: httpx.Response) -> Exception:
+        """A retryable _Transient for 429/5xx, otherwise a final LLMHTTPError (reading at
+        most `_ERROR_BODY_BYTES` of the body)."""
         status = response.status_code
-        excerpt = _body_excerpt(response.content)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) >= _ERROR_BODY_BYTES:
+                break
+        excerpt = _body_excerpt(bytes(body[:_ERROR_BODY_BYTES]))
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), self.config.retry_after_cap
@@ -680,12 +808,19 @@ class LLMClient:
         }[failure.kind]
         return DebateError(f"{what} ({tries}) — {advice}")
 
-    async def _plain_once(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> str:
-        """One non-streaming request; returns choices[0].message.content."""
-        response = await self._http.post(url, json=payload, headers=headers)
-        if response.status_code >= 400:
-            raise self._status_failure(response)
-        return self._completion_text(response.content)
+    async def _plain_once(
+        self, url: str, payload: dict[str, Any], headers: dict[str, str], key: str
+    ) -> str:
+        """One non-streaming request; returns choices[0].message.content (key masked)."""
+        async with self._http.stream("POST", url, json=payload, headers=headers) as response:
+            if response.status_code >= 400:
+                raise await self._status_failure(response)
+            return _mask(self._completion_text(await self._read_body(response)), key)
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """A whole completion body, at most RAW_FACTOR times the reply cap."""
+        cap = self.config.max_reply_bytes * RAW_FACTOR
+        return b"".join([chunk async for chunk in _capped_bytes(response, cap)])
 
     async def _stream_once(
         self,
@@ -694,30 +829,44 @@ class LLMClient:
         headers: dict[str, str],
         on_token: Callable[[str], None] | None,
         emitted: list[int],
+        key: str,
     ) -> str:
-        """One streaming request; hands each delta to `on_token` and returns the whole text."""
+        """One streaming request; hands each delta to `on_token` and returns the whole text.
+
+        The key is masked before any piece is handed on; the text stops at the reply cap."""
         headers = {**headers, "Accept": "text/event-stream"}
+        cap = self.config.max_reply_bytes
         async with self._http.stream("POST", url, json=payload, headers=headers) as response:
             if response.status_code >= 400:
-                await response.aread()
-                raise self._status_failure(response)
+                raise await self._status_failure(response)
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 # The server ignored stream=true and sent a whole completion.
-                text = self._completion_text(await response.aread())
+                text = _mask(self._completion_text(await self._read_body(response)), key)
                 if on_token is not None and text:
                     emitted[0] += len(text)
                     on_token(text)
                 return text
             parts: list[str] = []
-            async for data in _sse_data(response.aiter_lines()):
-                if data.strip() == "[DONE]":
-                    break
-                piece = self._delta_text(data)
+            size = 0
+            masker = _Masker(key)
+
+            def hand_on(piece: str) -> None:
                 if piece:
                     parts.append(piece)
                     if on_token is not None:
                         emitted[0] += len(piece)
                         on_token(piece)
+
+            async for data in _sse_data(_capped_lines(response, cap * RAW_FACTOR)):
+                if data.strip() == "[DONE]":
+                    break
+                piece = self._delta_text(data)
+                if piece:
+                    size += len(piece.encode("utf-8", "replace"))
+                    if size > cap:
+                        raise _TooLong()
+                    hand_on(masker.feed(piece))
+            hand_on(masker.flush())
             return "".join(parts)
 
     def _completion_text(self, body: bytes) -> str:
@@ -731,6 +880,8 @@ class LLMClient:
                 f"{_body_excerpt(body) or '(empty body)'} — check base_url"
             ) from None
         text = _content_text(message.get("content")) if isinstance(message, dict) else None
+        if text is not None and len(text.encode("utf-8", "replace")) > self.config.max_reply_bytes:
+            raise _TooLong()
         if text is None:
             finish = data["choices"][0].get("finish_reason")
             raise DebateError(

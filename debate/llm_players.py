@@ -21,6 +21,7 @@ from debate.errors import DebateError
 from debate.llm import LLMClient, LLMConfig, load_prompt
 from debate.models import Argument
 from debate.protocol import Action, DebaterView, Decision, JudgeView, StatementView, Turn
+from debate.rules import Rules
 from debate.verify import Oracle
 
 #: Environment variable with the default endpoint when --base-url is not given.
@@ -47,6 +48,11 @@ def _config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
         msg = str(err["msg"]).removeprefix("Value error, ")
         msg = msg if msg.startswith(field) else f"{field}: {msg}"
         raise DebateError(f"LLM {model}: {msg}; e.g. --base-url http://127.0.0.1:8080/v1") from None
+
+
+def _for_rules(config: LLMConfig, rules: Rules) -> LLMConfig:
+    """The endpoint's config with the reply cap of the rules in force."""
+    return config.model_copy(update={"max_reply_bytes": rules.reply_bytes})
 
 
 def _p(p: float | None) -> str:
@@ -138,7 +144,7 @@ class LLMDebater:
             ]
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        async with LLMClient(self.config) as llm:
+        async with LLMClient(_for_rules(self.config, view.rules)) as llm:
             arg, _ = await llm.structured(
                 messages,
                 Argument,
@@ -147,6 +153,7 @@ class LLMDebater:
                 stream=True,
                 on_token=self.on_token,
                 char_limit=view.rules.char_limit,
+                timeout=view.rules.turn_timeout,
             )
         return arg
 
@@ -188,8 +195,12 @@ class LLMJudge:
             ]
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        async with LLMClient(self.config) as llm:
-            reply, _ = await llm.structured(messages, JudgeReply, char_limit=None)
+        async with LLMClient(_for_rules(self.config, view.rules)) as llm:
+            # a judge's answer is bounded like a speech: a hanging server costs one turn
+            # timeout per question, not retries x read timeout
+            reply, _ = await llm.structured(
+                messages, JudgeReply, char_limit=None, timeout=view.rules.turn_timeout
+            )
         self.last = reply
         return reply
 

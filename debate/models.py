@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from latent.text import CleanText
+
 Side = Literal["a", "b"]
 
 
@@ -19,7 +21,7 @@ class StatementCitation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["statement"] = "statement"
-    id: str
+    id: CleanText
 
 
 class ProbCitation(BaseModel):
@@ -27,7 +29,7 @@ class ProbCitation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["prob"] = "prob"
-    ids: list[str] = Field(min_length=1)
+    ids: list[CleanText] = Field(min_length=1)
     claimed: float | None = None
 
 
@@ -35,8 +37,9 @@ Citation = Annotated[StatementCitation | ProbCitation, Field(discriminator="kind
 
 
 class Argument(BaseModel):
-    """One speech: free text plus the citations it rests on."""
+    """One speech: free text plus the citations it rests on. Text and ids are cleaned of
+    terminal control sequences as the speech is parsed (`latent.text.clean_text`)."""
 
     model_config = ConfigDict(extra="forbid")
-    text: str
+    text: CleanText
     citations: list[Citation] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from debate.models import Argument, Side
 from debate.rules import Rules
 from debate.verify import Oracle, VerifiedCitation
+from latent.text import CleanText
 
 Phase = Literal["opening", "round"]
 
@@ -34,12 +35,12 @@ class Turn(BaseModel):
     speaker: Side
     phase: Phase
     round: int
-    text: str
+    text: CleanText
     truncated: bool = False
     citations: list[VerifiedCitation] = Field(default_factory=list)
     unverified_numbers: list[str] = Field(default_factory=list)
     #: Why the turn was forfeited (script raised, timed out, LLM garbage…), else None.
-    forfeit: str | None = None
+    forfeit: CleanText | None = None
     started_at: float
     seconds: float
 

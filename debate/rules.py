@@ -13,7 +13,7 @@ from debate.errors import DebateError
 class Rules(BaseModel):
     """Limits that keep the judge bounded and the debaters honest about facts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     #: Sequential rounds after the simultaneous openings.
     rounds: int = Field(default=2, ge=0, le=20)
@@ -35,13 +35,19 @@ class Rules(BaseModel):
     #: The judge's own oracle: number of queries and their highest order.
     judge_budget: int = Field(default=10, ge=0, le=10000)
     judge_order: int = Field(default=3, ge=1, le=12)
-    #: Seconds a scripted or LLM debater may take for one speech.
+    #: Seconds a scripted or LLM debater may take for one speech, and an LLM judge for
+    #: one answer (retries and the repair request included).
     turn_timeout: float = Field(default=30.0, gt=0, le=3600)
-    #: The dishonest side's claim is this factor to its square away from the truth.
-    lie_factor: float = Field(default=10.0, ge=2.0)
-    #: A claimed probability is verified if within this relative or absolute distance.
-    claim_rel_tol: float = Field(default=0.02, ge=0)
-    claim_abs_tol: float = Field(default=1e-4, ge=0)
+    #: Bytes of reply text read from an LLM for one speech or answer; a longer reply is
+    #: cut off there and the turn forfeited (a runaway model cannot fill memory).
+    reply_bytes: int = Field(default=65_536, ge=4096, le=16_000_000)
+    #: The dishonest side's claim is this factor to its square away from the truth (at most
+    #: a million: a lie 10^12 away is already far past anything a judge would weigh).
+    lie_factor: float = Field(default=10.0, ge=2.0, le=1e6)
+    #: A claimed probability is verified if within this relative or absolute distance
+    #: (bounded: a tolerance of 50% or 0.05 would let any claim pass as verified).
+    claim_rel_tol: float = Field(default=0.02, ge=0, le=0.5)
+    claim_abs_tol: float = Field(default=1e-4, ge=0, le=0.05)
 
     @model_validator(mode="after")
     def _rounds_fit(self) -> Rules:
@@ -78,6 +84,8 @@ def load_rules(path: str | Path | None) -> Rules:
         raise DebateError(f"{p}: not a text file; rules are TOML in UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise DebateError(f"{p}: tables and arrays nest too deeply; rules are flat") from None
     data = data.get("rules", data)
     try:
         return Rules.model_validate(data)

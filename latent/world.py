@@ -21,9 +21,17 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from latent.errors import LatentError
+from latent.text import CleanText, control_chars
 
 #: Tolerance for "probabilities sum to 1", symmetry and positive semi-definiteness.
 TOL = 1e-9
+#: Largest |threshold| in standard deviations: beyond it a statement is certain or
+#: impossible at any float precision (and the orthant integrals lose their meaning).
+MAX_STD_THRESHOLD = 100.0
+#: Deepest nesting of lists and objects a world file may have (a real one has 4 or 5).
+MAX_DEPTH = 64
+#: Longest statement id (ids are opaque names, not texts).
+MAX_ID_CHARS = 200
 
 Trap = Literal["d4", "parity", "extremal", "flip"]
 
@@ -43,8 +51,20 @@ class _Model(BaseModel):
 class Statement(_Model):
     """What every statement has: an opaque id and the sentence a judge reads."""
 
-    id: str = Field(min_length=1)
-    text: str
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    #: Cleaned of terminal control sequences as the file is read.
+    text: CleanText
+
+    @field_validator("id")
+    @classmethod
+    def _plain_id(cls, v: str) -> str:
+        # `&` joins ids in evidence keys ("s1&s2"): an id holding it would collide with a
+        # pair's key; control characters would reach the terminal wherever ids are shown
+        if "&" in v:
+            raise ValueError(f"statement id {v!r} contains '&', which joins ids in evidence keys")
+        if control_chars(v):
+            raise ValueError(f"statement id {v!r} contains control characters; use plain text")
+        return v
 
 
 class GaussianStatement(Statement):
@@ -73,7 +93,7 @@ class GaussianBlock(_Model):
     """Statements whose truth comes from thresholding a correlated Gaussian vector."""
 
     kind: Literal["gaussian"] = "gaussian"
-    name: str | None = None
+    name: CleanText | None = None
     #: What was planted here, for the reveal (never shown before the judge answers).
     trap: Trap | None = None
     statements: list[GaussianStatement] = Field(min_length=1)
@@ -114,6 +134,15 @@ class GaussianBlock(_Model):
                 "mirror it",
             )
         s = np.sqrt(d)
+        h = np.abs(np.array([st.threshold for st in self.statements])) / s
+        if np.any(h > MAX_STD_THRESHOLD):
+            i = int(np.argmax(h))
+            raise FieldError(
+                f"statements[{i}].threshold",
+                f"is {h[i]:.3g} standard deviations from 0; at most {MAX_STD_THRESHOLD:g} make "
+                "sense (further out a statement is simply true or false: drop it, or use a "
+                "discrete block)",
+            )
         corr = a / np.outer(s, s)
         lam = float(np.linalg.eigvalsh((corr + corr.T) / 2)[0]) if m > 1 else 1.0
         if lam < -1e-8:
@@ -167,7 +196,7 @@ class DiscreteBlock(_Model):
     """A finite outcome space; exact probabilities by summation."""
 
     kind: Literal["discrete"] = "discrete"
-    name: str | None = None
+    name: CleanText | None = None
     trap: Trap | None = None
     outcomes: dict[str, float] = Field(min_length=1)
     statements: list[DiscreteStatement] = Field(min_length=1)
@@ -175,6 +204,8 @@ class DiscreteBlock(_Model):
     @model_validator(mode="after")
     def _check(self) -> DiscreteBlock:
         for k, p in self.outcomes.items():
+            if control_chars(k):
+                raise FieldError("outcomes", f"outcome {k!r} contains control characters")
             if not (math.isfinite(p) and p >= 0):
                 raise FieldError(f"outcomes.{k}", f"probability is {p}; use a number >= 0")
         total = math.fsum(self.outcomes.values())
@@ -310,8 +341,31 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def too_deep(data: Any, limit: int) -> bool:
+    """Whether lists/objects in `data` nest deeper than `limit` (checked without recursion,
+    so a hostile file cannot exhaust the stack here)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def parse_world(data: Any, source: str = "world") -> World:
     """Validate already-parsed JSON as a world; errors are one actionable line."""
+    if too_deep(data, MAX_DEPTH):
+        raise LatentError(
+            f"{source}: lists and objects nest deeper than {MAX_DEPTH} levels; "
+            "a world file is blocks of statements (see the schema in the README)"
+        )
     try:
         return World.model_validate(data)
     except ValidationError as exc:
@@ -378,6 +432,10 @@ def read_json(path: str | Path) -> Any:
         raise LatentError(
             f"{p}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
             "fix the syntax"
+        ) from None
+    except RecursionError:
+        raise LatentError(
+            f"{p}: lists and objects nest too deeply to read; this is not a world file"
         ) from None
     return data
 

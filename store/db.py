@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from platformdirs import user_data_path
 from sqlite_utils import Database
 
+from debate.secrets import env_secrets, scrub
 from store.errors import StoreError
 from store.migrations import (
     KNOWN,
@@ -46,9 +46,6 @@ BUSY_TIMEOUT = 30.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: What a round may ask the judge: P(Z) of a world, or a fine-tuned mimic's next book.
 ROUND_KINDS = ("pz", "mimic")
-REDACTED = "<redacted>"
-_SECRET_KEY = re.compile(r"api[_-]?key|secret|token|password|passwd|authori[sz]ation|bearer", re.I)
-_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.I)
 
 
 def _js(value: Any) -> str | None:
@@ -105,29 +102,6 @@ def _app_version() -> str:
         return "unknown"
 
 
-def _env_secrets() -> list[str]:
-    """Values of environment variables that look like credentials (never to be stored)."""
-    return [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8]
-
-
-def scrub(value: Any, secrets: list[str] | None = None) -> Any:
-    """A copy with credentials removed: keys named like api_key/token/secret, and any
-    credential-looking environment value wherever it appears in a string."""
-    secrets = _env_secrets() if secrets is None else secrets
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED if _SECRET_KEY.search(str(k)) else scrub(v, secrets)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        for s in secrets:
-            if s in value:
-                value = value.replace(s, REDACTED)
-    return value
-
-
 def _check_file(path: Path, *, create: bool = True, make_dirs: bool = False) -> None:
     """Refuse, without writing to it, a file that is not a usable pzjudge database.
 
@@ -157,6 +131,11 @@ def _check_file(path: Path, *, create: bool = True, make_dirs: bool = False) -> 
         if not os.access(path.parent, os.W_OK | os.X_OK):
             raise StoreError(f"cannot create a database in {path.parent} (not writable)")
         return
+    if not path.is_file():
+        # a FIFO, socket or device: opening it to read the header would block or consume it
+        raise StoreError(
+            f"{path} is not a regular file; give a database file path (--db or PZJUDGE_DB)"
+        )
     if not os.access(path, os.W_OK):
         raise StoreError(f"{path} is read-only; make it writable or copy it elsewhere")
     if not os.access(path.parent, os.W_OK | os.X_OK):
@@ -168,6 +147,12 @@ def _check_file(path: Path, *, create: bool = True, make_dirs: bool = False) -> 
     except OSError as exc:
         raise StoreError(f"cannot read {path} ({exc.strerror}); check its permissions") from None
     if not head:
+        if not create:
+            # export and stats only read: an empty file is a mistyped path, not a database
+            # to set up (which would write the schema into it)
+            raise StoreError(
+                f"{path} is an empty file, not a pzjudge database; check --db or PZJUDGE_DB"
+            )
         return  # an empty file is an empty SQLite database
     if head != SQLITE_HEADER:
         raise StoreError(
@@ -254,7 +239,7 @@ class Store:
         except BaseException:
             conn.close()
             raise
-        self._secrets = _env_secrets()
+        self._secrets = env_secrets()
 
     def _setup(self, memory: bool) -> None:
         """WAL, pragmas, and the schema checked (migrated if older); see __init__."""
@@ -339,6 +324,17 @@ class Store:
                 raise StoreError(
                     f"{self.path} is damaged ({exc}); restore a backup or choose another file"
                 ) from None
+
+    def check_integrity(self) -> None:
+        """Refuse (StoreError) a database that fails SQLite's integrity check, before a
+        bulk write (import) makes the damage worse or mixes good rows into it."""
+        with self.reading() as conn:
+            problems = [r[0] for r in conn.execute("PRAGMA integrity_check(5)")]
+        if problems != ["ok"]:
+            raise StoreError(
+                f"{self.path} is damaged ({problems[0]}); nothing was written — restore a "
+                "backup or choose another file"
+            )
 
     def _one(self, sql: str, params: list[Any]) -> tuple[Any, ...] | None:
         with self.reading() as conn:

@@ -12,14 +12,19 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
 import statistics
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from debate.secrets import scrub
 from store.db import Store, _js, insert
 from store.errors import StoreError
+from store.schema import row_problem
 
 #: Version of the exported row format (see docs/logs.md for the policy).
 EXPORT_VERSION = 1
@@ -84,9 +89,23 @@ _LOG10_FLOOR = -300.0
 _BATCH = 2000
 
 
-def _fin(x: float | None) -> float | None:
-    """JSON has no infinity: non-finite numbers are exported as null."""
-    return x if x is None or math.isfinite(x) else None
+def _redacted(settings: str | None) -> str | None:
+    """Stored settings with credentials removed (URL userinfo and secret query parameters
+    included), for databases written before the store removed them; unchanged text when
+    there is nothing to remove, so exports stay byte for byte stable."""
+    if settings is None:
+        return None
+    value = json.loads(settings)
+    clean = _finite(scrub(value, []))
+    return settings if clean == value else _js(clean)
+
+
+def _fin(x: Any) -> float | None:
+    """JSON has no infinity: non-finite numbers (and anything stored that is not a number)
+    are exported as null."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _log10(p: float) -> float:
@@ -97,8 +116,40 @@ def _bool(v: int | None) -> bool | None:
     return None if v is None else bool(v)
 
 
+def _finite(value: Any) -> Any:
+    """A JSON-like value with every non-finite number made null (JSON has none)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+_NON_FINITE = ("Infinity", "NaN")
+
+
+def _finite_text(text: str | None) -> str | None:
+    """A stored JSON text with non-finite numbers made null (unchanged when it has none)."""
+    if text is None or not any(t in text for t in _NON_FINITE):
+        return text
+    value = json.loads(text)
+    clean = _finite(value)
+    return text if clean == value else _js(clean)
+
+
+def _clean_record(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A database tuple with non-finite floats as None."""
+    if all(not isinstance(x, float) or math.isfinite(x) for x in r):
+        return r
+    return tuple(_fin(x) if isinstance(x, float) else x for x in r)
+
+
 def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
-    """The row's fields up to `baselines` (everything but the stored JSON texts)."""
+    """The row's fields up to `baselines` (everything but the stored JSON texts); a stored
+    number that is not finite (a database written before imports were checked) is null."""
+    r = _clean_record(r)
     estimate, honest, ca = r[14], r[13], r[18]
     trust_honest = None
     if ca is not None and honest is not None:
@@ -120,7 +171,7 @@ def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
         "debater_b": r[12],
         "honest_side": honest,
         "estimate": estimate,
-        "log10_estimate": _log10(estimate),
+        "log10_estimate": None if estimate is None else _log10(estimate),
         "interval": None if r[15] is None else [r[15], r[16]],
         "covered": _bool(r[17]),
         "credence_a": ca,
@@ -174,7 +225,7 @@ class ExportRows(Iterator[dict[str, Any]]):
                 got = conn.execute(
                     "SELECT rules, settings FROM sessions WHERE id = ?", [sid]
                 ).fetchone()
-            self._session_json[sid] = got = (got[0], got[1])
+            self._session_json[sid] = got = (_finite_text(got[0]), _redacted(got[1]))
         return got
 
     def records(self) -> Iterator[tuple[Any, ...]]:
@@ -193,12 +244,12 @@ class ExportRows(Iterator[dict[str, Any]]):
         rid = r[35]
         with self.store.reading() as conn:
             world = conn.execute("SELECT world_json FROM rounds WHERE id = ?", [rid]).fetchone()[0]
-        return {
-            "world": world,
+        extra = {
             "turns": self.store.turns(rid),
             "queries": self.store.queries(rid),
             "credences": self.store.credences(rid),
         }
+        return {"world": world, **_finite(extra)}
 
     def _iter_dicts(self) -> Iterator[dict[str, Any]]:
         parsed: dict[str | None, Any] = {None: None}
@@ -211,11 +262,11 @@ class ExportRows(Iterator[dict[str, Any]]):
         loads = json.loads
         for r in self.records():
             row = _scalars(r)
-            row["claims"] = None if r[31] is None else loads(r[31])
-            row["evidence"] = None if r[32] is None else loads(r[32])
+            row["claims"] = None if r[31] is None else loads(_finite_text(r[31]) or "null")
+            row["evidence"] = None if r[32] is None else loads(_finite_text(r[32]) or "null")
             row["evidence_sources"] = None if r[36] is None else loads(r[36])
             rules, settings = self.session_json(r[34])
-            row["rules"] = cached(r[33] or rules)
+            row["rules"] = cached(_finite_text(r[33] or rules))
             row["settings"] = cached(settings)
             if self.transcripts:
                 row.update(self.extra(r))
@@ -269,16 +320,51 @@ def write_export(
     out: str | Path | IO[str],
 ) -> int:
     """Write rows as JSONL or CSV to a path, '-' (stdout) or an open text file; returns
-    how many rows were written."""
+    how many rows were written.
+
+    A path is written whole or not at all: the rows go to a temporary file in the same
+    folder, renamed over `out` only when every row is written, so an export that fails
+    part-way leaves an existing file as it was (a FIFO or device is written directly)."""
     if fmt not in ("jsonl", "csv"):
         raise StoreError(f"unknown export format {fmt!r}; use jsonl or csv")
-    if isinstance(out, str | Path) and str(out) != "-":
-        try:
-            with open(out, "w", encoding="utf-8", newline="") as f:
+    if not isinstance(out, str | Path) or str(out) == "-":
+        return _write(rows, fmt, sys.stdout if isinstance(out, str | Path) else out)
+    path = Path(out)
+    try:
+        if path.exists() and not path.is_file():
+            with path.open("w", encoding="utf-8", newline="") as f:
                 return _write(rows, fmt, f)
-        except OSError as exc:
-            raise StoreError(f"cannot write {out} ({exc.strerror}); check the path") from None
-    return _write(rows, fmt, sys.stdout if isinstance(out, str | Path) else out)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise StoreError(f"cannot write {out} ({exc.strerror}); check the path") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            n = _write(rows, fmt, f)
+        if path.exists():
+            shutil.copymode(path, tmp)  # keep the permissions of the file replaced
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StoreError(f"cannot write {out} ({exc.strerror}); check the path") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for every thread);
+    0o022 where /proc does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _write(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str]) -> int:
@@ -327,6 +413,7 @@ def _tf(v: int | None) -> str | None:
 
 def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
     """The CSV cells of `_scalars(r)` (csv writes numbers with repr and None as empty)."""
+    r = _clean_record(r)
     d = _scalars(r)
     return [
         EXPORT_VERSION,
@@ -378,14 +465,15 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
         csv.writer(f, lineterminator="\n").writerow(header)
     for r in rows.records():
         rules, settings = rows.session_json(r[34])
-        rules = r[33] or rules
+        rules = _finite_text(r[33]) or rules
+        claims, evidence = _finite_text(r[31]), _finite_text(r[32])
         if fmt == "jsonl":
             tail = "".join(
                 [
                     ',"claims":',
-                    r[31] or "null",
+                    claims or "null",
                     ',"evidence":',
-                    r[32] or "null",
+                    evidence or "null",
                     ',"evidence_sources":',
                     r[36] or "null",
                     ',"rules":',
@@ -399,7 +487,7 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
             buf.append(line)
         else:
             scalars.writerow(_csv_cells(r))
-            parts = [",", q(r[31]), ",", q(r[32]), ",", q(r[36])]
+            parts = [",", q(claims), ",", q(evidence), ",", q(r[36])]
             parts += [",", q_cached(rules), ",", q_cached(settings)]
             if rows.transcripts:
                 extra = [_cell(v) for v in rows.extra(r).values()]
@@ -442,6 +530,11 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg}){hint}") from None
+            except RecursionError:
+                raise StoreError(
+                    f"{path}:{lineno}: malformed row: lists and objects nest too deeply; "
+                    "nothing was imported"
+                ) from None
             if not isinstance(row, dict) or "uid" not in row or "round_uid" not in row:
                 raise StoreError(
                     f"{path}:{lineno}: not a pzjudge log row (no uid/round_uid); "
@@ -457,30 +550,43 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def import_logs(store: Store, paths: Iterable[str | Path]) -> tuple[int, int]:
-    """Merge JSONL logs into the store, one transaction per file; returns (added, skipped).
+    """Merge JSONL logs into the store in one transaction; returns (added, skipped).
 
-    A row whose judgement uid is already present is skipped, so importing twice is harmless.
+    Every row of every file is validated against the documented row format (`LogRow`)
+    first: one bad row refuses the import with one line naming its file, line and field,
+    and nothing is written. A database that fails SQLite's integrity check is refused
+    before anything is written. A row whose judgement uid is already present is skipped,
+    so importing twice is harmless.
     """
+    # every file is read (JSON syntax) before any row is checked against the schema
+    raws = [(Path(p), lineno, raw) for p in paths for lineno, raw in _read_jsonl(Path(p))]
+    checked: list[tuple[Path, int, dict[str, Any]]] = []
+    for path, lineno, raw in raws:
+        model, problem = row_problem(raw)
+        if model is None:
+            raise StoreError(
+                f"{path}:{lineno}: malformed row: {problem}; nothing was imported "
+                "(see the fields in docs/logs.md)"
+            )
+        checked.append((path, lineno, model.model_dump()))
+    store.check_integrity()
     added = skipped = 0
-    for p in paths:
-        path = Path(p)
-        rows = list(_read_jsonl(path))
-        with store.transaction() as db:
-            conn = db.conn
-            for lineno, row in rows:
-                if conn.execute("SELECT 1 FROM judgements WHERE uid = ?", [row["uid"]]).fetchone():
+    with store.transaction() as db:
+        conn = db.conn
+        for path, lineno, row in checked:
+            if conn.execute("SELECT 1 FROM judgements WHERE uid = ?", [row["uid"]]).fetchone():
+                skipped += 1
+                continue
+            try:
+                if _import_row(store, row):
+                    added += 1
+                else:
                     skipped += 1
-                    continue
-                try:
-                    if _import_row(store, row):
-                        added += 1
-                    else:
-                        skipped += 1
-                except (KeyError, TypeError, ValueError, IndexError) as exc:
-                    raise StoreError(
-                        f"{path}:{lineno}: malformed row ({exc.__class__.__name__}: {exc}); "
-                        "nothing from this file was imported"
-                    ) from None
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+                raise StoreError(
+                    f"{path}:{lineno}: malformed row ({exc.__class__.__name__}: {exc}); "
+                    "nothing was imported"
+                ) from None
     return added, skipped
 
 
@@ -686,7 +792,9 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
         inside = [
             r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
             for r in rows
-            if r["baselines"].get("lower") is not None and r["baselines"].get("upper") is not None
+            if r["baselines"].get("lower") is not None
+            and r["baselines"].get("upper") is not None
+            and r["estimate"] is not None
         ]
         covered = [r["covered"] for r in rows if r["covered"] is not None]
         out.append(
@@ -723,7 +831,12 @@ def _baseline_error(row: dict[str, Any], name: str) -> float | None:
     value = (row["baselines"] or {}).get(name)
     if value is None:
         return None
-    truth = row["log10_truth"] if row["log10_truth"] is not None else _log10(row["truth_pz"])
+    if row["log10_truth"] is not None:
+        truth = row["log10_truth"]
+    elif row["truth_pz"] is not None:
+        truth = _log10(row["truth_pz"])
+    else:
+        return None
     return abs(_log10(value) - truth)
 
 

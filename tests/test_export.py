@@ -411,3 +411,136 @@ def test_evidence_sources_say_who_brought_each_probability(store: Store, tmp_pat
     odd.write_text(json.dumps({**rows[0], "evidence_sources": {"s1&s2": "judge"}}) + "\n")
     with Store(tmp_path / "odd.db") as fresh, pytest.raises(StoreError, match="evidence_sources"):
         import_logs(fresh, [odd])
+
+
+# -- hostile logs (issue 10) ---------------------------------------------------------------
+
+
+def _good_line(store: Store) -> dict[str, object]:
+    return json.loads(to_text(export_rows(store, transcripts=True), "jsonl").splitlines()[0])
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("judge", "123", "field judge: Input should be a valid string"),
+        ("round", str(10**30), "field round: Input should be less than or equal to"),
+        ("settings", DEEP, "nest too deeply"),
+        ("settings", "[" * 40 + "]" * 40, "field settings: Input should be a valid dictionary"),
+        ("rules", '{"a": ' + "[" * 40 + "]" * 40 + "}", "field rules: nests deeper than 32"),
+        ("estimate", "1e400", "field estimate: Input should be a finite number"),
+        ("estimate", "-5", "field estimate: Input should be greater than or equal to 0"),
+        ("credence_a", "7.5", "field credence_a: Input should be less than or equal to 1"),
+        ("honest_side", '"c"', "field honest_side: Input should be 'a' or 'b'"),
+        ("practice", '"false"', "field practice: Input should be a valid boolean"),
+        ("regret_bits", '"lots"', "field regret_bits: Input should be a valid number"),
+        ("truth_pz", "NaN", "field truth_pz: Input should be a finite number"),
+        ("interval", "[0.1]", "field interval: List should have at least 2 items"),
+        ("turns", '[{"speaker": "a"}]', "field turns.0.index: is required"),
+    ],
+)
+def test_import_refuses_a_row_off_the_schema_and_writes_nothing(
+    store: Store, tmp_path: Path, field: str, value: str, needle: str
+) -> None:
+    good = _good_line(store)
+    bad = {**good, "uid": "f" * 32, "round_uid": "e" * 32, field: "@@"}
+    log = tmp_path / "hostile.jsonl"
+    log.write_text(json.dumps(good) + "\n" + json.dumps(bad).replace('"@@"', value, 1) + "\n")
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(json.dumps(good) + "\n")
+    with Store(tmp_path / "fresh.db") as fresh:
+        with pytest.raises(StoreError) as info:
+            import_logs(fresh, [clean, log])  # the good file first: not imported either
+        assert list(export_rows(fresh)) == []
+    msg = str(info.value)
+    assert "\n" not in msg and "Traceback" not in msg
+    assert msg.startswith(f"{log}:2: malformed row") and "nothing was imported" in msg
+    assert needle in msg, msg
+
+
+def test_imported_texts_are_cleaned(store: Store, tmp_path: Path) -> None:
+    good = _good_line(store)
+    turns = [{**good["turns"][0], "text": "hi\x1b]0;pwned\x07 there\x1b[2J"}]  # type: ignore[index]
+    row = {**good, "judge": "P0\x1b[31m1", "turns": turns}
+    log = tmp_path / "esc.jsonl"
+    log.write_text(json.dumps(row) + "\n")
+    with Store(tmp_path / "fresh.db") as fresh:
+        assert import_logs(fresh, [log]) == (1, 0)
+        (back,) = list(export_rows(fresh, transcripts=True))
+    assert back["judge"] == "P01" and back["turns"][0]["text"] == "hi there"
+
+
+def test_export_never_writes_non_finite_numbers(store: Store) -> None:
+    """A database holding non-finite or non-numeric values (written by an import before
+    rows were checked): export, stats and the dict path all stay strict JSON."""
+    conn = store.db.conn
+    conn.execute("UPDATE judgements SET estimate = ?, regret_bits = 'lots'", [math.inf])
+    conn.execute('UPDATE judgements SET evidence = \'{"s1": Infinity, "s2": NaN}\'')
+    conn.execute(
+        'UPDATE rounds SET truth_pz = ?, claims = \'{"a": -Infinity, "b": 0.5}\'', [-math.inf]
+    )
+    conn.commit()
+    for transcripts in (False, True):
+        for rows in (
+            export_rows(store, transcripts=transcripts),
+            list(export_rows(store, transcripts=transcripts)),
+        ):
+            text = to_text(rows, "jsonl")
+            for line in text.splitlines():
+                row = json.loads(line, parse_constant=lambda c: pytest.fail(f"constant {c}"))
+                assert row["estimate"] is None and row["regret_bits"] is None
+                assert row["evidence"] == {"s1": None, "s2": None}
+        csv_text = to_text(export_rows(store), "csv")
+        assert "inf" not in csv_text.lower().replace("independence", "") and "nan" not in csv_text
+    assert stats(store, "judge")
+
+
+def test_failed_export_leaves_an_existing_file_as_it_was(store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "log.jsonl"
+    out.write_text("precious\n")
+    out.chmod(0o640)
+
+    def rows() -> object:
+        yield from export_rows(store)
+        raise StoreError("the database broke half-way")
+
+    with pytest.raises(StoreError, match="half-way"):
+        write_export(rows(), "jsonl", out)  # type: ignore[arg-type]
+    assert out.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.db",
+        "a.db-shm",
+        "a.db-wal",
+        "log.jsonl",
+    ]
+    assert write_export(export_rows(store), "jsonl", out) == 4
+    assert len(out.read_text().splitlines()) == 4 and out.stat().st_mode & 0o777 == 0o640
+
+
+def test_import_into_a_damaged_database_writes_nothing(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    write_export(export_rows(store), "jsonl", log)
+    db = tmp_path / "damaged.db"
+    with Store(db) as s:
+        s.judge_id("someone")
+    # An index that no longer matches its table: readable, but integrity_check fails.
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(
+        "UPDATE sqlite_master SET sql = ? WHERE name = 'idx_judges_name'",
+        ['CREATE UNIQUE INDEX "idx_judges_name" ON "judges" ("created_at")'],
+    )
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    with Store(db) as s:
+        with pytest.raises(StoreError, match="damaged") as info:
+            import_logs(s, [log])
+        assert "nothing was written" in str(info.value)
+        assert s.db.conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 0
+    assert db.read_bytes() == before

@@ -576,3 +576,146 @@ def test_e2e_concurrent_requests_overlap() -> None:
         out = run(go())
         elapsed = time.monotonic() - t0
     assert len(out) == 8 and elapsed < 0.65  # one at a time would take >= 0.8 s
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def sse_events(pieces: Iterator[str] | list[str]) -> Any:
+    """An async SSE body with one content delta per piece (for MockTransport streams)."""
+
+    async def body() -> Any:
+        for piece in pieces:
+            chunk = {"choices": [{"delta": {"content": piece}}]}
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    return body()
+
+
+def endless(piece: str) -> Iterator[str]:
+    while True:
+        yield piece
+
+
+def test_timeout_bounds_the_whole_call_retries_included() -> None:
+    """A server that never answers: 4 attempts x 120 s read timeout, cut to the deadline."""
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    config = LLMConfig(base_url="http://mock.test/v1", model="m")  # read_timeout 120, 3 retries
+    client = LLMClient(config, transport=httpx.MockTransport(hang))
+    t0 = time.monotonic()
+    with pytest.raises(DebateError, match=r"no complete answer within 0.3 s"):
+        run(client.structured(USER, Argument, timeout=0.3))
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_timeout_covers_the_repair_request() -> None:
+    calls: list[httpx.Request] = []
+
+    async def garbage_then_hang(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(200, json=completion("not json at all"))
+        await asyncio.sleep(60)
+        raise AssertionError("not reached")
+
+    config = LLMConfig(base_url="http://mock.test/v1", model="m")
+    client = LLMClient(config, transport=httpx.MockTransport(garbage_then_hang))
+    t0 = time.monotonic()
+    with pytest.raises(DebateError, match=r"within 0\.4 s"):
+        run(client.structured(USER, Argument, timeout=0.4))
+    assert len(calls) == 2 and time.monotonic() - t0 < 3.0
+
+
+def test_endless_stream_is_cut_at_the_reply_cap() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=sse_events(endless("ab"))
+        )
+
+    client, _ = mock_client(handler, max_reply_bytes=4096)
+    tokens: list[str] = []
+    with pytest.raises(DebateError, match="longer than 4096 bytes") as info:
+        run(client.complete(USER, stream=True, on_token=tokens.append))
+    assert "\n" not in str(info.value)
+    assert 4000 <= len("".join(tokens)) <= 4096
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"data: " + b"x" * 10_000_000,  # one line that never ends
+        b"".join(b": keep-alive\n\n" for _ in range(100_000)),  # framing without text
+    ],
+    ids=["endless-line", "endless-comments"],
+)
+def test_raw_stream_is_capped_too(content: bytes) -> None:
+    async def body() -> Any:
+        for start in range(0, len(content), 65536):
+            yield content[start : start + 65536]
+
+    received: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
+
+    client, _ = mock_client(handler, max_reply_bytes=1024)
+    with pytest.raises(DebateError, match="longer than 1024 bytes"):
+        run(client.complete(USER, stream=True, on_token=lambda t: received.append(len(t))))
+    assert not received
+
+
+def test_huge_plain_reply_is_refused_and_not_retried() -> None:
+    handler, seen = scripted(httpx.Response(200, json=completion("y" * 200_000)))
+    client, _ = mock_client(handler, max_reply_bytes=100_000)
+    with pytest.raises(DebateError, match="longer than 100000 bytes"):
+        run(client.structured(USER, Argument))
+    assert len(seen) == 1  # no repair request carrying it back
+
+
+def test_repair_request_never_echoes_a_huge_reply() -> None:
+    long_garbage = "no json here " * 5000  # 65,000 characters, under the cap
+    handler, seen = scripted(
+        httpx.Response(200, json=completion(long_garbage)),
+        httpx.Response(200, json=completion(GOOD)),
+    )
+    client, _ = mock_client(handler, max_reply_bytes=200_000)
+    arg, _ = run(client.structured(USER, Argument))
+    assert arg.text.startswith("s1 and s2")
+    echoed = body(seen[1])["messages"][-2]
+    assert echoed["role"] == "assistant"
+    assert len(echoed["content"]) < 4100 and "more characters cut" in echoed["content"]
+    assert len(seen[1].content) < 10_000
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 100])
+def test_key_echoed_in_a_streamed_reply_is_masked_even_when_split(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    text = f'{{"text": "your key is {KEY}, again {KEY}", "citations": []}}'
+    pieces = [text[i : i + chunk] for i in range(0, len(text), chunk)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=sse_events(pieces)
+        )
+
+    client, _ = mock_client(handler)
+    tokens: list[str] = []
+    arg, raw = run(client.structured(USER, Argument, stream=True, on_token=tokens.append))
+    assert KEY not in arg.text and KEY not in raw and KEY not in "".join(tokens)
+    assert all(KEY[:10] not in t for t in tokens)
+    assert arg.text == "your key is ***, again ***"
+    assert "".join(tokens) == raw
+
+
+def test_key_echoed_in_a_plain_reply_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    handler, _ = scripted(httpx.Response(200, json=completion(f"the key: {KEY}")))
+    client, _ = mock_client(handler)
+    assert run(client.complete(USER)) == "the key: ***"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,40 @@ def test_llm_judge_answers_and_failures_fall_back(monkeypatch: pytest.MonkeyPatc
     assert res.judgement.errors and "repair" in res.judgement.errors[0]
     assert res.judgement.credence_a == 0.5
     assert res.judgement.estimate == pytest.approx(res.baselines.independence)
+
+
+def test_hanging_server_costs_at_most_one_turn_timeout_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Debaters and judge all behind a server that never answers, with the default client
+    settings (120 s read timeout, 3 retries): every call ends at the turn timeout, so the
+    debate (2 openings, 2 observations, 1 decision) takes a few turn timeouts."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    world = load_world(EXAMPLES / "small.json")
+    with LLMServer(default=Hang(60)) as server:
+        a = LLMDebater("tiny", base_url=server.url)
+        b = LLMDebater("tiny", base_url=server.url)
+        judge = LLMJudge("tiny", base_url=server.url)
+        rules = Rules(rounds=0, max_rounds=0, turn_timeout=0.4)
+        t0 = time.monotonic()
+        res = asyncio.run(
+            asyncio.wait_for(run_debate(world, a, b, judge, rules, honest_side="a"), 30)
+        )
+        took = time.monotonic() - t0
+    assert took < 6.0  # 2 x 0.4 s of openings (in parallel) + 3 judge calls + slack
+    assert all(t.forfeit for t in res.turns) and len(res.turns) == 2
+    assert len(res.judgement.errors) == 3
+    assert all("within 0.4 s" in e for e in res.judgement.errors)
+
+
+def test_runaway_reply_forfeits_the_turn_with_the_cap_in_the_reason() -> None:
+    world = load_world(EXAMPLES / "small.json")
+    huge = '{"text": "' + "blah " * 4000 + '", "citations": []}'  # ~20 kB of text
+    with LLMServer(default=Reply(huge, chunk=500)) as server:
+        deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
+        rules = Rules(rounds=0, max_rounds=0, reply_bytes=8192)
+        res = asyncio.run(run_debate(world, deb, builtin("honest"), _judge(), rules))
+        n_requests = len(server.requests)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "longer than 8192 bytes" in a.forfeit and "reply_bytes" in a.forfeit
+    assert n_requests == 1  # not retried, no repair sending it back

@@ -580,3 +580,55 @@ def test_migration_fills_in_evidence_sources(tmp_path: Path) -> None:
         with s.reading() as conn:
             (got,) = conn.execute("SELECT evidence_sources FROM judgements").fetchone()
     assert json.loads(got) == json.loads(want) and json.loads(want)
+
+
+# -- hostile paths and shared databases (issue 10) -----------------------------------------
+
+
+def test_an_empty_file_is_not_made_a_database_by_readers(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    from tui.cli import main
+
+    for argv in (["export", "--db", str(empty)], ["stats", "--db", str(empty)]):
+        assert main(argv) == 2
+        assert empty.stat().st_size == 0
+    with pytest.raises(StoreError, match="empty file, not a pzjudge database"):
+        Store(empty, create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
+    with Store(empty) as s:  # a writer may still start a database in an empty file
+        assert s.schema_version == SCHEMA_VERSION
+
+
+def test_a_fifo_as_database_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "db.fifo"
+    os.mkfifo(fifo)
+    r = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "stats", "--db", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=30,  # it hung forever
+    )
+    assert r.returncode == 2 and "not a regular file" in r.stderr
+    assert r.stderr.count("\n") == 1
+    for create in (True, False):
+        with pytest.raises(StoreError, match="not a regular file"):
+            Store(fifo, create=create)
+
+
+def test_unfinished_sessions_are_listed_per_judge(tmp_path: Path) -> None:
+    with Store(tmp_path / "shared.db") as s:
+        ids = {}
+        for judge in ("P01", "P02"):
+            ids[judge] = s.start_session(
+                judge,
+                kind="game",
+                settings={},
+                rules=Rules().model_dump(mode="json"),
+                debater_a=None,
+                debater_b=None,
+                seed=1,
+                app_version="t",
+            )
+        assert [u["id"] for u in s.unfinished_sessions("P02")] == [ids["P02"]]
+        assert [u["judge"] for u in s.unfinished_sessions(" P01 ")] == ["P01"]

@@ -34,11 +34,20 @@ def _fmt_p(log10: float | None) -> str:
     return f"{10**mant:.4f}e{int(exp)}"
 
 
+def _safe(text: str) -> str:
+    """What may reach the terminal: known secrets masked, URLs redacted, no control
+    sequences (untrusted text is cleaned where it enters; this is the last guard)."""
+    from debate.secrets import scrub_text
+    from latent.text import clean_text
+
+    return clean_text(scrub_text(text))
+
+
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], str]) -> None:
     if args.json:
-        print(json.dumps(payload, indent=2, allow_nan=False))
+        print(_safe(json.dumps(payload, indent=2, allow_nan=False)))
     else:
-        print(text())
+        print(_safe(text()))
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -725,7 +734,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (LatentError, DebateError, StoreError) as exc:
-        print(f"pzjudge: error: {exc}", file=sys.stderr)
+        print(f"pzjudge: error: {_safe(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pzjudge: interrupted", file=sys.stderr)

@@ -57,6 +57,8 @@ from tui.widgets.transcript import Transcript
 
 #: The longest a tab switch holds the screen's updates, in seconds.
 HOLD = 0.03
+#: Seconds between two redraws of a speech being streamed (a draft is posted whole).
+DRAFT_INTERVAL = 0.05
 
 
 class RoundScreen(Screen[None]):
@@ -241,7 +243,7 @@ class RoundScreen(Screen[None]):
         if sid is None:
             detail.text = Text("no statement matches the search", style="dim")
         else:
-            detail.text = Text.from_markup(f"[b]{sid}[/b] {escape(self.texts.get(sid, ''))}")
+            detail.text = Text.assemble((sid, "bold"), " ", self.texts.get(sid, ""))
 
     @on(StatementsPicked)
     def _picked(self, event: StatementsPicked) -> None:
@@ -343,12 +345,16 @@ class RoundScreen(Screen[None]):
         self.finish(decision, evidence, result)
 
     def _token_sink(self, side: str, drafts: dict[str, list[str]]) -> Callable[[str], None]:
-        """Called in the debate thread per token: post the whole draft; floods merge."""
+        """Called in the debate thread per token: post the whole draft at most every
+        DRAFT_INTERVAL s (joining it per token was quadratic in the reply); floods merge."""
+        posted = [0.0]
 
         def on_token(token: str) -> None:
             parts = drafts.setdefault(side, [])
             parts.append(token)
-            self.post_message(SpeechDraft(side, "".join(parts)))
+            if time.monotonic() - posted[0] >= DRAFT_INTERVAL:
+                posted[0] = time.monotonic()
+                self.post_message(SpeechDraft(side, "".join(parts)))
 
         return on_token
 
@@ -411,7 +417,10 @@ class RoundScreen(Screen[None]):
 
     @on(CitationFocused)
     def _chip(self, event: CitationFocused) -> None:
-        lines = [f"[b]{sid}[/b] {escape(self.texts.get(sid, '(unknown id)'))}" for sid in event.ids]
+        lines = [
+            f"[b]{escape(sid)}[/b] {escape(self.texts.get(sid, '(unknown id)'))}"
+            for sid in event.ids
+        ]
         self.query_one("#chip-detail", Static).update("\n".join(lines))
 
     def action_credence(self, delta: float) -> None:

@@ -6,6 +6,7 @@ import time
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -61,7 +62,9 @@ class ResumeScreen(Screen[None]):
             self.post_message(StoreTrouble("no database"))
             return
         try:
-            self.post_message(SessionsLoaded(store.unfinished()))
+            # only this judge's: on a shared database (a lab machine, `serve`) another
+            # judge's open session is not theirs to see, resume or abandon
+            self.post_message(SessionsLoaded(store.unfinished(self.app.judge)))  # type: ignore[attr-defined]
         except StoreError as exc:
             self.post_message(StoreTrouble(str(exc)))
 
@@ -79,8 +82,8 @@ class ResumeScreen(Screen[None]):
             open_round = f"#{last['number']}" if last.get("status") == "open" else "-"
             t.add_row(
                 str(s["id"]),
-                s["kind"],
-                s["judge"],
+                Text(s["kind"]),  # Text: a str cell is read as markup
+                Text(s["judge"]),
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(s["started_at"])),
                 str(s["rounds"]),
                 str(s["answered"]),

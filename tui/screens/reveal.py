@@ -102,7 +102,7 @@ def render_reveal(
             lines.append(f"  [b]{escape(t.block)}[/b]")
             lines.append(f"    {TRAP_WORDS.get(t.kind, t.kind)}")
             for sid in t.ids[:6]:
-                lines.append(f"    [dim]{sid}[/dim] {escape(texts.get(sid, ''))}")
+                lines.append(f"    [dim]{escape(sid)}[/dim] {escape(texts.get(sid, ''))}")
             if len(t.ids) > 6:
                 lines.append(f"    … and {len(t.ids) - 6} more")
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -207,12 +208,14 @@ class StatsScreen(Screen[None]):
         self.app.push_screen(ExportScreen())
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any) -> Text:
+    """A table cell as plain text: a DataTable reads a str cell as markup, and group names
+    (judges, debater specs) come from the database."""
     if v is None:
-        return "-"
+        return Text("-")
     if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
+        return Text(f"{v:.3g}")
+    return Text(str(v))
 
 
 class ExportScreen(ModalScreen[None]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
@@ -45,7 +46,8 @@ class EvidenceTable(DataTable[str]):
                 self.update_cell(key, "source", item.source)
             return
         self.items[key] = Item(sorted(ids), p, source)
-        self.add_row(" ∩ ".join(sorted(ids)), str(len(ids)), fmt_p(p), source, key=key)
+        # a Text cell: a str one is read as markup, and ids come from the world file
+        self.add_row(Text(" ∩ ".join(sorted(ids))), str(len(ids)), fmt_p(p), source, key=key)
         if self.sort_by != "order":
             self._sort()
 
