@@ -329,3 +329,21 @@ def test_resume_lists_only_the_current_judges_sessions(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert loaded and [s["judge"] for s in loaded[0]] == ["P02"]
+
+
+def test_notifications_are_plain_text(tmp_path: Path) -> None:
+    """A forfeit reason, an error or a path quoted in a notification is never markup."""
+    import asyncio
+
+    from tui.app import PzJudgeApp
+
+    async def go() -> list[Any]:
+        app = PzJudgeApp(db_path=str(tmp_path / "n.db"), judge="P02", seed=1)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.screen.notify("B forfeited a turn: [@click=app.quit]x[/] [red]y")
+            await pilot.pause()
+            return list(app._notifications)
+
+    shown = asyncio.run(go())
+    assert shown and all(n.markup is False for n in shown)

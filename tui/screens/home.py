@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -72,7 +73,8 @@ class HomeScreen(Screen[None]):
         app = cast("PzJudgeApp", self.app)
         where = app.game_store.path if app.game_store else f"no store: {app.store_error}"
         self.query_one("#home-status", Static).update(
-            f"[dim]judge [b]{app.judge}[/b] · {where} · ? help · ctrl+t theme[/dim]"
+            f"[dim]judge [b]{escape(app.judge)}[/b] · {escape(str(where))} · ? help · "
+            "ctrl+t theme[/dim]"
         )
 
     @on(OptionList.OptionSelected)

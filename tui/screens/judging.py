@@ -206,7 +206,7 @@ class RoundScreen(Screen[None]):
             f"{len(rnd.statements)} statements · oracle: {left} left, "
             f"≤ {o.max_order} at once · ? help"
         )
-        picked = " ".join(self.picked) if self.picked else "none"
+        picked = escape(" ".join(self.picked)) if self.picked else "none"
         self.query_one("#oracle-line", Static).update(
             f"picked: [b]{picked}[/b]  · space picks · o asks P(all picked) · x clears"
         )

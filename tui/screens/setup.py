@@ -6,6 +6,7 @@ import random
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -134,7 +135,7 @@ class SetupScreen(Screen[None]):
         return out
 
     def error(self, text: str) -> None:
-        self.query_one("#setup-error", Static).update(f"[b red]{text}[/]")
+        self.query_one("#setup-error", Static).update(Text(text, style="bold red"))
 
     def action_start(self) -> None:
         values = self.values()

@@ -102,7 +102,7 @@ class StatsScreen(Screen[None]):
 
     @on(StoreTrouble)
     def _trouble(self, event: StoreTrouble) -> None:
-        self.query_one("#stats-summary", Static).update(event.message)
+        self.query_one("#stats-summary", Static).update(Text(event.message))
 
     @on(StatsLoaded)
     def _loaded(self, event: StatsLoaded) -> None:
@@ -264,12 +264,14 @@ class ExportScreen(ModalScreen[None]):
 
     @on(Exported)
     def _done(self, event: Exported) -> None:
-        self.query_one("#export-status", Static).update(f"wrote {event.n} rows to {event.path}")
+        self.query_one("#export-status", Static).update(
+            Text(f"wrote {event.n} rows to {event.path}")
+        )
         self.notify(f"exported {event.n} judgements to {event.path}")
 
     @on(StoreTrouble)
     def _trouble(self, event: StoreTrouble) -> None:
-        self.query_one("#export-status", Static).update(f"[red]{event.message}[/]")
+        self.query_one("#export-status", Static).update(Text(event.message, style="red"))
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
