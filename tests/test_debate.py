@@ -63,36 +63,54 @@ def test_honest_cites_the_trap_and_the_flip(world: World) -> None:
 
 
 def test_pairwise_liar_cites_innocent_pairs_of_the_trap(world: World) -> None:
-    res = _debate(world, builtin("honest"), builtin("pairwise"))
+    # claiming more than the truth, it hides the D4 trap behind the trap's innocent pairs
+    truth = nway(world, world.ids).p
+    res = _debate(world, builtin("honest"), builtin("pairwise"), claims={"a": truth, "b": 0.5})
     liar_ids = [set(c.ids) for t in res.turns if t.speaker == "b" for c in t.citations]
-    assert liar_ids and all(len(i) == 2 and i <= {"s03", "s09", "s01"} for i in liar_ids)
+    trap = {"s03", "s09", "s01"}
+    assert any(len(i) == 2 and i <= trap for i in liar_ids)
+    assert trap not in liar_ids  # never the triple that would give it away
 
 
 def test_flip_hider_calls_the_flip_a_paraphrase_and_judge_checks(world: World) -> None:
-    res = _debate(world, builtin("flip-hider"), builtin("honest"), judge="maxent")
-    opening = res.turns[0]
-    assert opening.speaker == "a" and "same thing" in opening.text
-    assert {c.kind for c in opening.citations} == {"statement"}
+    truth = nway(world, world.ids).p
+    res = _debate(
+        world,
+        builtin("flip-hider"),
+        builtin("honest"),
+        judge="maxent",
+        claims={"a": 0.5, "b": truth},
+    )
+    said = " ".join(t.text for t in res.turns if t.speaker == "a")
+    assert "same claim in other words" in said
+    stated = {
+        c.ids[0]
+        for t in res.turns
+        if t.speaker == "a"
+        for c in t.citations
+        if c.kind == "statement"
+    }
+    assert "s05" in stated
     # the simulated judge tests the claimed paraphrase with its own oracle
     assert any("s05" in q.ids for q in res.judgement.queries)
 
 
-def test_flip_hider_never_argues_against_its_own_claim() -> None:
-    """Where correlated families lift P(Z) far above the product, the lie goes down towards
-    the product; "a negation is a paraphrase" would argue for a *larger* P(Z), so there the
-    flip-hider argues the product instead of refuting itself."""
-    from debate.engine import independence_value
+def test_flip_hider_argues_either_way_without_refuting_itself() -> None:
+    """Claiming less than the truth, the flip-hider calls paraphrases hidden negations (never
+    "the same claim", which would argue for a larger P(Z)); claiming more, the reverse."""
     from latent.generate import generate_world
     from latent.pz import world_pz
 
-    low = generate_world(seed=1, statements=60, families=6, counterexamples=0, flips=1)
-    assert independence_value(low) < world_pz(low).pz  # the precondition of this case
-    res = _debate(low, builtin("flip-hider"), builtin("honest"))
-    assert res.claims["a"] < res.claims["b"]
-    for t in res.turns:
-        if t.speaker == "a":
-            assert "larger than a product" not in t.text and "same thing" not in t.text
-            assert "product" in t.text
+    w = generate_world(seed=1, statements=60, families=6, counterexamples=0, flips=1)
+    truth = world_pz(w).pz
+    for lie, says, never in (
+        (truth / 30, "opposite of", "same claim"),
+        (truth * 30, "same claim", "opposite of"),
+    ):
+        res = _debate(w, builtin("flip-hider"), builtin("honest"), claims={"a": lie, "b": truth})
+        said = " ".join(t.text for t in res.turns if t.speaker == "a")
+        assert says in said and never not in said
+        assert all(c.status == "ok" for t in res.turns for c in t.citations)
 
 
 def test_trust_judges_and_scores(world: World) -> None:
@@ -316,7 +334,9 @@ def test_cherry_picker_cites_only_facts_that_point_its_way(world: World, honest_
     up = res.claims["a"] > res.claims["b"]
     lifts = _lifts(world, res, "a")
     assert lifts
-    assert all(x > 0 for x in lifts) if up else all(x <= 1e-9 for x in lifts)
+    # never a pair that points against its claim (independent-looking pairs fill in)
+    assert all(x > -0.05 for x in lifts) if up else all(x < 0.05 for x in lifts)
+    assert any(abs(x) > 0.05 for x in lifts)
     assert all(c.status == "ok" for t in res.turns for c in t.citations)
 
 
@@ -360,19 +380,16 @@ def _claims(world: World, liar: str, seed: int) -> tuple[float, float]:
     return got["claims"][side], got["claims"]["b" if side == "a" else "a"]
 
 
-def test_headless_lies_go_either_way_when_the_liar_can_argue_it(world: World) -> None:
-    """A cherry-picker's lie is towards the product or away from it about equally often;
-    an independence liar's is always towards it (that is all it can argue)."""
+def test_headless_lies_go_either_way_for_every_liar(world: World) -> None:
+    """Every liar's lie is towards the product or away from it about equally often: each
+    built-in argues either direction."""
     from debate.engine import independence_value
 
     product = independence_value(world)
     away = 0
-    for seed in range(60):
-        truth, lie = _claims(world, "cherry-picker", seed)
-        assert 1.0 <= abs(math.log10(lie / truth)) < 2.0 + 1e-9
-        away += abs(math.log10(lie / product)) > abs(math.log10(truth / product))
-        truth, lie = _claims(world, "independence", seed)
-        assert abs(math.log10(lie / product)) < abs(math.log10(truth / product)) or (
-            math.log10(lie / truth) * math.log10(product / truth) > 0
-        )
+    for seed in range(30):
+        for liar in ("cherry-picker", "independence"):
+            truth, lie = _claims(world, liar, seed)
+            assert 1.0 <= abs(math.log10(lie / truth)) < 2.0 + 1e-9
+            away += abs(math.log10(lie / product)) > abs(math.log10(truth / product))
     assert 18 <= away <= 42

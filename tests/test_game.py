@@ -53,21 +53,18 @@ def test_lies_go_either_way_from_the_product() -> None:
         liar_side = "b" if honest == "a" else "a"
         liar = specs[liar_side].removeprefix("builtin:")
         assert liar in LIARS and specs[honest] == s.debater_honest
-        up = lie > truth
-        toward = up == (tempting >= truth)
-        if liar in ("independence", "pairwise"):
-            assert toward  # these argue the product: never away from it
-        if liar == "flip-hider":
-            assert toward or up
         d_lie = abs(math.log10(lie) - math.log10(tempting))
         d_truth = abs(math.log10(truth) - math.log10(tempting))
         nearer_is_liar += d_lie < d_truth
     assert 0.4 * n <= nearer_is_liar <= 0.6 * n
 
 
-def test_a_liar_that_only_argues_the_product_always_goes_towards_it() -> None:
+def test_every_liar_goes_either_way_from_the_product() -> None:
+    # every built-in argues either direction (debate.builtin.can_argue is always true)
     s = _settings(debater_liar="builtin:independence")
+    ups = 0
     for seed in range(100):
         truth, tempting = 1e-8, 1e-3
         _, _, lie = pick_sides(s, seed, truth, tempting)
-        assert truth < lie < truth * 100 + 1e-20
+        ups += lie > truth
+    assert 30 <= ups <= 70
