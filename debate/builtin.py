@@ -139,10 +139,16 @@ def analyse(view: DebaterView, oracle: Oracle) -> Analysis:
     ups = lift[iu, ju]
     together = [(int(iu[t]), int(ju[t])) for t in order[:60] if ups[t] > TOGETHER_LIFT]
     apart = [(int(iu[t]), int(ju[t])) for t in order[::-1][:60] if ups[t] < APART_LIFT]
+    # Independent pairs that share no statement, in a fixed shuffled order: citing them adds
+    # small separate facts, not one ever-growing web a judge's bounds must solve at once.
     near = np.flatnonzero(np.abs(ups) < FLAT_LIFT)
-    if len(near) > 60:
-        near = near[np.unique(np.linspace(0, len(near) - 1, 60).astype(int))]
-    flat = [(int(iu[t]), int(ju[t])) for t in near]
+    flat: list[tuple[int, int]] = []
+    seen: set[int] = set()
+    for t in np.random.default_rng(0).permutation(near):
+        i, j = int(iu[t]), int(ju[t])
+        if i not in seen and j not in seen:
+            flat.append((i, j))
+            seen.update((i, j))
     traps, antis, plain = _find_groups(ids, pm, lift, oracle)
     indep = float(np.exp(np.sum(np.log(p1))))
     return Analysis(
