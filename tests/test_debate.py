@@ -317,14 +317,18 @@ def test_honest_cites_the_correlations_that_lift_pz_above_the_product() -> None:
 
 
 def test_independence_liar_cites_only_independent_looking_pairs(world: World) -> None:
-    res = _debate(world, builtin("honest"), builtin("independence"))
-    lifts = _lifts(world, res, "b")
-    assert lifts and all(abs(x) < 0.01 for x in lifts)
-    assert all("product" in t.text for t in res.turns if t.speaker == "b")
-    # its claim moves from the truth towards the product, by 10-100x (not onto it)
-    step = math.log10(res.claims["b"]) - math.log10(res.truth)
-    toward = math.log10(res.baselines.independence) - math.log10(res.truth)
-    assert 1.0 <= abs(step) < 2.0 and step * toward > 0
+    from debate.engine import independence_value
+
+    # a lie between the truth and the product: "nearer the product", with independent pairs
+    truth, product = nway(world, world.ids).p, independence_value(world)
+    lie = math.sqrt(truth * product)
+    res = _debate(world, builtin("honest"), builtin("independence"), claims={"a": truth, "b": lie})
+    # it opens with independent pairs; nothing it cites points below the truth (its claim
+    # is above); once those run out it takes true correlations that point its way
+    opening = _lifts(world, res.model_copy(update={"turns": res.turns[:2]}), "b")
+    assert opening and all(abs(x) < 0.05 for x in opening)
+    assert all(x > -0.05 for x in _lifts(world, res, "b"))
+    assert "nearer the product" in res.turns[1].text and res.turns[1].speaker == "b"
 
 
 @pytest.mark.parametrize("honest_side", ["a", "b"])
