@@ -262,7 +262,7 @@ FILLERS = (
 
 #: Characters of evidence per citation that every shape aims at, so that how long a speech is
 #: follows how many citations it makes, whatever their shape.
-PER_CITE = 80
+PER_CITE = 95
 
 
 def _pair_item(an: Analysis, i: int, j: int, shape: str) -> Item:
