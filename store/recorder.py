@@ -1,10 +1,12 @@
-"""Headless debates committed as they happen, like a played round.
+"""Debates committed as they happen: one way for the game and headless runs.
 
-`pzjudge debate` and `pzjudge tournament` hand a `DebateRecorder` the engine's events: the
-round is opened when the debate starts, each turn and each credence is committed the
-moment it is made, and the judgement when the judge answers. A run that is killed keeps
-every turn it made; its open round is marked abandoned by the next headless run
-(`Store.abandon_orphans`), never silently dropped.
+`TurnRecorder` commits each turn and each credence of the engine's events the moment it is
+made, into a round already open (the game opens it when the round is dealt).
+`pzjudge debate` and `pzjudge tournament` hand a `DebateRecorder` the engine's events: it
+opens the round when the debate starts, then records like the game, and commits the
+judgement when the judge answers. A run that is killed keeps every turn it made; its open
+round is marked abandoned by the next headless run (`Store.abandon_orphans`), never
+silently dropped.
 """
 
 from __future__ import annotations
@@ -12,13 +14,24 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from store.db import Store
 from store.errors import StoreError
 
 if TYPE_CHECKING:
     from debate.engine import DebateResult
+    from debate.protocol import Turn
+
+
+class TurnSink(Protocol):
+    """Where turns and credences go (`Store`, or the game's `GameStore`)."""
+
+    def add_turn(self, round_id: int, turn: Turn) -> object: ...
+
+    def add_credence(
+        self, round_id: int, after_turn: int, credence_a: float, at: float
+    ) -> None: ...
 
 
 def run_marker() -> dict[str, Any]:
@@ -26,8 +39,27 @@ def run_marker() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
-class DebateRecorder:
-    """Follows one debate's events into the store (a tournament's `Watcher`)."""
+class TurnRecorder:
+    """Commits the turns and credences of a debate in an open round, as they are made."""
+
+    def __init__(self, sink: TurnSink, round_id: int | None = None) -> None:
+        self.sink = sink
+        self.round_id = round_id
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """Commit what the event says happened (called by the engine, in order)."""
+        if self.round_id is None:
+            return
+        kind = event.get("kind")
+        if kind == "turn":
+            self.sink.add_turn(self.round_id, event["turn"])
+        elif kind == "credence":
+            at = event.get("at", time.time())
+            self.sink.add_credence(self.round_id, event["after_turn"], event["credence_a"], at)
+
+
+class DebateRecorder(TurnRecorder):
+    """Follows one headless debate's events into the store (a tournament's `Watcher`)."""
 
     def __init__(
         self,
@@ -38,18 +70,17 @@ class DebateRecorder:
         settings: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
+        super().__init__(store)
         self.store = store
         self.world_json = world_json
         self.kind = kind
         self.settings = {**(settings or {}), "run": run_marker()}
         self.seed = seed
         self.session_id: int | None = None
-        self.round_id: int | None = None
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """Commit what the event says happened (called by the engine, in order)."""
-        kind = event.get("kind")
-        if kind == "started":
+        """Open the round when the debate starts; then record as `TurnRecorder`."""
+        if event.get("kind") == "started":
             self.session_id, self.round_id = self.store.begin_debate(
                 event,
                 world_json=self.world_json,
@@ -57,13 +88,8 @@ class DebateRecorder:
                 settings=self.settings,
                 seed=self.seed,
             )
-        elif self.round_id is None:
-            return
-        elif kind == "turn":
-            self.store.add_turn(self.round_id, event["turn"])
-        elif kind == "credence":
-            at = event.get("at", time.time())
-            self.store.add_credence(self.round_id, event["after_turn"], event["credence_a"], at)
+        else:
+            super().on_event(event)
 
     def on_result(self, result: DebateResult) -> None:
         """Commit the judgement and close the session."""

@@ -29,6 +29,7 @@ from debate.errors import DebateError
 from debate.protocol import Decision
 from debate.rounds import debaters_of
 from store.errors import StoreError
+from store.recorder import TurnRecorder
 from tui.estimate import fmt_p
 from tui.game import GameStore, Round, SessionRun, evidence_of, judge_round
 from tui.human_judge import HumanJudge, SpeechClock
@@ -316,6 +317,7 @@ class RoundScreen(Screen[None]):
                 debater.on_token = self._token_sink(side, drafts)
 
         clock = SpeechClock(self.speech_quantum)
+        recorder = TurnRecorder(store, rnd.round_id)  # as headless debates record theirs
 
         def on_event(ev: dict[str, Any]) -> None:
             kind = ev.get("kind")
@@ -325,12 +327,11 @@ class RoundScreen(Screen[None]):
                     drafts[ev["speaker"]] = []
                     self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
                 elif kind == "turn":
-                    store.add_turn(rnd.round_id, ev["turn"])
+                    recorder.on_event(ev)  # committed before it is shown
                     clock.hold(ev["turn"].speaker)  # speaking time must not tell who is honest
                     self.post_message(SpeechArrived(ev["turn"]))
                 elif kind == "credence":
-                    cred, after = ev["credence_a"], ev["after_turn"]
-                    store.add_credence(rnd.round_id, after, cred, time.time())
+                    recorder.on_event(ev)
                     self.post_message(CredenceRecorded(ev["after_turn"], ev["credence_a"]))
             except StoreError as exc:
                 self.post_message(StoreTrouble(str(exc)))
