@@ -20,10 +20,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_default_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Commands run without --db write to this run's own database, never the user's (which
-    another checkout of a newer version may have migrated: `pzjudge debate` then refused it)."""
+    """Commands run without --db write to this run's own database, never the user's, even
+    when PZJUDGE_DB is set (another checkout of a newer version may have migrated it:
+    `pzjudge debate` then refused it)."""
     before = os.environ.get("PZJUDGE_DB")
-    os.environ.setdefault("PZJUDGE_DB", str(Path(tmp_path_factory.mktemp("db")) / "pzjudge.db"))
+    os.environ["PZJUDGE_DB"] = str(Path(tmp_path_factory.mktemp("db")) / "pzjudge.db")
     yield
     if before is None:
         os.environ.pop("PZJUDGE_DB", None)
+    else:
+        os.environ["PZJUDGE_DB"] = before
