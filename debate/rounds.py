@@ -68,6 +68,8 @@ class SessionSettings(BaseModel):
     debater_liar: str = RANDOM_LIAR
     #: OpenAI-compatible endpoint for openai: debaters.
     base_url: str | None = None
+    #: Where no sandbox (bubblewrap) works, run script: debaters with the user's rights.
+    trust_scripts: bool = False
     rules_file: str | None = None
     oracle_budget: int = Field(default=10, ge=0, le=10000)
     oracle_order: int = Field(default=3, ge=1, le=12)
@@ -245,7 +247,12 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
     )
 
 
-def debaters_of(dealt: DealtRound, base_url: str | None = None) -> dict[Side, Debater]:
+def debaters_of(
+    dealt: DealtRound, base_url: str | None = None, trust_scripts: bool = False
+) -> dict[Side, Debater]:
     """The debaters of a dealt debate, made from their specs (a bad spec fails here with a
     one-line DebateError, before any speech)."""
-    return {side: make_debater(dealt.secret.specs[side], base_url=base_url) for side in ("a", "b")}
+    return {
+        side: make_debater(dealt.secret.specs[side], base_url=base_url, trust_scripts=trust_scripts)
+        for side in ("a", "b")
+    }

@@ -10,17 +10,23 @@ A scripted debater implements one method:
             return {"text": "...", "citations": [{"kind": "prob", "ids": ["s1", "s2"],
                                                   "claimed": 0.25}]}
 
-It runs in a child process (`debate.script_host`) and sees only that view. A script that
-raises, hangs past the turn timeout or returns garbage forfeits the turn; the debate goes
-on (a hung child is killed and started afresh for the next turn).
+It runs in a child process (`debate.script_host`) inside a bubblewrap sandbox
+(`debate.sandbox`: no view of the world file, the DB, the parent or the network) and sees
+only that view; where the machine has no sandbox it runs only if the user trusts it
+(`--trust-scripts`). A script that raises, hangs past the turn timeout, breaks the protocol
+or sends more than the reply cap forfeits the turn; the debate goes on with a fresh child.
+Closing never waits on a pipe: the child's whole process group (in the sandbox, its PID
+namespace) is killed, so a helper process the script started cannot hold the debate up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -31,13 +37,29 @@ from pydantic import ValidationError
 from debate.errors import DebateError
 from debate.models import Argument
 from debate.protocol import DebaterView
+from debate.sandbox import (
+    HOST_FILE,
+    HOST_IN_BOX,
+    SCRIPT_IN_BOX,
+    Limits,
+    Sandbox,
+    bwrap_argv,
+    probe,
+    runner_argv,
+    trusted_by_env,
+    unavailable_reason,
+)
 from debate.verify import Oracle
 
-#: Longest line the child may send (a speech with citations is far smaller).
-LINE_LIMIT = 1 << 22
+#: Longest message the child may send (a speech with citations is far smaller).
+LINE_LIMIT = Limits().reply_bytes
 
 #: Environment variables a user's script never inherits: API keys and other secrets.
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
+
+#: How long closing waits for a killed child to be reaped (SIGKILL is immediate; this
+#: only bounds a child stuck in the kernel).
+REAP_SECONDS = 5.0
 
 
 def child_env() -> dict[str, str]:
@@ -46,56 +68,128 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
 
 
+class _ProtocolError(DebateError):
+    """The child broke the protocol: its process is replaced before the next turn."""
+
+
+class _Child:
+    """One running child: its process and the two ends of the protocol we hold."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        read_transport: asyncio.BaseTransport,
+    ) -> None:
+        self.proc = proc
+        self.reader = reader
+        self.writer = writer
+        self._read_transport = read_transport
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group and drop our pipe ends; waits for nothing."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: start_new_session
+        self.writer.close()
+        self._read_transport.close()
+
+
 class ScriptDebater:
-    """`script:path/to/file.py:ClassName` — a user's class in a separate process."""
+    """`script:path/to/file.py:ClassName` — a user's class in a separate, sandboxed process."""
 
     honest = None
 
-    def __init__(self, path: str, cls: str) -> None:
+    def __init__(
+        self, path: str, cls: str, *, trust: bool = False, limits: Limits | None = None
+    ) -> None:
         p = Path(path)
         if not p.is_file():
             raise DebateError(f"script {path}: no such file; check the path in script:FILE:Class")
         self.path = str(p.resolve())
         self.cls = cls
         self.name = f"script:{path}:{cls}"
-        self._proc: asyncio.subprocess.Process | None = None
+        self.limits = limits or Limits()
+        self.box: Sandbox | None = probe()
+        if self.box is None and not (trust or trusted_by_env()):
+            raise DebateError(
+                f"script:{path} needs a sandbox and {unavailable_reason()}; or, if you trust "
+                "the script, pass --trust-scripts to run it with your own rights"
+            )
+        #: False when it runs with the user's rights (no sandbox here, --trust-scripts).
+        self.sandboxed = self.box is not None
+        self._child: _Child | None = None
         self._dead: list[asyncio.subprocess.Process] = []
+        self._seq = 0
         #: Why the class could not be loaded: every later turn forfeits with the same reason.
         self._fatal: str | None = None
 
-    async def _start(self) -> asyncio.subprocess.Process:
-        if self._proc is None or self._proc.returncode is not None:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "debate.script_host",
-                self.path,
-                self.cls,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+    def _argv(self, fds: tuple[int, int]) -> list[str]:
+        if self.box is None:
+            return runner_argv(
+                sys.executable, str(HOST_FILE), self.path, self.cls, fds, self.limits, ""
+            )
+        return bwrap_argv(self.box, self.path, limits=self.limits) + runner_argv(
+            sys.executable,
+            HOST_IN_BOX,
+            SCRIPT_IN_BOX,
+            self.cls,
+            fds,
+            self.limits,
+            self.box.drop_to or "",
+        )
+
+    async def _start(self) -> _Child:
+        if self._child is not None and self._child.proc.returncode is None:
+            return self._child
+        self.kill()  # a child that died on its own: reap it with the others
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        loop = asyncio.get_running_loop()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._argv((to_child_r, from_child_w)),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
-                limit=LINE_LIMIT,
+                pass_fds=(to_child_r, from_child_w),
+                start_new_session=True,
                 env=child_env(),
             )
-        return self._proc
+        except OSError as exc:
+            for fd in (to_child_w, from_child_r):
+                os.close(fd)
+            raise DebateError(f"cannot start the script's process: {exc.strerror}") from None
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        reader = asyncio.StreamReader(limit=self.limits.reply_bytes)
+        rtransport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(from_child_r, "rb", 0)
+        )
+        wtransport, wproto = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()),
+            os.fdopen(to_child_w, "wb", 0),
+        )
+        writer = asyncio.StreamWriter(wtransport, wproto, None, loop)
+        self._child = _Child(proc, reader, writer, rtransport)
+        return self._child
 
     def kill(self) -> None:
-        """Stop the child at once (after a timeout); `aclose` also reaps it."""
-        if self._proc is None:
-            return
-        if self._proc.returncode is None:
-            self._proc.kill()
-        self._dead.append(self._proc)
-        self._proc = None
+        """Stop the child at once (after a timeout or a protocol error); `aclose` reaps it."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
+            self._dead.append(child.proc)
 
     async def aclose(self) -> None:
-        """Stop the child and wait for it, so no process or pipe outlives the debate."""
+        """Kill the child's whole group and reap the process we started; never waits on a
+        pipe (a helper the script started may hold one), so it ends in milliseconds."""
         self.kill()
         dead, self._dead = self._dead, []
         for proc in dead:
-            if proc.stdin is not None:
-                proc.stdin.close()
-            await proc.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), REAP_SECONDS)
 
     async def argue(self, view: DebaterView, oracle: Oracle) -> Argument:
         try:
@@ -103,35 +197,55 @@ class ScriptDebater:
         except asyncio.CancelledError:
             self.kill()  # it hung past the timeout: a fresh child next turn
             raise
+        except _ProtocolError:
+            self.kill()  # whatever it sent next would be out of step: a fresh child
+            raise
+
+    async def _send(self, child: _Child, msg: dict[str, Any]) -> None:
+        try:
+            child.writer.write((json.dumps(msg) + "\n").encode())
+            await child.writer.drain()
+        except (ConnectionError, RuntimeError):
+            raise _ProtocolError("the script's process exited without a speech") from None
+
+    async def _receive(self, child: _Child, seq: int) -> dict[str, Any]:
+        try:
+            line = await child.reader.readline()
+        except (ValueError, asyncio.LimitOverrunError):
+            cap = self.limits.reply_bytes
+            raise _ProtocolError(f"the script sent more than {cap} bytes at once") from None
+        if not line:
+            raise _ProtocolError("the script's process exited without a speech")
+        try:
+            msg = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _ProtocolError("the script's process sent something that is not JSON") from None
+        if not isinstance(msg, dict) or msg.get("seq") != seq:
+            raise _ProtocolError("the script's process sent a message out of turn")
+        return msg
 
     async def _argue(self, view: DebaterView, oracle: Oracle) -> Argument:
         if self._fatal is not None:
             raise DebateError(self._fatal)
-        proc = await self._start()
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write((json.dumps({"type": "argue", "view": view.model_dump()}) + "\n").encode())
-        await proc.stdin.drain()
+        child = await self._start()
+        self._seq += 1
+        seq = self._seq
+        await self._send(child, {"type": "argue", "seq": seq, "view": view.model_dump()})
         while True:
-            line = await proc.stdout.readline()
-            if not line:
-                self.kill()
-                raise DebateError("the script's process exited without a speech")
-            try:
-                msg: dict[str, Any] = json.loads(line)
-            except json.JSONDecodeError:
-                raise DebateError("the script's process sent something that is not JSON") from None
+            msg = await self._receive(child, seq)
             kind = msg.get("type")
             if kind == "oracle":
                 try:
                     reply = {"type": "answer", "p": oracle.prob([str(x) for x in msg["ids"]])}
                 except (DebateError, KeyError, TypeError) as exc:
                     reply = {"type": "error", "message": str(exc)}
-                proc.stdin.write((json.dumps(reply) + "\n").encode())
-                await proc.stdin.drain()
+                await self._send(child, {**reply, "seq": seq})
             elif kind == "argument":
                 try:
                     return Argument.model_validate(msg["argument"])
-                except ValidationError as exc:
+                except (ValidationError, KeyError) as exc:
+                    if isinstance(exc, KeyError):
+                        raise DebateError("the script returned no argument") from None
                     err = exc.errors()[0]
                     where = ".".join(str(x) for x in err["loc"]) or "the reply"
                     raise DebateError(
@@ -144,7 +258,7 @@ class ScriptDebater:
                     self.kill()
                 raise DebateError(reason)
             else:
-                raise DebateError("the script's process sent an unknown message")
+                raise _ProtocolError("the script's process sent an unknown message")
 
 
 class FileDebater:

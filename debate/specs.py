@@ -15,8 +15,11 @@ from debate.judges import sim_judge
 from debate.script import FileDebater, ScriptDebater
 
 
-def make_debater(spec: str, *, base_url: str | None = None) -> Any:
-    """A debater from its spec string; DebateError saying which forms exist otherwise."""
+def make_debater(spec: str, *, base_url: str | None = None, trust_scripts: bool = False) -> Any:
+    """A debater from its spec string; DebateError saying which forms exist otherwise.
+
+    `trust_scripts` lets a `script:` debater run without a sandbox where the machine has
+    none (debate/sandbox.py); with a sandbox it changes nothing."""
     kind, _, rest = spec.partition(":")
     if kind == "builtin" and rest:
         return builtin(rest)
@@ -24,7 +27,7 @@ def make_debater(spec: str, *, base_url: str | None = None) -> Any:
         path, _, cls = rest.rpartition(":")
         if not path or not cls:
             raise DebateError(f"{spec!r}: write script:path/to/file.py:ClassName")
-        return ScriptDebater(path, cls)
+        return ScriptDebater(path, cls, trust=trust_scripts)
     if kind == "file" and rest:
         return FileDebater(rest)
     if kind == "openai" and rest:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import textwrap
+import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +17,7 @@ from debate.errors import DebateError
 from debate.protocol import DebaterView, StatementView
 from debate.rules import Rules
 from debate.script import FileDebater, ScriptDebater
+from debate.specs import make_debater
 from debate.verify import Oracle
 from latent.world import load_world
 
@@ -142,7 +147,7 @@ def test_hanging_script_is_killed_on_timeout(tmp_path: Path) -> None:
     async def go() -> None:
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(deb.argue(_view(), _oracle()), 1.0)
-        assert deb._proc is None  # killed; a fresh child would start next turn
+        assert deb._child is None  # killed; a fresh child would start next turn
         await deb.aclose()
 
     asyncio.run(go())
@@ -231,3 +236,192 @@ def test_script_never_sees_api_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     arg = _argue(ScriptDebater(path, "D"))
     assert "still-here" in arg.text  # the environment is passed, only secrets are not
     assert "sentinel" not in arg.text
+
+
+def test_a_helper_process_cannot_hold_up_the_debate_or_lose_the_answer(tmp_path: Path) -> None:
+    """Issue 10.3: a script that starts `sleep 90` made closing wait on the pipe the helper
+    inherited; a headless debate took the helper's lifetime. Now it ends in seconds, the
+    judgement is stored, and the helper is gone."""
+    import sqlite3
+
+    from tui.cli import main
+
+    mark = f"{uuid.uuid4().hex[:8]}"
+    path = _script(
+        tmp_path,
+        f"""
+        import subprocess
+        class D:
+            def argue(self, view, oracle):
+                subprocess.Popen(["sh", "-c", "sleep 90; : {mark}"])
+                subprocess.Popen(["sleep", "90"])
+                return {{"text": "I started a helper", "citations": []}}
+        """,
+    )
+    db = tmp_path / "pz.db"
+    t0 = time.monotonic()
+    world = str(EXAMPLES / "d4.json")
+    status = main(
+        ["debate", world, "--a", f"script:{path}:D", "--b", "builtin:honest", "--db", str(db)]
+    )
+    took = time.monotonic() - t0
+    assert status == 0
+    assert took < 15, took  # was the helper's 90 s
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 1
+    deadline = time.monotonic() + 5
+    while _alive(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(mark) == []
+
+
+def _alive(mark: str) -> list[int]:
+    """Processes on this machine whose command line holds `mark`."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if mark.encode() in Path(f"/proc/{p}/cmdline").read_bytes():
+                    out.append(int(p))
+            except OSError:
+                pass
+    return out
+
+
+def test_aclose_ends_at_once_even_with_a_helper_holding_pipes_unsandboxed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a sandbox (trusted), the process group is killed and no pipe is waited on."""
+    monkeypatch.setattr("debate.script.probe", lambda: None)
+    mark = f"{uuid.uuid4().hex[:8]}"
+    path = _script(
+        tmp_path,
+        f"""
+        import os, subprocess
+        class D:
+            def argue(self, view, oracle):
+                # a helper that holds every descriptor it can get
+                subprocess.Popen(["sh", "-c", "sleep 90; : {mark}"], close_fds=False)
+                return {{"text": "ok", "citations": []}}
+        """,
+    )
+    deb = ScriptDebater(path, "D", trust=True)
+    assert not deb.sandboxed
+
+    async def go() -> float:
+        await asyncio.wait_for(deb.argue(_view(), _oracle()), 20)
+        t0 = time.monotonic()
+        await deb.aclose()
+        return time.monotonic() - t0
+
+    assert asyncio.run(go()) < 2
+    deadline = time.monotonic() + 5
+    while _alive(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(mark) == []
+
+
+def test_without_a_sandbox_scripts_need_trust(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("debate.script.probe", lambda: None)
+    monkeypatch.setattr("shutil.which", lambda _name: None)
+    path = _script(tmp_path, "class D:\n    def argue(self, v, o):\n        return {'text': 'o'}\n")
+    with pytest.raises(DebateError) as exc:
+        ScriptDebater(path, "D")
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert "apt-get install bubblewrap" in msg and "--trust-scripts" in msg
+    with pytest.raises(DebateError, match="--trust-scripts"):
+        make_debater(f"script:{path}:D")
+    deb = make_debater(f"script:{path}:D", trust_scripts=True)
+    assert _argue(deb).text == "o"
+
+
+@pytest.mark.parametrize("close_fails", [False, True])
+def test_the_game_stores_the_answer_with_a_helper_holding_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, close_fails: bool
+) -> None:
+    """Issue 10.3 in the game: "answer recorded; scoring…" and then nothing stored. The
+    answer reaches `judgements` in seconds, and even if closing a debater fails."""
+    import sqlite3
+
+    from textual.keys import _character_to_key
+    from textual.pilot import Pilot
+    from textual.widgets import Input
+
+    from tui.app import PzJudgeApp
+
+    if close_fails:
+
+        async def broken(self: ScriptDebater) -> None:
+            self.kill()
+            raise RuntimeError("could not close")
+
+        monkeypatch.setattr(ScriptDebater, "aclose", broken)
+    path = _script(
+        tmp_path,
+        """
+        import subprocess
+        class D:
+            def argue(self, view, oracle):
+                subprocess.Popen(["sleep", "90"])
+                return {"text": "a helper runs", "citations": []}
+        """,
+    )
+    db = tmp_path / "g.db"
+
+    def stored() -> int:
+        with sqlite3.connect(db) as con:
+            return int(con.execute("SELECT COUNT(*) FROM judgements").fetchone()[0])
+
+    async def until(pilot: Pilot[None], cond: Any, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not cond():
+            assert time.monotonic() < deadline, "timed out"
+            await pilot.pause(0.05)
+
+    def fill(app: PzJudgeApp, field: str, text: str) -> None:
+        app.screen.query_one(f"#f-{field}", Input).value = text  # typing is tested elsewhere
+
+    async def main() -> float:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=5)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.press("p")
+            await until(pilot, lambda: type(app.screen).__name__ == "SetupScreen", 10)
+            fill(app, "statements", "16")
+            fill(app, "rounds", "1")
+            fill(app, "debater_honest", f"script:{path}:D")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: type(app.screen).__name__ == "RoundScreen", 20)
+            await pilot.pause(1.0)  # let the script speak (and start its helper)
+            await pilot.press("a", "end", *[_character_to_key(c) for c in "1e-3"], "enter")
+            t0 = time.monotonic()
+            await until(pilot, lambda: stored() == 1, 20)
+            took = time.monotonic() - t0
+            await until(pilot, lambda: type(app.screen).__name__ == "RevealScreen", 10)
+            await pilot.pause(0.2)  # let the reveal finish mounting before the app closes
+            return took
+
+    assert asyncio.run(main()) < 10  # was: never (the helper's 90 s, then lost on quit)
+
+
+def test_cli_without_bubblewrap_refuses_scripts_unless_trusted(tmp_path: Path) -> None:
+    """No bwrap on PATH: one line that names the fix; --trust-scripts runs, with one warning."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty directory: no bwrap here
+    env.pop("PZJUDGE_TRUST_SCRIPTS", None)
+    spec = f"script:{EXAMPLES / 'product_debater.py'}:ProductDebater"
+    args = [sys.executable, "-m", "tui.cli", "debate", str(EXAMPLES / "d4.json")]
+    args += ["--a", spec, "--b", "builtin:honest", "--no-store"]
+    r = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    (line,) = r.stderr.splitlines()
+    assert "bubblewrap" in line and "--trust-scripts" in line
+    r = subprocess.run([*args, "--trust-scripts"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    (warning,) = r.stderr.splitlines()
+    assert warning.startswith("pzjudge: warning: no sandbox")
+    assert "[A opening] " in r.stdout and "[A opening] forfeited" not in r.stdout

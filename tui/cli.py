@@ -350,6 +350,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
         dealt = deal_round(settings, args.seed, world)
         debaters = debaters_of(dealt, base_url=args.base_url)
         a, b, world = debaters["a"], debaters["b"], dealt.world
+    _warn_unsandboxed([a, b])
     store = _open_store(args)  # before the debate: a bad database fails fast
     recorder = None
     if store is not None:
@@ -398,8 +399,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     if not debaters or not judges:
         raise DebateError("name at least one debater (--debaters) and one judge (--judges)")
     # every spec is checked before any world is generated: a typo fails in a second
-    for spec in debaters:
-        make_debater(spec, base_url=args.base_url)
+    _warn_unsandboxed([make_debater(spec, base_url=args.base_url) for spec in debaters])
     for spec in judges:
         make_judge(spec, base_url=args.base_url)
     rules = load_rules(args.rules)
@@ -588,11 +588,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl_.add_argument("--judge", help="your name as a judge (default: $USER)")
     pl_.add_argument("--seed", type=int, help="seed of new sessions (default: random)")
     _store_args(pl_)
+    _trust_arg(pl_)
 
     sv = add("serve", cmd_serve, "play in a browser: textual-serve on 127.0.0.1")
     sv.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     sv.add_argument("--judge", help="your name as a judge (default: $USER)")
     _store_args(sv)
+    _trust_arg(sv)
 
     g = add("generate", cmd_generate, "generate a world file from a seed")
     g.add_argument("--seed", type=int, required=True, help="random seed (same seed, same file)")
@@ -644,6 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--rules", help="rules file (TOML)")
     db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(db, record=True)
+    _trust_arg(db)
 
     tn = add("tournament", cmd_tournament, "every pairing of debaters before every judge")
     tn.add_argument("--worlds", type=_pos, default=4, help="number of generated worlds")
@@ -655,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--rules", help="rules file (TOML)")
     tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(tn, record=True)
+    _trust_arg(tn)
 
     au = add("audit", cmd_audit, "can a heuristic tell the honest side? many rounds, headless")
     au.add_argument("--preset", choices=["practice", "debate", "hard"], default="debate")
@@ -715,6 +719,37 @@ def _store_args(sp: argparse.ArgumentParser, record: bool = False) -> None:
         sp.add_argument("--no-store", action="store_true", help="do not record into the store")
 
 
+def _trust_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--trust-scripts",
+        action="store_true",
+        help="where no sandbox (bubblewrap) works, run script: debaters with your own rights",
+    )
+
+
+def _trust_scripts(args: argparse.Namespace) -> None:
+    """--trust-scripts reaches every script debater, also those the game (or the game
+    `serve` starts) makes later, through the environment (debate/sandbox.py)."""
+    if getattr(args, "trust_scripts", False):
+        from debate.sandbox import TRUST_ENV
+
+        os.environ[TRUST_ENV] = "1"
+
+
+def _warn_unsandboxed(debaters: Sequence[Any]) -> None:
+    """Say once, on stderr, that a script runs without a sandbox (the user trusted it)."""
+    for d in debaters:
+        if getattr(d, "sandboxed", True) is False:
+            from debate.sandbox import unavailable_reason
+
+            print(
+                f"pzjudge: warning: no sandbox ({unavailable_reason()}); script debaters run "
+                "with your rights because of --trust-scripts",
+                file=sys.stderr,
+            )
+            return
+
+
 #: Thread pools of the numeric libraries: one thread unless the user set otherwise.
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -731,6 +766,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `pzjudge` console script; returns the exit status."""
     _one_blas_thread()
     args = build_parser().parse_args(argv)
+    _trust_scripts(args)
     try:
         return int(args.func(args))
     except (LatentError, DebateError, StoreError) as exc:

@@ -113,7 +113,8 @@ def prepare_round(
     --seed` deals it) and store it: all of it before the judge sees a statement."""
     dealt = deal_round(settings, world_seed(settings, number), world)
     if dealt.debate:
-        debaters_of(dealt, base_url=settings.base_url)  # fail now, not mid-round
+        # fail now, not mid-round
+        debaters_of(dealt, base_url=settings.base_url, trust_scripts=settings.trust_scripts)
     secret = dealt.secret
     rid = store.start_round(
         session_id,

@@ -98,6 +98,8 @@ class RoundScreen(Screen[None]):
         self.answered = False
         #: Speeches on screen when the judge answered during the debate (None: not yet).
         self.seen_turns: int | None = None
+        #: The judge's answer once given: stored even if the debate then fails.
+        self.submitted: Decision | None = None
         self.asking = False
         self.debate_over = not rnd.debate or rnd.resumed
         self.texts = {s.id: s.text for s in rnd.statements}
@@ -304,7 +306,10 @@ class RoundScreen(Screen[None]):
         rnd, judge, store = self.round, self.judge, self.store
         assert judge is not None
         try:
-            debaters = debaters_of(rnd, base_url=self.run.settings.base_url)
+            settings = self.run.settings
+            debaters = debaters_of(
+                rnd, base_url=settings.base_url, trust_scripts=settings.trust_scripts
+            )
         except DebateError as exc:
             self.post_message(StoreTrouble(f"cannot start the debaters: {exc}"))
             self.post_message(DebateOver())
@@ -515,9 +520,27 @@ class RoundScreen(Screen[None]):
         w = self.debate_worker
         if self.judge is not None and w is not None and w.state == WorkerState.RUNNING:
             self.seen_turns = len(self.round.turns)  # the speeches on screen at the answer
+            self.submitted = event.decision
             self.judge.submit(event.decision)  # the debate worker finishes the round
         else:
             self.finish_solo(event.decision)
+
+    @on(Worker.StateChanged)
+    def _failed_after_answer(self, event: Worker.StateChanged) -> None:
+        """An answer is never lost: when the debate fails after it (a debater that cannot
+        close, say), store it with the speeches that were on screen."""
+        if (
+            event.worker is self.debate_worker
+            and event.state == WorkerState.ERROR
+            and self.submitted is not None
+        ):
+            self.finish_shown(self.submitted)
+
+    @work(thread=True, exit_on_error=False, group="finish")
+    def finish_shown(self, decision: Decision) -> None:
+        seen = self.seen_turns if self.seen_turns is not None else len(self.round.turns)
+        shown = evidence_of(self.round, self.round.public_queries(), turns=self.round.turns[:seen])
+        self.finish(decision, shown, None)
 
     @work(thread=True, exit_on_error=False, group="finish")
     def finish_solo(self, decision: Decision) -> None:

@@ -50,6 +50,12 @@ FIELDS: list[tuple[str, str, str]] = [
 ]
 
 
+TRUST_TIP = (
+    "Only where bubblewrap is missing or cannot run: let script: debaters run with your own "
+    "rights (they can read your files and keys). With a sandbox this changes nothing."
+)
+
+
 def start_session(app: App[Any], name: str, **over: Any) -> bool:
     """Open a session in the store and go to its first round; False (and a notice) if not."""
     store = getattr(app, "game_store", None)
@@ -96,6 +102,8 @@ class SetupScreen(Screen[None]):
                     yield Input(placeholder=placeholder, id=f"f-{field}", compact=True)
                 yield Label("debate")
                 yield Switch(value=True, id="f-debate")
+                yield Label("trust scripts")
+                yield Switch(value=False, id="f-trust_scripts", tooltip=TRUST_TIP)
             yield Static("", id="setup-error")
             with Horizontal(id="setup-buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
@@ -114,6 +122,7 @@ class SetupScreen(Screen[None]):
             v = seed if field == "seed" else getattr(s, field)
             self.query_one(f"#f-{field}", Input).value = "" if v is None else str(v)
         self.query_one("#f-debate", Switch).value = s.debate
+        self.query_one("#f-trust_scripts", Switch).value = s.trust_scripts
 
     @on(RadioSet.Changed)
     def _preset(self, event: RadioSet.Changed) -> None:
@@ -132,6 +141,7 @@ class SetupScreen(Screen[None]):
             if v:
                 out[field] = v
         out["debate"] = self.query_one("#f-debate", Switch).value
+        out["trust_scripts"] = self.query_one("#f-trust_scripts", Switch).value
         return out
 
     def error(self, text: str) -> None:
@@ -157,11 +167,19 @@ class SetupScreen(Screen[None]):
                 if spec == RANDOM_LIAR:
                     continue
                 try:
-                    make_debater(spec, base_url=settings.base_url)
+                    deb = make_debater(
+                        spec, base_url=settings.base_url, trust_scripts=settings.trust_scripts
+                    )
                 except DebateError as exc:
                     self.query_one(f"#f-{field}", Input).add_class("-bad")
                     self.error(str(exc))
                     return
+                if getattr(deb, "sandboxed", True) is False:
+                    self.app.notify(
+                        f"{spec} runs without a sandbox (none works here): with your rights",
+                        severity="warning",
+                        timeout=8,
+                    )
         try:
             settings.rules()
         except DebateError as exc:
