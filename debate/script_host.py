@@ -116,7 +116,12 @@ def _self_check(drop: str) -> int:
     """The probe: limits and privileges work, and pzjudge is not importable here."""
     if drop != "-":
         _become(drop)
-    if importlib.util.find_spec("latent") is not None:
+    # a masked package is an empty directory, importable as a namespace: look for a module
+    try:
+        visible = importlib.util.find_spec("latent.pz") is not None
+    except ImportError:
+        visible = False
+    if visible:
         print("pzjudge's packages are visible", file=sys.stderr)
         return 1
     print("pzjudge-sandbox-ok")
