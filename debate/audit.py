@@ -391,10 +391,12 @@ def play_rounds(
     *,
     workers: int = 1,
     dealer: Dealer = deal_round,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, list[RoundFacts]], None] | None = None,
 ) -> list[RoundFacts]:
     """Play spec.rounds rounds, in `workers` processes when more than one (a dealer must
-    then be a module-level function). Same spec, same rounds, whatever the workers."""
+    then be a module-level function). Same spec, same rounds, whatever the workers.
+    `on_progress(done, new)` hears of each batch of rounds as it is played, in order (so a
+    long audit that is stopped keeps a prefix of its rounds)."""
     for s in {spec.honest, spec.liar} - {RANDOM_LIAR}:
         make_debater(s)  # a typo fails before any round is played
     spec.settings().rules()  # and so does a bad rules file
@@ -403,20 +405,19 @@ def play_rounds(
     if not spec.judges:
         raise DebateError("name at least one judge for the audit (e.g. --judge maxent)")
     idx = list(range(spec.rounds))
-    if workers <= 1:
-        out = []
-        for i in idx:
-            out.append(play_round(spec, i, dealer))
-            if on_progress:
-                on_progress(len(out))
-        return out
-    chunks = [idx[k : k + 10] for k in range(0, len(idx), 10)]
     facts: list[RoundFacts] = []
+    if workers <= 1:
+        for i in idx:
+            facts.append(play_round(spec, i, dealer))
+            if on_progress:
+                on_progress(len(facts), facts[-1:])
+        return facts
+    chunks = [idx[k : k + 10] for k in range(0, len(idx), 10)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for part in pool.map(_play_chunk, [(spec, c, dealer) for c in chunks]):
             facts += part
             if on_progress:
-                on_progress(len(facts))
+                on_progress(len(facts), part)
     return facts
 
 
@@ -472,4 +473,34 @@ def render(rep: AuditReport) -> str:
         f"({n_tests} heuristic intervals: on a sound instrument about {0.05 * n_tests:.1f} "
         "would exclude 50% by chance; keywords are Bonferroni-corrected.)"
     )
+    return "\n".join(out)
+
+
+def markdown(rep: AuditReport) -> str:
+    """The report as one Markdown table: a row per heuristic, a column per group (all
+    rounds, then each liar); a flagged cell is bold with '!'."""
+
+    def cell(t: Tally | None, flagged: bool) -> str:
+        if t is None or t.rate is None:
+            return "–"
+        text = f"{t.rate:.1%} [{t.low:.1%}, {t.high:.1%}]"
+        return f"**{text} !**" if flagged else text
+
+    groups = rep.groups
+    head = "| heuristic | " + " | ".join(f"{g.group} ({g.rounds})" for g in groups) + " |"
+    out = [head, "|---|" + "---|" * len(groups)]
+    for k, t in enumerate(groups[0].heuristics):
+        cells = [cell(g.heuristics[k], g.heuristics[k].flagged) for g in groups]
+        out.append(f"| {t.name} | " + " | ".join(cells) + " |")
+    for k, kw in enumerate(groups[0].keywords):
+        cells = []
+        for g in groups:
+            w = g.keywords[k]
+            word = w.worst.name.split(": ", 1)[1] if w.worst else ""
+            note = f" {word}, Bonferroni p = {w.p_adjusted:.2g}" if w.worst else ""
+            cells.append(cell(w.worst, w.flagged) + note)
+        out.append(f"| {kw.kind} (worst word) | " + " | ".join(cells) + " |")
+    for k, t in enumerate(groups[0].judges):
+        cells = [cell(g.judges[k], False) for g in groups]
+        out.append(f"| *{t.name} (reference)* | " + " | ".join(cells) + " |")
     return "\n".join(out)

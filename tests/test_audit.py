@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from debate.audit import (
     WorldOptions,
     deal_round,
     keyword_test,
+    markdown,
     render,
     report,
     run_audit,
@@ -72,6 +74,9 @@ def test_a_leaky_liar_is_flagged() -> None:
     assert all(g.group.startswith("builtin:") for g in rep.groups[1:])
     assert [t.name for t in allg.judges] == ["judge maxent"]
     assert "! higher claim" in render(rep)
+    row = next(r for r in markdown(rep).splitlines() if r.startswith("| higher claim |"))
+    assert "!**" in row.split("|")[2]  # flagged over all rounds
+    assert row.count("|") == len(rep.groups) + 2  # a column per group
 
 
 def test_audited_rounds_are_the_games_rounds() -> None:
@@ -141,23 +146,19 @@ def test_side_a_heuristic_counts_the_coin() -> None:
     assert rep.groups[0].judges[0].decided == 0
 
 
-def test_cli_audit_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        [
-            "audit",
-            "--preset",
-            "practice",
-            "--rounds",
-            "4",
-            "--workers",
-            "1",
-            "--judge",
-            "maxent",
-            "--json",
-        ]
-    )
+def test_cli_audit_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    saved = tmp_path / "rounds.jsonl"
+    args = ["audit", "--preset", "practice", "--rounds", "4", "--workers", "1"]
+    code = main([*args, "--judge", "maxent", "--json", "--save", str(saved)])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
+    # the saved rounds give the same report without playing again
+    assert len(saved.read_text().splitlines()) == 4
+    assert main([*args, "--json", "--load", str(saved)]) == 0
+    assert json.loads(capsys.readouterr().out)["groups"] == out["groups"]
+    assert main(["audit", "--markdown", "--load", str(saved)]) == 0
+    assert capsys.readouterr().out.startswith("| heuristic | all rounds (4) |")
+    assert main(["audit", "--load", str(tmp_path / "none.jsonl")]) == 2
     assert out["spec"]["world"]["statements"] == 12 and out["spec"]["rounds"] == 4
     assert out["groups"][0]["group"] == "all rounds"
     names = {t["name"] for t in out["groups"][0]["heuristics"]}

@@ -470,7 +470,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Play many rounds headlessly and test simple heuristics against a coin."""
-    from debate.audit import AuditSpec, WorldOptions, render, run_audit
+    from debate.audit import AuditSpec, WorldOptions, markdown, render, report
     from debate.rounds import PRESETS
 
     world = {k: v for k, v in PRESETS[args.preset].items() if k in WorldOptions.model_fields}
@@ -487,9 +487,65 @@ def cmd_audit(args: argparse.Namespace) -> int:
         seed=args.seed,
         rules_file=args.rules,
     )
-    rep = run_audit(spec, workers=args.workers)
-    _emit(args, _json_safe(rep.model_dump(mode="json")), lambda: render(rep))
+
+    if args.load:
+        facts = _load_audit(args.load)
+        spec = spec.model_copy(update={"rounds": len(facts), "judges": list(facts[0].credence_a)})
+    else:
+        facts = _play_audit(spec, args.workers, args.save)
+    rep = report(spec, facts)
+    _emit(
+        args,
+        _json_safe(rep.model_dump(mode="json")),
+        lambda: (markdown if args.markdown else render)(rep),
+    )
     return 0
+
+
+def _load_audit(path: str) -> list[Any]:
+    """Rounds saved by `audit --save` (one JSON object a line)."""
+    from pydantic import ValidationError
+
+    from debate.audit import RoundFacts
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            facts = [RoundFacts.model_validate_json(line) for line in fh if line.strip()]
+    except OSError as exc:
+        raise DebateError(f"{path}: cannot read it ({exc.strerror}); check the path") from None
+    except ValidationError:
+        raise DebateError(f"{path}: not rounds saved by `pzjudge audit --save`") from None
+    if not facts:
+        raise DebateError(f"{path}: no rounds in it; play some with `pzjudge audit --save`")
+    return facts
+
+
+def _play_audit(spec: Any, workers: int, save: str | None) -> list[Any]:
+    """Play the audit's rounds, with progress on a terminal, each round saved as played."""
+    from debate.audit import play_rounds
+
+    tty = sys.stderr.isatty()
+    try:
+        out = open(save, "w", encoding="utf-8") if save else None  # noqa: SIM115
+    except OSError as exc:
+        raise DebateError(
+            f"{save}: cannot write it ({exc.strerror}); choose another path"
+        ) from None
+
+    def progress(done: int, new: list[Any]) -> None:
+        if out is not None:
+            out.writelines(f.model_dump_json() + "\n" for f in new)
+            out.flush()
+        if tty:  # a 1,000-round audit takes minutes
+            print(f"\raudit: {done}/{spec.rounds} rounds", end="", file=sys.stderr, flush=True)
+
+    try:
+        return play_rounds(spec, workers=workers, on_progress=progress)
+    finally:
+        if out is not None:
+            out.close()
+        if tty:
+            print(file=sys.stderr)
 
 
 def _version() -> str:
@@ -676,6 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     au.add_argument("--rules", help="rules file (TOML)")
     au.add_argument("--workers", type=_pos, default=2, help="processes (default 2)")
+    au.add_argument("--markdown", action="store_true", help="one Markdown table (for docs)")
+    au.add_argument("--save", metavar="FILE", help="write each round as played (JSON lines)")
+    au.add_argument("--load", metavar="FILE", help="report on rounds saved by --save")
 
     ex = add("export", cmd_export, "judgement logs out: one row per judgement")
     ex.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
