@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from debate.engine import DebateResult, Event, run_debate
 from debate.errors import DebateError
+from debate.ratings import Game, Ratings, rate
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
 from debate.specs import make_debater, make_judge
@@ -48,6 +49,9 @@ class TournamentResult(BaseModel):
     worlds: int
     debaters: list[Standing]
     judges: list[Standing]
+    #: Bradley–Terry ratings of the debaters (as honest, as liar) and the judges' accuracy
+    #: and error, with bootstrap 95% intervals (`debate.ratings`).
+    ratings: Ratings
     debates: list[DebateResult]
 
 
@@ -99,6 +103,20 @@ def _standing(name: str, rows: list[DebateResult], side_of: dict[int, str] | Non
         mean_log10_error=statistics.fmean(errs),
         median_log10_error=statistics.median(errs),
         mean_regret_bits=statistics.fmean(r.scores.regret_bits for r in rows),
+    )
+
+
+def _game(res: DebateResult, spec_a: str, spec_b: str, spec_j: str) -> Game:
+    """A debate as the ratings see it, under the specs the tournament was given."""
+    honest, liar = (spec_a, spec_b) if res.honest_side == "a" else (spec_b, spec_a)
+    credence = res.judgement.credence_a
+    trusted = None if credence == 0.5 else (credence > 0.5) == (res.honest_side == "a")
+    return Game(
+        honest=honest,
+        liar=liar,
+        judge=spec_j,
+        honest_trusted=trusted,
+        log10_error=res.scores.log10_error,
     )
 
 
@@ -174,10 +192,12 @@ async def run_tournament(
     judge_rows: dict[str, list[DebateResult]] = {}
     for res, job in zip(results, jobs, strict=True):
         judge_rows.setdefault(job[5], []).append(res)
+    games = [_game(res, job[3], job[4], job[5]) for res, job in zip(results, jobs, strict=True)]
     return TournamentResult(
         seed=seed,
         worlds=n_worlds,
         debaters=standings,
         judges=[_standing(name, rows, None) for name, rows in judge_rows.items()],
+        ratings=rate(games, seed=seed),
         debates=list(results),
     )

@@ -158,7 +158,8 @@ def test_tournament_table_and_json_deterministic_under_a_seed() -> None:
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0] == "Tournament: 1 worlds, seed 5"
-    assert "honest won" in table.stdout and "log10 err" in table.stdout
+    assert "won as honest" in table.stdout and "fooled the judge as liar" in table.stdout
+    assert "mean log10 error" in table.stdout
     assert any(line.startswith("builtin:pairwise") for line in lines)
     assert any(line.startswith("trust-b") for line in lines)
     one, two = pz(*args, "--json", "--concurrency", "1"), pz(*args, "--json", "--concurrency", "3")
@@ -174,6 +175,10 @@ def test_tournament_table_and_json_deterministic_under_a_seed() -> None:
         "builtin:honest": 4,
         "builtin:pairwise": 4,
     }
+    ratings = {d["name"]: d for d in j1["ratings"]["debaters"]}
+    honest = ratings["builtin:honest"]
+    assert honest["as_honest"] == 4 and honest["liar"] is None
+    assert {j["name"] for j in j1["ratings"]["judges"]} == {"maxent", "trust-b"}
 
 
 @pytest.mark.parametrize(

@@ -445,22 +445,46 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         store.close()
 
     def text() -> str:
-        head = f"{'':28s} {'debates':>7s} {'honest won':>10s} {'won':>5s} {'log10 err':>9s} "
-        head += f"{'median':>7s} {'regret':>8s}"
-        out = [f"Tournament: {args.worlds} worlds, seed {args.seed}", "", "debaters", head]
+        def ci(e: Any, fmt: str = "+.2f") -> str:
+            if e is None:
+                return "-"
+            return f"{e.value:{fmt}} [{e.low:{fmt}}, {e.high:{fmt}}]"
+
+        out = [f"Tournament: {args.worlds} worlds, seed {args.seed}", ""]
+        out.append(
+            f"{'debater':28s} {'won as honest':>13s} {'rating (95% CI)':>22s}  "
+            f"{'fooled the judge as liar':>24s} {'rating (95% CI)':>22s}"
+        )
+        for d in res.ratings.debaters:
+            won, fooled = f"{d.won_as_honest}/{d.as_honest}", f"{d.fooled_as_liar}/{d.as_liar}"
+            out.append(
+                f"{d.name[:28]:28s} {won:>13s} {ci(d.honest):>22s}  {fooled:>24s} {ci(d.liar):>22s}"
+            )
+        out.append(
+            "rating: Bradley-Terry log-odds; honest rating of X minus liar rating of Y "
+            "is the log-odds the judge trusts X over Y"
+        )
+        head = (
+            f"{'':28s} {'debates':>7s} {'judge trusted it':>16s} "
+            f"{'mean log10 error':>16s} {'median':>7s} {'regret bits':>11s}"
+        )
+        out += ["", "debaters", head]
         for st in res.debaters:
             won = "" if st.won is None else f"{st.won:.2f}"
             out.append(
-                f"{st.name[:28]:28s} {st.debates:7d} {st.honest_won:10.2f} {won:>5s} "
-                f"{st.mean_log10_error:9.2f} {st.median_log10_error:7.2f} "
-                f"{st.mean_regret_bits:8.3g}"
+                f"{st.name[:28]:28s} {st.debates:7d} {won:>16s} "
+                f"{st.mean_log10_error:16.2f} {st.median_log10_error:7.2f} "
+                f"{st.mean_regret_bits:11.3g}"
             )
-        out += ["", "judges", head]
-        for st in res.judges:
+        out += [
+            "",
+            f"{'judge':28s} {'debates':>7s} {'trusted the honest side (95% CI)':>32s} "
+            f"{'mean log10 error (95% CI)':>25s}",
+        ]
+        for j in res.ratings.judges:
             out.append(
-                f"{st.name[:28]:28s} {st.debates:7d} {st.honest_won:10.2f} {'':>5s} "
-                f"{st.mean_log10_error:9.2f} {st.median_log10_error:7.2f} "
-                f"{st.mean_regret_bits:8.3g}"
+                f"{j.name[:28]:28s} {j.debates:7d} {ci(j.accuracy, '.2f'):>32s} "
+                f"{ci(j.log10_error, '.2f'):>25s}"
             )
         return "\n".join(out)
 
