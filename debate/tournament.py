@@ -10,8 +10,10 @@ network; built-in ones share the CPU).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import permutations
 from typing import Any, Protocol
 
@@ -53,6 +55,32 @@ class TournamentResult(BaseModel):
     #: and error, with bootstrap 95% intervals (`debate.ratings`).
     ratings: Ratings
     debates: list[DebateResult]
+
+
+#: Version of how a tournament plays a debate from its inputs; part of every debate id, so
+#: raise it when the same inputs would now play differently (old results then replay).
+PROTOCOL = 1
+
+
+def debate_id(
+    world: World, seed: int, truth: float, spec_a: str, spec_b: str, spec_j: str, rules: Rules
+) -> str:
+    """The id of one debate of a tournament: a hash of everything that decides it (the world
+    as played, the debate's seed and truth, both debater specs in side order, the judge, the
+    rules, `PROTOCOL`). The same inputs give the same id in any run, so a rerun can tell
+    what it has already played."""
+    inputs = {
+        "protocol": PROTOCOL,
+        "world": hashlib.sha256(world.to_json().encode()).hexdigest(),
+        "seed": seed,
+        "truth": truth,
+        "a": spec_a,
+        "b": spec_b,
+        "judge": spec_j,
+        "rules": rules.model_dump(mode="json"),
+    }
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class Watcher(Protocol):
@@ -131,16 +159,24 @@ async def run_tournament(
     statements: int = 30,
     base_url: str | None = None,
     on_result: Callable[[DebateResult], Any] | None = None,
-    watch: Callable[[World], Watcher] | None = None,
+    watch: Callable[[World, str], Watcher] | None = None,
     settings: SessionSettings | None = None,
+    played: Mapping[str, DebateResult] | None = None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> TournamentResult:
     """Every ordered pair of distinct debaters × every judge × every world.
 
     With `settings` (a game preset and world options) the worlds are dealt as the game
     deals them (`tournament_worlds`); the claims are dealt per pairing, for its liar.
 
-    `watch(world)` is called as each debate starts; its watcher sees that debate's events
-    (a store commits each turn as it is made) and then its result or the error ending it.
+    `watch(world, debate_id)` is called as each debate starts; its watcher sees that
+    debate's events (a store commits each turn as it is made) and then its result or the
+    error ending it.
+
+    Debates whose id (`debate_id`) is in `played` are not played again: their stored result
+    stands, so a rerun after a crash (or with more worlds) plays only what is missing and
+    returns what an uninterrupted run would. `progress(done, total)` counts the debates
+    played in this run (`total` excludes those already played).
     """
     if not debaters or not judges:
         raise DebateError("a tournament needs at least one debater and one judge")
@@ -149,16 +185,23 @@ async def run_tournament(
     truths = [world_pz(w).pz for w in worlds]
     pairs = list(permutations(debaters, 2)) if len(debaters) > 1 else [(debaters[0],) * 2]
     sem = asyncio.Semaphore(max(1, concurrency))
+    played = played or {}
     jobs = []
     for w, (world, truth) in enumerate(zip(worlds, truths, strict=True)):
         for spec_a, spec_b in pairs:
             for spec_j in judges:
                 jobs.append((w, world, truth, spec_a, spec_b, spec_j))
+    ids = [debate_id(j[1], seed * 7919 + j[0], j[2], j[3], j[4], j[5], rules) for j in jobs]
+    todo = sum(did not in played for did in ids)
+    done = 0
 
-    async def one(job: tuple[int, World, float, str, str, str]) -> DebateResult:
+    async def one(job: tuple[int, World, float, str, str, str], did: str) -> DebateResult:
+        nonlocal done
         w, world, truth, spec_a, spec_b, spec_j = job
+        if did in played:
+            return played[did]
         async with sem:
-            watcher = watch(world) if watch is not None else None
+            watcher = watch(world, did) if watch is not None else None
             try:
                 res = await run_debate(
                     world,
@@ -178,9 +221,12 @@ async def run_tournament(
             watcher.on_result(res)
         if on_result is not None:
             on_result(res)
+        done += 1
+        if progress is not None:
+            progress(done, todo)
         return res
 
-    results = await asyncio.gather(*(one(j) for j in jobs))
+    results = await asyncio.gather(*(one(j, did) for j, did in zip(jobs, ids, strict=True)))
     deb_rows: dict[str, list[DebateResult]] = {}
     side_of: dict[str, dict[int, str]] = {}
     for res, job in zip(results, jobs, strict=True):

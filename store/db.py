@@ -957,13 +957,24 @@ class Store:
         )
 
     def finish_debate(
-        self, round_id: int, result: DebateResult, *, end_session: int | None = None
+        self,
+        round_id: int,
+        result: DebateResult,
+        *,
+        end_session: int | None = None,
+        debate_id: str | None = None,
     ) -> None:
         """Commit the end of a debate opened with `begin_debate` (whose turns and credences
         were committed as they came): the judge's queries and judgement; then end the
-        session `end_session` if given. One transaction."""
+        session `end_session` if given. With `debate_id` (a tournament's), the round keeps
+        it and the whole result, for `played_debates`. One transaction."""
         with self.transaction() as db:
             self._finish_debate(db, round_id, result, credences=False)
+            if debate_id is not None:
+                db.conn.execute(
+                    "UPDATE rounds SET debate_id = ?, debate_result = ? WHERE id = ?",
+                    [debate_id, _js(scrub(result.model_dump(mode="json"))), round_id],
+                )
             if end_session is not None:
                 self._end_session(db, end_session)
 
@@ -1008,6 +1019,15 @@ class Store:
             if own:
                 self._end_session(db, sid)
             return rid
+
+    def played_debates(self) -> dict[str, str]:
+        """Judged tournament debates by debate id: the result as played (JSON text)."""
+        rows = self._all(
+            "SELECT debate_id, debate_result FROM rounds WHERE debate_id IS NOT NULL"
+            " AND debate_result IS NOT NULL AND answered_at IS NOT NULL ORDER BY id",
+            [],
+        )
+        return {str(did): str(text) for did, text in rows}
 
     def abandon_orphans(self) -> int:
         """Mark abandoned the open rounds of headless runs whose process is gone (killed

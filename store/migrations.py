@@ -219,6 +219,16 @@ def m003_round_kind(db: Database) -> None:
     db.table("rounds").add_column("kind", str, not_null_default="pz")
 
 
+@migrations(name="004_debate_id")
+def m004_debate_id(db: Database) -> None:
+    """Tournament rounds carry their debate's id (a hash of everything that decides it,
+    `debate.tournament.debate_id`) and, once judged, the whole result as played, so a rerun
+    plays only what is missing and reports exactly what the first run played."""
+    db.table("rounds").add_column("debate_id", str)
+    db.table("rounds").add_column("debate_result", str)
+    db.table("rounds").create_index(["debate_id"])
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)

@@ -69,9 +69,11 @@ class DebateRecorder(TurnRecorder):
         kind: str = "debate",
         settings: dict[str, Any] | None = None,
         seed: int | None = None,
+        debate_id: str | None = None,
     ) -> None:
         super().__init__(store)
         self.store = store
+        self.debate_id = debate_id
         self.world_json = world_json
         self.kind = kind
         self.settings = {**(settings or {}), "run": run_marker()}
@@ -95,7 +97,9 @@ class DebateRecorder(TurnRecorder):
         """Commit the judgement and close the session."""
         if self.round_id is None:
             raise StoreError("the debate ended before it started; nothing was recorded")
-        self.store.finish_debate(self.round_id, result, end_session=self.session_id)
+        self.store.finish_debate(
+            self.round_id, result, end_session=self.session_id, debate_id=self.debate_id
+        )
 
     def on_error(self, exc: BaseException) -> None:
         """The debate could not finish: keep its turns, mark the round abandoned."""

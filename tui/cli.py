@@ -13,6 +13,7 @@ import math
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -387,6 +388,30 @@ def cmd_debate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Progress:
+    """Debates played, rate and ETA on stderr (never stdout: --json stays clean), at most
+    about once a second."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.shown < 1.0:
+            return
+        self.shown = now
+        rate = done / max(now - self.start, 1e-9)
+        eta = (total - done) / rate if rate > 0 else 0.0
+        end = "\n" if done == total or not sys.stderr.isatty() else ""
+        print(
+            f"\rplayed {done}/{total} debates, {rate:.1f}/s, ETA {eta:.0f}s",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def cmd_tournament(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -411,12 +436,14 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         args, ("worlds", "debaters", "judges", "preset", *_WORLD_OPTIONS, "rules", "base_url")
     )
     watch = None
+    played: dict[str, Any] = {}
     if store is not None:
+        from debate.engine import DebateResult
         from store.recorder import DebateRecorder
 
         store.abandon_orphans()
 
-        def watch(world: Any) -> DebateRecorder:
+        def watch(world: Any, debate_id: str) -> DebateRecorder:
             # each debate has its own session under its judge's name; every turn is
             # committed as it is made, so an interrupted tournament keeps what it played
             return DebateRecorder(
@@ -425,7 +452,16 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                 kind="tournament",
                 seed=args.seed,
                 settings=settings,
+                debate_id=debate_id,
             )
+
+        # a rerun plays only the debates this store has not seen judged
+        played = {}
+        for did, text in store.played_debates().items():
+            try:
+                played[did] = DebateResult.model_validate_json(text)
+            except ValueError:
+                continue  # written by another version: played again
 
     res = asyncio.run(
         run_tournament(
@@ -439,6 +475,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             watch=watch,
             settings=deal,
+            played=played,
+            progress=_Progress(),
         )
     )
     if store is not None:
