@@ -44,10 +44,11 @@ class Rules(BaseModel):
     #: The dishonest side's claim is this factor to its square away from the truth (at most
     #: a million: a lie 10^12 away is already far past anything a judge would weigh).
     lie_factor: float = Field(default=10.0, ge=2.0, le=1e6)
-    #: A claimed probability is verified if within this relative or absolute distance
-    #: (bounded: a tolerance of 50% or 0.05 would let any claim pass as verified).
+    #: A claimed probability is verified if within this factor (1 + tol) of the truth, or
+    #: (for underflow only) this absolute distance: 1e-4 had made 5e-5 "true" for 1e-10.
+    #: Bounded: a tolerance of 50% or 0.05 would let any claim pass as verified.
     claim_rel_tol: float = Field(default=0.02, ge=0, le=0.5)
-    claim_abs_tol: float = Field(default=1e-4, ge=0, le=0.05)
+    claim_abs_tol: float = Field(default=1e-300, ge=0, le=0.05)
 
     @model_validator(mode="after")
     def _rounds_fit(self) -> Rules:

@@ -148,10 +148,17 @@ def _number_value(tok: str) -> float | None:
 
 
 def close_enough(claimed: float, true: float, rules: Rules) -> bool:
-    """Whether a quoted probability is the true one, allowing for rounding in text."""
+    """Whether a quoted probability is the true one, allowing for rounding in text.
+
+    The check is relative (on the log scale that P(Z) lives on): 5e-5 is not 1e-10, however
+    small both are. `claim_abs_tol` only lets two values both within it of zero count as
+    equal (an underflow, not a claim); by default it is far below any probability shown.
+    """
     if abs(claimed - true) <= rules.claim_abs_tol:
         return True
-    return abs(claimed - true) <= rules.claim_rel_tol * max(abs(true), 1e-300)
+    if claimed <= 0.0 or true <= 0.0:
+        return False
+    return abs(math.log(claimed / true)) <= math.log1p(rules.claim_rel_tol)
 
 
 def unverified_numbers(text: str, backed: list[float], rules: Rules) -> list[str]:

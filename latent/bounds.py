@@ -12,7 +12,9 @@ computes what that knowledge implies about P(all):
   column generation (m <= 14);
 - `maxent`: the maximum-entropy completion by iterative proportional fitting (m <= 14);
 - `world_bounds` / `bounds_from_known`: the best valid combination per block, multiplied
-  over the world's independent blocks, with the true P(Z) alongside.
+  over the world's independent blocks, with the true P(Z) alongside. The bounds are
+  computed from the evidence alone; the truth is only compared with them afterwards
+  (`truth_outside`), never used to widen them or clipped into them.
 
 LP bounds are *certified*: the returned number comes from a dual-feasible point checked
 in numpy (not trusted from the solver), so for consistent inputs lower <= truth <= upper
@@ -50,6 +52,10 @@ GAUSS_MAX_ORDER = 3
 #: Outward padding of every returned bound: relative and absolute parts.
 PAD_REL = 1e-12
 PAD_ABS = 1e-15
+#: A truth counts as outside its bounds only beyond this relative margin (rounding in the
+#: inputs and in the truth's own summation) plus, for an estimated truth, 4 of its
+#: standard errors.
+TRUTH_MARGIN_REL = 1e-9
 #: Dual variables are boxed to this size: the primal then tolerates inconsistent inputs
 #: (an infeasible equality becomes a penalised slack) and the certificate stays finite.
 _DUAL_BOX = 1e6
@@ -636,6 +642,11 @@ class _Range(BaseModel):
     #: Standard error of log10_truth (0 when exact).
     truth_log10_stderr: float
     truth_exact: bool
+    #: True when the truth lies outside [lower, upper] by more than the rounding margin
+    #: (TRUTH_MARGIN_REL, plus 4 standard errors for an estimated truth). With the
+    #: world's own probabilities that is a bug; with evidence someone typed in, it says
+    #: the evidence is not this world's. Never hidden by widening or clipping.
+    truth_outside: bool = False
 
 
 class BlockBounds(_Range):
@@ -652,8 +663,9 @@ class BlockBounds(_Range):
 class WorldBounds(_Range):
     """Products over the independent blocks (log10 fields are sums: no underflow).
 
-    A log10 field is None when its probability is exactly 0. `lower <= truth <= upper`
-    always holds (see `_finish_block`).
+    A log10 field is None when its probability is exactly 0. The bounds come from the
+    evidence alone; `truth_outside` says whether the truth escapes them (see
+    `_truth_outside`).
     """
 
     order: int | None
@@ -693,6 +705,22 @@ def _block_truth(block: GaussianBlock | DiscreteBlock) -> tuple[float | None, fl
     return res.log10_pz, res.log10_stderr, res.exact
 
 
+def _truth_outside(
+    log10_truth: float | None, se: float, log10_lo: float | None, log10_hi: float | None
+) -> bool:
+    """Whether the truth lies outside [lower, upper] (all in log10, None for 0) by more than
+    rounding: a relative TRUTH_MARGIN_REL, plus 4 standard errors `se` (log10) for an
+    estimate. Bounds of exactly 0 are exact (a known impossibility, or the padding's floor),
+    so 0 against a positive lower bound, or a positive truth against an upper bound of 0,
+    is outside."""
+    rel = TRUTH_MARGIN_REL + math.expm1(4.0 * se * math.log(10.0))
+    if log10_truth is None:
+        return log10_lo is not None
+    if log10_lo is not None and log10_truth < log10_lo + math.log10(max(1e-300, 1.0 - rel)):
+        return True
+    return log10_hi is None or log10_truth > log10_hi + math.log10(1.0 + rel)
+
+
 def _finish_block(
     block: GaussianBlock | DiscreteBlock,
     method: str,
@@ -702,26 +730,11 @@ def _finish_block(
     indep_log10: float | None,
     me: float | None,
 ) -> BlockBounds:
-    """Attach the truth and enforce lower <= truth <= upper.
-
-    The bounds are valid for the exact P(all). An *estimated* truth (Gaussian blocks) is
-    clipped into [lower, upper]: the exact value is known to lie there, so clipping only
-    moves the estimate towards it. An exact truth outside (possible only through rounding
-    in the inputs) widens the bound to include it instead.
-    """
+    """Attach the truth (from `latent.pz`) to bounds computed without it, and say whether it
+    lies outside them. The bounds are not widened and the truth is not clipped: either
+    would hide a wrong bound."""
     lt, se, exact = _block_truth(block)
     truth = 0.0 if lt is None else 10.0**lt
-    if exact:
-        lo, hi = min(lo, truth), max(hi, truth)
-    else:
-        truth = min(max(truth, lo), hi)
-        llo, lhi = _log10(lo), _log10(hi)
-        if lt is None or (llo is not None and lt < llo):
-            lt = llo
-        if lhi is not None and lt is not None and lt > lhi:
-            lt = lhi
-        if lt is not None and truth > 0:
-            truth = min(max(10.0**lt, lo), hi)
     return BlockBounds(
         name=block.name,
         kind=block.kind,
@@ -740,6 +753,7 @@ def _finish_block(
         log10_truth=lt,
         truth_log10_stderr=se,
         truth_exact=exact,
+        truth_outside=_truth_outside(lt, se, _log10(lo), _log10(hi)),
     )
 
 
@@ -838,15 +852,16 @@ def _combine(blocks: list[BlockBounds], order: int | None, cross_upper: float = 
 
     lower = math.prod(b.lower for b in blocks)
     upper = min(math.prod(b.upper for b in blocks), cross_upper)
-    truth = min(max(math.prod(b.truth for b in blocks), lower), upper)
+    truth = math.prod(b.truth for b in blocks)
     has_me = all(b.maxent is not None for b in blocks)
     l_upper = lsum([b.log10_upper for b in blocks])
     l_truth = lsum([b.log10_truth for b in blocks])
+    se = math.sqrt(math.fsum(b.truth_log10_stderr**2 for b in blocks))
     if cross_upper < 1.0:
         lc = _log10(cross_upper)
         l_upper = None if lc is None else (lc if l_upper is None else min(l_upper, lc))
-        if l_truth is not None and (l_upper is None or l_truth > l_upper):
-            l_truth = l_upper
+    l_lower = lsum([b.log10_lower for b in blocks])
+    outside = any(b.truth_outside for b in blocks) or _truth_outside(l_truth, se, l_lower, l_upper)
     return WorldBounds(
         order=order,
         lower=lower,
@@ -854,13 +869,14 @@ def _combine(blocks: list[BlockBounds], order: int | None, cross_upper: float = 
         independence=math.prod(b.independence for b in blocks),
         maxent=math.prod(b.maxent for b in blocks if b.maxent is not None) if has_me else None,
         truth=truth,
-        log10_lower=lsum([b.log10_lower for b in blocks]),
+        log10_lower=l_lower,
         log10_upper=l_upper,
         log10_independence=lsum([b.log10_independence for b in blocks]),
         log10_maxent=lsum([b.log10_maxent for b in blocks]) if has_me else None,
         log10_truth=l_truth,
-        truth_log10_stderr=math.sqrt(math.fsum(b.truth_log10_stderr**2 for b in blocks)),
+        truth_log10_stderr=se,
         truth_exact=all(b.truth_exact for b in blocks),
+        truth_outside=outside,
         blocks=blocks,
     )
 

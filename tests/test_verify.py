@@ -104,3 +104,36 @@ def test_oracle_budget_and_cache(world) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DebateError, match="above the limit"):
         o.prob(["A", "B", "C"])
     assert [q[0] for q in o.log] == [["A", "B"], ["A"]]
+
+
+def test_a_claim_is_verified_on_the_log_scale() -> None:
+    """Issue 16 item 7: 5e-5 cited for a triple whose probability is 1e-10 is false (the old
+    absolute tolerance of 1e-4 called it true), whatever the scale; 2% either way is true."""
+    from debate.verify import close_enough
+
+    r = Rules()
+    assert not close_enough(5e-5, 1e-10, r) and not close_enough(1e-10, 5e-5, r)
+    assert not close_enough(1e-4, 0.0, r)  # "possible" is not "impossible"
+    assert not close_enough(0.0, 1e-200, r)
+    for true in (0.5, 1e-10, 1e-250):
+        assert close_enough(true * 1.019, true, r) and close_enough(true / 1.019, true, r)
+        assert not close_enough(true * 1.021, true, r) and not close_enough(true / 1.021, true, r)
+    assert close_enough(0.0, 0.0, r)
+
+
+def test_the_absolute_tolerance_is_far_below_any_probability_shown() -> None:
+    """It only makes an underflow equal to 0; it is pinned at 1e-300 and, when a rule set
+    raises it, it applies (below it any two values count as equal)."""
+    from debate.verify import close_enough
+
+    assert Rules().claim_abs_tol == 1e-300
+    assert close_enough(0.0, 1e-301, Rules()) and not close_enough(0.0, 1e-299, Rules())
+    loose = Rules(claim_abs_tol=1e-3)
+    assert close_enough(5e-4, 1e-6, loose) and not close_enough(5e-4, 1e-6, Rules())
+    assert not close_enough(5e-3, 1e-6, loose)
+
+
+def test_a_tiny_false_claim_is_marked_false_in_a_speech(world) -> None:  # type: ignore[no-untyped-def]
+    """The D4 triple is impossible: claiming 5e-5 for it is false, not 'close enough'."""
+    c = _one(world, ProbCitation(ids=["A", "B", "C"], claimed=5e-5))
+    assert c.status == "false" and c.verified is False and c.true_value == 0.0

@@ -181,6 +181,12 @@ def cmd_bounds(args: argparse.Namespace) -> int:
             lines.append(
                 f"  {i:3d} {b['n_statements']:4d} stmts  [{f(b['lower'])}, {f(b['upper'])}]  "
                 f"truth {f(b['truth'])}  ({b['method']})"
+                + ("  TRUTH OUTSIDE" if b["truth_outside"] else "")
+            )
+        if payload["truth_outside"]:
+            lines.append(
+                "note: the truth lies outside these bounds by more than rounding: the "
+                "evidence given is not this world's (or the bounds are wrong; please report it)"
             )
         return "\n".join(lines)
 
