@@ -6,7 +6,7 @@ import math
 
 import mpmath
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from debate.scoring import log10_error, regret_bits, score, trust_log_score
@@ -37,20 +37,34 @@ def test_regret_matches_mpmath(p: float, q: float) -> None:
     assert regret_bits(q, p) == pytest.approx(_kl_bits(p, q), rel=1e-9, abs=1e-300)
 
 
+def _kl_bits_deep(p: float, q: float) -> float:
+    """KL in bits at 400 digits: 1 - 1e-300 must not round to 1."""
+    with mpmath.workdps(400):
+        return _kl_bits(p, q)
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     st.floats(min_value=1e-300, max_value=1 - 1e-9),
     st.floats(min_value=1e-300, max_value=1 - 1e-9),
 )
 def test_regret_is_nonnegative_and_zero_only_at_truth(p: float, q: float) -> None:
+    """Away from the truth the regret is positive (and mpmath's value); at it, exactly 0."""
     r = regret_bits(q, p)
-    assert r >= 0
-    assert regret_bits(p, p) == pytest.approx(0.0, abs=1e-12)
+    ref = _kl_bits_deep(p, q)
+    assert r == pytest.approx(ref, rel=1e-6, abs=1e-300)
+    if p != q and ref > 1e-290:
+        assert r > 0
+    assert regret_bits(p, p) == 0.0
+    assert regret_bits(p * 1.5 if p < 0.5 else p / 1.5, p) > 0
 
 
 def test_log10_error_and_zero_truth() -> None:
     assert log10_error(1e-12, 1e-9) == pytest.approx(3.0)
     assert log10_error(0.5, 0.5) == 0.0
-    assert math.isfinite(log10_error(1e-6, 0.0))  # an impossible Z is floored, not infinite
+    # an impossible Z is floored at 1e-300 (LOG10_FLOOR), not infinitely far
+    assert log10_error(1e-6, 0.0) == pytest.approx(294.0, abs=1e-12)
+    assert log10_error(0.0, 0.0) == 0.0
 
 
 def test_score_interval_and_trust() -> None:
@@ -58,7 +72,8 @@ def test_score_interval_and_trust() -> None:
     assert s.covered is True
     assert s.trusted_honest is False
     assert s.trust_log_score == pytest.approx(math.log2(0.2))
-    assert trust_log_score(0.0) > -30  # clipped, finite
+    assert trust_log_score(0.0) == pytest.approx(math.log2(1e-6), rel=1e-15)  # clipped
+    assert trust_log_score(1.0) == pytest.approx(math.log2(1 - 1e-6), rel=1e-12)
     s = score(0.1, 0.1, credence_a=0.5, honest="a", credences_a=[0.5, 0.75, 0.25])
     assert s.trust_log_scores == pytest.approx([-1.0, math.log2(0.75), -2.0])
 
@@ -74,13 +89,14 @@ def _kl_bits_small(p: float, q: float) -> float:
 )
 def test_regret_at_extreme_probabilities_is_finite_and_exact(p: float, q: float) -> None:
     r = regret_bits(q, p)
-    assert math.isfinite(r) and r >= 0
     assert r == pytest.approx(_kl_bits_small(p, q), rel=1e-9, abs=1e-320)
     with mpmath.workdps(700):  # 1 − 1e-300 must not round to 1
         assert r == pytest.approx(_kl_bits(p, q), rel=1e-9, abs=1e-320)
     s = score(q, p, credence_a=1.0, honest="b", credences_a=[0.0, 1.0])
-    values = [s.log10_error, s.regret_bits, s.trust_log_score, *s.trust_log_scores]
-    assert all(v is not None and math.isfinite(v) for v in values)
+    # credence 1 in A when B was honest: clipped at 1e-6, then 1 - 1e-6 and 1e-6 over turns
+    assert s.trust_log_score == pytest.approx(math.log2(1e-6), rel=1e-15)
+    assert s.trust_log_scores == pytest.approx([math.log2(1 - 1e-6), math.log2(1e-6)], rel=1e-12)
+    assert s.regret_bits == r
     assert s.log10_error == pytest.approx(abs(math.log10(q) - math.log10(p)))
 
 
