@@ -103,3 +103,23 @@ def test_regret_at_extreme_probabilities_is_finite_and_exact(p: float, q: float)
 def test_regret_of_a_moderate_estimate_for_a_tiny_truth() -> None:
     # p = 1e-50, q = 0.5: KL = p·log2(2p) − (1 − p)·log2(1 − q) ≈ 1 bit
     assert regret_bits(0.5, 1e-50) == pytest.approx(1.0 + 1e-50 * math.log2(2e-50), rel=1e-12)
+
+
+def test_edges_of_the_scores() -> None:
+    """Found by the mutation run (docs/testing.md): the interval's ends count as covered, a
+    credence without a known honest side is not scored, exactly 1/2 trusts nobody, and a
+    truth of exactly 1 has no complement term."""
+    t = 1e-4
+    assert score(t, t, interval=(t, 2 * t)).covered is True
+    assert score(t, t, interval=(t / 2, t)).covered is True
+    assert score(t, t, interval=(t / 2, t * 0.999)).covered is False
+    s = score(t, t, credence_a=0.7, credences_a=[0.7])
+    assert (s.trust_log_score, s.trusted_honest, s.trust_log_scores) == (None, None, [])
+    s = score(t, t, credence_a=0.9, honest="a")
+    assert s.trusted_honest is True and s.trust_log_score == pytest.approx(math.log2(0.9))
+    assert score(t, t, credence_a=0.5, honest="a").trusted_honest is False
+    assert score(t, t, credence_a=0.5, honest="b").trusted_honest is False
+    # Z certain: KL = log2(1/q) exactly (1 bit at q = 1/2); an estimate of 1 is right
+    assert regret_bits(0.5, 1.0) == pytest.approx(1.0, rel=1e-15)
+    assert regret_bits(1.0, 1.0) == 0.0
+    assert regret_bits(1.0, 0.5) == math.inf
