@@ -20,8 +20,19 @@ from debate.scoring import safe_log10
 from debate.verify import Oracle
 
 
-def credence_from_estimate(estimate: float, claims: Mapping[Side, float]) -> float:
-    """P(A honest) from distances in log10: a claim 1 order closer earns odds of 10:1."""
+def credence_from_estimate(
+    estimate: float, claims: Mapping[Side, float], lie_factor: float = 10.0
+) -> float:
+    """P(A honest) from distances in log10: a claim 1 order closer earns odds of 10:1.
+
+    With no claims (the oracle protocol) there is no side: 1/2. With A's claim only (a
+    consultant, honest with prior 1/2), P(the consultant is honest) from how far its claim
+    is from the estimate (`debate.protocols.consultancy_credence`)."""
+    if "a" not in claims or "b" not in claims:
+        if "a" not in claims:
+            return 0.5
+        d1 = abs(safe_log10(claims["a"]) - safe_log10(estimate)) - 0.5 * math.log10(lie_factor)
+        return 1.0 / (1.0 + 10.0 ** max(-30.0, min(30.0, d1)))
     da = abs(safe_log10(claims["a"]) - safe_log10(estimate))
     db = abs(safe_log10(claims["b"]) - safe_log10(estimate))
     x = max(-30.0, min(30.0, da - db))
@@ -63,7 +74,9 @@ class SimJudge:
 
     async def observe(self, view: JudgeView, oracle: Oracle) -> tuple[float, Action]:
         spend_budget(view, oracle)
-        cred = credence_from_estimate(self.estimate(view, oracle), view.claims)
+        cred = credence_from_estimate(
+            self.estimate(view, oracle), view.claims, view.rules.lie_factor
+        )
         last_round = bool(view.transcript) and view.transcript[-1].round >= view.rules.rounds
         action: Action = "more" if last_round and 0.4 < cred < 0.6 else "continue"
         return cred, action
@@ -75,12 +88,15 @@ class SimJudge:
         return Decision(
             estimate=est,
             interval=(bl.lower, bl.upper),
-            credence_a=credence_from_estimate(est, view.claims),
+            credence_a=credence_from_estimate(est, view.claims, view.rules.lie_factor),
         )
 
 
 class TrustJudge:
-    """Believes one side completely: the floor and ceiling of what debate can do."""
+    """Believes one side completely: the floor and ceiling of what debate can do.
+
+    When its side makes no claim (oracle; consultancy for trust-b) it says the product of
+    the shown singletons, the naive judge's answer, and credence 1/2."""
 
     honest = None
 
@@ -92,8 +108,12 @@ class TrustJudge:
         return (0.99 if self.side == "a" else 0.01), "continue"
 
     async def decide(self, view: JudgeView, oracle: Oracle) -> Decision:
+        if self.side not in view.claims:
+            ids = [s.id for s in view.statements]
+            est = baselines(ids, dict(view.evidence)).independence
+            return Decision(estimate=min(1.0, max(0.0, est)), credence_a=0.5)
         return Decision(
-            estimate=view.claims[self.side],  # type: ignore[index]
+            estimate=view.claims[self.side],
             credence_a=0.99 if self.side == "a" else 0.01,
         )
 

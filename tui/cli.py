@@ -824,6 +824,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.mimic_cli import add_mimic_commands
 
     add_mimic_commands(sub)
+    from tui.study_cli import add_study_commands
+
+    add_study_commands(sub)
     return p
 
 

@@ -1,0 +1,334 @@
+"""Studies: a fixed list of items judged under several protocols (conditions) by many
+participants, counterbalanced, and the numbers a paper reports.
+
+A study file (TOML, `StudySpec`) names the items (a game preset + round seed, or a world
+file; optionally a fixed liar), the conditions (`debate.protocols.PROTOCOLS`), the design
+and the texts participants read. `assignments` is the design: within-subject, participant
+p judges item i under condition (i + p) mod k, in the order rotated by p (a Latin square
+over items × conditions and over order); between-subject, participant p judges every item
+under condition p mod k. `deal_item` deals an item through the one round pipeline
+(`debate.rounds.deal_round`, debate on), so the same file deals the same rounds.
+
+The statistics of the report (`summarize`) live here too: they are pure numbers from
+stored rows (bootstrap intervals with a seeded generator, calibration with the Murphy
+decomposition of the Brier score).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from debate.errors import DebateError
+from debate.protocols import PROTOCOLS, ProtocolName
+from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, deal_round, preset
+from latent.world import World
+
+
+class ItemSpec(BaseModel):
+    """One item: a round every participant judges (under their condition for it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: A name for the report (default: item1, item2, … in file order).
+    name: str | None = None
+    #: Game preset whose world options deal the item (ignored with `world`).
+    preset: str = "debate"
+    #: The round seed (what `pzjudge debate --seed` takes to deal the same round).
+    seed: int = Field(default=1, ge=0)
+    #: A world file (JSON), relative to the study file; the seed still deals the sides.
+    world: str | None = None
+    #: A fixed liar spec for this item (default: a built-in liar drawn per round).
+    liar: str = RANDOM_LIAR
+
+    @model_validator(mode="after")
+    def _known_preset(self) -> ItemSpec:
+        if self.world is None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        return self
+
+
+class AttentionSpec(BaseModel):
+    """Attention checks: items whose answer is plain, and the rule a participant must pass
+    to be kept in the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemSpec] = Field(default_factory=list)
+    #: The protocol attention items are played under.
+    condition: ProtocolName = "oracle"
+    #: An attention item is passed when the estimate is within this many orders of P(Z).
+    max_log10_error: float = Field(default=1.0, gt=0)
+    #: Attention items a participant must pass (default: all).
+    min_passed: int | None = Field(default=None, ge=0)
+
+
+class StudySpec(BaseModel):
+    """A study file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    instructions: str = ""
+    consent: str = ""
+    seed: int = Field(default=1, ge=0)
+    conditions: list[ProtocolName] = Field(min_length=1)
+    design: Literal["within", "between"] = "within"
+    #: Seconds per round (None: no limit).
+    time_limit: float | None = Field(default=None, gt=0)
+    participants: int = Field(default=4, ge=1, le=10000)
+    items: list[ItemSpec] = Field(min_length=1)
+    attention: AttentionSpec = Field(default_factory=AttentionSpec)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> StudySpec:
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ValueError("a condition is named twice; list each once")
+        names = [it.name for it in self.items + self.attention.items if it.name]
+        if len(set(names)) != len(names):
+            raise ValueError("two items have the same name; names must be unique")
+        return self
+
+    def item_names(self) -> list[str]:
+        """Names of the items then the attention items (given, or item<i> / check<i>)."""
+        out = [it.name or f"item{i + 1}" for i, it in enumerate(self.items)]
+        out += [it.name or f"check{i + 1}" for i, it in enumerate(self.attention.items)]
+        return out
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """A study file, validated; any problem is a one-line DebateError naming the field."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DebateError(f"{p}: no such study file; check the path") from None
+    except OSError as exc:
+        raise DebateError(f"{p}: cannot read the study file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise DebateError(f"{p}: not a text file; a study is TOML in UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key; see examples/study.toml for the keys"
+        raise DebateError(f"{p}: {field + ': ' if field else ''}{msg}") from None
+    base = p.parent
+    for it in spec.items + spec.attention.items:
+        if it.world is not None:
+            wp = Path(it.world) if Path(it.world).is_absolute() else base / it.world
+            if not wp.is_file():
+                raise DebateError(f"{p}: item world {it.world!r} is not a file; check the path")
+            it.world = str(wp)
+    return spec
+
+
+def item_world(item: ItemSpec) -> World | None:
+    """The item's world file, loaded (None: the world is generated from the seed)."""
+    if item.world is None:
+        return None
+    from latent.world import load_world
+
+    return load_world(item.world)
+
+
+def deal_item(item: ItemSpec, world: World | None = None) -> DealtRound:
+    """The item's round, dealt with debate on: the same for every condition and every
+    participant (a protocol only chooses what of it is shown)."""
+    settings = preset(item.preset, debate=True, debater_liar=item.liar)
+    if world is None:
+        world = item_world(item)
+    return deal_round(settings, item.seed, world=world)
+
+
+class Assignment(BaseModel):
+    """One round of a participant: the item, the condition, the position (1-based)."""
+
+    participant: int
+    position: int
+    item: int
+    condition: str
+    attention: bool = False
+
+
+def assignments(spec: StudySpec, participant: int) -> list[Assignment]:
+    """The rounds of participant `participant` (0-based), in the order they are played.
+
+    Within: item i under condition (i + p) mod k, items in the order rotated by p, so a
+    full square of k participants sees each item in each condition once and each item at
+    each position equally often (when k divides the items). Between: every item under
+    condition p mod k. Attention items come after the first half, under their condition."""
+    k = len(spec.conditions)
+    n = len(spec.items)
+    order = [(participant + j) % n for j in range(n)]
+    out: list[Assignment] = []
+    for i in order:
+        c = (i + participant) % k if spec.design == "within" else participant % k
+        out.append(
+            Assignment(participant=participant, position=0, item=i, condition=spec.conditions[c])
+        )
+    checks = [
+        Assignment(
+            participant=participant,
+            position=0,
+            item=n + j,
+            condition=spec.attention.condition,
+            attention=True,
+        )
+        for j in range(len(spec.attention.items))
+    ]
+    half = (n + 1) // 2
+    out = out[:half] + checks + out[half:]
+    for pos, a in enumerate(out, start=1):
+        a.position = pos
+    return out
+
+
+# ---------------------------------------------------------------- statistics of the report
+
+
+def bootstrap_ci(
+    values: list[float], *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean (None with fewer than 2 values); seeded,
+    so a report is reproducible."""
+    if len(values) < 2:
+        return None
+    x = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+class Calibration(BaseModel):
+    """Calibration of credences f against outcomes o ∈ {0, 1}.
+
+    Brier = mean (f − o)²; Murphy: Brier = reliability − resolution + uncertainty +
+    within-bin (the last term is 0 when every forecast equals its bin's mean; it is given so
+    the identity is exact)."""
+
+    n: int
+    brier: float
+    reliability: float
+    resolution: float
+    uncertainty: float
+    within_bin: float
+    ece: float
+    #: Per non-empty bin: (lower edge, mean forecast, observed frequency, count).
+    bins: list[tuple[float, float, float, int]]
+
+
+def calibration(forecasts: list[float], outcomes: list[int], bins: int = 10) -> Calibration | None:
+    """Reliability table, ECE (count-weighted |mean forecast − frequency|) and the Brier
+    score with its Murphy decomposition, over `bins` equal-width bins (None: no data)."""
+    if not forecasts:
+        return None
+    f = np.asarray(forecasts, dtype=float)
+    o = np.asarray(outcomes, dtype=float)
+    n = len(f)
+    obar = float(o.mean())
+    idx = np.minimum((f * bins).astype(int), bins - 1)
+    rel = res = wb = ece = 0.0
+    table: list[tuple[float, float, float, int]] = []
+    for b in range(bins):
+        m = idx == b
+        nk = int(m.sum())
+        if nk == 0:
+            continue
+        fk, ok = float(f[m].mean()), float(o[m].mean())
+        rel += nk / n * (fk - ok) ** 2
+        res += nk / n * (ok - obar) ** 2
+        # E[(f-o)^2] in a bin = (fk-ok)^2 + var(f) - 2 cov(f, o) + var(o); var(o) is the
+        # part resolution and uncertainty account for, the rest is the within-bin term.
+        wb += nk / n * (float(f[m].var()) - 2 * float(((f[m] - fk) * (o[m] - ok)).mean()))
+        ece += nk / n * abs(fk - ok)
+        table.append((b / bins, fk, ok, nk))
+    return Calibration(
+        n=n,
+        brier=float(((f - o) ** 2).mean()),
+        reliability=rel,
+        resolution=res,
+        uncertainty=obar * (1 - obar),
+        within_bin=wb,
+        ece=ece,
+        bins=table,
+    )
+
+
+class ConditionSummary(BaseModel):
+    """One condition (under one judge): how often the honest side was trusted, and the
+    log10 error of P(Z), each with a bootstrap 95% interval."""
+
+    judge: str
+    condition: str
+    rounds: int
+    accuracy: float | None
+    accuracy_ci: tuple[float, float] | None
+    mean_log10_error: float
+    log10_error_ci: tuple[float, float] | None
+    #: Rounds whose P(Z) is exactly 0 (their log10 error uses the floor of 1e-300).
+    zero_truth: int
+    mean_seconds: float
+    timed_out: int
+    calibration: Calibration | None
+
+
+def summarize(rows: list[dict[str, Any]], *, seed: int = 0) -> list[ConditionSummary]:
+    """Per (judge, condition) summaries of result rows (keys: judge, condition,
+    trusted_honest, credence_a, honest_side, log10_error, truth, seconds, timed_out)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["judge"], r["condition"]), []).append(r)
+    out = []
+    order: dict[str, int] = {c: i for i, c in enumerate(PROTOCOLS)}
+    for (judge, cond), rs in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))
+    ):
+        trusted = [float(r["trusted_honest"]) for r in rs if r["trusted_honest"] is not None]
+        errs = [float(r["log10_error"]) for r in rs]
+        cal_rows = [r for r in rs if r["credence_a"] is not None and r["honest_side"] is not None]
+        out.append(
+            ConditionSummary(
+                judge=judge,
+                condition=cond,
+                rounds=len(rs),
+                accuracy=sum(trusted) / len(trusted) if trusted else None,
+                accuracy_ci=bootstrap_ci(trusted, seed=seed),
+                mean_log10_error=sum(errs) / len(errs),
+                log10_error_ci=bootstrap_ci(errs, seed=seed),
+                zero_truth=sum(1 for r in rs if r["truth"] <= 0),
+                mean_seconds=sum(float(r["seconds"] or 0.0) for r in rs) / len(rs),
+                timed_out=sum(1 for r in rs if r.get("timed_out")),
+                calibration=calibration(
+                    [float(r["credence_a"]) for r in cal_rows],
+                    [int(r["honest_side"] == "a") for r in cal_rows],
+                ),
+            )
+        )
+    return out
+
+
+def attention_failures(
+    rows: list[dict[str, Any]], spec: StudySpec
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(judge, participant) → (passed, required) for those who failed the attention rule."""
+    need = spec.attention.min_passed
+    if need is None:
+        need = len(spec.attention.items)
+    passed: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["judge"], r["participant"])
+        passed.setdefault(key, 0)
+        if r["attention"] and r["log10_error"] <= spec.attention.max_log10_error:
+            passed[key] += 1
+    return {k: (v, need) for k, v in passed.items() if v < need}

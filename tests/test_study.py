@@ -1,0 +1,349 @@
+"""Studies: protocols as conditions, the study file, counterbalancing, build, simulate,
+report (numbers checked against direct computations from the stored rows)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from debate.errors import DebateError
+from debate.judges import sim_judge
+from debate.protocol import Decision, JudgeView
+from debate.protocols import consultancy_credence, consultant_honest, run_protocol
+from debate.rounds import deal_round, preset
+from debate.study import StudySpec, assignments, bootstrap_ci, calibration, load_study
+from debate.verify import Oracle
+from store.study import StudyDB
+from store.study_ops import build_study, simulate_study, study_round
+from tui.cli import main
+
+STUDY = """
+title = "tiny"
+instructions = "Estimate P(Z)."
+consent = "We store your estimates."
+conditions = ["oracle", "consultancy", "debate", "offline"]
+participants = 4
+time_limit = 60
+{items}
+[attention]
+condition = "oracle"
+max_log10_error = 0.5
+min_passed = 1
+[[attention.items]]
+preset = "practice"
+seed = 99
+"""
+
+
+def _items(n: int, preset_name: str = "practice") -> str:
+    return "".join(f'[[items]]\npreset = "{preset_name}"\nseed = {20 + i}\n' for i in range(n))
+
+
+def _spec(**over: object) -> StudySpec:
+    base: dict[str, object] = {
+        "title": "t",
+        "conditions": ["oracle", "consultancy", "debate"],
+        "items": [{"seed": i} for i in range(6)],
+        "participants": 6,
+    }
+    return StudySpec.model_validate({**base, **over})
+
+
+# ------------------------------------------------------------------ design
+
+
+def test_latin_square_counterbalances_items_and_conditions() -> None:
+    spec = _spec()
+    k, n = len(spec.conditions), len(spec.items)
+    for squares in (1, 2):
+        seen: Counter[tuple[int, str]] = Counter()
+        at: Counter[tuple[int, int]] = Counter()
+        for p in range(k * squares):
+            rounds = assignments(spec, p)
+            # every participant judges every item exactly once
+            assert sorted(a.item for a in rounds) == list(range(n))
+            assert [a.position for a in rounds] == list(range(1, n + 1))
+            for a in rounds:
+                seen[(a.item, a.condition)] += 1
+                at[(a.item, a.position)] += 1
+            # and sees every condition equally often (k divides n)
+            assert set(Counter(a.condition for a in rounds).values()) == {n // k}
+        # each item appears in each condition equally often across full squares
+        assert all(seen[(i, c)] == squares for i in range(n) for c in spec.conditions)
+    # over n participants, every item is at every position once
+    at = Counter((a.item, a.position) for p in range(n) for a in assignments(spec, p))
+    assert set(at.values()) == {1} and len(at) == n * n
+
+
+def test_between_subject_gives_one_condition_per_participant() -> None:
+    spec = _spec(design="between")
+    for p in range(6):
+        conds = {a.condition for a in assignments(spec, p)}
+        assert conds == {spec.conditions[p % 3]}
+
+
+def test_attention_items_come_mid_sequence_under_their_condition() -> None:
+    spec = _spec(attention={"items": [{"preset": "practice", "seed": 5}], "condition": "oracle"})
+    rounds = assignments(spec, 1)
+    checks = [a for a in rounds if a.attention]
+    assert len(checks) == 1 and checks[0].position == 4 and checks[0].item == 6
+    assert checks[0].condition == "oracle"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            'title = "x"\nconditions = ["debate"]\nitems = [{seed = 1}]\nfoo = 1\n',
+            "foo: unknown key",
+        ),
+        ('title = "x"\nconditions = ["panel"]\nitems = [{seed = 1}]\n', "conditions.0"),
+        ('title = "x"\nconditions = ["debate", "debate"]\nitems = [{seed = 1}]\n', "twice"),
+        ('title = "x"\nconditions = ["debate"]\nitems = [{preset = "huge"}]\n', "unknown preset"),
+        ('title = "x"\nconditions = ["debate"]\nitems = [{world = "no.json"}]\n', "not a file"),
+        ('title = "x"\nconditions = ["debate"\n', "not valid TOML"),
+    ],
+)
+def test_bad_study_files_are_one_line_errors(tmp_path: Path, text: str, needle: str) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    with pytest.raises(DebateError) as exc:
+        load_study(f)
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_cli_bad_study_file_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "s.toml"
+    f.write_text('title = "x"\nconditions = []\nitems = [{seed = 1}]\n')
+    assert main(["study", "build", str(f), "-o", str(tmp_path / "s.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pzjudge: error:") and "conditions" in err and "\n" not in err
+    assert not (tmp_path / "s.db").exists()
+    assert main(["study", "status", str(tmp_path / "none.db")]) == 2
+
+
+def test_example_study_file_is_valid() -> None:
+    spec = load_study(Path(__file__).parent.parent / "examples" / "study.toml")
+    assert spec.participants % len(spec.conditions) == 0
+    assert len(spec.items) % len(spec.conditions) == 0
+
+
+# ------------------------------------------------------------------ protocols
+
+
+def test_consultant_is_honest_about_half_the_time() -> None:
+    s = preset("practice", debate=True)
+    n = 400
+    honest = sum(consultant_honest(deal_round(s, seed)) for seed in range(n))
+    # binomial(400, 1/2): sd 10; 4 sd either side
+    assert abs(honest - n / 2) <= 40
+
+
+def test_consultancy_credence_closed_form() -> None:
+    # claim at the estimate: half an order (of a lie factor of 10) inside the midpoint
+    assert consultancy_credence(0.01, 0.01, 10.0) == pytest.approx(1 / (1 + 10**-0.5))
+    # claim 1.5 orders off: one order past the midpoint
+    assert consultancy_credence(0.01, 10**-3.5, 10.0) == pytest.approx(1 / (1 + 10**1.0))
+
+
+class _Spy:
+    """A judge that records every view it is shown."""
+
+    name = "spy"
+    honest = None
+
+    def __init__(self) -> None:
+        self.views: list[JudgeView] = []
+
+    async def observe(self, view: JudgeView, oracle: Oracle) -> tuple[float, str]:
+        self.views.append(view)
+        return 0.5, "continue"
+
+    async def decide(self, view: JudgeView, oracle: Oracle) -> Decision:
+        self.views.append(view)
+        return Decision(estimate=0.5, credence_a=0.8)
+
+
+def test_each_protocol_shows_what_it_should() -> None:
+    s = preset("practice", debate=True)
+    for seed in range(6):
+        dealt = deal_round(s, seed)
+        assert dealt.claims is not None and dealt.secret.honest_side is not None
+        spy = _Spy()
+        res = asyncio.run(run_protocol(dealt, "oracle", spy))  # type: ignore[arg-type]
+        assert all(v.claims == {} and v.transcript == [] for v in spy.views)
+        assert res.trusted_honest is None and res.honest_side is None
+
+        spy = _Spy()
+        res = asyncio.run(run_protocol(dealt, "consultancy", spy))  # type: ignore[arg-type]
+        honest = consultant_honest(dealt)
+        hs = dealt.secret.honest_side
+        speaks = hs if honest else ("b" if hs == "a" else "a")
+        for v in spy.views:
+            assert v.claims == {"a": dealt.claims[speaks]}
+            assert {t.speaker for t in v.transcript} <= {"a"}
+        # credence 0.8 in the consultant: right exactly when the consultant is honest
+        assert res.trusted_honest is honest
+        assert res.log10_error == pytest.approx(
+            abs(math.log10(0.5) - math.log10(dealt.secret.truth))
+        )
+
+        spy = _Spy()
+        res = asyncio.run(run_protocol(dealt, "offline", spy))  # type: ignore[arg-type]
+        assert spy.views[0].claims == dealt.claims
+        assert len(spy.views[0].transcript) == len(res.turns) > 0
+        assert res.trusted_honest is (hs == "a")
+
+
+def test_simulated_judges_play_every_protocol() -> None:
+    dealt = deal_round(preset("practice", debate=True), 3)
+    for protocol in ("oracle", "consultancy", "debate", "offline"):
+        for j in ("maxent", "bounds", "trust-a"):
+            res = asyncio.run(run_protocol(dealt, protocol, sim_judge(j)))  # type: ignore[arg-type]
+            assert 0.0 <= res.estimate <= 1.0 and not res.errors
+    # trust-a in debate: right exactly when A is honest, and says A's claim
+    res = asyncio.run(run_protocol(dealt, "debate", sim_judge("trust-a")))  # type: ignore[arg-type]
+    assert res.trusted_honest is (dealt.secret.honest_side == "a")
+    assert dealt.claims is not None and res.estimate == dealt.claims["a"]
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def test_calibration_murphy_identity_and_ece_by_hand() -> None:
+    rng = np.random.default_rng(4)
+    f = rng.random(300).tolist()
+    o = [int(x) for x in (rng.random(300) < np.asarray(f) ** 2)]
+    cal = calibration(f, o)
+    assert cal is not None
+    brier = sum((a - b) ** 2 for a, b in zip(f, o, strict=True)) / len(f)
+    assert cal.brier == pytest.approx(brier)
+    total = cal.reliability - cal.resolution + cal.uncertainty + cal.within_bin
+    assert total == pytest.approx(brier, abs=1e-12)
+    # two bins by hand: forecasts 0.15 ×2 (outcomes 0, 1) and 0.9 ×2 (1, 1)
+    cal = calibration([0.15, 0.15, 0.9, 0.9], [0, 1, 1, 1])
+    assert cal is not None
+    assert cal.ece == pytest.approx(0.5 * abs(0.15 - 0.5) + 0.5 * abs(0.9 - 1.0))
+    assert cal.within_bin == pytest.approx(0.0, abs=1e-15)
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_mean() -> None:
+    x = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0]
+    ci = bootstrap_ci(x, seed=3)
+    assert ci == bootstrap_ci(x, seed=3)
+    assert ci is not None and ci[0] < sum(x) / len(x) < ci[1]
+    # normal approximation of the mean's sd: sqrt(p(1-p)/n) ≈ 0.17; the interval is ±~2 sd
+    assert 0.45 < ci[1] - ci[0] < 0.85
+    assert bootstrap_ci([1.0]) is None
+
+
+# ------------------------------------------------------------------ build, simulate, report
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    d = tmp_path_factory.mktemp("study")
+    f = d / "study.toml"
+    f.write_text(STUDY.format(items=_items(4)))
+    _, codes = build_study(f, d / "study.db")
+    with StudyDB(d / "study.db") as db:
+        simulate_study(db, ["maxent", "bounds", "trust-a"])
+    return d, codes
+
+
+def test_same_file_builds_identical_rounds(built: tuple[Path, list[str]]) -> None:
+    d, codes = built
+    _, again = build_study(d / "study.toml", d / "again.db")
+    assert len(again) == len(codes) == 4 and set(again).isdisjoint(codes)
+    with StudyDB(d / "study.db") as a, StudyDB(d / "again.db") as b:
+        # identical but for when each recorded speech was made
+        def timeless(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+            out = []
+            for r in rows:
+                turns = json.loads(str(r["transcript"] or "[]"))
+                for t in turns:
+                    t.pop("started_at"), t.pop("seconds")
+                out.append({**r, "transcript": turns})
+            return out
+
+        assert timeless(a.items()) == timeless(b.items())
+        assert [
+            [(r["position"], r["item"], r["condition"]) for r in a.rounds_of(p["code"])]
+            for p in a.participants()
+        ] == [
+            [(r["position"], r["item"], r["condition"]) for r in b.rounds_of(p["code"])]
+            for p in b.participants()
+        ]
+        # the stored round is the one the pipeline deals, and play re-deals it
+        dealt, turns = study_round(a, 0)
+        row = a.item(0)
+        assert dealt.secret.truth == row["truth"] and json.loads(row["claims"]) == dealt.claims
+        assert turns  # offline is a condition: the transcript was recorded at build
+
+
+def test_build_refuses_an_existing_database(built: tuple[Path, list[str]]) -> None:
+    d, _ = built
+    with pytest.raises(Exception, match="already exists"):
+        build_study(d / "study.toml", d / "study.db")
+
+
+def test_simulated_report_matches_the_stored_rows(
+    built: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    d, _ = built
+    assert main(["study", "report", str(d / "study.db"), "-o", str(d / "rep"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    conn = sqlite3.connect(d / "study.db")
+    # the attention rule, computed directly: passed when log10 error <= 0.5
+    passed = {
+        (j, p): c
+        for j, p, c in conn.execute(
+            "SELECT judge, participant, SUM(attention = 1 AND log10_error <= 0.5) "
+            "FROM results GROUP BY judge, participant"
+        )
+    }
+    failed = {k for k, c in passed.items() if c < 1}
+    assert {(e["judge"], e["participant"]) for e in data["excluded"]} == failed
+    rows = conn.execute(
+        "SELECT judge, participant, condition, log10_error, trusted_honest FROM results "
+        "WHERE attention = 0"
+    ).fetchall()
+    kept = [r for r in rows if (r[0], r[1]) not in failed]
+    assert data["kept"] == len(kept)
+    assert data["conditions"]
+    for s in data["conditions"]:
+        mine = [r for r in kept if r[0] == s["judge"] and r[2] == s["condition"]]
+        assert s["rounds"] == len(mine)
+        assert s["mean_log10_error"] == pytest.approx(sum(r[3] for r in mine) / len(mine))
+        trusted = [r[4] for r in mine if r[4] is not None]
+        if s["condition"] == "oracle":
+            assert s["accuracy"] is None and not trusted
+        else:
+            assert s["accuracy"] == pytest.approx(sum(trusted) / len(trusted))
+    for name in ("conditions.csv", "by_item.csv", "accuracy.png", "reliability.png", "report.html"):
+        assert (d / "rep" / name).stat().st_size > 0
+    page = (d / "rep" / "report.html").read_text()
+    assert "data:image/png;base64," in page and "<script" not in page
+
+
+def test_simulate_resumes_and_status_counts(
+    built: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    d, codes = built
+    with StudyDB(d / "study.db") as db:
+        assert simulate_study(db, ["maxent"]) == 0  # all already judged: nothing new
+    assert main(["study", "status", str(d / "study.db"), "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert [p["code"] for p in st["participants"]] == codes
+    for p in st["participants"]:
+        assert p["rounds"] == 5 and p["judged"] == 0
+        assert p["simulated"] == {"sim:bounds": 5, "sim:maxent": 5, "sim:trust-a": 5}

@@ -1,0 +1,141 @@
+"""`pzjudge study build|status|simulate|report`: studies from the command line.
+
+Registered on the top-level parser by `add_study_commands`; heavy imports happen only when
+a command runs (see `tui.cli._one_blas_thread`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_safe(v) for v in obj]
+    return obj
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from store.study_ops import build_study
+
+    spec, codes = build_study(args.study, args.out)
+    if args.json:
+        print(json.dumps({"study": spec.title, "db": str(args.out), "codes": codes}, indent=2))
+        return 0
+    print(
+        f"Built {spec.title!r} into {args.out}: {len(spec.items)} items, conditions "
+        f"{', '.join(spec.conditions)} ({spec.design}-subject), {len(codes)} participants."
+    )
+    print("Participant codes (give one to each participant):")
+    for i, c in enumerate(codes, start=1):
+        print(f"  {i:3d}  {c}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from store.study import StudyDB
+    from store.study_ops import status
+
+    with StudyDB(args.db) as db:
+        title = db.meta()["title"]
+        rows = status(db)
+    if args.json:
+        print(json.dumps({"study": title, "participants": rows}, indent=2))
+        return 0
+    print(f"{title}: {sum(r['finished'] for r in rows)} of {len(rows)} participants finished")
+    print(f"{'#':>3s}  {'code':8s}  {'judged':>9s}  consented  finished  simulated")
+    for r in rows:
+        sims = ", ".join(f"{j} {n}" for j, n in r["simulated"].items()) or "-"
+        print(
+            f"{r['number']:3d}  {r['code']:8s}  {r['judged']:4d}/{r['rounds']:<4d}  "
+            f"{'yes' if r['consented'] else 'no':9s}  {'yes' if r['finished'] else 'no':8s}  {sims}"
+        )
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from store.study import StudyDB
+    from store.study_ops import check_judges, simulate_study
+
+    judges = check_judges([j.strip() for j in args.judges.split(",") if j.strip()])
+    with StudyDB(args.db) as db:
+        n = simulate_study(db, judges)
+    if args.json:
+        print(json.dumps({"judgements": n}))
+    else:
+        print(f"{n} judgements by {', '.join('sim:' + j for j in judges)} stored in {args.db}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from store.study import StudyDB
+    from store.study_ops import study_spec
+    from tui.study_report import condition_table, report_data, write_report
+
+    with StudyDB(args.db) as db:
+        data = report_data(study_spec(db), db.results(), db.items())
+    files = write_report(data, Path(args.out)) if args.out else []
+    if args.json:
+        print(
+            json.dumps(_safe({**data, "files": [str(f) for f in files]}), indent=2, allow_nan=False)
+        )
+        return 0
+    print(f"{data['title']}: {data['kept']} judgements kept of {data['rows']}")
+    print(
+        f"{'judge':14s} {'condition':12s} {'n':>4s} {'accuracy':>18s} "
+        f"{'log10 error':>20s} {'ECE':>5s}"
+    )
+    for r in condition_table(data):
+        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
+        if r["accuracy_lo"] is not None:
+            acc += f" [{r['accuracy_lo']:.2f},{r['accuracy_hi']:.2f}]"
+        err = f"{r['mean_log10_error']:.2f}"
+        if r["log10_error_lo"] is not None:
+            err += f" [{r['log10_error_lo']:.2f},{r['log10_error_hi']:.2f}]"
+        ece = "-" if r["ece"] is None else f"{r['ece']:.2f}"
+        print(
+            f"{r['judge'][:14]:14s} {r['condition']:12s} {r['rounds']:4d} {acc:>18s} "
+            f"{err:>20s} {ece:>5s}"
+        )
+    if data["excluded"]:
+        print(f"excluded by the attention rule: {len(data['excluded'])} participant-judges")
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+def add_study_commands(sub: Any) -> None:
+    """Register `pzjudge study build|status|simulate|report` on the top-level parser."""
+    sp = sub.add_parser(
+        "study",
+        help="studies: build, status, simulate, report (README: Run a study)",
+        description="A study: the same dealt rounds for every participant, conditions "
+        "(protocols) counterbalanced, and a report.",
+    )
+    ssub = sp.add_subparsers(dest="study_command", required=True, metavar="STEP")
+
+    def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = ssub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+        p.set_defaults(func=fn)
+        return p
+
+    b = add("build", cmd_build, "deal every round of a study file into a new study database")
+    b.add_argument("study", metavar="STUDY.toml", help="the study file (examples/study.toml)")
+    b.add_argument("-o", "--out", required=True, metavar="STUDY.db", help="database to create")
+    s = add("status", cmd_status, "who finished what")
+    s.add_argument("db", metavar="STUDY.db")
+    m = add("simulate", cmd_simulate, "play every participant's rounds with simulated judges")
+    m.add_argument("db", metavar="STUDY.db")
+    m.add_argument("--judges", default="maxent,bounds,trust-a", help="comma-separated sim judges")
+    r = add("report", cmd_report, "per condition accuracy, log10 error, calibration; files")
+    r.add_argument("db", metavar="STUDY.db")
+    r.add_argument("-o", "--out", metavar="DIR", help="write CSV, PNG and report.html here")

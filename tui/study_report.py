@@ -1,0 +1,228 @@
+"""`pzjudge study report`: the numbers of a study as CSV tables, PNG figures and one
+self-contained HTML page (figures inlined), from the rows stored in the study database.
+
+The numbers come from `debate.study` (summaries, bootstrap intervals, calibration); this
+module only selects rows (attention items out, participants who failed the attention rule
+out) and writes files. Figures need matplotlib (the `plots` extra); without it the tables
+and page are still written and the page says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from debate.study import (
+    StudySpec,
+    attention_failures,
+    bootstrap_ci,
+    summarize,
+)
+
+
+def report_data(
+    spec: StudySpec, rows: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Everything the report shows, as plain data (what `--json` prints)."""
+    failed = attention_failures(rows, spec)
+    kept = [r for r in rows if not r["attention"] and (r["judge"], r["participant"]) not in failed]
+    names = {it["id"]: it["name"] for it in items}
+    by_item: list[dict[str, Any]] = []
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for r in kept:
+        groups.setdefault((r["judge"], names[r["item"]], r["condition"]), []).append(
+            r["log10_error"]
+        )
+    for (judge, item, cond), errs in sorted(groups.items()):
+        by_item.append(
+            {
+                "judge": judge,
+                "item": item,
+                "condition": cond,
+                "rounds": len(errs),
+                "mean_log10_error": sum(errs) / len(errs),
+                "log10_error_lo": _ci(bootstrap_ci(errs), 0),
+                "log10_error_hi": _ci(bootstrap_ci(errs), 1),
+            }
+        )
+    return {
+        "title": spec.title,
+        "rows": len(rows),
+        "kept": len(kept),
+        "conditions": [s.model_dump() for s in summarize(kept)],
+        "by_item": by_item,
+        "excluded": [
+            {"judge": j, "participant": p, "passed": a, "required": b}
+            for (j, p), (a, b) in sorted(failed.items())
+        ],
+    }
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if not rows:
+            fh.write("")
+            return
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _ci(ci: Any, i: int) -> float | None:
+    return None if ci is None else float(ci[i])
+
+
+def condition_table(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (judge, condition): the table of the report."""
+    out = []
+    for s in data["conditions"]:
+        cal = s["calibration"] or {}
+        out.append(
+            {
+                "judge": s["judge"],
+                "condition": s["condition"],
+                "rounds": s["rounds"],
+                "accuracy": s["accuracy"],
+                "accuracy_lo": _ci(s["accuracy_ci"], 0),
+                "accuracy_hi": _ci(s["accuracy_ci"], 1),
+                "mean_log10_error": s["mean_log10_error"],
+                "log10_error_lo": _ci(s["log10_error_ci"], 0),
+                "log10_error_hi": _ci(s["log10_error_ci"], 1),
+                "zero_truth": s["zero_truth"],
+                "mean_seconds": s["mean_seconds"],
+                "timed_out": s["timed_out"],
+                "brier": cal.get("brier"),
+                "reliability": cal.get("reliability"),
+                "resolution": cal.get("resolution"),
+                "uncertainty": cal.get("uncertainty"),
+                "ece": cal.get("ece"),
+            }
+        )
+    return out
+
+
+def _figures(data: dict[str, Any], out: Path) -> list[Path]:
+    """accuracy.png, log10_error.png, reliability.png (an empty list without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    table = condition_table(data)
+    judges = sorted({r["judge"] for r in table})
+    conds = list(dict.fromkeys(r["condition"] for r in table))
+    paths = []
+    for key, label, fname in (
+        ("accuracy", "judge accuracy (trusted the honest side)", "accuracy.png"),
+        ("mean_log10_error", "mean log10 error of P(Z) (orders of magnitude)", "log10_error.png"),
+    ):
+        lo_key = "accuracy_lo" if key == "accuracy" else "log10_error_lo"
+        hi_key = "accuracy_hi" if key == "accuracy" else "log10_error_hi"
+        fig, ax = plt.subplots(figsize=(6.4, 3.6))
+        width = 0.8 / max(1, len(judges))
+        for j, judge in enumerate(judges):
+            xs, ys, errs = [], [], [[], []]
+            for c, cond in enumerate(conds):
+                r = next((r for r in table if r["judge"] == judge and r["condition"] == cond), None)
+                if r is None or r[key] is None:
+                    continue
+                xs.append(c + (j - (len(judges) - 1) / 2) * width)
+                ys.append(r[key])
+                lo, hi = r[lo_key], r[hi_key]
+                errs[0].append(r[key] - lo if lo is not None else 0.0)
+                errs[1].append(hi - r[key] if hi is not None else 0.0)
+            ax.bar(xs, ys, width, yerr=errs, capsize=3, label=judge)
+        ax.set_xticks(range(len(conds)), conds)
+        ax.set_ylabel(label, fontsize=8)
+        ax.set_title(f"{data['title']}: 95% bootstrap intervals", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / fname
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    fig, ax = plt.subplots(figsize=(4.4, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    for s in data["conditions"]:
+        cal = s["calibration"]
+        if not cal:
+            continue
+        xs = [b[1] for b in cal["bins"]]
+        ys = [b[2] for b in cal["bins"]]
+        ax.plot(xs, ys, marker="o", label=f"{s['judge']} {s['condition']} (ECE {cal['ece']:.2f})")
+    ax.set_xlabel("credence that A is honest")
+    ax.set_ylabel("how often A was honest")
+    ax.set_title("reliability", fontsize=9)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = out / "reliability.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+    return paths
+
+
+def _html_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>none</p>"
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        return html.escape("" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r.values()) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(data: dict[str, Any], out: Path) -> list[Path]:
+    """Write the tables, figures and report.html into `out` (created); the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    table = condition_table(data)
+    files = []
+    for name, rows in (
+        ("conditions.csv", table),
+        ("by_item.csv", data["by_item"]),
+        ("excluded.csv", data["excluded"]),
+    ):
+        _write_csv(out / name, rows)
+        files.append(out / name)
+    figs = _figures(data, out)
+    files += figs
+    imgs = "".join(
+        f'<img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}">'
+        for p in figs
+    )
+    if not figs:
+        imgs = "<p>Figures need matplotlib: pip install 'pzjudge[plots]'.</p>"
+    page = io.StringIO()
+    page.write(
+        "<!doctype html><meta charset=utf-8>"
+        f"<title>{html.escape(data['title'])}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse;font-size:.85em}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}img{max-width:100%}</style>"
+        f"<h1>{html.escape(data['title'])}</h1>"
+        f"<p>{data['kept']} judgements kept of {data['rows']} (attention-check rounds and "
+        "participants who failed the attention rule are left out). Accuracy: the final "
+        "credence favoured the honest side (consultancy: the consultant when honest, else "
+        "not). Intervals: 95% percentile bootstrap of the mean. ECE: expected calibration "
+        "error over 10 bins; Brier = reliability − resolution + uncertainty (+ a within-bin "
+        "term).</p>"
+        f"<h2>By condition</h2>{_html_table(table)}{imgs}"
+        f"<h2>By item</h2>{_html_table(data['by_item'])}"
+        f"<h2>Attention exclusions</h2>{_html_table(data['excluded'])}"
+    )
+    (out / "report.html").write_text(page.getvalue(), encoding="utf-8")
+    files.append(out / "report.html")
+    return files
