@@ -347,3 +347,19 @@ def test_simulate_resumes_and_status_counts(
     for p in st["participants"]:
         assert p["rounds"] == 5 and p["judged"] == 0
         assert p["simulated"] == {"sim:bounds": 5, "sim:maxent": 5, "sim:trust-a": 5}
+
+
+def test_debate_command_plays_every_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+    for protocol in ("oracle", "consultancy", "offline"):
+        args = ["debate", "--seed", "5", "--preset", "practice", "--protocol", protocol]
+        assert main([*args, "--judge", "trust-a", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["protocol"] == protocol and out["seed"] == 5
+        dealt = deal_round(preset("practice", debate=True), 5)
+        assert out["truth"] == dealt.secret.truth
+        assert len(out["claims"]) == {"oracle": 0, "consultancy": 1, "offline": 2}[protocol]
+    assert (
+        main(["debate", "--a", "builtin:honest", "--b", "builtin:pairwise", "--protocol", "oracle"])
+        == 2
+    )
+    assert "drop --a and --b" in capsys.readouterr().err

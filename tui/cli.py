@@ -358,6 +358,10 @@ def cmd_debate(args: argparse.Namespace) -> int:
         debaters = debaters_of(dealt, base_url=args.base_url)
         a, b, world = debaters["a"], debaters["b"], dealt.world
     _warn_unsandboxed([a, b])
+    if args.protocol != "debate":
+        from tui.study_cli import run_other_protocol
+
+        return run_other_protocol(args, dealt, judge, {"a": a, "b": b})
     store = _open_store(args)  # before the debate: a bad database fails fast
     recorder = None
     if store is not None:
@@ -767,6 +771,12 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("--a", metavar="SPEC", help="debater A, fixed (with --b): sides not dealt")
     db.add_argument("--b", metavar="SPEC", help="debater B, fixed (with --a)")
     db.add_argument("--judge", default="maxent", metavar="SPEC", help="simulated or llm judge")
+    db.add_argument(
+        "--protocol",
+        choices=["oracle", "consultancy", "debate", "offline"],
+        default="debate",
+        help="what the judge gets (default debate; the others are not stored in the game's db)",
+    )
     db.add_argument("--rules", help="rules file (TOML)")
     db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
     _store_args(db, record=True)

@@ -139,3 +139,29 @@ def add_study_commands(sub: Any) -> None:
     r = add("report", cmd_report, "per condition accuracy, log10 error, calibration; files")
     r.add_argument("db", metavar="STUDY.db")
     r.add_argument("-o", "--out", metavar="DIR", help="write CSV, PNG and report.html here")
+
+
+def run_other_protocol(args: argparse.Namespace, dealt: Any, judge: Any, debaters: Any) -> int:
+    """`pzjudge debate --protocol oracle|consultancy|offline`: the same dealt round judged
+    under another protocol (printed, not stored: the game's store records debates)."""
+    import asyncio
+
+    from debate.protocols import run_protocol
+
+    if dealt is None:
+        from debate.errors import DebateError
+
+        raise DebateError("--protocol other than debate deals the sides: drop --a and --b")
+    res = asyncio.run(run_protocol(dealt, args.protocol, judge, debaters=debaters))
+    if args.json:
+        print(json.dumps(_safe(res.model_dump(mode="json")), indent=2, allow_nan=False))
+        return 0
+    shown = ", ".join(f"{k.upper()} claims {v:.4g}" for k, v in res.claims.items()) or "no claims"
+    print(f"{res.protocol} round {res.seed}: {shown}; {len(res.turns)} turns; judge {res.judge}")
+    print(f"estimate {res.estimate:.4g}, P(Z) = {res.truth:.4g}: log10 error {res.log10_error:.2f}")
+    if res.trusted_honest is not None:
+        print(
+            f"credence in the honest side {res.credence_honest:.2f}: "
+            f"{'trusted' if res.trusted_honest else 'did not trust'} the honest side"
+        )
+    return 0
