@@ -15,7 +15,8 @@ KEYS = """\
 
 **Everywhere**: `?` this help · `ctrl+t` light/dark theme · `ctrl+q` quit · `esc` back
 
-**Home**: `p` play · `r` resume · `t` practice round · `m` mimic round · `s` stats · `e` settings · `q` quit
+**Home**: `p` play · `r` resume · `t` practice round · `m` mimic round · `s` stats ·
+`e` settings · `q` quit
 
 **Setup**: arrows + `space` pick a preset · `tab` next field · `ctrl+s` start
 
