@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -70,23 +71,29 @@ class Rules(BaseModel):
         )
 
 
+def read_toml(p: Path, what: str) -> dict[str, Any]:
+    """A TOML file (`what`: "rules", "study") as a dict; any failure to read or parse it is a
+    one-line DebateError that says what to fix."""
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DebateError(f"{p}: no such {what} file; check the path") from None
+    except OSError as exc:
+        raise DebateError(f"{p}: cannot read the {what} file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise DebateError(f"{p}: not a text file; a {what} file is TOML in UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise DebateError(f"{p}: tables and arrays nest too deeply; fix the file") from None
+
+
 def load_rules(path: str | Path | None) -> Rules:
     """Rules from a TOML file (keys as in `Rules`), or the defaults when path is None."""
     if path is None:
         return Rules()
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DebateError(f"{p}: no such rules file; check the path") from None
-    except OSError as exc:
-        raise DebateError(f"{p}: cannot read the rules file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise DebateError(f"{p}: not a text file; rules are TOML in UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
-    except RecursionError:
-        raise DebateError(f"{p}: tables and arrays nest too deeply; rules are flat") from None
+    data = read_toml(p, "rules")
     data = data.get("rules", data)
     try:
         return Rules.model_validate(data)

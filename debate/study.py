@@ -16,7 +16,6 @@ decomposition of the Brier score).
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from debate.errors import DebateError
 from debate.protocols import PROTOCOLS, ProtocolName
 from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, deal_round, preset
+from debate.rules import read_toml
 from latent.world import World
 
 
@@ -103,16 +103,7 @@ class StudySpec(BaseModel):
 def load_study(path: str | Path) -> StudySpec:
     """A study file, validated; any problem is a one-line DebateError naming the field."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DebateError(f"{p}: no such study file; check the path") from None
-    except OSError as exc:
-        raise DebateError(f"{p}: cannot read the study file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise DebateError(f"{p}: not a text file; a study is TOML in UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    data = read_toml(p, "study")
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
