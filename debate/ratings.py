@@ -97,7 +97,9 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _bootstrap_mean(values: np.ndarray, rng: np.random.Generator, resamples: int) -> Estimate:
+def bootstrap_mean(values: np.ndarray, rng: np.random.Generator, resamples: int) -> Estimate:
+    """The mean of `values` and its percentile bootstrap 95% interval (`resamples` draws of
+    len(values) with replacement from `rng`)."""
     idx = rng.integers(0, len(values), size=(resamples, len(values)))
     low, high = _interval(values[idx].mean(axis=1))
     return Estimate(value=float(values.mean()), low=low, high=high)
@@ -161,12 +163,12 @@ def rate(
             JudgeRating(
                 name=judge,
                 debates=len(rows),
-                accuracy=_bootstrap_mean(
+                accuracy=bootstrap_mean(
                     np.array([g.honest_trusted is True for g in rows], dtype=float),
                     rng,
                     resamples,
                 ),
-                log10_error=_bootstrap_mean(
+                log10_error=bootstrap_mean(
                     np.array([g.log10_error for g in rows], dtype=float), rng, resamples
                 ),
             )

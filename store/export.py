@@ -17,17 +17,34 @@ import shutil
 import statistics
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
+
+from debate.ratings import RESAMPLES, Game, bootstrap_mean, rate
 from debate.secrets import scrub
 from store.db import Store, _js, insert
 from store.errors import StoreError
 from store.schema import row_problem
 
-#: Version of the exported row format (see docs/logs.md for the policy).
-EXPORT_VERSION = 1
+#: Version of the exported row format (see docs/logs.md for the policy). 2: study fields.
+EXPORT_VERSION = 2
+
+#: Where a judgement sits in a study (all null outside studies), in column order.
+STUDY_FIELDS = [
+    "study",
+    "participant",
+    "item",
+    "condition",
+    "position",
+    "protocol",
+    "time_limit",
+    "timed_out",
+    "attention",
+]
 
 #: Every row's keys, in order (CSV columns); nested values (JSON objects) come last.
 FIELDS = [
@@ -62,6 +79,7 @@ FIELDS = [
     "seconds",
     "created_at",
     "kind",
+    *STUDY_FIELDS,
     "baselines",
     "claims",
     "evidence",
@@ -81,7 +99,9 @@ _SQL = (
     " j.interval_hi, j.covered, j.credence_a, j.trusted_honest, j.trust_log_score,"
     " r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds, j.created_at,"
     " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
-    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources, r.kind"
+    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources, r.kind,"
+    " r.study, r.participant, r.item, r.condition, r.position, r.protocol, r.time_limit,"
+    " r.timed_out, r.attention"
     " FROM judgements j JOIN rounds r ON r.id = j.round_id"
     " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
 )
@@ -186,8 +206,16 @@ def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
         "seconds": r[25],
         "created_at": r[26],
         "kind": r[37],
+        **_study(r),
         "baselines": {"independence": r[27], "maxent": r[28], "lower": r[29], "upper": r[30]},
     }
+
+
+def _study(r: tuple[Any, ...]) -> dict[str, Any]:
+    """The study fields of a database tuple (`STUDY_FIELDS`, null outside studies)."""
+    values = list(r[38:47])
+    values[7], values[8] = _bool(values[7]), _bool(values[8])
+    return dict(zip(STUDY_FIELDS, values, strict=True))
 
 
 class ExportRows(Iterator[dict[str, Any]]):
@@ -435,6 +463,7 @@ def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
         r[25],
         r[26],
         r[37],
+        *(_tf(v) if isinstance(v, bool) else v for v in _study(r).values()),
         _cell(d["baselines"]),
     ]
 
@@ -648,6 +677,7 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "started_at": created,
                 # logs exported before rounds had a kind were all P(Z) rounds
                 "kind": row.get("kind") or "pz",
+                **{k: _sql_value(row.get(k)) for k in STUDY_FIELDS},
             },
         )
         for turn in row.get("turns") or []:
@@ -684,6 +714,11 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
     return True
 
 
+def _sql_value(v: Any) -> Any:
+    """A study field as SQLite stores it (booleans as 0/1)."""
+    return int(v) if isinstance(v, bool) else v
+
+
 def _sources(value: Any) -> dict[str, list[str]] | None:
     """An imported `evidence_sources`, checked: {key: list of "a", "b", "judge"} or null."""
     if value is None:
@@ -702,7 +737,13 @@ _SCORE_KEYS = ("log10_error", "regret_bits", "covered", "trust_log_score", "trus
 
 # -- statistics ---------------------------------------------------------------------------
 
-GroupBy = Literal["judge", "rules", "debaters", "kind"]
+GroupBy = Literal[
+    "judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"
+]
+#: The groupings `stats` knows, in the order the help lists them.
+GROUPINGS: tuple[str, ...] = GroupBy.__args__  # type: ignore[attr-defined]
+#: The group of a row outside any study, when grouping by a study field.
+NO_STUDY = "(no study)"
 #: Reliability bins of the trust credence (equal width on [0, 1]).
 N_BINS = 10
 
@@ -742,34 +783,99 @@ def calibration(
     return (ece if n else None), out
 
 
-def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> list[dict[str, Any]]:
-    """Per judge / rule set / debater pair / round kind: errors, regret, trust and its
-    calibration, and the independence and max-ent baselines' errors on the same rounds and
-    evidence. Rounds of another kind than P(Z) (mimic rounds) are never pooled with P(Z).
+def _keys(row: dict[str, Any], by: str) -> list[str]:
+    """The groups a row counts in: one, or for `debater` each distinct debater of the round
+    (none when the round had no two debaters)."""
+    kind = row["kind"] or "pz"
+    if by == "kind":
+        return [kind]
+    if kind != "pz":
+        # another measurement (a mimic's next book): never pooled with P(Z) rounds
+        return [f"{row['judge']} [{kind}]" if by == "judge" else f"[{kind}]"]
+    if by == "judge":
+        return [row["judge"]]
+    if by == "rules":
+        return [_rules_label(row["rules"])]
+    if by == "debaters":
+        return [f"{row['debater_a'] or '-'} vs {row['debater_b'] or '-'}"]
+    if by == "debater":
+        if not (row["debater_a"] and row["debater_b"] and row["honest_side"] in ("a", "b")):
+            return []
+        return sorted({row["debater_a"], row["debater_b"]})
+    value = row.get(by)
+    return [NO_STUDY if value is None else str(value)]
 
-    Practice rounds are left out unless `practice` is true.
-    """
-    if by not in ("judge", "rules", "debaters", "kind"):
-        raise StoreError(f"unknown grouping {by!r}; use judge, rules, debaters or kind")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in export_rows(store):
-        if row["practice"] and not practice:
+
+def _games(rows: Iterable[dict[str, Any]]) -> list[Game]:
+    """Rounds with two debaters as the ratings see them: the spec that argued the truth, the
+    spec that lied, and whether the judge trusted the honest one (None: trusted nobody)."""
+    games = []
+    for r in rows:
+        if not (r["debater_a"] and r["debater_b"] and r["honest_side"] in ("a", "b")):
             continue
-        kind = row["kind"] or "pz"
-        if by == "kind":
-            key = kind
-        elif kind != "pz":
-            # another measurement (a mimic's next book): never pooled with P(Z) rounds
-            key = f"{row['judge']} [{kind}]" if by == "judge" else f"[{kind}]"
-        elif by == "judge":
-            key = row["judge"]
-        elif by == "rules":
-            key = _rules_label(row["rules"])
-        else:
-            key = f"{row['debater_a'] or '-'} vs {row['debater_b'] or '-'}"
-        groups.setdefault(key, []).append(row)
+        if (r["kind"] or "pz") != "pz":
+            continue
+        a_honest = r["honest_side"] == "a"
+        trust = r["trust"]
+        games.append(
+            Game(
+                honest=r["debater_a"] if a_honest else r["debater_b"],
+                liar=r["debater_b"] if a_honest else r["debater_a"],
+                judge=r["judge"],
+                honest_trusted=None if trust is None else trust == r["honest_side"],
+                # judges' figures of `rate` are not read here: a missing error counts 0
+                log10_error=r["log10_error"] or 0.0,
+            )
+        )
+    return games
+
+
+def _interval(values: list[float], rng: np.random.Generator, resamples: int) -> list[float] | None:
+    """Percentile bootstrap 95% interval of the mean, as `debate.ratings` makes them (None
+    with no values)."""
+    if not values:
+        return None
+    est = bootstrap_mean(np.asarray(values, dtype=float), rng, resamples)
+    return [est.low, est.high]
+
+
+def stats(
+    source: Store | Iterable[dict[str, Any]],
+    by: GroupBy = "judge",
+    *,
+    practice: bool = False,
+    resamples: int = RESAMPLES,
+) -> list[dict[str, Any]]:
+    """Per judge / rule set / debater pair / round kind / study condition, item or
+    participant / debater: errors, regret, trust and its calibration, and the independence
+    and max-ent baselines' errors on the same rounds and evidence. Rounds of another kind
+    than P(Z) (mimic rounds) are never pooled with P(Z).
+
+    `source` is a store or export rows (`store.study_export.study_rows` for a study).
+    The mean log10 error and the share trusting the honest side carry percentile bootstrap
+    95% intervals over rounds (`resamples` resamples, seeded by the group's name, so the
+    same rows give the same intervals). By `debater`, a round counts for each of its two
+    debaters, and each debater also gets its Bradley–Terry ratings as honest and as liar
+    (`debate.ratings.rate`, over all rounds with two debaters).
+
+    Practice rounds and a study's attention checks are left out unless `practice` is true.
+    """
+    if by not in GROUPINGS:
+        raise StoreError(f"unknown grouping {by!r}; use {', '.join(GROUPINGS)}")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    kept = []
+    for row in export_rows(source) if isinstance(source, Store) else source:
+        if (row["practice"] or row.get("attention")) and not practice:
+            continue
+        kept.append(row)
+        for key in _keys(row, by):
+            groups.setdefault(key, []).append(row)
+    ratings = {}
+    if by == "debater":
+        ratings = {d.name: d for d in rate(_games(kept), resamples=resamples).debaters}
     out = []
     for key, rows in sorted(groups.items()):
+        rng = np.random.default_rng([zlib.crc32(key.encode()), 15])
         errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
         regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in rows]
         trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
@@ -792,21 +898,35 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
         inside = [
             r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
             for r in rows
-            if r["baselines"].get("lower") is not None
+            if r["baselines"]
+            and r["baselines"].get("lower") is not None
             and r["baselines"].get("upper") is not None
             and r["estimate"] is not None
         ]
         covered = [r["covered"] for r in rows if r["covered"] is not None]
+        extra: dict[str, Any] = {}
+        if by == "debater":
+            d = ratings.get(key)
+            extra = {
+                "as_honest": 0 if d is None else d.as_honest,
+                "won_as_honest": 0 if d is None else d.won_as_honest,
+                "as_liar": 0 if d is None else d.as_liar,
+                "fooled_as_liar": 0 if d is None else d.fooled_as_liar,
+                "honest_rating": None if d is None or d.honest is None else d.honest.model_dump(),
+                "liar_rating": None if d is None or d.liar is None else d.liar.model_dump(),
+            }
         out.append(
             {
                 "group": key,
                 "rounds": len(rows),
                 "mean_log10_error": _mean(errs),
+                "mean_log10_error_ci": _interval(errs, rng, resamples),
                 "median_log10_error": statistics.median(errs) if errs else None,
                 "mean_regret_bits": _mean(regrets),
                 "median_regret_bits": statistics.median(regrets) if regrets else None,
                 "trust_rounds": len(trusted),
                 "trusted_honest_rate": _mean([float(t) for t in trusted]),
+                "trusted_honest_rate_ci": _interval([float(t) for t in trusted], rng, resamples),
                 "mean_trust_honest": _mean(
                     [r["trust_honest"] for r in rows if r["trust_honest"] is not None]
                 ),
@@ -818,6 +938,7 @@ def stats(store: Store, by: GroupBy = "judge", *, practice: bool = False) -> lis
                 "maxent_log10_error": _mean(me),
                 "beats_independence_rate": _mean([float(b) for b in beats]),
                 "beats_maxent_rate": _mean([float(b) for b in beats_me]),
+                **extra,
             }
         )
     return out
@@ -847,10 +968,10 @@ def _has_trust(row: dict[str, Any]) -> bool:
 _COLUMNS = [
     ("group", "group", "s"),
     ("rounds", "rounds", "d"),
-    ("mean_log10_error", "err mean", ".2f"),
+    ("mean_log10_error", "err mean [95% CI]", "ci.2f"),
     ("median_log10_error", "err med", ".2f"),
     ("mean_regret_bits", "regret", ".3g"),
-    ("trusted_honest_rate", "trusted", "%"),
+    ("trusted_honest_rate", "trusted [95% CI]", "ci%"),
     ("trust_ece", "ECE", ".3f"),
     ("independence_log10_error", "indep err", ".2f"),
     ("maxent_log10_error", "maxent err", ".2f"),
@@ -859,18 +980,33 @@ _COLUMNS = [
 ]
 
 
-def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
-    """A plain text table of `stats` rows (errors in orders of magnitude)."""
+#: Columns added by `--by debater`: Bradley–Terry ratings (log-odds) with their intervals.
+_DEBATER_COLUMNS = [
+    ("honest_rating", "rating as honest [95% CI]", "est"),
+    ("liar_rating", "rating as liar [95% CI]", "est"),
+]
 
-    def fmt(v: Any, spec: str) -> str:
+
+def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
+    """A plain text table of `stats` rows (errors in orders of magnitude); a mean with an
+    interval reads `value [low, high]`."""
+
+    def fmt(v: Any, spec: str, r: dict[str, Any], k: str) -> str:
         if v is None:
             return "-"
+        if spec == "est":
+            return f"{v['value']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]"
+        if spec.startswith("ci"):
+            ci = r.get(f"{k}_ci")
+            one = (lambda x: f"{100 * x:.0f}%") if spec == "ci%" else (lambda x: f"{x:.2f}")
+            return one(v) + ("" if ci is None else f" [{one(ci[0])}, {one(ci[1])}]")
         if spec == "%":
             return f"{100 * v:.0f}%"
         return format(v, spec)
 
-    header = [by if k == "group" else title for k, title, _ in _COLUMNS]
-    body = [[fmt(r[k], spec) for k, _, spec in _COLUMNS] for r in rows]
+    columns = _COLUMNS + (_DEBATER_COLUMNS if rows and "honest_rating" in rows[0] else [])
+    header = [by if k == "group" else title for k, title, _ in columns]
+    body = [[fmt(r[k], spec, r, k) for k, _, spec in columns] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
     lines = []
     for cells in [header, *body]:
@@ -882,6 +1018,12 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
     if not rows:
         lines.append("(no judgements yet)")
     calibrated = [r for r in rows if r["reliability"]]
+    if columns is not _COLUMNS:
+        lines += [
+            "",
+            "rating: Bradley-Terry log-odds; rating as honest of X minus rating as liar of Y "
+            "is the log-odds the judge trusts X over Y",
+        ]
     if calibrated:
         lines += ["", "reliability of the credence that A is honest (bin: n, said → was):"]
         for r in calibrated:

@@ -229,6 +229,27 @@ def m004_debate_id(db: Database) -> None:
     db.table("rounds").create_index(["debate_id"])
 
 
+@migrations(name="005_study_fields")
+def m005_study_fields(db: Database) -> None:
+    """Rounds played in a study say which: the study, the participant's code, the item, the
+    condition, the position in the participant's order, the protocol, the time limit and
+    whether it was hit, and whether the item was an attention check. Null outside studies
+    (every round before this)."""
+    rounds = db.table("rounds")
+    for name, kind in (
+        ("study", str),
+        ("participant", str),
+        ("item", str),
+        ("condition", str),
+        ("position", int),
+        ("protocol", str),
+        ("time_limit", float),
+        ("timed_out", int),
+        ("attention", int),
+    ):
+        rounds.add_column(name, kind)
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)

@@ -44,8 +44,9 @@ class Baselines(_Row):
 
 
 class Claims(_Row):
-    a: Prob
-    b: Prob
+    # a study's consultancy round shows one claim (the consultant's, "a")
+    a: Prob | None = None
+    b: Prob | None = None
 
 
 class CitationRow(_Row):
@@ -122,6 +123,16 @@ class LogRow(_Row):
     created_at: Seconds
     #: What was judged; logs from before the field are P(Z) rounds.
     kind: Literal["pz", "mimic"] | None = None
+    #: Where the judgement sits in a study (all null outside studies).
+    study: Name | None = None
+    participant: Name | None = None
+    item: Name | None = None
+    condition: Name | None = None
+    position: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    protocol: Literal["oracle", "consultancy", "debate", "offline"] | None = None
+    time_limit: Annotated[float, Field(gt=0.0)] | None = None
+    timed_out: bool | None = None
+    attention: bool | None = None
     baselines: Baselines | None = None
     claims: Claims | None = None
     evidence: dict[Annotated[str, Field(max_length=10_000)], Prob] | None = None

@@ -465,9 +465,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                 debate_id=debate_id,
             )
 
-        # a rerun plays only the debates this store has not seen judged
+        # a rerun plays only the debates this store has not seen judged (--fresh: all of
+        # them again; the old results stay stored, and a later rerun reuses the newest)
         played = {}
-        for did, text in store.played_debates().items():
+        for did, text in ({} if args.fresh else store.played_debates()).items():
             try:
                 played[did] = DebateResult.model_validate_json(text)
             except ValueError:
@@ -632,15 +633,31 @@ def _version() -> str:
 def cmd_export(args: argparse.Namespace) -> int:
     from store.export import export_rows, write_export
 
-    store = _open_store(args, create=False)
-    with store:
-        rows = export_rows(
-            store, session=args.session, judge=args.judge, transcripts=args.transcripts
-        )
-        n = write_export(rows, args.format, args.output or "-")
+    if args.study:
+        n = _export_study(args)
+    else:
+        store = _open_store(args, create=False)
+        with store:
+            rows = export_rows(
+                store, session=args.session, judge=args.judge, transcripts=args.transcripts
+            )
+            n = write_export(rows, args.format, args.output or "-")
     if args.output:
         print(f"wrote {n} judgements to {args.output} ({args.format})", file=sys.stderr)
     return 0
+
+
+def _export_study(args: argparse.Namespace) -> int:
+    """`export --study STUDY.db`: the study's judgements as export rows."""
+    from store.export import write_export
+    from store.study import StudyDB
+    from store.study_export import study_rows
+
+    if args.db or args.session or args.transcripts:
+        raise StoreError("--study exports a study alone; drop --db, --session and --transcripts")
+    with StudyDB(args.study) as db:
+        rows = [r for r in study_rows(db) if args.judge is None or r["judge"] == args.judge]
+        return write_export(rows, args.format, args.output or "-")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -658,8 +675,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from store.export import format_stats, stats
 
-    with _open_store(args, create=False) as store:
-        rows = stats(store, args.by, practice=args.practice)
+    if args.study:
+        from store.study import StudyDB
+        from store.study_export import study_rows
+
+        if args.db:
+            raise StoreError("give --db or --study, not both")
+        with StudyDB(args.study) as db:
+            rows = stats(list(study_rows(db)), args.by, practice=args.practice)
+    else:
+        with _open_store(args, create=False) as store:
+            rows = stats(store, args.by, practice=args.practice)
     if args.json:
         # JSON has no infinity: an infinite mean regret is null, as in exports
         print(json.dumps(_json_safe(rows), indent=2, allow_nan=False))
@@ -697,6 +723,10 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+#: `stats --by` (store.export.GROUPINGS, not imported here: the parser imports nothing heavy).
+_GROUPINGS = ["judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -791,6 +821,11 @@ def build_parser() -> argparse.ArgumentParser:
     _deal_args(tn)
     tn.add_argument("--rules", help="rules file (TOML)")
     tn.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+    tn.add_argument(
+        "--fresh",
+        action="store_true",
+        help="play every debate again, even those the store already holds judged",
+    )
     _store_args(tn, record=True)
     _trust_arg(tn)
 
@@ -820,6 +855,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--judge", help="only this judge")
     ex.add_argument("--transcripts", action="store_true", help="include the full transcripts")
     ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+    ex.add_argument("--study", metavar="STUDY.db", help="export a study database's judgements")
     _store_args(ex)
 
     im = add("import", cmd_import, "merge logs exported elsewhere (no duplicates)")
@@ -827,8 +863,17 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(im)
 
     stt = add("stats", cmd_stats, "summary of judgements: errors, trust, calibration")
-    stt.add_argument("--by", choices=["judge", "rules", "debaters", "kind"], default="judge")
-    stt.add_argument("--practice", action="store_true", help="include practice rounds")
+    stt.add_argument(
+        "--by",
+        choices=_GROUPINGS,
+        default="judge",
+        help="group by: judge, rule set, debater pair, round kind, a study's condition, item "
+        "or participant, or debater (with ratings as honest and as liar)",
+    )
+    stt.add_argument(
+        "--practice", action="store_true", help="include practice rounds and attention checks"
+    )
+    stt.add_argument("--study", metavar="STUDY.db", help="a study database instead of --db")
     _store_args(stt)
 
     from tui.mimic_cli import add_mimic_commands

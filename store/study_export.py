@@ -1,0 +1,110 @@
+"""A study database's judgements as export rows (docs/logs.md), so `pzjudge export` and
+`pzjudge stats` read a study as they read the game's store, and `pzjudge import` can merge
+a study's judgements into a store without losing where each sits in the study.
+
+A study stores less per judgement than the game (no baselines, evidence or rules); those
+fields are null. Ids are stable hashes of the study title, the participant's code, the
+position and the judge, so exporting a study twice gives the same rows, and importing
+them twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from store.export import EXPORT_VERSION, FIELDS
+from store.study import StudyDB
+
+
+def _uid(*parts: object) -> str:
+    text = json.dumps([str(p) for p in parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _n_statements(world_json: str) -> int:
+    return sum(len(b["statements"]) for b in json.loads(world_json)["blocks"])
+
+
+def _fin(x: Any) -> float | None:
+    return x if isinstance(x, float | int) and math.isfinite(x) else None
+
+
+def _log10(p: float) -> float:
+    return -300.0 if p <= 0 else max(-300.0, math.log10(p))
+
+
+def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
+    """One export row (keys: `FIELDS`) per judgement of the study, oldest first.
+
+    `judge` is the name the judgement was made under (a participant's name or code, or
+    `sim:NAME`); `session` is one per (participant, judge); `round` is the position in the
+    participant's order; attention checks are marked by `attention` (never `practice`)."""
+    title = str(db.meta()["title"])
+    items = {it["id"]: it for it in db.items()}
+    for r in db.results():
+        item = items[r["item"]]
+        res = json.loads(r["result_json"])
+        honest = r["honest_side"]
+        ca = r["credence_a"]
+        trust_honest = None
+        if ca is not None and honest is not None:
+            trust_honest = ca if honest == "a" else 1.0 - ca
+        shown = res.get("claims") or {}
+        row = {
+            "schema_version": EXPORT_VERSION,
+            "uid": _uid("judgement", title, r["participant"], r["position"], r["judge"]),
+            "judge": r["judge"],
+            "session": _uid("session", title, r["participant"], r["judge"]),
+            "session_kind": "study",
+            "session_seed": None,
+            "app_version": None,
+            "round": r["position"],
+            "round_uid": _uid("round", title, r["participant"], r["position"], r["judge"]),
+            "practice": False,
+            "world_seed": item["seed"],
+            "n_statements": _n_statements(item["world_json"]),
+            "debater_a": None,
+            "debater_b": None,
+            "honest_side": honest,
+            "estimate": r["estimate"],
+            "log10_estimate": _log10(r["estimate"]),
+            "interval": None,
+            "covered": None,
+            "credence_a": ca,
+            "trust": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
+            "trust_honest": trust_honest,
+            "trusted_honest": r["trusted_honest"],
+            "trust_log_score": _fin(res.get("trust_log_score")),
+            "truth_pz": r["truth"],
+            "log10_truth": item["log10_truth"],
+            "log10_error": _fin(r["log10_error"]),
+            "regret_bits": _fin(r["regret_bits"]),
+            "seconds": r["seconds"],
+            "created_at": r["created_at"],
+            "kind": "pz",
+            "study": title,
+            "participant": r["participant"],
+            "item": item["name"],
+            "condition": r["condition"],
+            "position": r["position"],
+            "protocol": res.get("protocol"),
+            "time_limit": r["time_limit"],
+            "timed_out": r["timed_out"],
+            "attention": r["attention"],
+            "baselines": None,
+            # the claims the judge was shown (consultancy: the consultant's alone, as "a")
+            "claims": {"a": shown.get("a"), "b": shown.get("b")} if shown else None,
+            "evidence": None,
+            "evidence_sources": None,
+            "rules": None,
+            "settings": None,
+        }
+        assert list(row) == FIELDS
+        yield row
+
+
+__all__ = ["study_rows"]
