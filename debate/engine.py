@@ -68,8 +68,11 @@ class Judgement(BaseModel):
     credences: list[Credence] = Field(default_factory=list)
     queries: list[Query] = Field(default_factory=list)
     seconds: float = 0.0
-    #: Failures of the judge (an LLM that did not answer); the estimate is then a fallback.
+    #: Failures of the judge (an LLM that did not answer), after a turn or at the end.
     errors: list[str] = Field(default_factory=list)
+    #: The judge gave no final answer: `estimate` is the independence product standing in,
+    #: `credence_a` a neutral 0.5 that is not the judge's, and the scores of trust are None.
+    failed: bool = False
 
 
 class DebateResult(BaseModel):
@@ -99,25 +102,27 @@ def _one_line(exc: BaseException) -> str:
 
 async def _speak(
     debater: Debater, view: DebaterView, world: World, rules: Rules
-) -> tuple[Argument | None, str | None]:
-    """Ask a debater for a speech; a forfeit reason instead of any failure."""
+) -> tuple[Argument | None, str | None, str | None]:
+    """Ask a debater for a speech; a forfeit reason instead of any failure, with the raw
+    reply when the failure carries one (an LLM's invalid answer)."""
     oracle = Oracle(world, max_order=rules.debater_order, whole_ok=True)
     try:
         arg = await asyncio.wait_for(debater.argue(view, oracle), timeout=rules.turn_timeout)
     except TimeoutError:
-        return None, f"no speech within the turn timeout of {rules.turn_timeout:g} s"
+        return None, f"no speech within the turn timeout of {rules.turn_timeout:g} s", None
     except DebateError as exc:
-        return None, str(exc)
+        raw = getattr(exc, "raw", None)
+        return None, str(exc), raw if isinstance(raw, str) else None
     except Exception as exc:
-        return None, f"the debater raised {_one_line(exc)}"
+        return None, f"the debater raised {_one_line(exc)}", None
     if isinstance(arg, dict):
         try:
             arg = Argument.model_validate(arg)
         except ValidationError as exc:
-            return None, f"returned an invalid argument ({exc.error_count()} problems)"
+            return None, f"returned an invalid argument ({exc.error_count()} problems)", None
     if not isinstance(arg, Argument):
-        return None, f"returned {type(arg).__name__}, not an Argument"
-    return arg, None
+        return None, f"returned {type(arg).__name__}, not an Argument", None
+    return arg, None, None
 
 
 class _Run:
@@ -144,6 +149,7 @@ class _Run:
         self.judge_oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
         self.credences: list[Credence] = []
         self.judge_errors: list[str] = []
+        self.judge_failed = False
         #: Numbers the judge already has; quoting them in free text is not "unverified".
         self.context = [*claims.values()]
         if rules.free_singletons:
@@ -190,7 +196,7 @@ class _Run:
     async def speech(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> Turn:
         started = time.time()
         self.emit(kind="turn_started", speaker=side, phase=phase, round=rnd)
-        arg, forfeit = await _speak(
+        arg, forfeit, raw = await _speak(
             self.debaters[side], self.view(side, phase, rnd, transcript), self.world, self.rules
         )
         seconds = time.time() - started
@@ -202,6 +208,7 @@ class _Run:
                 round=rnd,
                 text="",
                 forfeit=forfeit,
+                raw_reply=raw,
                 started_at=started,
                 seconds=seconds,
             )
@@ -229,10 +236,11 @@ class _Run:
         try:
             cred, action = await self.judge.observe(self.judge_view(), self.judge_oracle)
         except DebateError as exc:
-            # A judge that fails to answer keeps its last credence; the debate goes on.
+            # A judge that fails to answer has no credence after this turn (none is made up
+            # for it); the debate goes on.
             self.emit(kind="judge_error", message=str(exc))
             self.judge_errors.append(str(exc))
-            cred, action = (self.credences[-1].credence_a if self.credences else 0.5), "continue"
+            return "continue"
         cred = min(1.0, max(0.0, float(cred)))
         self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=time.time()))
         self.emit(kind="credence", after_turn=turn.index, credence_a=cred, at=self.credences[-1].at)
@@ -269,6 +277,7 @@ class _Run:
             # No answer from the judge: record the failure and fall back to the plain
             # product of the evidence, so the debate is still scored and stored.
             self.judge_errors.append(str(exc))
+            self.judge_failed = True
             ids = [sv.id for sv in self.statements]
             fallback = baselines(ids, self.evidence).independence
             decision = Decision(estimate=fallback, credence_a=0.5)
@@ -391,6 +400,7 @@ async def run_debate(
         queries=[Query(ids=i, p=p, at=t) for i, p, t in run.judge_oracle.log],
         seconds=run.seconds,
         errors=run.judge_errors,
+        failed=run.judge_failed,
     )
     return DebateResult(
         **head,
@@ -400,7 +410,7 @@ async def run_debate(
             decision.estimate,
             p_true,
             interval=decision.interval,
-            credence_a=decision.credence_a,
+            credence_a=None if run.judge_failed else decision.credence_a,
             honest=side,
             credences_a=[c.credence_a for c in run.credences],
         ),

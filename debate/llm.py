@@ -15,6 +15,17 @@ What it promises:
   reply it sends back is cut to a few thousand characters).
 - With `timeout`, a call (retries, backoff and the repair included) ends within that many
   seconds whatever the server does: hangs, trickles bytes, or keeps answering 5xx.
+- Given a JSON schema, `structured` asks for it by the strongest response format the server
+  takes: ``json_schema`` (``strict`` only when the schema meets OpenAI's strict rules), then
+  ``json_object`` with a ``schema`` (llama-cpp-python), then plain ``json_object``, then no
+  response format (the repair still applies). A 400/422/500 whose body names the response
+  format moves one step down at once, without retries; the step is remembered for the whole
+  run per (base URL, model) in `SERVERS`, so a run learns it once, not once per turn.
+- A server or chat template that refuses a system role gets the system text folded into the
+  first user message, also remembered per (base URL, model); ``system_role="user"`` always
+  folds (for templates that drop a system message silently, such as gemma's).
+- A stream that ends without a ``finish_reason`` and a reply cut at ``max_tokens``
+  (``finish_reason: length``) each fail with a reason that says so.
 - A reply is read up to `LLMConfig.max_reply_bytes` of text (and `RAW_FACTOR` times that of
   raw response): past the cap the stream is abandoned and the call fails with one line, so a
   runaway or hostile server cannot fill memory.
@@ -35,6 +46,7 @@ import os
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from string import Template
@@ -47,14 +59,20 @@ from debate.errors import DebateError
 from debate.secrets import MIN_SECRET
 
 __all__ = [
+    "FORMAT_CHAIN",
+    "SERVERS",
     "ChatMessage",
     "LLMClient",
     "LLMConfig",
     "LLMHTTPError",
+    "LLMReplyError",
+    "ServerMemory",
     "extract_json",
+    "fold_system",
     "gather_limited",
     "load_prompt",
     "parse_reply",
+    "strict_compatible",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,16 +90,42 @@ RAW_FACTOR = 64
 _ERROR_BODY_BYTES = 65_536
 #: Characters of an invalid reply sent back in the repair request, at most.
 _REPAIR_ECHO_CHARS = 4000
-_RESPONSE_FORMAT_HINTS = ("response_format", "response format", "json_object")
+_RESPONSE_FORMAT_HINTS = (
+    "response_format",
+    "response format",
+    "json_object",
+    "json_schema",
+    "schema",
+    "grammar",
+)
+#: Words of an error body that say the chat template or server refuses a system message.
+_SYSTEM_ROLE_HINTS = (
+    "system role",
+    "system message",
+    "system prompt",
+    "role 'system'",
+    'role "system"',
+    "roles must alternate",
+)
+#: Statuses whose body may say the request's response format or system role was refused
+#: (llama-cpp-python answers an unsupported json_schema with 500).
+_REFUSAL_STATUSES = (400, 422, 500)
+
+FormatMode = Literal["json_schema", "json_object_schema", "json_object", "plain"]
+#: Response formats from strongest to weakest; `structured` starts at the strongest the call
+#: can use and the server has not refused.
+FORMAT_CHAIN: tuple[FormatMode, ...] = ("json_schema", "json_object_schema", "json_object", "plain")
 
 
 class LLMConfig(BaseModel):
     """Where and how to reach an OpenAI-compatible endpoint. Holds no secret.
 
     `api_key_env` names the environment variable holding the key; the key itself is read at
-    call time. `use_response_format`: True always asks for ``{"type": "json_object"}`` (a server
-    that refuses it is an error), False never does, "auto" asks and silently stops asking once
-    the server answers 400 about it.
+    call time. `use_response_format`: "auto" walks down `FORMAT_CHAIN` as the server refuses
+    formats (remembered per base URL and model); a mode name always uses that mode (a server
+    that refuses it is an error); True means "json_object" and False "plain" (no response
+    format). `system_role`: "system" sends the system message as it is, "user" folds it into
+    the first user message, "auto" sends it and folds once a server refuses it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
@@ -97,7 +141,8 @@ class LLMConfig(BaseModel):
     retry_after_cap: float = Field(default=60.0, ge=0)
     temperature: float | None = 0.7
     max_tokens: int | None = Field(default=None, gt=0)
-    use_response_format: bool | Literal["auto"] = "auto"
+    use_response_format: bool | Literal["auto"] | FormatMode = "auto"
+    system_role: Literal["auto", "system", "user"] = "auto"
     extra_body: dict[str, Any] = Field(default_factory=dict)
     #: Most bytes (UTF-8) of reply text read; a longer reply is cut off and the call fails.
     max_reply_bytes: int = Field(default=65_536, ge=256, le=64_000_000)
@@ -124,6 +169,112 @@ class LLMHTTPError(DebateError):
         super().__init__(message)
         self.status = status
         self.excerpt = excerpt
+
+
+class LLMReplyError(DebateError):
+    """The model answered, but not usably (invalid after the repair, cut short): `raw` keeps
+    what it sent last, so a forfeited turn can record it."""
+
+    def __init__(self, message: str, *, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class _Refused(DebateError):
+    """The server refused the response format or the system role it was sent (what: which)."""
+
+    def __init__(self, message: str, *, what: Literal["format", "system"], excerpt: str) -> None:
+        super().__init__(message)
+        self.what = what
+        self.excerpt = excerpt
+
+
+class ServerMemory:
+    """What this run has learned about each (base URL, model): the first response format of
+    `FORMAT_CHAIN` not yet refused, and whether the system text must be folded. Shared by
+    every client of the run (a client per turn learns nothing otherwise); steps only go
+    down, so concurrent calls that fail at once agree."""
+
+    def __init__(self) -> None:
+        self._floor: dict[tuple[str, str], int] = {}
+        self._fold: set[tuple[str, str]] = set()
+
+    def floor(self, key: tuple[str, str]) -> int:
+        """Index in FORMAT_CHAIN of the strongest format not refused yet."""
+        return self._floor.get(key, 0)
+
+    def refuse(self, key: tuple[str, str], mode: FormatMode) -> None:
+        """Remember that `mode` was refused: later calls start below it."""
+        self._floor[key] = max(self.floor(key), FORMAT_CHAIN.index(mode) + 1)
+
+    def folds(self, key: tuple[str, str]) -> bool:
+        """Whether the system text goes into the first user message for this server."""
+        return key in self._fold
+
+    def fold(self, key: tuple[str, str]) -> None:
+        """Remember that this server refuses a system role."""
+        self._fold.add(key)
+
+    def forget(self) -> None:
+        """Forget everything (tests; a new run against restarted servers)."""
+        self._floor.clear()
+        self._fold.clear()
+
+
+#: The run's memory of servers (module-wide: one process is one run).
+SERVERS = ServerMemory()
+
+
+def strict_compatible(schema: Mapping[str, Any]) -> bool:
+    """Whether `schema` meets OpenAI's strict structured-output rules: the root is an object,
+    every object lists all its properties as required and has ``additionalProperties: false``
+    (nested objects in arrays and anyOf branches included), and no ``$ref``/``oneOf``."""
+    if schema.get("type") != "object":
+        return False
+
+    def ok(node: Any) -> bool:
+        if isinstance(node, list):
+            return all(ok(n) for n in node)
+        if not isinstance(node, Mapping):
+            return True
+        if "$ref" in node or "oneOf" in node or "allOf" in node:
+            return False
+        types = node.get("type")
+        is_object = types == "object" or (isinstance(types, list) and "object" in types)
+        if is_object:
+            props = node.get("properties")
+            if not isinstance(props, Mapping) or node.get("additionalProperties") is not False:
+                return False
+            if set(node.get("required") or ()) != set(props):
+                return False
+            if not all(ok(v) for v in props.values()):
+                return False
+        return all(ok(v) for k, v in node.items() if k in ("items", "anyOf"))
+
+    return ok(schema)
+
+
+def fold_system(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """`messages` with every system message's text put at the head of the first user message
+    (for chat templates without a system role); the order of the others is kept."""
+    system = [str(m.get("content") or "") for m in messages if m.get("role") == "system"]
+    rest = [dict(m) for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    head = "\n\n".join(system)
+    for m in rest:
+        if m.get("role") == "user":
+            m["content"] = f"{head}\n\n{m.get('content') or ''}"
+            return rest
+    return [{"role": "user", "content": head}, *rest]
+
+
+@dataclass(frozen=True)
+class _Completion:
+    """A reply's text and why the server said it ended (None: it did not say)."""
+
+    text: str
+    finish: str | None = None
 
 
 class _TooLong(Exception):
@@ -479,7 +630,6 @@ class LLMClient:
         self.config = config
         self._sleep = sleep or asyncio.sleep
         self._rng = rng or random.Random()
-        self._response_format_ok: bool = config.use_response_format is not False
         url = httpx.URL(config.base_url)
         self._where = f"{url.host}:{url.port}" if url.port else url.host
         self._shown_url = f"{url.scheme}://{self._where}{url.path}"  # without any user:password@
@@ -520,9 +670,10 @@ class LLMClient:
         `on_token` as it comes (for a live UI). With `timeout`, the whole call (retries
         included) ends within that many seconds. Raises DebateError on any failure.
         """
-        return await self._within(
+        done = await self._within(
             timeout, self._chat(messages, stream=stream, on_token=on_token, json_mode=False)
         )
+        return done.text
 
     async def structured(
         self,
@@ -534,18 +685,36 @@ class LLMClient:
         char_limit: int | None = None,
         on_repair: Callable[[str], None] | None = None,
         timeout: float | None = None,
+        schema: Mapping[str, Any] | None = None,
+        schema_name: str = "reply",
+        check: Callable[[M], None] | None = None,
     ) -> tuple[M, str]:
         """Ask for JSON, return ``(validated model, raw reply text)``.
 
-        If the reply is not a valid `model_cls` (or its text is over `char_limit`), the model gets
-        its reply back (cut to `_REPAIR_ECHO_CHARS`) with the reason and ONE chance to fix it;
-        `on_repair(reason)` is called first so a UI streaming tokens can start a fresh view.
-        With `timeout`, both requests together end within that many seconds. Raises
-        DebateError if the repair fails too.
+        With `schema` (a JSON schema the reply must meet), the server is asked for it by the
+        strongest response format it takes (see the module's notes); pydantic still checks
+        the reply, bounds included. `check(parsed)` may raise ValueError with a reason to
+        reject a reply that parses (a parroted prompt, say): that reason is handled like
+        invalid JSON. If the reply is not a valid `model_cls` (or its text is over
+        `char_limit`), the model gets its reply back (cut to `_REPAIR_ECHO_CHARS`) with the
+        reason and ONE chance to fix it; `on_repair(reason)` is called first so a UI
+        streaming tokens can start a fresh view. With `timeout`, both requests together end
+        within that many seconds. Raises LLMReplyError (with the last raw reply) if the
+        repair fails too, DebateError on any other failure.
         """
         return await self._within(
             timeout,
-            self._structured(messages, model_cls, stream, on_token, char_limit, on_repair),
+            self._structured(
+                messages,
+                model_cls,
+                stream=stream,
+                on_token=on_token,
+                char_limit=char_limit,
+                on_repair=on_repair,
+                schema=schema,
+                schema_name=schema_name,
+                check=check,
+            ),
         )
 
     async def _within(self, timeout: float | None, call: Awaitable[T]) -> T:
@@ -561,18 +730,55 @@ class LLMClient:
                 "for this turn); check the server, or raise turn_timeout in the rules"
             ) from None
 
+    def _judge_reply(
+        self,
+        done: _Completion,
+        model_cls: type[M],
+        char_limit: int | None,
+        check: Callable[[M], None] | None,
+    ) -> M:
+        """The reply parsed, validated and checked; ValueError with the reason if not (a
+        reply cut at max_tokens says so first, since that is why its JSON is broken)."""
+        try:
+            parsed = parse_reply(done.text, model_cls, char_limit)
+            if check is not None:
+                check(parsed)
+        except ValueError as exc:
+            if done.finish == "length":
+                limit = self.config.max_tokens
+                at = f"max_tokens ({limit})" if limit else "the server's token limit"
+                raise ValueError(
+                    f"the reply was cut at {at} before it was complete ({exc}); keep it shorter"
+                ) from None
+            raise
+        return parsed
+
     async def _structured(
         self,
         messages: Sequence[ChatMessage],
         model_cls: type[M],
+        *,
         stream: bool,
         on_token: Callable[[str], None] | None,
         char_limit: int | None,
         on_repair: Callable[[str], None] | None,
+        schema: Mapping[str, Any] | None,
+        schema_name: str,
+        check: Callable[[M], None] | None,
     ) -> tuple[M, str]:
-        reply = await self._chat(messages, stream=stream, on_token=on_token, json_mode=True)
+        async def ask(sent: Sequence[ChatMessage]) -> _Completion:
+            return await self._chat(
+                sent,
+                stream=stream,
+                on_token=on_token,
+                json_mode=True,
+                schema=schema,
+                name=schema_name,
+            )
+
+        done = await ask(messages)
         try:
-            return parse_reply(reply, model_cls, char_limit), reply
+            return self._judge_reply(done, model_cls, char_limit, check), done.text
         except ValueError as exc:
             reason = str(exc)
         log.info("%s reply invalid (%s); asking for one repair", self.config.model, reason)
@@ -587,22 +793,47 @@ class LLMClient:
         )
         retry_messages = [
             *messages,
-            {"role": "assistant", "content": _echo(reply)},
+            {"role": "assistant", "content": _echo(done.text)},
             {"role": "user", "content": repair},
         ]
-        reply = await self._chat(retry_messages, stream=stream, on_token=on_token, json_mode=True)
+        done = await ask(retry_messages)
         try:
-            return parse_reply(reply, model_cls, char_limit), reply
+            return self._judge_reply(done, model_cls, char_limit, check), done.text
         except ValueError as exc:
-            raise DebateError(
+            raise LLMReplyError(
                 f"{self.config.model} reply was not a valid {_kind_name(model_cls)} after one "
-                f"repair: {_one_line(str(exc), 160)}"
+                f"repair: {_one_line(str(exc), 160)}",
+                raw=done.text,
             ) from None
 
     # ---------------------------------------------------------------- internals
 
+    @property
+    def _key(self) -> tuple[str, str]:
+        """What `SERVERS` remembers things by."""
+        return (self.config.base_url, self.config.model)
+
+    def _mode(self, json_mode: bool, schema: Mapping[str, Any] | None) -> FormatMode:
+        """The response format to ask for now (see `LLMConfig.use_response_format`)."""
+        setting = self.config.use_response_format
+        if not json_mode or setting is False:
+            return "plain"
+        if setting is True:
+            return "json_object"
+        needs_schema = ("json_schema", "json_object_schema")
+        if setting != "auto":
+            return "json_object" if setting in needs_schema and schema is None else setting
+        start = 0 if schema is not None else FORMAT_CHAIN.index("json_object")
+        return FORMAT_CHAIN[max(start, SERVERS.floor(self._key))]
+
     def _payload(
-        self, messages: Sequence[ChatMessage], *, stream: bool, json_mode: bool
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        stream: bool,
+        mode: FormatMode,
+        schema: Mapping[str, Any] | None,
+        name: str,
     ) -> dict[str, Any]:
         """The request body (never containing the key)."""
         cfg = self.config
@@ -614,7 +845,14 @@ class LLMClient:
             payload["max_tokens"] = cfg.max_tokens
         if stream:
             payload["stream"] = True
-        if json_mode and self._response_format_ok:
+        if mode == "json_schema" and schema is not None:
+            spec: dict[str, Any] = {"name": name, "schema": dict(schema)}
+            if strict_compatible(schema):
+                spec["strict"] = True
+            payload["response_format"] = {"type": "json_schema", "json_schema": spec}
+        elif mode == "json_object_schema" and schema is not None:
+            payload["response_format"] = {"type": "json_object", "schema": dict(schema)}
+        elif mode in ("json_object", "json_schema", "json_object_schema"):
             payload["response_format"] = {"type": "json_object"}
         return payload
 
@@ -625,28 +863,40 @@ class LLMClient:
         stream: bool,
         on_token: Callable[[str], None] | None,
         json_mode: bool,
-    ) -> str:
-        """One logical request, with the response_format fallback of "auto" mode."""
-        payload = self._payload(messages, stream=stream, json_mode=json_mode)
-        try:
-            return await self._send(payload, stream=stream, on_token=on_token)
-        except LLMHTTPError as exc:
-            refused_format = (
-                "response_format" in payload
-                and exc.status == 400
-                and any(h in exc.excerpt.lower() for h in _RESPONSE_FORMAT_HINTS)
+        schema: Mapping[str, Any] | None = None,
+        name: str = "reply",
+    ) -> _Completion:
+        """One logical request: moves down FORMAT_CHAIN, or folds the system text, when the
+        server refuses what it was sent (and "auto" allows it), remembering that in SERVERS.
+        Each step is a strict move down, so this ends."""
+        cfg = self.config
+        while True:
+            mode = self._mode(json_mode, schema)
+            fold = cfg.system_role == "user" or (
+                cfg.system_role == "auto" and SERVERS.folds(self._key)
             )
-            if not refused_format:
-                raise
-            if self.config.use_response_format is True:
+            sent = fold_system(messages) if fold else messages
+            payload = self._payload(sent, stream=stream, mode=mode, schema=schema, name=name)
+            try:
+                return await self._send(payload, stream=stream, on_token=on_token)
+            except _Refused as exc:
+                if exc.what == "system" and cfg.system_role == "auto" and not fold:
+                    log.info("%s refused a system message; folding it", self._where)
+                    SERVERS.fold(self._key)
+                    continue
+                if exc.what == "format" and cfg.use_response_format == "auto" and mode != "plain":
+                    log.info("%s refused response format %s; stepping down", self._where, mode)
+                    SERVERS.refuse(self._key, mode)
+                    continue
+                if exc.what == "system":
+                    raise DebateError(
+                        f"{self._where} refused the system message ({exc.excerpt}); "
+                        "set system_role to 'auto' or 'user'"
+                    ) from None
                 raise DebateError(
-                    f"{self._where} does not support response_format json_object "
+                    f"{self._where} does not support response_format {mode} "
                     f"({exc.excerpt}); set use_response_format to 'auto' or false"
                 ) from None
-            log.info("%s refused response_format; retrying without it", self._where)
-            self._response_format_ok = False
-            del payload["response_format"]
-            return await self._send(payload, stream=stream, on_token=on_token)
 
     def _headers(self) -> tuple[dict[str, str], str]:
         """Request headers and the key (read now from the environment; '' when unset)."""
@@ -663,8 +913,9 @@ class LLMClient:
         *,
         stream: bool,
         on_token: Callable[[str], None] | None,
-    ) -> str:
-        """POST with retries; the only place that turns transient failures into DebateError."""
+    ) -> _Completion:
+        """POST with retries; the only place that turns transient failures into DebateError.
+        A refusal of the response format or system role (`_Refused`) is raised at once."""
         cfg = self.config
         attempts = cfg.max_retries + 1
         emitted = [0]  # characters already handed to on_token in this call
@@ -713,7 +964,7 @@ class LLMClient:
                 )
                 await self._sleep(delay)
             except DebateError as exc:
-                if key and key in str(exc):
+                if key and key in str(exc) and not isinstance(exc, _Refused | LLMReplyError):
                     raise _scrubbed(exc, key) from None
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -736,9 +987,12 @@ class LLMClient:
             return _Transient("connect", detail=_one_line(str(exc) or type(exc).__name__, 120))
         return _Transient("broken", detail=type(exc).__name__)
 
-    async def _status_failure(self, response: httpx.Response) -> Exception:
-        """A retryable _Transient for 429/5xx, otherwise a final LLMHTTPError (reading at
-        most `_ERROR_BODY_BYTES` of the body)."""
+    async def _status_failure(
+        self, response: httpx.Response, payload: Mapping[str, Any]
+    ) -> Exception:
+        """A `_Refused` when the body says the `payload`'s response format or system message
+        was refused (400/422/500), else a retryable _Transient for 429/5xx, otherwise a final
+        LLMHTTPError (reading at most `_ERROR_BODY_BYTES` of the body)."""
         status = response.status_code
         body = bytearray()
         async for chunk in response.aiter_bytes():
@@ -746,6 +1000,17 @@ class LLMClient:
             if len(body) >= _ERROR_BODY_BYTES:
                 break
         excerpt = _body_excerpt(bytes(body[:_ERROR_BODY_BYTES]))
+        if status in _REFUSAL_STATUSES:
+            said = bytes(body[:_ERROR_BODY_BYTES]).decode("utf-8", "replace").lower()
+            has_system = any(m.get("role") == "system" for m in payload.get("messages", ()))
+            if has_system and any(h in said for h in _SYSTEM_ROLE_HINTS):
+                return _Refused(
+                    f"{self._where} refused the system message", what="system", excerpt=excerpt
+                )
+            if "response_format" in payload and any(h in said for h in _RESPONSE_FORMAT_HINTS):
+                return _Refused(
+                    f"{self._where} refused the response format", what="format", excerpt=excerpt
+                )
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(
                 response.headers.get("retry-after"), self.config.retry_after_cap
@@ -810,12 +1075,13 @@ class LLMClient:
 
     async def _plain_once(
         self, url: str, payload: dict[str, Any], headers: dict[str, str], key: str
-    ) -> str:
+    ) -> _Completion:
         """One non-streaming request; returns choices[0].message.content (key masked)."""
         async with self._http.stream("POST", url, json=payload, headers=headers) as response:
             if response.status_code >= 400:
-                raise await self._status_failure(response)
-            return _mask(self._completion_text(await self._read_body(response)), key)
+                raise await self._status_failure(response, payload)
+            done = self._completion(await self._read_body(response))
+            return _Completion(_mask(done.text, key), done.finish)
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         """A whole completion body, at most RAW_FACTOR times the reply cap."""
@@ -830,25 +1096,29 @@ class LLMClient:
         on_token: Callable[[str], None] | None,
         emitted: list[int],
         key: str,
-    ) -> str:
+    ) -> _Completion:
         """One streaming request; hands each delta to `on_token` and returns the whole text.
 
-        The key is masked before any piece is handed on; the text stops at the reply cap."""
+        The key is masked before any piece is handed on; the text stops at the reply cap. A
+        stream that ends without a finish_reason was cut by the server: an LLMReplyError
+        (with what came) says so, since the text is not what the model meant to send."""
         headers = {**headers, "Accept": "text/event-stream"}
         cap = self.config.max_reply_bytes
         async with self._http.stream("POST", url, json=payload, headers=headers) as response:
             if response.status_code >= 400:
-                raise await self._status_failure(response)
+                raise await self._status_failure(response, payload)
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 # The server ignored stream=true and sent a whole completion.
-                text = _mask(self._completion_text(await self._read_body(response)), key)
+                done = self._completion(await self._read_body(response))
+                text = _mask(done.text, key)
                 if on_token is not None and text:
                     emitted[0] += len(text)
                     on_token(text)
-                return text
+                return _Completion(text, done.finish)
             parts: list[str] = []
             size = 0
             masker = _Masker(key)
+            finish: str | None = None
 
             def hand_on(piece: str) -> None:
                 if piece:
@@ -860,17 +1130,27 @@ class LLMClient:
             async for data in _sse_data(_capped_lines(response, cap * RAW_FACTOR)):
                 if data.strip() == "[DONE]":
                     break
-                piece = self._delta_text(data)
+                piece, ended = self._delta(data)
+                finish = ended or finish
                 if piece:
                     size += len(piece.encode("utf-8", "replace"))
                     if size > cap:
                         raise _TooLong()
                     hand_on(masker.feed(piece))
             hand_on(masker.flush())
-            return "".join(parts)
+            text = "".join(parts)
+            if finish is None:
+                raise LLMReplyError(
+                    f"the stream from {self._where} ended after {len(text)} characters without "
+                    "a finish_reason (the server cut it: llama_cpp.server does when another "
+                    "request arrives; run it with --interrupt_requests false or concurrency 1)",
+                    raw=text,
+                )
+            return _Completion(text, finish)
 
-    def _completion_text(self, body: bytes) -> str:
-        """choices[0].message.content of a non-streamed completion, or a DebateError."""
+    def _completion(self, body: bytes) -> _Completion:
+        """choices[0].message.content of a non-streamed completion and its finish_reason,
+        or a DebateError."""
         try:
             data = json.loads(body)
             message = data["choices"][0]["message"]
@@ -882,16 +1162,17 @@ class LLMClient:
         text = _content_text(message.get("content")) if isinstance(message, dict) else None
         if text is not None and len(text.encode("utf-8", "replace")) > self.config.max_reply_bytes:
             raise _TooLong()
+        finish = data["choices"][0].get("finish_reason")
         if text is None:
-            finish = data["choices"][0].get("finish_reason")
             raise DebateError(
                 f"{self.config.model} sent no text (finish_reason={finish}); "
                 "try again or raise max_tokens"
             )
-        return text
+        return _Completion(text, finish if isinstance(finish, str) else None)
 
-    def _delta_text(self, data: str) -> str:
-        """The text in one SSE chunk (choices[0].delta.content), '' if none."""
+    def _delta(self, data: str) -> tuple[str, str | None]:
+        """The text in one SSE chunk (choices[0].delta.content, '' if none) and its
+        finish_reason (None if it has none)."""
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -899,7 +1180,7 @@ class LLMClient:
                 f"{self._where} streamed a chunk that is not JSON: {_one_line(data, 80)}"
             ) from None
         if not isinstance(chunk, dict):
-            return ""
+            return "", None
         if "error" in chunk:
             raise DebateError(
                 f"{self._where} reported an error mid-stream: "
@@ -907,8 +1188,10 @@ class LLMClient:
             )
         choices = chunk.get("choices") or []
         if not choices or not isinstance(choices[0], dict):
-            return ""
+            return "", None
+        finish = choices[0].get("finish_reason")
+        finish = finish if isinstance(finish, str) else None
         delta = choices[0].get("delta") or {}
         if not isinstance(delta, dict):
-            return ""
-        return _content_text(delta.get("content")) or ""
+            return "", finish
+        return _content_text(delta.get("content")) or "", finish

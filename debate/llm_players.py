@@ -4,17 +4,25 @@ The model sees what any debater or judge sees (statements, verified transcript, 
 written out as text; prompts live in debate/prompts/. A model cannot call the oracle in the
 middle of a reply, so a debater's message also carries a digest of what its oracle says
 about pairs (the most and least related ones). Failures become DebateErrors, which the
-engine records as a forfeited turn.
+engine records as a forfeited turn (with the model's last raw reply, when there was one).
+
+Each request carries a JSON schema made for the turn (`argument_schema`, `judge_schema`):
+statement ids as an enum of the world's ids, citations at most the rules' count, `kind`
+required; no string lengths (a speech over the limit is cut and marked by the engine, as
+the rules say) and no numeric bounds (servers do not enforce them; pydantic checks them
+after parsing). A reply whose free text repeats the instructions or a placeholder instead
+of saying something is refused as parroted (`parroted`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from debate.builtin import pair_lifts
 from debate.errors import DebateError
@@ -26,6 +34,12 @@ from debate.verify import Oracle
 
 #: Environment variable with the default endpoint when --base-url is not given.
 BASE_URL_ENV = "PZJUDGE_BASE_URL"
+#: Environment variable choosing how the system prompt is sent: "auto" (as a system message,
+#: folded into the user message once a server refuses one), "system", or "user" (always
+#: folded: for chat templates that drop a system message without a word, such as gemma's).
+SYSTEM_ROLE_ENV = "PZJUDGE_LLM_SYSTEM"
+#: Characters of a judge's reason kept (a longer one is cut, never refused).
+JUDGE_REASON_CHARS = 600
 #: Most statements written into one prompt (beyond that, the first ones by id).
 PROMPT_STATEMENTS = 400
 
@@ -40,6 +54,11 @@ def _config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
     if url:
         kw["base_url"] = url
     kw.setdefault("max_tokens", MAX_TOKENS)
+    role = os.environ.get(SYSTEM_ROLE_ENV, "").strip()
+    if role and "system_role" not in kw:
+        if role not in ("auto", "system", "user"):
+            raise DebateError(f"${SYSTEM_ROLE_ENV} must be auto, system or user, not {role!r}")
+        kw["system_role"] = role
     try:
         return LLMConfig(model=model, **kw)
     except ValidationError as exc:
@@ -111,6 +130,111 @@ def oracle_digest(view: DebaterView, oracle: Oracle, k: int = 8) -> str:
     return "\n".join(rows)
 
 
+def argument_schema(ids: Sequence[str], rules: Rules) -> dict[str, Any]:
+    """The JSON schema of one speech under `rules`: statement ids from `ids` only, at most
+    `citations_per_turn` citations of order at most `max_order`, every key required (so it
+    meets OpenAI's strict rules); no maxLength (llama-cpp-python crashes on it, and the
+    engine cuts long text) and no numeric bounds (pydantic checks them)."""
+    id_enum = {"type": "string", "enum": list(dict.fromkeys(ids))}
+    statement = {
+        "type": "object",
+        "properties": {"kind": {"type": "string", "enum": ["statement"]}, "id": id_enum},
+        "required": ["kind", "id"],
+        "additionalProperties": False,
+    }
+    prob = {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "enum": ["prob"]},
+            "ids": {"type": "array", "items": id_enum, "minItems": 1, "maxItems": rules.max_order},
+            "claimed": {"type": ["number", "null"]},
+        },
+        "required": ["kind", "ids", "claimed"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "citations": {
+                "type": "array",
+                "items": {"anyOf": [statement, prob]},
+                "maxItems": rules.citations_per_turn,
+            },
+        },
+        "required": ["text", "citations"],
+        "additionalProperties": False,
+    }
+
+
+def judge_schema() -> dict[str, Any]:
+    """The JSON schema of a judge's answer: the reason first (a small model then reasons
+    before it commits to numbers), every key required, nullable where the prompt allows."""
+    number_or_null = {"type": ["number", "null"]}
+    return {
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string"},
+            "log10_p": {"type": "number"},
+            "log10_low": number_or_null,
+            "log10_high": number_or_null,
+            "trust": {"type": ["string", "null"], "enum": ["a", "b", None]},
+            "credence_a": number_or_null,
+        },
+        "required": ["reason", "log10_p", "log10_low", "log10_high", "trust", "credence_a"],
+        "additionalProperties": False,
+    }
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+#: Free text that is only a placeholder: angle brackets, dots, or a type name.
+_PLACEHOLDER = re.compile(
+    r"^\s*(<[^<>]*>|\.{3}|…|string|text|reason|null|none|todo|tbd)?\s*$", re.I
+)
+#: Placeholders that earlier prompts used and that small models copied back.
+KNOWN_PLACEHOLDERS = ("your argument, in plain words", "why, in a few sentences")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def parroted(text: str, instructions: str) -> str | None:
+    """Why `text` (a speech or a judge's reason) says nothing of its own, or None: it is empty
+    or a placeholder, or every word of it is copied, in order, from `instructions` (the
+    prompt's own wording) or from a known placeholder."""
+    if _PLACEHOLDER.match(text):
+        return "the text is empty or a placeholder"
+    said = _norm(text)
+    if not said:
+        return "the text has no words"
+    if said in _norm(instructions) or any(said in _norm(p) for p in KNOWN_PLACEHOLDERS):
+        quote = text.strip()[:60]
+        return f"the text repeats the prompt's wording ({quote!r}) instead of saying something"
+    return None
+
+
+class _Citations(Argument):
+    """An Argument read from a model: a citation without `kind` gets the one its keys imply
+    (``id`` a statement, ``ids`` a probability), so a server that ignores the schema's
+    required `kind` does not cost the turn."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer_kinds(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("citations"), list):
+            return data
+        cites = []
+        for c in data["citations"]:
+            if isinstance(c, dict) and "kind" not in c:
+                if "id" in c and "ids" not in c:
+                    c = {**c, "kind": "statement"}
+                elif "ids" in c and "id" not in c:
+                    c = {**c, "kind": "prob"}
+            cites.append(c)
+        return {**data, "citations": cites}
+
+
 class LLMDebater:
     """`openai:MODEL` — a debater played by a chat model."""
 
@@ -144,29 +268,45 @@ class LLMDebater:
             ]
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+        def check(arg: _Citations) -> None:
+            why = parroted(arg.text, system)
+            if why:
+                raise ValueError(why)
+
         async with LLMClient(_for_rules(self.config, view.rules)) as llm:
             arg, _ = await llm.structured(
                 messages,
-                Argument,
+                _Citations,
                 # always streamed: the read timeout then bounds the gap between tokens,
                 # not the whole speech (slow local models take minutes)
                 stream=True,
                 on_token=self.on_token,
-                char_limit=view.rules.char_limit,
+                # no char_limit: an over-long speech is cut and marked by the engine, as the
+                # rules promise, not forfeited
                 timeout=view.rules.turn_timeout,
+                schema=argument_schema([s.id for s in view.statements], view.rules),
+                schema_name="argument",
+                check=check,
             )
-        return arg
+        return Argument(text=arg.text, citations=arg.citations)
 
 
 class JudgeReply(BaseModel):
-    """What an LLM judge answers (see prompts/judge_system.md)."""
+    """What an LLM judge answers (see prompts/judge_system.md). A reason over
+    `JUDGE_REASON_CHARS` is cut, not refused."""
 
-    log10_p: float = Field(le=0.0)
-    log10_low: float | None = None
-    log10_high: float | None = None
+    reason: str = ""
+    log10_p: float = Field(le=0.0, allow_inf_nan=False)
+    log10_low: float | None = Field(default=None, le=0.0, allow_inf_nan=False)
+    log10_high: float | None = Field(default=None, le=0.0, allow_inf_nan=False)
     trust: Literal["a", "b"] | None = None
     credence_a: float | None = Field(default=None, ge=0.0, le=1.0)
-    reason: str = ""
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _cut(cls, value: Any) -> Any:
+        return value[:JUDGE_REASON_CHARS] if isinstance(value, str) else value
 
 
 class LLMJudge:
@@ -180,7 +320,9 @@ class LLMJudge:
         self.last: JudgeReply | None = None
 
     async def _ask(self, view: JudgeView) -> JudgeReply:
-        system = load_prompt("judge_system", max_order=view.rules.max_order, char_limit=600)
+        system = load_prompt(
+            "judge_system", max_order=view.rules.max_order, char_limit=JUDGE_REASON_CHARS
+        )
         known = "\n".join(
             f"P({k.replace('&', ', ')}) = {_p(v)}"
             for k, v in sorted(view.evidence.items())
@@ -195,11 +337,22 @@ class LLMJudge:
             ]
         )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+        def check(reply: JudgeReply) -> None:
+            why = parroted(reply.reason, system)
+            if why:
+                raise ValueError(why)
+
         async with LLMClient(_for_rules(self.config, view.rules)) as llm:
             # a judge's answer is bounded like a speech: a hanging server costs one turn
             # timeout per question, not retries x read timeout
             reply, _ = await llm.structured(
-                messages, JudgeReply, char_limit=None, timeout=view.rules.turn_timeout
+                messages,
+                JudgeReply,
+                timeout=view.rules.turn_timeout,
+                schema=judge_schema(),
+                schema_name="judgement",
+                check=check,
             )
         self.last = reply
         return reply
@@ -218,7 +371,7 @@ class LLMJudge:
         interval = None
         if reply.log10_low is not None and reply.log10_high is not None:
             lo, hi = sorted((reply.log10_low, reply.log10_high))
-            interval = (10.0 ** min(lo, 0.0), 10.0 ** min(hi, 0.0))
+            interval = (10.0 ** max(lo, -300.0), 10.0 ** max(hi, -300.0))
         est = 10.0 ** max(reply.log10_p, -300.0)
         return Decision(
             estimate=est if math.isfinite(est) else 0.0,

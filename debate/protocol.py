@@ -41,6 +41,9 @@ class Turn(BaseModel):
     unverified_numbers: list[str] = Field(default_factory=list)
     #: Why the turn was forfeited (script raised, timed out, LLM garbage…), else None.
     forfeit: CleanText | None = None
+    #: What an LLM sent last for a forfeited turn (invalid, parroted, cut), kept for the
+    #: record; never shown to the judge.
+    raw_reply: CleanText | None = None
     started_at: float
     seconds: float
 

@@ -633,7 +633,7 @@ class Store:
         """The round's turns in order, shaped like `Turn.model_dump()`."""
         turns = self._all(
             "SELECT id, idx, speaker, phase, round_no, text, truncated, unverified_numbers,"
-            " forfeit, started_at, seconds FROM turns WHERE round_id = ? ORDER BY id",
+            " forfeit, started_at, seconds, raw_reply FROM turns WHERE round_id = ? ORDER BY id",
             [round_id],
         )
         cites: dict[int, list[dict[str, Any]]] = {}
@@ -667,6 +667,7 @@ class Store:
                 "forfeit": t[8],
                 "started_at": t[9],
                 "seconds": t[10],
+                "raw_reply": t[11],
             }
             for t in turns
         ]
@@ -705,6 +706,7 @@ class Store:
                 "truncated": int(bool(turn.get("truncated"))),
                 "unverified_numbers": _js(list(turn.get("unverified_numbers") or [])),
                 "forfeit": scrub(turn.get("forfeit"), self._secrets),
+                "raw_reply": scrub(turn.get("raw_reply"), self._secrets),
                 "started_at": turn["started_at"],
                 "seconds": turn["seconds"],
             },
@@ -763,10 +765,12 @@ class Store:
         sources: Mapping[str, list[str]] | None = None,
         uid: str | None = None,
         created_at: float | None = None,
+        judge_error: str | None = None,
     ) -> int:
         """Insert the judgement; `sources` (who brought each evidence key) defaults to what
         the round's stored citations and queries say, so record those first (None when
-        they cannot say: see `evidence_sources`)."""
+        they cannot say: see `evidence_sources`). `judge_error` (why the judge gave no
+        answer) marks it failed: the estimate is then a stand-in, not the judge's."""
         self._open_round(db, round_id)
         now = time.time() if created_at is None else created_at
         if sources is None:
@@ -793,6 +797,8 @@ class Store:
             "evidence": _js(dict(evidence)),
             "evidence_sources": None if sources is None else _js(dict(sources)),
             "created_at": now,
+            "judge_failed": int(judge_error is not None),
+            "judge_error": scrub(judge_error, self._secrets),
         }
         jid = insert(db, "judgements", row)
         db.conn.execute("UPDATE rounds SET answered_at = ? WHERE id = ?", [now, round_id])
@@ -949,11 +955,12 @@ class Store:
             round_id,
             estimate=jm.estimate,
             interval=jm.interval,
-            credence_a=jm.credence_a,
+            credence_a=None if jm.failed else jm.credence_a,
             seconds=jm.seconds,
             scores=result.scores.model_dump(),
             baselines=result.baselines.model_dump(),
             evidence=result.evidence,
+            judge_error=(jm.errors[-1] if jm.errors else "no answer") if jm.failed else None,
         )
 
     def finish_debate(

@@ -80,6 +80,8 @@ FIELDS = [
     "created_at",
     "kind",
     *STUDY_FIELDS,
+    "judge_failed",
+    "judge_error",
     "baselines",
     "claims",
     "evidence",
@@ -101,7 +103,7 @@ _SQL = (
     " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
     " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources, r.kind,"
     " r.study, r.participant, r.item, r.condition, r.position, r.protocol, r.time_limit,"
-    " r.timed_out, r.attention"
+    " r.timed_out, r.attention, j.judge_failed, j.judge_error"
     " FROM judgements j JOIN rounds r ON r.id = j.round_id"
     " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
 )
@@ -207,6 +209,8 @@ def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
         "created_at": r[26],
         "kind": r[37],
         **_study(r),
+        "judge_failed": bool(r[47]),
+        "judge_error": r[48],
         "baselines": {"independence": r[27], "maxent": r[28], "lower": r[29], "upper": r[30]},
     }
 
@@ -464,6 +468,8 @@ def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
         r[26],
         r[37],
         *(_tf(v) if isinstance(v, bool) else v for v in _study(r).values()),
+        "true" if r[47] else "false",
+        r[48],
         _cell(d["baselines"]),
     ]
 
@@ -710,6 +716,8 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
         sources=_sources(row.get("evidence_sources")),
         uid=row["uid"],
         created_at=created,
+        # a failed judgement stays failed; logs from before the field had none marked
+        judge_error=(row.get("judge_error") or "no answer") if row.get("judge_failed") else None,
     )
     return True
 
@@ -867,6 +875,8 @@ def stats(
     for row in export_rows(source) if isinstance(source, Store) else source:
         if (row["practice"] or row.get("attention")) and not practice:
             continue
+        if row.get("judge_failed"):
+            continue  # no answer: the stand-in estimate is not the judge's to be scored on
         kept.append(row)
         for key in _keys(row, by):
             groups.setdefault(key, []).append(row)

@@ -250,6 +250,16 @@ def m005_study_fields(db: Database) -> None:
         rounds.add_column(name, kind)
 
 
+@migrations(name="006_llm_failures")
+def m006_llm_failures(db: Database) -> None:
+    """A judgement says whether the judge failed to answer (an LLM judge that gave no usable
+    reply: the estimate is then the independence product standing in, never the judge's),
+    and why; a forfeited turn keeps the raw reply that was refused."""
+    db.table("judgements").add_column("judge_failed", int, not_null_default=0)
+    db.table("judgements").add_column("judge_error", str)
+    db.table("turns").add_column("raw_reply", str)
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)

@@ -69,6 +69,7 @@ class TurnRow(_Row):
     citations: list[CitationRow] = Field(default_factory=list)
     unverified_numbers: list[CleanText] = Field(default_factory=list)
     forfeit: CleanText | None = None
+    raw_reply: CleanText | None = None
     started_at: Seconds
     seconds: Seconds
 
@@ -133,6 +134,9 @@ class LogRow(_Row):
     time_limit: Annotated[float, Field(gt=0.0)] | None = None
     timed_out: bool | None = None
     attention: bool | None = None
+    #: The judge gave no answer (the estimate stands in); logs from before the field: false.
+    judge_failed: bool = False
+    judge_error: CleanText | None = None
     baselines: Baselines | None = None
     claims: Claims | None = None
     evidence: dict[Annotated[str, Field(max_length=10_000)], Prob] | None = None

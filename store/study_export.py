@@ -95,6 +95,8 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "time_limit": r["time_limit"],
             "timed_out": r["timed_out"],
             "attention": r["attention"],
+            "judge_failed": False,  # a participant's own answer
+            "judge_error": None,
             "baselines": None,
             # the claims the judge was shown (consultancy: the consultant's alone, as "a")
             "claims": {"a": shown.get("a"), "b": shown.get("b")} if shown else None,

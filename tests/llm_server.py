@@ -5,6 +5,15 @@ default one when the queue is empty): a reply (streamed by server-sent events wh
 asks for it), an HTTP error status, a connection that hangs, a connection dropped without an
 answer, or raw bytes. Every request is recorded with its arrival time, headers and JSON body.
 
+Like real servers, it can refuse what a request asks for: `accepts` lists the response formats
+it takes ("json_schema", "json_object_schema" — llama-cpp-python's ``{"type": "json_object",
+"schema": …}`` —, "json_object", "plain"); others are answered with `refusal` (a status and a
+body naming the format). With ``system_role=False`` a request holding a system message is
+refused as chat templates without one do. A request that carries a JSON schema has it checked
+(a valid JSON Schema) and the scripted reply validated against it; the problems are recorded
+with the request (`Recorded.schema_problems`), so a test sees whether what it sent is a schema
+that the replies it expects meet.
+
     with LLMServer() as server:
         server.script(Status(429, headers={"Retry-After": "0.2"}), Reply("hello"))
         ...  # point an LLMConfig at server.url
@@ -17,6 +26,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +41,9 @@ class Reply:
     stream: bool | None = None
     chunk: int = 7
     delay: float = 0.0
+    #: The finish_reason sent at the end ("length": cut at max_tokens; None: a stream the
+    #: server cut, with no finish_reason at all).
+    finish: str | None = "stop"
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,15 @@ class Hang:
 
 
 @dataclass(frozen=True)
+class Trickle:
+    """Open a stream and send a keep-alive comment every `interval` seconds, never a token,
+    for `seconds` (a read timeout never fires: only a deadline on the whole call ends it)."""
+
+    seconds: float = 30.0
+    interval: float = 0.05
+
+
+@dataclass(frozen=True)
 class Drop:
     """Read the request and close the connection without a response."""
 
@@ -63,20 +85,56 @@ class Raw:
     status: int = 200
 
 
-Behaviour = Reply | Status | Hang | Drop | Raw
+Behaviour = Reply | Status | Hang | Trickle | Drop | Raw
 
 
-@dataclass(frozen=True)
+@dataclass
 class Recorded:
-    """One request as the server saw it."""
+    """One request as the server saw it: `mode` is the response format it asked for, `schema`
+    the JSON schema it sent (if any), `schema_problems` what was wrong with that schema or
+    with the scripted reply against it."""
 
     at: float
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    mode: str = "plain"
+    schema: dict[str, Any] | None = None
+    schema_problems: list[str] = field(default_factory=list)
 
 
-def completion(content: str, model: str = "loopback") -> dict[str, Any]:
+def request_format(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """The response format a request asks for and the schema it sends (None if none)."""
+    rf = body.get("response_format")
+    if not isinstance(rf, dict):
+        return "plain", None
+    if rf.get("type") == "json_schema":
+        spec = rf.get("json_schema") or {}
+        return "json_schema", spec.get("schema") if isinstance(spec, dict) else None
+    if rf.get("type") == "json_object" and isinstance(rf.get("schema"), dict):
+        return "json_object_schema", rf["schema"]
+    return str(rf.get("type")), None
+
+
+def schema_problems(schema: dict[str, Any], content: str) -> list[str]:
+    """What is wrong with `schema` as a JSON Schema, or with `content` (a reply) against it."""
+    import jsonschema  # a test dependency; imported here so the benches need it only for schemas
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return [f"invalid schema: {exc.message}"]
+    try:
+        reply = json.loads(content)
+    except ValueError:
+        return ["the reply is not JSON"]
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(reply)]
+
+
+def completion(
+    content: str, model: str = "loopback", finish: str | None = "stop"
+) -> dict[str, Any]:
     """A minimal non-streamed chat completion carrying `content`."""
     return {
         "id": "cmpl-loopback",
@@ -86,7 +144,7 @@ def completion(content: str, model: str = "loopback") -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
         ],
     }
@@ -121,15 +179,32 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {"_unparsed": raw.decode("utf-8", "replace")}
-        owner._record(
-            Recorded(
-                time.monotonic(), self.path, {k.lower(): v for k, v in self.headers.items()}, body
-            )
+        mode, schema = request_format(body)
+        seen = Recorded(
+            time.monotonic(),
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            mode=mode,
+            schema=schema,
         )
+        owner._record(seen)
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, b'{"error": {"message": "no such route"}}', "application/json")
             return
-        behaviour = owner._next()
+        messages = body.get("messages") or []
+        if not owner.system_role and any(m.get("role") == "system" for m in messages):
+            refusal = b'{"error": {"message": "System role not supported"}}'
+            self._send(400, refusal, "application/json")
+            return
+        if owner.accepts is not None and mode not in owner.accepts:
+            status, text = owner.refusal
+            message = json.dumps({"error": {"message": text.format(mode=mode)}})
+            self._send(status, message.encode(), "application/json")
+            return
+        behaviour = owner._next(body)
+        if schema is not None and isinstance(behaviour, Reply):
+            seen.schema_problems.extend(schema_problems(schema, behaviour.content))
         if owner.latency:
             time.sleep(owner.latency)
         if isinstance(behaviour, Reply):
@@ -141,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             if streamed:
                 self._stream(behaviour)
             else:
-                data = json.dumps(completion(behaviour.content)).encode()
+                data = json.dumps(completion(behaviour.content, finish=behaviour.finish)).encode()
                 self._send(200, data, "application/json")
         elif isinstance(behaviour, Status):
             self._send(
@@ -149,6 +224,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif isinstance(behaviour, Hang):
             owner._stopping.wait(behaviour.seconds)
+            self.close_connection = True
+        elif isinstance(behaviour, Trickle):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            until = time.monotonic() + behaviour.seconds
+            try:
+                while time.monotonic() < until and not owner._stopping.is_set():
+                    self._chunk(b": still thinking\n\n")
+                    owner._stopping.wait(behaviour.interval)
+            except OSError:
+                pass  # the client gave up, as it should
             self.close_connection = True
         elif isinstance(behaviour, Drop):
             self.close_connection = True
@@ -187,8 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
             piece = text[start : start + max(1, reply.chunk)]
             chunk = {**base, "choices": [{"index": 0, "delta": {"content": piece}}]}
             self._event(json.dumps(chunk))
-        last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
-        self._event(json.dumps(last))
+        if reply.finish is not None:
+            last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish}]}
+            self._event(json.dumps(last))
         self._event("[DONE]")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -197,8 +286,22 @@ class _Handler(BaseHTTPRequestHandler):
 class LLMServer:
     """The loopback server: start it, script it, read what it received, stop it."""
 
-    def __init__(self, *, latency: float = 0.0, default: Behaviour | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        default: Behaviour | None = None,
+        accepts: set[str] | None = None,
+        refusal: tuple[int, str] = (400, "response_format {mode} is not supported"),
+        system_role: bool = True,
+        respond: Callable[[dict[str, Any]], Behaviour] | None = None,
+    ) -> None:
         self.latency = latency
+        #: Chooses the behaviour from the request body when nothing is scripted.
+        self.respond = respond
+        self.accepts = accepts
+        self.refusal = refusal
+        self.system_role = system_role
         self.default: Behaviour = default or Reply('{"text": "default reply", "citations": []}')
         self.requests: list[Recorded] = []
         self._queue: deque[Behaviour] = deque()
@@ -243,9 +346,11 @@ class LLMServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _next(self) -> Behaviour:
+    def _next(self, body: dict[str, Any]) -> Behaviour:
         with self._lock:
-            return self._queue.popleft() if self._queue else self.default
+            if self._queue:
+                return self._queue.popleft()
+        return self.respond(body) if self.respond is not None else self.default
 
     def _record(self, request: Recorded) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import time
 import traceback
@@ -25,14 +26,18 @@ from pydantic import BaseModel, ValidationError
 
 from debate.errors import DebateError
 from debate.llm import (
+    SERVERS,
     LLMClient,
     LLMConfig,
     LLMHTTPError,
+    LLMReplyError,
     extract_json,
+    fold_system,
     gather_limited,
     load_prompt,
     parse_reply,
     parse_retry_after,
+    strict_compatible,
 )
 from debate.models import Argument, ProbCitation, StatementCitation
 
@@ -382,10 +387,15 @@ def test_prompts_load_and_fill() -> None:
         max_citations=6,
         char_limit=800,
     )
-    assert "debater a" in text and "at most 800 characters" in text and "$" not in text
-    assert '{"kind": "prob", "ids": ["s3", "s8"], "claimed": 0.42}' in text
+    assert "debater a" in text and "At most 800 characters" in text and "$" not in text
     judge = load_prompt("judge_system", max_order=2, char_limit=500)
     assert "log10_p" in judge and "order 2" in judge
+    # no literal example a small model could copy back: no JSON sample, no sample id, and
+    # no number but the limits filled in (and the 0 to 1, 90% of the definitions)
+    for prompt in (text, judge):
+        assert '{"' not in prompt and not re.search(r"\bs\d+\b", prompt)
+        numbers = set(re.findall(r"\d+(?:\.\d+)?", prompt))
+        assert numbers <= {"0", "1", "2", "3", "6", "800", "500", "10", "90"}, numbers
     with pytest.raises(DebateError, match=r"missing \['goal'"):
         load_prompt("debater_system", side="a", max_order=3, max_citations=6, char_limit=8)
     with pytest.raises(DebateError, match=r"unknown \['colour'\]"):
@@ -588,6 +598,7 @@ def sse_events(pieces: Iterator[str] | list[str]) -> Any:
         for piece in pieces:
             chunk = {"choices": [{"delta": {"content": piece}}]}
             yield f"data: {json.dumps(chunk)}\n\n".encode()
+        yield b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\n'
         yield b"data: [DONE]\n\n"
 
     return body()
@@ -719,3 +730,226 @@ def test_key_echoed_in_a_plain_reply_is_masked(monkeypatch: pytest.MonkeyPatch) 
     handler, _ = scripted(httpx.Response(200, json=completion(f"the key: {KEY}")))
     client, _ = mock_client(handler)
     assert run(client.complete(USER)) == "the key: ***"
+
+
+# --------------------------------------------------------------------------- response formats
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"text": {"type": "string"}, "citations": {"type": "array", "maxItems": 0}},
+    "required": ["text", "citations"],
+    "additionalProperties": False,
+}
+PLAIN_GOOD = '{"text": "s1 and s2 move together", "citations": []}'
+
+
+@pytest.fixture(autouse=True)
+def fresh_servers() -> Iterator[None]:
+    """Each test starts with a run that has learned nothing about any server."""
+    SERVERS.forget()
+    yield
+    SERVERS.forget()
+
+
+def refusing(*statuses_and_words: tuple[int, str]) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler that refuses each response format named in `statuses_and_words` (mode ->
+    that status, with a body naming it) and answers PLAIN_GOOD to anything else."""
+    refuse = dict((w, s) for s, w in statuses_and_words)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        mode = sent_mode(body(request))
+        if mode in refuse:
+            text = f"response_format {mode} is not supported"
+            return httpx.Response(refuse[mode], json={"error": {"message": text}})
+        return httpx.Response(200, json=completion(PLAIN_GOOD))
+
+    return handler
+
+
+def sent_mode(payload: dict[str, Any]) -> str:
+    """Which step of the chain a request body asks for."""
+    rf = payload.get("response_format")
+    if rf is None:
+        return "plain"
+    if rf["type"] == "json_schema":
+        return "json_schema"
+    return "json_object_schema" if "schema" in rf else "json_object"
+
+
+def test_schema_is_sent_as_json_schema_and_strict_only_when_it_qualifies() -> None:
+    handler, seen = scripted(*[httpx.Response(200, json=completion(PLAIN_GOOD))] * 2)
+    client, _ = mock_client(handler)
+    run(client.structured(USER, Argument, schema=SCHEMA, schema_name="argument"))
+    assert body(seen[0])["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "argument", "schema": SCHEMA, "strict": True},
+    }
+    loose = {**SCHEMA, "required": ["text"]}  # strict mode needs every property required
+    run(client.structured(USER, Argument, schema=loose))
+    assert "strict" not in body(seen[1])["response_format"]["json_schema"]
+
+
+def test_strict_compatible_follows_openai_rules() -> None:
+    assert strict_compatible(SCHEMA)
+    assert not strict_compatible({**SCHEMA, "additionalProperties": True})
+    nested = {
+        **SCHEMA,
+        "properties": {
+            "text": {"type": "string"},
+            "citations": {
+                "type": "array",
+                "items": {"anyOf": [{"type": "object", "properties": {"id": {"type": "string"}}}]},
+            },
+        },
+    }
+    assert not strict_compatible(nested)  # the item object lacks required/additionalProperties
+    item = nested["properties"]["citations"]["items"]["anyOf"][0]
+    item.update(required=["id"], additionalProperties=False)
+    assert strict_compatible(nested)
+    assert not strict_compatible({"type": "array"})
+
+
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_each_refusal_moves_one_step_down_at_once_and_is_remembered(status: int) -> None:
+    """json_schema -> json_object+schema -> json_object -> plain, one request per step (a 500
+    naming the format is not retried), and the run remembers where it ended: the next
+    call, and a new client for the same server and model, start there; another model
+    starts at the top."""
+    handler = refusing(
+        (status, "json_schema"), (status, "json_object_schema"), (status, "json_object")
+    )
+    seen: list[str] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(sent_mode(body(request)))
+        return handler(request)
+
+    client, slept = mock_client(recording)
+    arg, _ = run(client.structured(USER, Argument, schema=SCHEMA))
+    assert arg.text.startswith("s1 and s2")
+    assert seen == ["json_schema", "json_object_schema", "json_object", "plain"] and not slept
+    run(client.structured(USER, Argument, schema=SCHEMA))
+    again, _ = mock_client(recording)
+    run(again.structured(USER, Argument, schema=SCHEMA))
+    assert seen[4:] == ["plain", "plain"]
+    other = LLMClient(
+        LLMConfig(base_url="http://mock.test/v1", model="other"),
+        transport=httpx.MockTransport(recording),
+    )
+    run(other.structured(USER, Argument, schema=SCHEMA))
+    assert seen[6:] == ["json_schema", "json_object_schema", "json_object", "plain"]
+
+
+def test_a_server_taking_json_object_schema_keeps_it() -> None:
+    """llama-cpp-python: json_schema gives 500, json_object with a schema works."""
+    seen: list[dict[str, Any]] = []
+    handler = refusing((500, "json_schema"))
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        seen.append(body(request))
+        return handler(request)
+
+    client, _ = mock_client(recording)
+    for _ in range(3):
+        run(client.structured(USER, Argument, schema=SCHEMA))
+    assert [sent_mode(b) for b in seen] == ["json_schema"] + ["json_object_schema"] * 3
+    assert seen[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
+
+
+def test_500_not_about_the_format_is_retried_not_stepped_down() -> None:
+    handler, seen = scripted(
+        httpx.Response(500, json={"error": {"message": "out of memory"}}),
+        httpx.Response(200, json=completion(PLAIN_GOOD)),
+    )
+    client, slept = mock_client(handler)
+    run(client.structured(USER, Argument, schema=SCHEMA))
+    assert [sent_mode(body(r)) for r in seen] == ["json_schema", "json_schema"] and slept
+
+
+def test_without_a_schema_the_chain_starts_at_json_object() -> None:
+    handler, seen = scripted(httpx.Response(200, json=completion(PLAIN_GOOD)))
+    client, _ = mock_client(handler)
+    run(client.structured(USER, Argument))
+    assert body(seen[0])["response_format"] == {"type": "json_object"}
+
+
+def test_pinned_mode_is_an_error_when_refused() -> None:
+    client, _ = mock_client(refusing((500, "json_schema")), use_response_format="json_schema")
+    with pytest.raises(DebateError, match="does not support response_format json_schema"):
+        run(client.structured(USER, Argument, schema=SCHEMA))
+
+
+SYSTEM = [{"role": "system", "content": "RULES"}, {"role": "user", "content": "argue"}]
+
+
+def test_system_role_refused_is_folded_and_remembered() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        payload = body(request)
+        seen.append(payload)
+        if any(m["role"] == "system" for m in payload["messages"]):
+            # what a jinja chat template without a system role says
+            msg = "Conversation roles must alternate user/assistant/user/assistant/..."
+            return httpx.Response(400, json={"error": {"message": msg}})
+        return httpx.Response(200, json=completion(PLAIN_GOOD))
+
+    client, _ = mock_client(handler)
+    run(client.structured(SYSTEM, Argument, schema=SCHEMA))
+    assert len(seen) == 2
+    assert seen[1]["messages"] == [{"role": "user", "content": "RULES\n\nargue"}]
+    assert seen[1]["response_format"]["type"] == "json_schema"  # the format was not blamed
+    again, _ = mock_client(handler)
+    run(again.structured(SYSTEM, Argument, schema=SCHEMA))
+    assert len(seen) == 3 and seen[2]["messages"][0]["role"] == "user"
+
+
+def test_system_role_user_always_folds() -> None:
+    handler, seen = scripted(httpx.Response(200, json=completion(PLAIN_GOOD)))
+    client, _ = mock_client(handler, system_role="user")
+    run(client.structured(SYSTEM, Argument))
+    assert body(seen[0])["messages"] == [{"role": "user", "content": "RULES\n\nargue"}]
+    assert fold_system([{"role": "system", "content": "only"}]) == [
+        {"role": "user", "content": "only"}
+    ]
+
+
+def test_reply_cut_at_max_tokens_says_so() -> None:
+    cut = {"choices": [{"message": {"content": '{"text": "the pairs'}, "finish_reason": "length"}]}
+    handler, seen = scripted(httpx.Response(200, json=cut), httpx.Response(200, json=cut))
+    client, _ = mock_client(handler, max_tokens=50)
+    with pytest.raises(LLMReplyError, match=r"cut at max_tokens \(50\)") as info:
+        run(client.structured(USER, Argument))
+    assert info.value.raw == '{"text": "the pairs'
+    assert "cut at max_tokens (50)" in body(seen[1])["messages"][-1]["content"]
+
+
+def test_stream_without_finish_reason_is_named_and_keeps_what_came() -> None:
+    async def cut() -> Any:
+        yield b'data: {"choices": [{"delta": {"content": "{\\"text\\": \\"half"}}]}\n\n'
+        yield b"data: [DONE]\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=cut())
+
+    client, _ = mock_client(handler)
+    with pytest.raises(LLMReplyError, match="ended after 14 characters without a finish_reason"):
+        run(client.structured(USER, Argument, stream=True))
+    with pytest.raises(LLMReplyError) as info:
+        run(client.structured(USER, Argument, stream=True, on_token=lambda t: None))
+    assert info.value.raw == '{"text": "half'
+
+
+def test_check_rejects_a_parsed_reply_and_its_reason_reaches_the_repair() -> None:
+    handler, seen = scripted(
+        httpx.Response(200, json=completion(PLAIN_GOOD)),
+        httpx.Response(200, json=completion(PLAIN_GOOD)),
+    )
+    client, _ = mock_client(handler)
+
+    def check(arg: Argument) -> None:
+        raise ValueError("the text repeats the prompt")
+
+    with pytest.raises(LLMReplyError, match="after one repair: the text repeats the prompt"):
+        run(client.structured(USER, Argument, check=check))
+    assert "the text repeats the prompt" in body(seen[1])["messages"][-1]["content"]

@@ -5,19 +5,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from llm_server import Hang, LLMServer, Reply
+from llm_server import Behaviour, Hang, LLMServer, Reply, Trickle
 
 from debate.builtin import builtin
 from debate.engine import run_debate
-from debate.llm_players import LLMDebater, LLMJudge
+from debate.llm import SERVERS, load_prompt
+from debate.llm_players import LLMDebater, LLMJudge, parroted
 from debate.rules import Rules
 from latent.world import load_world
+from store.db import Store
+from store.export import export_rows
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KEY = "sk-test-secret-key-123"
+WORLD_IDS = {"s01", "s02", "s03", "s04", "s05", "s06", "s07", "s08", "s09", "s11"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_servers() -> Iterator[None]:
+    """Each test starts with a run that has learned nothing about any server."""
+    SERVERS.forget()
+    yield
+    SERVERS.forget()
 
 
 def _arg(text: str, ids: list[str], p: float) -> str:
@@ -105,7 +119,8 @@ def test_llm_judge_answers_and_failures_fall_back(monkeypatch: pytest.MonkeyPatc
             )
         )
     assert res.judgement.errors and "repair" in res.judgement.errors[0]
-    assert res.judgement.credence_a == 0.5
+    assert res.judgement.failed and res.scores.trusted_honest is None
+    assert res.judgement.credences == []  # no credence is made up for a judge that failed
     assert res.judgement.estimate == pytest.approx(res.baselines.independence)
 
 
@@ -144,3 +159,229 @@ def test_runaway_reply_forfeits_the_turn_with_the_cap_in_the_reason() -> None:
     a = next(t for t in res.turns if t.speaker == "a")
     assert a.forfeit and "longer than 8192 bytes" in a.forfeit and "reply_bytes" in a.forfeit
     assert n_requests == 1  # not retried, no repair sending it back
+
+
+JUDGE_REPLY = json.dumps(
+    {
+        "reason": "b cites the triple of the die, which a ignores",
+        "log10_p": -3.5,
+        "log10_low": -5,
+        "log10_high": -2,
+        "trust": "b",
+        "credence_a": 0.2,
+    }
+)
+SPEECH = _arg("the die's pairs look independent but the triple is rare", ["s03", "s09"], 0.26)
+
+
+def by_role(judge: Behaviour, debater: Behaviour) -> Any:
+    """A server answer chosen by who asks: the judge's schema has `log10_p`."""
+
+    def respond(body: dict[str, Any]) -> Behaviour:
+        return judge if "log10_p" in json.dumps(body.get("response_format")) else debater
+
+    return respond
+
+
+def _debate(server: LLMServer, **rules: Any) -> Any:
+    deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
+    return asyncio.run(
+        run_debate(
+            load_world(EXAMPLES / "small.json"),
+            deb,
+            builtin("honest"),
+            _judge(),
+            Rules(**{"rounds": 0, "max_rounds": 0, **rules}),
+            honest_side="b",
+        )
+    )
+
+
+def test_the_schema_sent_is_made_for_the_turn_and_checked_by_the_server() -> None:
+    with LLMServer(default=Reply(SPEECH)) as server:
+        res = _debate(server, citations_per_turn=4, max_order=2)
+        bad = _arg("s99 says it all", ["s99"], 0.5)
+        server.script(Reply(bad), Reply(bad))
+        _debate(server, citations_per_turn=4, max_order=2)
+        first, later = server.requests[0], server.requests[1]
+    assert first.mode == "json_schema"
+    assert first.body["response_format"]["json_schema"]["strict"] is True
+    schema = first.schema
+    assert schema is not None and schema["required"] == ["text", "citations"]
+    cites = schema["properties"]["citations"]
+    assert cites["maxItems"] == 4
+    statement, prob = cites["items"]["anyOf"]
+    assert set(statement["properties"]["id"]["enum"]) == WORLD_IDS
+    assert "kind" in statement["required"] and "kind" in prob["required"]
+    assert prob["properties"]["ids"]["maxItems"] == 2
+    assert "maxLength" not in json.dumps(schema)  # llama-cpp-python crashes on it
+    assert first.schema_problems == []  # the good speech meets the schema sent
+    assert any("s99" in p for p in later.schema_problems)  # and the server does check
+    assert res.turns[0].forfeit is None
+
+
+def test_a_llama_cpp_python_like_server_is_learned_once_for_the_run() -> None:
+    """json_schema answered with 500 naming it: one refusal in the whole debate, then every
+    call (debater, judge, each with its own client) uses json_object with the schema."""
+    with LLMServer(
+        accepts={"json_object_schema", "json_object", "plain"},
+        refusal=(500, "Unsupported response_format json_schema"),
+        respond=by_role(Reply(JUDGE_REPLY), Reply(SPEECH)),
+    ) as server:
+        deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
+        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
+        res = asyncio.run(
+            run_debate(
+                load_world(EXAMPLES / "small.json"),
+                deb,
+                builtin("honest"),
+                judge,
+                Rules(rounds=1),
+                honest_side="b",
+            )
+        )
+        modes = [r.mode for r in server.requests]
+        problems = [p for r in server.requests for p in r.schema_problems]
+    assert modes[0] == "json_schema" and modes[1:] == ["json_object_schema"] * (len(modes) - 1)
+    assert len(modes) == 1 + 2 + 5  # the refusal, 2 speeches, 4 observations and a decision
+    assert problems == []
+    assert all(t.forfeit is None for t in res.turns) and not res.judgement.errors
+    assert res.judgement.estimate == pytest.approx(10**-3.5)
+
+
+def test_a_template_without_system_role_gets_the_rules_folded_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with LLMServer(default=Reply(SPEECH), system_role=False) as server:
+        res = _debate(server, rounds=1, max_rounds=1)
+        messages = [r.body["messages"] for r in server.requests]
+    assert [m[0]["role"] for m in messages] == ["system", "user", "user"]
+    assert messages[1][0]["content"].startswith("You are debater a")
+    assert all(t.forfeit is None for t in res.turns)
+    monkeypatch.setenv("PZJUDGE_LLM_SYSTEM", "user")  # gemma's template drops it silently
+    with LLMServer(default=Reply(SPEECH)) as server:
+        _debate(server)
+        roles = [m["role"] for m in server.requests[0].body["messages"]]
+    assert roles == ["user"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "your speech to the judge in your own words",  # copied from the prompt
+        "your argument, in plain words",  # the placeholder of an earlier prompt
+        "<your argument>",
+        "",
+    ],
+)
+def test_a_parroted_speech_is_forfeited_with_the_reason_and_kept(text: str) -> None:
+    reply = json.dumps({"text": text, "citations": []})
+    with LLMServer(default=Reply(reply)) as server:
+        res = _debate(server)
+        n = len(server.requests)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "after one repair" in a.forfeit
+    assert "prompt's wording" in a.forfeit or "placeholder" in a.forfeit or "no words" in a.forfeit
+    assert a.raw_reply == reply and n == 2
+
+
+def test_parroted_only_for_text_of_its_own() -> None:
+    prompt = load_prompt("judge_system", max_order=3, char_limit=600)
+    assert parroted("your reasoning in your own words", prompt)
+    assert parroted("  ...  ", prompt)
+    assert parroted("why, in a few sentences", prompt)
+    assert parroted("b cites the triple of the die, which a ignores", prompt) is None
+    assert parroted("The pairs look independent; the triple is far rarer.", prompt) is None
+
+
+def test_an_over_long_speech_is_cut_and_marked_not_forfeited() -> None:
+    long = json.dumps({"text": "the die is fair " * 200, "citations": []})  # 3,200 characters
+    with LLMServer(default=Reply(long)) as server:
+        res = _debate(server, char_limit=500)
+        n = len(server.requests)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit is None and a.truncated and len(a.text) == 500 and n == 1
+
+
+def test_a_citation_without_kind_is_read_by_its_keys() -> None:
+    reply = json.dumps(
+        {
+            "text": "s03 and s09 look independent",
+            "citations": [{"id": "s03"}, {"ids": ["s03", "s09"], "claimed": 0.26}],
+        }
+    )
+    with LLMServer(default=Reply(reply, stream=False)) as server:
+        res = _debate(server)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit is None and [c.kind for c in a.citations] == ["statement", "prob"]
+
+
+def test_a_stream_cut_by_the_server_and_a_reply_cut_at_max_tokens_are_named() -> None:
+    with LLMServer(default=Reply(SPEECH[:30], finish=None)) as server:
+        res = _debate(server)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "without a finish_reason" in a.forfeit and a.raw_reply == SPEECH[:30]
+    with LLMServer(default=Reply(SPEECH[:30], finish="length")) as server:
+        res = _debate(server)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "cut at max_tokens (800)" in a.forfeit
+
+
+def test_a_failed_llm_judge_is_stored_and_exported_as_failed(tmp_path: Path) -> None:
+    garbage = "I think P(Z) is small."
+    with LLMServer(respond=by_role(Reply(garbage), Reply("not json either"))) as server:
+        deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
+        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
+        res = asyncio.run(
+            run_debate(
+                load_world(EXAMPLES / "small.json"),
+                deb,
+                builtin("honest"),
+                judge,
+                Rules(rounds=0, max_rounds=0),
+                honest_side="b",
+            )
+        )
+    assert res.judgement.failed
+    with Store(tmp_path / "db.sqlite") as store:
+        store.record_debate(res, judge=res.judge)
+        (row,) = export_rows(store, transcripts=True)
+        with store.reading() as conn:
+            stored = conn.execute("SELECT judge_failed, credence_a FROM judgements").fetchone()
+    assert stored == (1, None)
+    assert row["judge_failed"] is True and "after one repair" in row["judge_error"]
+    assert row["credence_a"] is None and row["trust"] is None and row["credences"] == []
+    a = next(t for t in row["turns"] if t["speaker"] == "a")
+    assert a["forfeit"] and a["raw_reply"] == "not json either"
+
+
+@pytest.mark.parametrize("stall", [Hang(30), Trickle(30)], ids=["hang", "trickle"])
+def test_every_call_ends_within_the_turn_timeout_repair_included(stall: Behaviour) -> None:
+    """Default client settings (120 s read timeout, 3 retries). The debater's first reply is
+    garbage and its repair request stalls; the judge's calls stall (a server that trickles
+    keep-alives never trips a read timeout): each call still ends at the turn timeout."""
+    with LLMServer(respond=by_role(stall, stall)) as server:
+        server.script(Reply("garbage, not JSON"))
+        deb = LLMDebater("tiny", base_url=server.url)
+        judge = LLMJudge("tiny", base_url=server.url)
+        t0 = time.monotonic()
+        res = asyncio.run(
+            asyncio.wait_for(
+                run_debate(
+                    load_world(EXAMPLES / "small.json"),
+                    deb,
+                    builtin("honest"),
+                    judge,
+                    Rules(rounds=0, max_rounds=0, turn_timeout=0.5),
+                    honest_side="b",
+                ),
+                30,
+            )
+        )
+        took = time.monotonic() - t0
+        n = len(server.requests)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "within" in a.forfeit and "0.5 s" in a.forfeit
+    assert n == 2 + 3  # the speech and its repair, two observations and the decision
+    assert res.judgement.failed and len(res.judgement.errors) == 3
+    assert took < 0.5 * 4 + 2.0  # the opening, 3 judge calls, slack for a loaded machine

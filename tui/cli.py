@@ -258,7 +258,12 @@ def _render_debate(res: Any) -> str:
     j, sc, bl = res.judgement, res.scores, res.baselines
     lines += [""] + [f"Judge failed to answer: {e}" for e in j.errors]
     lines += [
-        f"Judgement: P(Z) ≈ {j.estimate:.4g}, credence in A {j.credence_a:.2f}",
+        (
+            f"Judgement: none, the judge failed (the independence product {j.estimate:.4g} "
+            "stands in; it is stored as failed)"
+            if j.failed
+            else f"Judgement: P(Z) ≈ {j.estimate:.4g}, credence in A {j.credence_a:.2f}"
+        ),
         f"Truth: P(Z) = {_fmt_p(res.log10_truth)}; honest side: {res.honest_side.upper()}",
         f"Scores: log10 error {sc.log10_error:.2f}, regret {sc.regret_bits:.3g} bits, "
         f"trusted the honest side: {sc.trusted_honest}",
