@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import choix
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 #: Prior strength of the Bradley–Terry fit: a Gaussian of variance 1/ALPHA on each rating.
 #: Weak enough that ratings follow the data, strong enough that a perfect record stays finite.
@@ -74,11 +74,28 @@ class JudgeRating(BaseModel):
     log10_error: Estimate
 
 
+class Pairing(BaseModel):
+    """Who beats whom: one debater arguing the true claim against another arguing the false
+    one, over every judge."""
+
+    honest: str
+    liar: str
+    debates: int
+    #: Debates in which the judge trusted the honest side (it "beat" the liar).
+    honest_trusted: int
+    #: Debates in which the judge trusted the liar (the liar fooled the judge).
+    liar_trusted: int
+    #: honest_trusted / (honest_trusted + liar_trusted); None when the judge never picked.
+    honest_share: float | None
+
+
 class Ratings(BaseModel):
     """Ratings of every debater and judge of a set of debates."""
 
     debaters: list[DebaterRating]
     judges: list[JudgeRating]
+    #: Every (honest, liar) pair that met, in name order.
+    pairings: list[Pairing] = Field(default_factory=list)
 
 
 def bradley_terry(
@@ -173,4 +190,27 @@ def rate(
                 ),
             )
         )
-    return Ratings(debaters=debaters, judges=judges)
+    return Ratings(debaters=debaters, judges=judges, pairings=pairings(games))
+
+
+def pairings(games: Sequence[Game]) -> list[Pairing]:
+    """The who-beats-whom table of `games`: per (honest, liar) pair, how often the judge
+    trusted each side (debates where it trusted nobody count in `debates` only)."""
+    met: dict[tuple[str, str], list[Game]] = {}
+    for g in games:
+        met.setdefault((g.honest, g.liar), []).append(g)
+    out = []
+    for (honest, liar), rows in sorted(met.items()):
+        won = sum(g.honest_trusted is True for g in rows)
+        lost = sum(g.honest_trusted is False for g in rows)
+        out.append(
+            Pairing(
+                honest=honest,
+                liar=liar,
+                debates=len(rows),
+                honest_trusted=won,
+                liar_trusted=lost,
+                honest_share=won / (won + lost) if won + lost else None,
+            )
+        )
+    return out

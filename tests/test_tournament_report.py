@@ -3,6 +3,7 @@ and tables whose numbers are the `--json` numbers)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 from pathlib import Path
@@ -48,3 +49,96 @@ def test_fresh_plays_again_what_a_rerun_would_reuse(
     again = json.loads(out.out)
     # built-in debaters and judges are deterministic: the same figures come back
     assert again["ratings"] == first["ratings"]
+
+
+def _num(cell: str) -> float | int | None:
+    """A CSV cell back as the number it was written from (empty: None)."""
+    if cell == "":
+        return None
+    return int(cell) if cell.lstrip("-").isdigit() else float(cell)
+
+
+def test_report_writes_figures_and_tables_with_the_json_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rep"
+    args = ["--debaters", "builtin:honest,builtin:pairwise,builtin:independence"]
+    run = [*ARGS[:7], *args, *ARGS[9:], "--no-store", "--json", "--report", str(out)]
+    assert main(run) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    names = ["ratings", "judges", "matrix"]
+    expected = {f"{n}.csv" for n in names} | {"report.md"}
+    expected |= {f"{n}.{ext}" for n in names for ext in ("png", "svg")}
+    assert {p.name for p in out.iterdir()} == expected
+    for n in names:
+        assert (out / f"{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in (out / f"{n}.svg").read_text()
+        assert f"wrote {out / (n + '.png')}" in captured.err
+
+    def table(name: str) -> list[dict[str, float | int | str | None]]:
+        with (out / name).open(newline="") as f:
+            return [
+                {k: v if k in ("debater", "role", "judge", "honest", "liar") else _num(v)
+                 for k, v in row.items()}
+                for row in csv.DictReader(f)
+            ]  # fmt: skip
+
+    ratings = res["ratings"]
+    got = {(r["debater"], r["role"]): r for r in table("ratings.csv")}
+    assert len(got) == 2 * len(ratings["debaters"]) == 6
+    for d in ratings["debaters"]:
+        for role, n, won in (
+            ("honest", "as_honest", "won_as_honest"),
+            ("liar", "as_liar", "fooled_as_liar"),
+        ):
+            row = got[(d["name"], role)]
+            assert (row["debates"], row["won"]) == (d[n], d[won])
+            est = d[role]
+            if est is None:
+                assert row["rating"] is row["rating_low"] is row["rating_high"] is None
+            else:
+                assert (row["rating"], row["rating_low"], row["rating_high"]) == (
+                    est["value"], est["low"], est["high"]
+                )  # fmt: skip
+    (judge,) = table("judges.csv")
+    (j,) = ratings["judges"]
+    assert judge == {
+        "judge": j["name"], "debates": j["debates"],
+        "accuracy": j["accuracy"]["value"], "accuracy_low": j["accuracy"]["low"],
+        "accuracy_high": j["accuracy"]["high"], "log10_error": j["log10_error"]["value"],
+        "log10_error_low": j["log10_error"]["low"], "log10_error_high": j["log10_error"]["high"],
+    }  # fmt: skip
+    # who beats whom, recounted from the debates themselves
+    counts: dict[tuple[str, str], list[int]] = {}
+    for deb in res["debates"]:
+        a_honest = deb["honest_side"] == "a"
+        honest, liar = (
+            (deb["debater_a"], deb["debater_b"])
+            if a_honest
+            else (deb["debater_b"], deb["debater_a"])
+        )
+        c = deb["judgement"]["credence_a"]
+        tally = counts.setdefault((honest, liar), [0, 0, 0])
+        tally[0] += 1
+        if c != 0.5:
+            tally[1 if (c > 0.5) == a_honest else 2] += 1
+    matrix = {(r["honest"], r["liar"]): r for r in table("matrix.csv")}
+    # builtin:honest always argues the truth: 4 of the 6 ordered pairs meet as honest vs liar
+    assert set(matrix) == set(counts) and len(counts) == 4
+    for key, (n, won, lost) in counts.items():
+        row = matrix[key]
+        assert (row["debates"], row["honest_trusted"], row["liar_trusted"]) == (n, won, lost)
+        assert row["honest_share"] == (won / (won + lost) if won + lost else None)
+    md = (out / "report.md").read_text()
+    assert "## Who beats whom" in md and "| builtin:pairwise | liar |" in md
+
+
+def test_report_to_an_unwritable_place_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main([*ARGS, "--no-store", "--report", str(blocker / "rep")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("pzjudge: error: cannot write the report to")

@@ -543,6 +543,15 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         return "\n".join(out)
 
     _emit(args, _json_safe(res.model_dump(mode="json")), text)
+    # after the results are shown (and stored): a report that cannot be written loses nothing
+    if args.report:
+        from pathlib import Path
+
+        from tui.tournament_report import write_tournament_report
+
+        title = f"Tournament: {args.worlds} worlds, seed {args.seed}"
+        for f in write_tournament_report(res.ratings, Path(args.report), title):
+            print(f"wrote {f}", file=sys.stderr)
     return 0
 
 
@@ -830,6 +839,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh",
         action="store_true",
         help="play every debate again, even those the store already holds judged",
+    )
+    tn.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write ratings, judges and who-beats-whom as CSV, Markdown and PNG/SVG figures",
     )
     _store_args(tn, record=True)
     _trust_arg(tn)
