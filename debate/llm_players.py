@@ -49,7 +49,10 @@ PROMPT_STATEMENTS = 400
 MAX_TOKENS = 800
 
 
-def _config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
+def llm_config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
+    """The endpoint's config for `model`: `base_url`, else $PZJUDGE_BASE_URL, else
+    $OPENAI_BASE_URL; the system role from $PZJUDGE_LLM_SYSTEM; a one-line DebateError for a
+    bad setting."""
     url = base_url or os.environ.get(BASE_URL_ENV) or os.environ.get("OPENAI_BASE_URL")
     if url:
         kw["base_url"] = url
@@ -241,7 +244,7 @@ class LLMDebater:
     honest = None
 
     def __init__(self, model: str, *, base_url: str | None = None, **config: Any) -> None:
-        self.config = _config(model, base_url, **config)
+        self.config = llm_config(model, base_url, **config)
         self.name = f"openai:{model}"
         #: Set by a UI to receive the speech's tokens as they arrive.
         self.on_token: Callable[[str], None] | None = None
@@ -315,7 +318,7 @@ class LLMJudge:
     honest = None
 
     def __init__(self, model: str, *, base_url: str | None = None, **config: Any) -> None:
-        self.config = _config(model, base_url, **config)
+        self.config = llm_config(model, base_url, **config)
         self.name = f"llm:{model}"
         self.last: JudgeReply | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -385,3 +386,31 @@ def test_every_call_ends_within_the_turn_timeout_repair_included(stall: Behaviou
     assert n == 2 + 3  # the speech and its repair, two observations and the decision
     assert res.judgement.failed and len(res.judgement.errors) == 3
     assert took < 0.5 * 4 + 2.0  # the opening, 3 judge calls, slack for a loaded machine
+
+
+def test_a_headless_debate_shows_its_progress_line_by_line() -> None:
+    """What `pzjudge debate` writes to a terminal's stderr as the debate goes."""
+    import io
+
+    from tui.cli import debate_progress
+
+    out = io.StringIO()
+    with LLMServer(respond=by_role(Reply("no json"), Reply("nor here"))) as server:
+        asyncio.run(
+            run_debate(
+                load_world(EXAMPLES / "small.json"),
+                LLMDebater("tiny", base_url=server.url, max_retries=0),
+                builtin("honest"),
+                LLMJudge("tiny", base_url=server.url, max_retries=0),
+                Rules(rounds=0, max_rounds=0),
+                honest_side="b",
+                on_event=debate_progress(out),
+            )
+        )
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["a opening 0: speaking…", "b opening 0: speaking…"]
+    assert any(ln.startswith("a opening 0: forfeited (tiny reply was not a valid") for ln in lines)
+    spoke = r"b opening 0: \d+ characters, \d+ citations, \d+\.\d s"
+    assert any(re.match(spoke, ln) for ln in lines)
+    assert sum(ln.startswith("judge failed to answer:") for ln in lines) == 2
+    assert not any("honest" in ln for ln in lines)

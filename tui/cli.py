@@ -15,7 +15,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from debate.errors import DebateError
 from latent.errors import LatentError
@@ -88,6 +88,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
         counterexamples=args.counterexamples,
         flips=args.flips,
     )
+    decoder = args.decoder or "builtin"
+    if decoder != "builtin":
+        kind, _, model = decoder.partition(":")
+        if kind != "openai" or not model:
+            raise DebateError(f"--decoder {decoder!r}: use builtin or openai:MODEL")
+        from debate.llm_decoder import rewrite_world_sync
+
+        world, report = rewrite_world_sync(world, model, base_url=args.base_url)
+        print(report.summary(), file=sys.stderr)
     if args.output:
         save_world(world, args.output)
         kinds = [b.trap or b.kind for b in world.blocks]
@@ -380,7 +389,14 @@ def cmd_debate(args: argparse.Namespace) -> int:
             settings=_run_settings(args, _DEBATE_RUN_KEYS),
         )
     # each turn is committed the moment it is made: a run killed mid-debate keeps them
-    on_event = None if recorder is None else recorder.on_event
+    sinks = [] if recorder is None else [recorder.on_event]
+    if sys.stderr.isatty():
+        sinks.append(debate_progress(sys.stderr))  # an LLM turn can take minutes
+
+    def on_event(event: dict[str, Any]) -> None:
+        for sink in sinks:
+            sink(event)
+
     try:
         if dealt is not None:
             run = run_debate(dealt, a, b, judge, on_event=on_event)
@@ -401,6 +417,31 @@ def cmd_debate(args: argparse.Namespace) -> int:
     payload["world_sha256"] = hashlib.sha256(world.to_json().encode()).hexdigest()
     _emit(args, _json_safe(payload), lambda: _render_debate(res))
     return 0
+
+
+def debate_progress(out: IO[str]) -> Callable[[dict[str, Any]], None]:
+    """An engine event handler writing one line per step of a headless debate to `out`: who
+    speaks, what came and how long it took, forfeits and judge failures (never the sides)."""
+
+    def on(event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind == "turn_started":
+            out.write(f"{event['speaker']} {event['phase']} {event['round']}: speaking…\n")
+        elif kind == "turn":
+            t = event["turn"]
+            what = (
+                f"forfeited ({_safe(t.forfeit)[:100]})"
+                if t.forfeit
+                else f"{len(t.text)} characters, {len(t.citations)} citations"
+            )
+            out.write(f"{t.speaker} {t.phase} {t.round}: {what}, {t.seconds:.1f} s\n")
+        elif kind == "judge_error":
+            out.write(f"judge failed to answer: {_safe(event['message'])[:100]}\n")
+        else:
+            return
+        out.flush()
+
+    return on
 
 
 class _Progress:
@@ -775,6 +816,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--counterexamples", type=_nonneg, default=0, help="planted counterexamples")
     g.add_argument("--flips", type=_nonneg, default=0, help="negations hidden in families")
     g.add_argument("-o", "--output", help="write the world here (default: stdout)")
+    g.add_argument(
+        "--decoder",
+        metavar="SPEC",
+        help="builtin (default) or openai:MODEL: an LLM words each sentence, keeping the "
+        "built-in decoder's meaning; failed calls keep the built-in text",
+    )
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint for --decoder openai:MODEL")
 
     pr = add("prob", cmd_prob, "P(Z) of a world, with its standard error")
     pr.add_argument("world", help="world file (JSON)")
