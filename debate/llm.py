@@ -549,6 +549,10 @@ def _scrubbed(exc: DebateError, key: str) -> DebateError:
     message = str(exc).replace(key, "***")
     if isinstance(exc, LLMHTTPError):
         return LLMHTTPError(message, status=exc.status, excerpt=exc.excerpt.replace(key, "***"))
+    if isinstance(exc, _Refused):
+        return _Refused(message, what=exc.what, excerpt=exc.excerpt.replace(key, "***"))
+    if isinstance(exc, LLMReplyError):
+        return LLMReplyError(message, raw=exc.raw.replace(key, "***"))
     return DebateError(message)
 
 
@@ -964,7 +968,7 @@ class LLMClient:
                 )
                 await self._sleep(delay)
             except DebateError as exc:
-                if key and key in str(exc) and not isinstance(exc, _Refused | LLMReplyError):
+                if key and key in str(exc) + getattr(exc, "excerpt", ""):
                     raise _scrubbed(exc, key) from None
                 raise
         raise AssertionError("unreachable")  # pragma: no cover

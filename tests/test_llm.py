@@ -953,3 +953,13 @@ def test_check_rejects_a_parsed_reply_and_its_reason_reaches_the_repair() -> Non
     with pytest.raises(LLMReplyError, match="after one repair: the text repeats the prompt"):
         run(client.structured(USER, Argument, check=check))
     assert "the text repeats the prompt" in body(seen[1])["messages"][-1]["content"]
+
+
+def test_a_refusal_that_echoes_the_key_never_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    said = f"json_schema is not supported for key {KEY}"
+    handler, _ = scripted(httpx.Response(500, json={"error": {"message": said}}))
+    client, _ = mock_client(handler, use_response_format="json_schema")
+    with pytest.raises(DebateError, match="does not support response_format") as info:
+        run(client.structured(USER, Argument, schema=SCHEMA))
+    assert KEY not in str(info.value) and "***" in str(info.value)
