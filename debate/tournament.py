@@ -4,7 +4,9 @@ Worlds are generated from the seed, so a tournament of non-LLM debaters is repro
 Given round settings (a game preset), world i is the world the game deals for round i+1 of
 a session with the same seed (`debate.rounds.deal_round`).
 Debates run concurrently up to a limit (LLM debaters spend their time waiting on the
-network; built-in ones share the CPU).
+network; built-in ones share the CPU), in this process, or as Ray tasks on a local Ray or a
+cluster (`use_ray`; docs/scale.md): each task plays one debate and returns its events and
+result, and this process alone writes them to the store, in the order they finish.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping
 from itertools import permutations
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from debate.engine import DebateResult, Event, run_debate
 from debate.errors import DebateError
@@ -81,6 +83,95 @@ def debate_id(
     }
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class DebateJob(BaseModel):
+    """Everything one debate of a tournament is played from (what a Ray task receives)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    world: World
+    seed: int
+    truth: float
+    spec_a: str
+    spec_b: str
+    spec_j: str
+    rules: Rules
+    base_url: str | None = None
+
+
+def play_debate(job: DebateJob) -> tuple[list[Event], DebateResult]:
+    """Play one debate to its end in this process (the body of a Ray task): its events in
+    the order they came, and its result. Deterministic under the job's seed for non-LLM
+    parties, so a task retried elsewhere plays the same debate."""
+    events: list[Event] = []
+    res = asyncio.run(
+        run_debate(
+            job.world,
+            make_debater(job.spec_a, base_url=job.base_url),
+            make_debater(job.spec_b, base_url=job.base_url),
+            make_judge(job.spec_j, base_url=job.base_url),
+            job.rules,
+            seed=job.seed,
+            truth=job.truth,
+            on_event=events.append,
+        )
+    )
+    return events, res
+
+
+#: Times Ray plays a debate again after its task failed (a worker died, an exception).
+RAY_RETRIES = 3
+
+
+def _play_on_ray(
+    jobs: list[tuple[str, DebateJob]],
+    *,
+    address: str | None,
+    in_flight: int,
+    finished: Callable[[str, DebateJob, list[Event], DebateResult], None],
+) -> None:
+    """Play `jobs` (debate id, job) as Ray tasks, at most `in_flight` at once (a cap on the
+    debaters' calls across the cluster), and hand each result to `finished` here, in the
+    driver, as it arrives. A local Ray is started when none is running and `address` is
+    None (and shut down at the end); `address` joins a running cluster ("auto" finds the
+    local node's). A task that still fails after `RAY_RETRIES` retries ends the run with a
+    DebateError; what finished before it stays with `finished`'s writer."""
+    try:
+        import ray
+    except ImportError:
+        raise DebateError("--ray needs Ray: pip install 'pzjudge[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = address or "a local Ray"
+            raise DebateError(f"cannot start or reach {where}: {exc}".splitlines()[0]) from None
+    task = ray.remote(max_retries=RAY_RETRIES, retry_exceptions=True)(play_debate)
+    waiting = list(reversed(jobs))
+    running: dict[Any, tuple[str, DebateJob]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, in_flight):
+                did, job = waiting.pop()
+                running[task.remote(job)] = (did, job)
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            did, job = running.pop(ref)
+            try:
+                events, res = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed"
+                raise DebateError(
+                    f"a debate failed on Ray after {RAY_RETRIES} retries ({cause[:300]}); "
+                    "the debates finished before it are kept: run again to resume"
+                ) from None
+            finished(did, job, events, res)
+    finally:
+        for ref in running:
+            ray.cancel(ref, force=True)
+        if started:
+            ray.shutdown()
 
 
 class Watcher(Protocol):
@@ -163,6 +254,8 @@ async def run_tournament(
     settings: SessionSettings | None = None,
     played: Mapping[str, DebateResult] | None = None,
     progress: Callable[[int, int], Any] | None = None,
+    use_ray: bool = False,
+    ray_address: str | None = None,
 ) -> TournamentResult:
     """Every ordered pair of distinct debaters × every judge × every world.
 
@@ -177,6 +270,11 @@ async def run_tournament(
     stands, so a rerun after a crash (or with more worlds) plays only what is missing and
     returns what an uninterrupted run would. `progress(done, total)` counts the debates
     played in this run (`total` excludes those already played).
+
+    With `use_ray`, the debates are Ray tasks (`_play_on_ray`; `concurrency` caps those in
+    flight) on a local Ray or the cluster at `ray_address`; each watcher sees its debate's
+    events replayed here when the task returns, then its result: the same store rows and
+    the same result as the local run.
     """
     if not debaters or not judges:
         raise DebateError("a tournament needs at least one debater and one judge")
@@ -226,7 +324,43 @@ async def run_tournament(
             progress(done, todo)
         return res
 
-    results = await asyncio.gather(*(one(j, did) for j, did in zip(jobs, ids, strict=True)))
+    if use_ray:
+        by_id: dict[str, DebateResult] = {}
+
+        def finished(did: str, job: DebateJob, events: list[Event], res: DebateResult) -> None:
+            nonlocal done
+            watcher = watch(job.world, did) if watch is not None else None
+            if watcher is not None:
+                for event in events:
+                    watcher.on_event(event)
+                watcher.on_result(res)
+            if on_result is not None:
+                on_result(res)
+            by_id[did] = res
+            done += 1
+            if progress is not None:
+                progress(done, todo)
+
+        pending = {
+            did: DebateJob(
+                world=world,
+                seed=seed * 7919 + w,
+                truth=truth,
+                spec_a=spec_a,
+                spec_b=spec_b,
+                spec_j=spec_j,
+                rules=rules,
+                base_url=base_url,
+            )
+            for (w, world, truth, spec_a, spec_b, spec_j), did in zip(jobs, ids, strict=True)
+            if did not in played
+        }
+        _play_on_ray(
+            list(pending.items()), address=ray_address, in_flight=concurrency, finished=finished
+        )
+        results = [played[did] if did in played else by_id[did] for did in ids]
+    else:
+        results = await asyncio.gather(*(one(j, did) for j, did in zip(jobs, ids, strict=True)))
     deb_rows: dict[str, list[DebateResult]] = {}
     side_of: dict[str, dict[int, str]] = {}
     for res, job in zip(results, jobs, strict=True):

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -142,3 +146,51 @@ def test_report_to_an_unwritable_place_is_one_line(
     assert main([*ARGS, "--no-store", "--report", str(blocker / "rep")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pzjudge: error: cannot write the report to")
+
+
+def _timeless(d: Any) -> Any:
+    """A result without the wall-clock fields (when each speech, query and answer was made)."""
+    if isinstance(d, dict):
+        return {k: _timeless(v) for k, v in d.items() if k not in ("at", "started_at", "seconds")}
+    if isinstance(d, list):
+        return [_timeless(v) for v in d]
+    return d
+
+
+def _stored(db: Path) -> dict[str, Any]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT r.debate_id, r.debate_result, COUNT(t.id) FROM rounds r"
+            " LEFT JOIN turns t ON t.round_id = r.id GROUP BY r.id"
+        ).fetchall()
+    return {did: (_timeless(json.loads(res)), turns) for did, res, turns in rows}
+
+
+def test_ray_plays_the_local_tournament(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--ray"])):
+        db = tmp_path / f"{name}.db"
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", *ARGS, "--json", "--db", str(db), *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "played 2/2 debates" in proc.stderr
+        runs[name] = (_timeless(json.loads(proc.stdout)), _stored(db))
+    # the same debates, ratings and stored rounds (the driver wrote each task's turns)
+    assert runs["ray"][0] == runs["local"][0]
+    assert runs["ray"][1] == runs["local"][1]
+    assert all(turns > 0 for _, turns in runs["ray"][1].values())
+
+
+def test_ray_missing_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if not installed
+    assert main([*ARGS, "--no-store", "--ray"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "pzjudge: error: --ray needs Ray: pip install 'pzjudge[ray]'"

@@ -534,6 +534,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             settings=deal,
             played=played,
             progress=_Progress(),
+            use_ray=args.ray is not None,
+            ray_address=args.ray or None,
         )
     )
     if store is not None:
@@ -887,6 +889,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh",
         action="store_true",
         help="play every debate again, even those the store already holds judged",
+    )
+    tn.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="play the debates as Ray tasks: on a local Ray, or the cluster at ADDRESS "
+        "('auto': the one this node belongs to); needs pzjudge[ray] (docs/scale.md)",
     )
     tn.add_argument(
         "--report",
