@@ -1005,7 +1005,9 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
         if v is None:
             return "-"
         if spec == "est":
-            return f"{v['value']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]"
+            # rounded first, so a bound of -1e-17 reads +0.00, not -0.00
+            a, lo, hi = (round(v[k], 2) + 0.0 for k in ("value", "low", "high"))
+            return f"{a:+.2f} [{lo:+.2f}, {hi:+.2f}]"
         if spec.startswith("ci"):
             ci = r.get(f"{k}_ci")
             one = (lambda x: f"{100 * x:.0f}%") if spec == "ci%" else (lambda x: f"{x:.2f}")
