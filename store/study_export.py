@@ -3,9 +3,11 @@
 a study's judgements into a store without losing where each sits in the study.
 
 A study stores less per judgement than the game (no baselines, evidence or rules); those
-fields are null. Ids are stable hashes of the study title, the participant's code, the
-position and the judge, so exporting a study twice gives the same rows, and importing
-them twice adds nothing.
+fields are null. The debaters' specs are not stored either: they are what the round pipeline
+deals for the item (`store.study_ops.study_round`, which checks the re-dealt round against
+the stored one), null when this pzjudge cannot re-deal it. Ids are stable hashes of the
+study title, the participant's code, the position and the judge, so exporting a study twice
+gives the same rows, and importing them twice adds nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from debate.errors import DebateError
+from latent.errors import LatentError
+from store.errors import StoreError
 from store.export import EXPORT_VERSION, FIELDS
 from store.study import StudyDB
+from store.study_ops import study_round
 
 
 def _uid(*parts: object) -> str:
@@ -37,6 +43,22 @@ def _log10(p: float) -> float:
     return -300.0 if p <= 0 else max(-300.0, math.log10(p))
 
 
+def _debaters(
+    specs: dict[str, str] | None, condition: str, item: dict[str, Any]
+) -> tuple[str | None, str | None]:
+    """The specs shown as debaters A and B under a condition: both in a debate (live or
+    recorded), the consultant alone as A in consultancy, none with the oracle alone."""
+    if not specs:
+        return None, None
+    if condition in ("debate", "offline"):
+        return specs.get("a"), specs.get("b")
+    if condition == "consultancy" and item["honest_side"] in ("a", "b"):
+        truthful = item["honest_side"]
+        liar = "b" if truthful == "a" else "a"
+        return specs.get(truthful if item["consultant_honest"] else liar), None
+    return None, None
+
+
 def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
     """One export row (keys: `FIELDS`) per judgement of the study, oldest first.
 
@@ -45,9 +67,16 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
     participant's order; attention checks are marked by `attention` (never `practice`)."""
     title = str(db.meta()["title"])
     items = {it["id"]: it for it in db.items()}
+    specs: dict[int, dict[str, str] | None] = {}
     for r in db.results():
         item = items[r["item"]]
         res = json.loads(r["result_json"])
+        if r["item"] not in specs:
+            try:
+                specs[r["item"]] = dict(study_round(db, r["item"])[0].secret.specs)
+            except (StoreError, DebateError, LatentError, OSError):
+                specs[r["item"]] = None  # a world file gone, another pipeline: unknown
+        debater_a, debater_b = _debaters(specs[r["item"]], r["condition"], item)
         honest = r["honest_side"]
         ca = r["credence_a"]
         trust_honest = None
@@ -67,8 +96,8 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "practice": False,
             "world_seed": item["seed"],
             "n_statements": _n_statements(item["world_json"]),
-            "debater_a": None,
-            "debater_b": None,
+            "debater_a": debater_a,
+            "debater_b": debater_b,
             "honest_side": honest,
             "estimate": r["estimate"],
             "log10_estimate": _log10(r["estimate"]),

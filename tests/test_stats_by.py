@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from debate.ratings import Game, rate
+from debate.rounds import HONEST
 from store.db import Store
 from store.export import (
     EXPORT_VERSION,
@@ -28,6 +29,7 @@ from store.export import (
     to_text,
 )
 from store.study import StudyDB
+from store.study_export import _debaters
 from store.study_ops import build_study, simulate_study
 from tui.cli import _json_safe, main
 
@@ -339,6 +341,19 @@ def test_a_study_database_exports_and_stats_like_a_store(
     assert {r["time_limit"] for r in exported} == {30.0}
     assert sum(r["attention"] for r in exported) == 4
     assert all(r["protocol"] == r["condition"] for r in exported)
+    # the debaters dealt for each item: both in a debate, the honest side's spec honest
+    for r in exported:
+        if r["condition"] == "oracle":
+            assert r["debater_a"] is r["debater_b"] is None
+        else:
+            liar = "b" if r["honest_side"] == "a" else "a"
+            assert r[f"debater_{r['honest_side']}"] == HONEST
+            assert r[f"debater_{liar}"] not in (None, HONEST)
+    debate_rows = [r for r in exported if r["condition"] == "debate" and not r["attention"]]
+    assert main(["stats", "--study", str(small_study), "--by", "debater", "--json"]) == 0
+    by_debater = {g["group"]: g for g in json.loads(capsys.readouterr().out)}
+    assert by_debater[HONEST]["rounds"] == len(debate_rows) == 4
+    assert by_debater[HONEST]["as_honest"] == 4
     # the same rows again (stable ids); imported twice into a store, added once
     again = tmp_path / "again.jsonl"
     assert main(["export", "--study", str(small_study), "-o", str(again)]) == 0
@@ -363,3 +378,14 @@ def test_study_flag_errors_are_one_line(
     assert main(["stats", "--study", str(tmp_path / "nope.db")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such study database" in err
+
+
+def test_a_consultancy_round_shows_its_consultant_as_a() -> None:
+    specs = {"a": HONEST, "b": "builtin:pairwise"}
+    honest_a = {"honest_side": "a", "consultant_honest": 1}
+    lying = {"honest_side": "a", "consultant_honest": 0}
+    assert _debaters(specs, "consultancy", honest_a) == (HONEST, None)
+    assert _debaters(specs, "consultancy", lying) == ("builtin:pairwise", None)
+    assert _debaters(specs, "offline", lying) == (HONEST, "builtin:pairwise")
+    assert _debaters(specs, "oracle", lying) == (None, None)
+    assert _debaters(None, "debate", lying) == (None, None)
