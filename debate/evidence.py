@@ -61,6 +61,21 @@ def _component(
     return ind, lo, hi, me
 
 
+@lru_cache(maxsize=1 << 16)
+def _lone(p: float | None) -> tuple[float, float, float, float | None]:
+    """`_component` of a statement tied to no other, known to be true with probability `p`
+    (None: not known), by the same arithmetic without the general machinery. A world of
+    10,000 statements has 10,000 of these per judgement, more than `_component`'s cache
+    holds, and through the general path they cost a second per judgement."""
+    k = lb.check_known(1, {} if p is None else {(0,): p})
+    q = k.get((0,))
+    ind = 0.5 if q is None else q
+    # frechet(1, k): the lower end is the one singleton when known; the upper, the smallest
+    # known value; maxent of one statement is its independence value
+    lo = lb._pad_lo(0.0 if q is None else max(0.0, q), 1.0)
+    return ind, lo, lb._pad_hi(1.0 if q is None else q), ind
+
+
 def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
     """Independence, maximum entropy and the range the evidence allows for P(all ids)."""
     known_ids = {tuple(sorted(k.split("&"))): v for k, v in evidence.items()}
@@ -78,9 +93,13 @@ def baselines(ids: list[str], evidence: dict[str, float]) -> Baselines:
     for k, v in known_ids.items():
         bucket.setdefault(comp_of[k[0]], []).append((k, v))
     for c, comp in enumerate(comps):
-        pos = {s: i for i, s in enumerate(comp)}
-        known = {tuple(sorted(pos[s] for s in k)): v for k, v in bucket.get(c, [])}
-        ind, lo, hi, me = _component(len(comp), tuple(sorted(known.items())))
+        if len(comp) == 1:
+            own = bucket.get(c)
+            ind, lo, hi, me = _lone(own[0][1] if own else None)
+        else:
+            pos = {s: i for i, s in enumerate(comp)}
+            known = {tuple(sorted(pos[s] for s in k)): v for k, v in bucket.get(c, [])}
+            ind, lo, hi, me = _component(len(comp), tuple(sorted(known.items())))
         log_ind += math.log(ind) if ind > 0 else -math.inf
         upper = min(upper, hi)
         miss += 1.0 - lo

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from debate.builtin import LIARS, can_argue, lie_goes_up
 from debate.rules import Rules
 from debate.views import independence_value
-from latent.pz import world_pz
+from latent.pz import WorldPZ, world_pz
 from latent.shadow import deal_world, shadow_of
 from latent.world import World
 
@@ -108,13 +108,14 @@ def deal_lie(
         shadow, how = pair.lie.pz, "pair"
     else:
         world = source if isinstance(source, World) else source(seed, None)
+        pz: WorldPZ | None = None
         if truth is None:
             pz = world_pz(world)
             truth, log10_truth = pz.pz, pz.log10_pz
         else:
             log10_truth = math.log10(truth) if truth > 0 else None
         if isinstance(source, World):
-            found = shadow_of(world, rng, rules.lie_factor)
+            found = shadow_of(world, rng, rules.lie_factor, truth=pz)
             if found is not None:
                 shadow, how = found[1].pz, "redrawn"
     if tempting is None:

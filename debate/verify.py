@@ -20,7 +20,7 @@ from debate.errors import DebateError
 from debate.models import Argument, ProbCitation, StatementCitation
 from debate.rules import Rules
 from latent.errors import LatentError
-from latent.nway import nway, pair_matrix
+from latent.nway import nway, pair_blocks, pair_matrix
 from latent.world import World
 
 Status = Literal["ok", "false", "rejected", "dropped"]
@@ -98,6 +98,18 @@ class Oracle:
         except LatentError as exc:
             raise DebateError(f"oracle query refused: {exc}") from None
 
+    def pair_blocks(self, ids: list[str]) -> list[tuple[list[int], np.ndarray]]:
+        """What `pairs` says, held per block (`latent.nway.pair_blocks`): pairs across
+        blocks are independent. Memory linear in the statements, for huge worlds."""
+        if self.max_order < 2:
+            raise DebateError("oracle query refused: pairs are above the order limit")
+        if self.budget is not None:
+            raise DebateError("a budgeted oracle answers one query at a time")
+        try:
+            return pair_blocks(self.world, list(ids))
+        except LatentError as exc:
+            raise DebateError(f"oracle query refused: {exc}") from None
+
 
 class VerifiedCitation(BaseModel):
     """A citation as the judge sees it: what was claimed, and what is true."""
@@ -164,11 +176,19 @@ def close_enough(claimed: float, true: float, rules: Rules) -> bool:
 def unverified_numbers(text: str, backed: list[float], rules: Rules) -> list[str]:
     """Probability-like numbers in free text that match no verified cited value."""
     out = []
+    # `backed` holds every free single probability (10,000 on a huge world): a vectorised
+    # look finds the few values near each number, and `close_enough` alone decides on those
+    arr = np.asarray(backed, dtype=float)
+    wide = (1.0 + rules.claim_rel_tol) * (1.0 + 1e-9)
     for m in _NUMBER.finditer(text):
         v = _number_value(m.group(0))
         if v is None or not (0.0 <= v <= 1.0):
             continue
-        if not any(close_enough(v, b, rules) for b in backed):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            near = (np.abs(v - arr) <= rules.claim_abs_tol * (1.0 + 1e-9)) | (
+                (arr > 0.0) & (arr * wide >= v) & (arr <= v * wide)
+            )
+        if not any(close_enough(v, float(b), rules) for b in arr[near]):
             out.append(m.group(0).strip())
     return out
 

@@ -122,19 +122,18 @@ def nway(world: World, ids: list[str]) -> NWay:
     )
 
 
-def pair_matrix(world: World, ids: list[str]) -> np.ndarray:
-    """P(a ∩ b) for every pair of the listed statements at once; the diagonal holds P(a).
+def pair_blocks(world: World, ids: list[str]) -> list[tuple[list[int], np.ndarray]]:
+    """Every within-block pair's joint probability among the listed statements, block by
+    block: [(positions in `ids`, ascending; their (k, k) pair matrix, diagonal P(a))].
 
-    Vectorised per block (closed forms), products across blocks; this is what a debater
-    who queries every pair would learn, in one call.
+    Pairs in different blocks are independent (P(ab) = P(a) P(b)), so this is everything
+    `pair_matrix` says in memory linear in the statements for blocks of bounded size.
     """
-    n = len(ids)
-    single = np.empty(n)
     where = [world.locate(s) for s in ids]
     by_block: dict[int, list[int]] = {}
     for k, (b, _) in enumerate(where):
         by_block.setdefault(b, []).append(k)
-    out = np.empty((n, n))
+    out: list[tuple[list[int], np.ndarray]] = []
     for b, ks in by_block.items():
         block = world.blocks[b]
         pos = [where[k][1] for k in ks]
@@ -143,11 +142,30 @@ def pair_matrix(world: World, ids: list[str]) -> np.ndarray:
             sub = (mem * block.probs) @ mem.T
         else:
             r, h = block.orthant(pos)
-            sub = np.exp(bvn.all_pairs_log(r, h)) if len(pos) > 1 else np.exp(log_ndtr(-h))[None]
+            if len(pos) > 1:
+                sub = np.exp(bvn.all_pairs_log(r, h))
+            else:
+                sub = np.exp(log_ndtr(-h)).reshape(1, 1)
+        out.append((ks, sub))
+    return out
+
+
+def pair_matrix(world: World, ids: list[str]) -> np.ndarray:
+    """P(a ∩ b) for every pair of the listed statements at once; the diagonal holds P(a).
+
+    Vectorised per block (closed forms, `pair_blocks`), products across blocks; this is
+    what a debater who queries every pair would learn, in one call. (n, n): for many
+    statements, `pair_blocks` says the same in far less memory.
+    """
+    n = len(ids)
+    single = np.empty(n)
+    parts = pair_blocks(world, ids)
+    out = np.empty((n, n))
+    for ks, sub in parts:
         single[ks] = np.diag(sub)
         out[np.ix_(ks, ks)] = sub
-    for b1, k1 in by_block.items():
-        for b2, k2 in by_block.items():
+    for b1, (k1, _) in enumerate(parts):
+        for b2, (k2, _) in enumerate(parts):
             if b1 != b2:
                 out[np.ix_(k1, k2)] = np.outer(single[k1], single[k2])
     return out

@@ -214,7 +214,12 @@ def deal_pair(
 
 
 def shadow_of(
-    world: World, rng: np.random.Generator, factor: float, tries: int = TRIES
+    world: World,
+    rng: np.random.Generator,
+    factor: float,
+    tries: int = TRIES,
+    *,
+    truth: WorldPZ | None = None,
 ) -> tuple[World, WorldPZ] | None:
     """A shadow of a world that has no generator (a file): its hidden structure re-drawn
     (`with_hidden`) until P(Z) differs by at least `factor`; None if it never does (a world
@@ -222,9 +227,11 @@ def shadow_of(
 
     Weaker than `deal_pair`: the file is the real world and only the shadow is drawn, so
     the two are not exchangeable (e.g. a file's strongly correlated family usually has a
-    larger P(all) than a re-drawn one, whose λ is below 1).
+    larger P(all) than a re-drawn one, whose λ is below 1). `truth` is the world's own
+    `world_pz` when the caller has it already (on a huge world it costs seconds).
     """
-    truth = world_pz(world)
+    if truth is None:
+        truth = world_pz(world)
     for _ in range(tries):
         shadow = with_hidden(world, rng)
         pz = world_pz(shadow)

@@ -33,6 +33,7 @@ from store.migrations import (
     inspect,
     migrate,
     up_to_date,
+    world_id,
 )
 
 if TYPE_CHECKING:
@@ -508,7 +509,8 @@ class Store:
             "uid": uuid.uuid4().hex,
             "session_id": session_id,
             "number": number,
-            "world_json": world_json,
+            # the world itself once, in `worlds` (migration 007)
+            "world_id": world_id(db.conn, world_json),
             "world_seed": world_seed,
             "n_statements": n_statements,
             "truth_pz": truth_pz,
@@ -601,10 +603,11 @@ class Store:
         must show its statements only.
         """
         r = self._one(
-            "SELECT r.id, r.uid, r.session_id, r.number, r.world_json, r.world_seed,"
-            " r.n_statements, r.claims, COALESCE(r.rules, s.rules),"
+            "SELECT r.id, r.uid, r.session_id, r.number, COALESCE(r.world_json, w.world_json),"
+            " r.world_seed, r.n_statements, r.claims, COALESCE(r.rules, s.rules),"
             " r.practice, r.started_at, r.answered_at, r.abandoned_at, r.abandon_reason"
-            " FROM rounds r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
+            " FROM rounds r JOIN sessions s ON s.id = r.session_id"
+            " LEFT JOIN worlds w ON w.id = r.world_id WHERE r.id = ?",
             [round_id],
         )
         if r is None:

@@ -28,6 +28,7 @@ from debate.ratings import RESAMPLES, Game, bootstrap_mean, rate
 from debate.secrets import scrub
 from store.db import Store, _js, insert
 from store.errors import StoreError
+from store.migrations import world_id
 from store.schema import row_problem
 
 #: Version of the exported row format (see docs/logs.md for the policy). 2: study fields.
@@ -275,7 +276,11 @@ class ExportRows(Iterator[dict[str, Any]]):
         """The transcript fields of a row."""
         rid = r[35]
         with self.store.reading() as conn:
-            world = conn.execute("SELECT world_json FROM rounds WHERE id = ?", [rid]).fetchone()[0]
+            world = conn.execute(
+                "SELECT COALESCE(r.world_json, w.world_json) FROM rounds r"
+                " LEFT JOIN worlds w ON w.id = r.world_id WHERE r.id = ?",
+                [rid],
+            ).fetchone()[0]
         extra = {
             "turns": self.store.turns(rid),
             "queries": self.store.queries(rid),
@@ -669,7 +674,7 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "uid": row["round_uid"],
                 "session_id": session_id,
                 "number": row["round"],
-                "world_json": row.get("world"),
+                "world_id": world_id(conn, row.get("world"), created),
                 "world_seed": row.get("world_seed"),
                 "n_statements": row["n_statements"],
                 "truth_pz": row["truth_pz"],

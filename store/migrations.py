@@ -8,8 +8,10 @@ Migrations only ever add: a step is never edited once released; a new step is ap
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -260,6 +262,55 @@ def m006_llm_failures(db: Database) -> None:
     db.table("turns").add_column("raw_reply", str)
 
 
+def world_id(
+    conn: sqlite3.Connection, world_json: str | None, at: float | None = None
+) -> int | None:
+    """The id of a world file's row in `worlds`, added if it is new (inside the caller's
+    transaction); None for no world. Worlds are keyed by the SHA-256 of their text, so a
+    world played in many rounds (a file debated again and again, a tournament's worlds, a
+    study's items) is stored once, however large."""
+    if world_json is None:
+        return None
+    digest = hashlib.sha256(world_json.encode("utf-8", "surrogatepass")).hexdigest()
+    row = conn.execute("SELECT id FROM worlds WHERE sha256 = ?", [digest]).fetchone()
+    if row is not None:
+        return int(row[0])
+    cur = conn.execute(
+        "INSERT INTO worlds (sha256, world_json, created_at) VALUES (?, ?, ?)",
+        [digest, world_json, time.time() if at is None else at],
+    )
+    if cur.lastrowid is None:
+        raise sqlite3.DatabaseError("worlds: insert returned no row id")
+    return int(cur.lastrowid)
+
+
+@migrations(name="007_worlds")
+def m007_worlds(db: Database) -> None:
+    """Worlds are stored once, in `worlds`, and rounds refer to theirs (`world_id`): a
+    10,000-statement world file is megabytes, and a copy in every round grew a database by
+    tens of megabytes a round. Each round's stored world moves there, byte for byte (its
+    `world_json` is then NULL; readers take `COALESCE(r.world_json, w.world_json)`), one at
+    a time so that memory stays small on a large database."""
+    db.table("worlds").create(
+        {"id": int, "sha256": str, "world_json": str, "created_at": float},
+        pk="id",
+        not_null={"sha256", "world_json"},
+    )
+    db.table("worlds").create_index(["sha256"], unique=True)
+    db.table("rounds").add_column("world_id", int)
+    db.table("rounds").create_index(["world_id"])
+    conn = db.conn
+    ids = [r[0] for r in conn.execute("SELECT id FROM rounds WHERE world_json IS NOT NULL")]
+    for rid in ids:
+        text, at = conn.execute(
+            "SELECT world_json, started_at FROM rounds WHERE id = ?", [rid]
+        ).fetchone()
+        conn.execute(
+            "UPDATE rounds SET world_id = ?, world_json = NULL WHERE id = ?",
+            [world_id(conn, text, at), rid],
+        )
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)
@@ -273,6 +324,7 @@ TABLES = {
     "queries",
     "credences",
     "judgements",
+    "worlds",
     MIGRATIONS_TABLE,
 }
 

@@ -56,7 +56,10 @@ def test_a_game_round_and_pzjudge_debate_deal_the_same_round(
     assert out["claims"] == rnd.claims
     assert out["truth"] == rnd.secret.truth
     # and what each stored: the same world file, claims and sides
-    q = "SELECT world_json, world_seed, honest_side, claims, debater_a, debater_b FROM rounds"
+    q = (
+        "SELECT w.world_json, world_seed, honest_side, claims, debater_a, debater_b"
+        " FROM rounds r JOIN worlds w ON w.id = r.world_id"
+    )
     with sqlite3.connect(tmp_path / "game.db") as g, sqlite3.connect(db) as c:
         (game,) = list(g.execute(q))
         (cli,) = list(c.execute(q))
@@ -117,7 +120,10 @@ def test_a_preset_tournament_plays_the_worlds_the_game_deals(tmp_path: Path) -> 
     settings = preset("debate", seed=7)
     game = {deal_round(settings, world_seed(settings, n)).world.to_json() for n in (1, 2)}
     with sqlite3.connect(db) as c:
-        stored = [w for (w,) in c.execute("SELECT world_json FROM rounds")]
+        q = "SELECT w.world_json FROM rounds r JOIN worlds w ON w.id = r.world_id"
+        stored = [w for (w,) in c.execute(q)]
+        # two debates per world, each world stored once
+        assert c.execute("SELECT COUNT(*) FROM worlds").fetchone() == (2,)
     assert len(stored) == 4 and set(stored) == game
     for d in json.loads(r.stdout)["debates"]:
         honest = d["honest_side"]

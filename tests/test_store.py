@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -484,7 +485,12 @@ def test_every_column_round_trips(store: Store) -> None:
     assert len(sess["uid"]) == 32
     assert sess["started_at"] <= sess["ended_at"]
     r1, r2 = _rows(store, "rounds")
-    assert r1["world_json"] == WORLD.read_text() and r1["world_seed"] == 11
+    # both rounds played one world: it is stored once, by its hash (migration 007)
+    (w,) = _rows(store, "worlds")
+    assert w["world_json"] == WORLD.read_text()
+    assert w["sha256"] == hashlib.sha256(WORLD.read_bytes()).hexdigest()
+    assert r1["world_id"] == r2["world_id"] == w["id"] and r1["world_json"] is None
+    assert r1["world_seed"] == 11
     assert r1["truth_pz"] == 1.25e-4 and r1["log10_truth"] == -3.9030899869919435
     assert r1["honest_side"] == "b" and r1["n_statements"] == 6 and r1["practice"] == 0
     assert json.loads(r1["claims"]) == {"a": 0.01, "b": 1.25e-4}
