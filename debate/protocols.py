@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from debate.engine import Credence, _Run, run_debate
+from debate.engine import Credence, Event, _Run, run_debate
 from debate.errors import DebateError
 from debate.evidence import baselines
 from debate.judges import credence_from_estimate
@@ -55,10 +56,12 @@ __all__ = [
     "ProtocolResult",
     "consultancy_credence",
     "consultant_honest",
+    "consultant_side",
     "protocol_name",
     "record_debate",
     "run_protocol",
     "run_protocol_sync",
+    "shown_claims",
 ]
 
 
@@ -73,6 +76,25 @@ def consultant_honest(dealt: DealtRound) -> bool:
     """Whether the round's consultant is the honest debater: a coin of its own seed, drawn
     apart from the debate's coins, so the same round always has the same consultant."""
     return bool(np.random.default_rng([dealt.seed, 11]).random() < 0.5)
+
+
+def consultant_side(dealt: DealtRound) -> Side:
+    """The side whose debater consults (the honest one when `consultant_honest`)."""
+    if dealt.secret.honest_side is None:
+        raise DebateError("consultancy needs a round dealt with debate on")
+    hs = dealt.secret.honest_side
+    return hs if consultant_honest(dealt) else ("b" if hs == "a" else "a")
+
+
+def shown_claims(dealt: DealtRound, protocol: str) -> dict[Side, float] | None:
+    """The claims a judge sees under `protocol`, by the side label shown: none (oracle),
+    the consultant's as "a" (consultancy), both in side order (debate, offline)."""
+    name = protocol_name(protocol)
+    if name == "oracle" or dealt.claims is None:
+        return None
+    if name == "consultancy":
+        return {"a": float(dealt.claims[consultant_side(dealt)])}
+    return {s: float(dealt.claims[s]) for s in ("a", "b")}
 
 
 def consultancy_credence(estimate: float, claim: float, lie_factor: float) -> float:
@@ -236,18 +258,20 @@ class _Consultancy(_Run):
 
 
 async def _consultancy(
-    dealt: DealtRound, judge: Judge, consultant: Debater | None
+    dealt: DealtRound,
+    judge: Judge,
+    consultant: Debater | None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> ProtocolResult:
     if dealt.claims is None or dealt.secret.honest_side is None:
         raise DebateError("consultancy needs a round dealt with debate on")
     honest = consultant_honest(dealt)
-    hs = dealt.secret.honest_side
-    speaks: Side = hs if honest else ("b" if hs == "a" else "a")
+    speaks = consultant_side(dealt)
     if consultant is None:
         consultant = debaters_of(dealt)[speaks]
     claim = float(dealt.claims[speaks])
     run = _Consultancy(
-        dealt.world, {"a": consultant, "b": consultant}, judge, dealt.rules, {"a": claim}, None
+        dealt.world, {"a": consultant, "b": consultant}, judge, dealt.rules, {"a": claim}, on_event
     )
     try:
         decision = await run.play()
@@ -343,28 +367,29 @@ async def run_protocol(
     *,
     transcript: list[Turn] | None = None,
     debaters: dict[Side, Debater] | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> ProtocolResult:
     """Judge one dealt round (dealt with debate on) under `protocol`.
 
     `transcript` is the recorded debate an offline judge reads (recorded here when not
     given); `debaters` replaces the round's debater specs (for debate, both sides; for
-    consultancy, the consultant is the one of the side it speaks for)."""
+    consultancy, the consultant is the one of the side it speaks for); `on_event` gets
+    the engine's events of a live debate or consultancy (speeches as they are made, for a
+    UI), as `run_debate` gives them."""
     name = protocol_name(protocol)
     if name == "oracle":
         return await _oracle(dealt, judge)
     if name == "consultancy":
         consultant = None
         if debaters is not None and dealt.secret.honest_side is not None:
-            hs = dealt.secret.honest_side
-            other: Side = "b" if hs == "a" else "a"
-            consultant = debaters[hs if consultant_honest(dealt) else other]
-        return await _consultancy(dealt, judge, consultant)
+            consultant = debaters[consultant_side(dealt)]
+        return await _consultancy(dealt, judge, consultant, on_event)
     if name == "offline":
         turns = transcript if transcript is not None else await record_debate(dealt)
         return await _offline(dealt, judge, turns)
     a = debaters["a"] if debaters else None
     b = debaters["b"] if debaters else None
-    res = await run_debate(dealt, a, b, judge)
+    res = await run_debate(dealt, a, b, judge, on_event=on_event)
     j = res.judgement
     return _scored(
         "debate",

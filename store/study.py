@@ -22,7 +22,7 @@ from store.errors import StoreError
 
 #: "pzst" as a big-endian 32-bit integer: marks the file as a pzjudge study.
 STUDY_APPLICATION_ID = 0x707A7374
-STUDY_SCHEMA = 1
+STUDY_SCHEMA = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,9 +48,39 @@ CREATE TABLE results (
     truth REAL NOT NULL, log10_error REAL NOT NULL, regret_bits REAL NOT NULL,
     honest_side TEXT, credence_a REAL, trusted_honest INTEGER, seconds REAL,
     time_limit REAL, timed_out INTEGER NOT NULL, result_json TEXT NOT NULL,
-    created_at REAL NOT NULL, UNIQUE (participant, position, judge)
+    created_at REAL NOT NULL, submitted TEXT NOT NULL DEFAULT 'answer',
+    UNIQUE (participant, position, judge)
+);
+CREATE TABLE started (
+    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
+    started_at REAL NOT NULL, PRIMARY KEY (participant, position, judge)
+);
+CREATE TABLE queries (
+    id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
+    judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
 );
 """
+
+#: Schema 1 → 2: when each round was first shown (its time limit runs from then, across a
+#: quit and a return), the oracle queries asked in it (a return does not refill the
+#: budget), and how each judgement was submitted (`submitted`: see `StudyDB.add_result`).
+_TO_2 = """
+ALTER TABLE results ADD COLUMN submitted TEXT NOT NULL DEFAULT 'answer';
+CREATE TABLE started (
+    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
+    started_at REAL NOT NULL, PRIMARY KEY (participant, position, judge)
+);
+CREATE TABLE queries (
+    id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
+    judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
+);
+PRAGMA user_version = 2;
+"""
+
+#: How a judgement was submitted: by the participant, by the time limit with the estimate
+#: typed so far, or by the time limit with nothing valid typed (the estimate is then the
+#: study's default, `store.study_ops.expiry_default`).
+SUBMITTED = ("answer", "expiry", "expiry-default")
 
 
 def new_code(nbytes: int = 4) -> str:
@@ -85,6 +115,8 @@ class StudyDB:
                     raise StoreError(f"{self.path}: not a pzjudge study database")
                 if ver > STUDY_SCHEMA:
                     raise StoreError(f"{self.path}: made by a newer pzjudge; upgrade to open it")
+                if ver < 2:
+                    self.conn.executescript(f"BEGIN; {_TO_2} COMMIT;")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a study database ({exc})") from None
 
@@ -180,8 +212,46 @@ class StudyDB:
                 (time.time(), code),
             )
 
+    def start_round(self, code: str, position: int, judge: str) -> float:
+        """When round `position` was first shown to `judge` (now, the first time): its time
+        limit runs from then, whether or not the participant quits and returns."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO started VALUES (?, ?, ?, ?)",
+                (code, position, judge, time.time()),
+            )
+        q = "SELECT started_at FROM started WHERE participant = ? AND position = ? AND judge = ?"
+        return float(self.conn.execute(q, (code, position, judge)).fetchone()[0])
+
+    def add_query(
+        self, code: str, position: int, judge: str, ids: list[str], p: float, at: float
+    ) -> None:
+        """An oracle query asked in a round (replayed when the round is shown again)."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO queries (participant, position, judge, ids, p, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (code, position, judge, json.dumps(sorted(ids)), p, at),
+            )
+
+    def queries_of(self, code: str, position: int, judge: str) -> list[list[str]]:
+        """The statement ids of each query asked in a round, in the order asked."""
+        q = (
+            "SELECT ids FROM queries WHERE participant = ? AND position = ? AND judge = ? "
+            "ORDER BY id"
+        )
+        return [json.loads(r[0]) for r in self.conn.execute(q, (code, position, judge))]
+
+    def next_round(self, code: str, judge: str) -> dict[str, Any] | None:
+        """The participant's first round not yet judged by `judge` (None: all are)."""
+        done = self.done_positions(code, judge)
+        return next((r for r in self.rounds_of(code) if r["position"] not in done), None)
+
     def add_result(self, row: dict[str, Any]) -> None:
-        """One judgement; a position already judged by this judge is refused."""
+        """One judgement; a position already judged by this judge is refused. `submitted`
+        (one of `SUBMITTED`) says whether the participant or the time limit submitted it."""
+        if row.get("submitted", "answer") not in SUBMITTED:
+            raise StoreError(f"submitted must be one of {', '.join(SUBMITTED)}")
         row = {**row, "created_at": time.time()}
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)

@@ -3,25 +3,46 @@
 `build_study` deals every item once through the round pipeline (`debate.study.deal_item`)
 and stores it, with the offline transcript when a condition needs one; `study_round`
 re-deals an item for play and checks it against what was stored (a changed pipeline must
-not silently change a study); `judge_round` scores and stores one judgement.
+not silently change a study); `result_row` is the stored row of one judgement.
+
+A participant plays through `participant_info`, `give_consent`, `next_item` (the next
+round not yet judged, its clock started), `record_query`, `record_answer` and
+`finish_participant`. Each opens the database for its own call, so the game may call them
+from any worker thread, and two browsers of one study write through SQLite's own locks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from debate.errors import DebateError
 from debate.judges import sim_judge
+from debate.models import Side
 from debate.protocol import Judge, Turn
-from debate.protocols import ProtocolResult, consultant_honest, record_debate, run_protocol
+from debate.protocols import (
+    ProtocolName,
+    ProtocolResult,
+    consultant_honest,
+    protocol_name,
+    record_debate,
+    run_protocol,
+    shown_claims,
+)
 from debate.rounds import DealtRound, debaters_of
 from debate.study import ItemSpec, StudySpec, assignments, deal_item, load_study
 from latent.world import parse_world
 from store.errors import StoreError
 from store.study import StudyDB
+
+#: The judge name of every participant's judgements (who it was is the `participant`
+#: column): one name, so the report pools participants per condition.
+HUMAN = "human"
 
 
 def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list[str]]:
@@ -114,8 +135,14 @@ def result_row(
     *,
     time_limit: float | None,
     timed_out: bool = False,
+    submitted: str | None = None,
+    seconds: float | None = None,
 ) -> dict[str, Any]:
-    """The stored row of one judgement."""
+    """The stored row of one judgement. `submitted` says who submitted it (default:
+    "expiry" when `timed_out`, else "answer"); `seconds` replaces the protocol's own
+    timing (a participant's round is timed from when it was first shown)."""
+    if submitted is None:
+        submitted = "expiry" if timed_out else "answer"
     return {
         "participant": code,
         "position": rnd["position"],
@@ -130,9 +157,10 @@ def result_row(
         "honest_side": res.honest_side,
         "credence_a": res.credence_a,
         "trusted_honest": None if res.trusted_honest is None else int(res.trusted_honest),
-        "seconds": res.seconds,
+        "seconds": res.seconds if seconds is None else seconds,
         "time_limit": time_limit,
-        "timed_out": int(timed_out),
+        "timed_out": int(timed_out or submitted != "answer"),
+        "submitted": submitted,
         "result_json": res.model_dump_json(),
     }
 
@@ -190,3 +218,138 @@ def check_judges(names: list[str]) -> list[str]:
     for n in names:
         sim_judge(n)
     return names
+
+
+# ---------------------------------------------------------------- a participant playing
+
+
+class StudyItem(BaseModel):
+    """A participant's round, ready to show: the dealt round (for the engine; its secret is
+    never shown), what the condition shows of it, and where its clock stands."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    code: str
+    position: int
+    #: Rounds in the participant's sequence ("round `position` of `total`").
+    total: int
+    item: int
+    condition: ProtocolName
+    attention: bool
+    dealt: DealtRound
+    #: The recorded debate an offline judge reads (None for other conditions).
+    transcript: list[Turn] | None
+    #: The claims shown, by the side label shown (`debate.protocols.shown_claims`).
+    claims: dict[Side, float] | None
+    #: When the round was first shown (epoch seconds); the time limit runs from then.
+    started_at: float
+    time_limit: float | None
+    #: Statement ids of the oracle queries already asked in this round, in order.
+    queries: list[list[str]] = Field(default_factory=list)
+
+    @property
+    def deadline(self) -> float | None:
+        """When the round is submitted for the participant (epoch seconds), if ever."""
+        return None if self.time_limit is None else self.started_at + self.time_limit
+
+
+def participant_info(path: str | Path, code: str) -> dict[str, Any]:
+    """What the game needs before a participant's first round: the study's title and
+    texts, their code as stored, whether they consented and finished, their progress; a
+    one-line StoreError for an unknown code."""
+    with StudyDB(path) as db:
+        p = db.participant(code)
+        spec = study_spec(db)
+        rounds = db.rounds_of(p["code"])
+        done = db.done_positions(p["code"], HUMAN)
+    return {
+        "title": spec.title,
+        "instructions": spec.instructions.strip(),
+        "consent": spec.consent.strip(),
+        "time_limit": spec.time_limit,
+        "code": p["code"],
+        "consented": p["consented_at"] is not None,
+        "finished": p["finished_at"] is not None,
+        "total": len(rounds),
+        "done": len(done),
+    }
+
+
+def give_consent(path: str | Path, code: str) -> None:
+    with StudyDB(path) as db:
+        db.consent(code)
+
+
+def next_item(path: str | Path, code: str) -> StudyItem | None:
+    """The participant's next round not yet judged (None: all are), re-dealt and checked
+    against the study (`study_round`), its clock started the first time it is asked for."""
+    with StudyDB(path) as db:
+        spec = study_spec(db)
+        rnd = db.next_round(code, HUMAN)
+        if rnd is None:
+            return None
+        total = len(db.rounds_of(code))
+        dealt, turns = study_round(db, rnd["item"])
+        condition = protocol_name(rnd["condition"])
+        started = db.start_round(code, rnd["position"], HUMAN)
+        queries = db.queries_of(code, rnd["position"], HUMAN)
+    return StudyItem(
+        code=code,
+        position=rnd["position"],
+        total=total,
+        item=rnd["item"],
+        condition=condition,
+        attention=bool(rnd["attention"]),
+        dealt=dealt,
+        transcript=turns if condition == "offline" else None,
+        claims=shown_claims(dealt, condition),
+        started_at=started,
+        time_limit=spec.time_limit,
+        queries=queries,
+    )
+
+
+def record_query(path: str | Path, item: StudyItem, ids: list[str], p: float, at: float) -> None:
+    with StudyDB(path) as db:
+        db.add_query(item.code, item.position, HUMAN, ids, p, at)
+
+
+def expiry_default(dealt: DealtRound) -> float:
+    """The estimate submitted when the time runs out before a valid one was typed: the
+    product of the shown single probabilities (the `i` mark on the answer bar), else 1/2.
+    Such rows are stored with `submitted = "expiry-default"`, so a report can leave them
+    out."""
+    return dealt.independence if dealt.independence is not None else 0.5
+
+
+def record_answer(
+    path: str | Path, item: StudyItem, res: ProtocolResult, submitted: str = "answer"
+) -> None:
+    """Store a participant's judgement of `item` (refused if that round is judged already),
+    timed from when the round was first shown."""
+    rnd = {
+        "position": item.position,
+        "item": item.item,
+        "condition": item.condition,
+        "attention": item.attention,
+    }
+    res = res.model_copy(update={"judge": HUMAN})
+    with StudyDB(path) as db:
+        db.add_result(
+            result_row(
+                item.code,
+                rnd,
+                res,
+                time_limit=item.time_limit,
+                submitted=submitted,
+                seconds=max(0.0, time.time() - item.started_at),
+            )
+        )
+
+
+def finish_participant(path: str | Path, code: str) -> str:
+    """Mark the participant finished (all rounds judged); their completion code."""
+    with StudyDB(path) as db:
+        if db.next_round(code, HUMAN) is not None:
+            raise StoreError("rounds are left to judge; the completion code comes after them")
+        return db.finish(code)

@@ -52,7 +52,19 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], 
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    """Launch the terminal game (Textual is imported only here)."""
+    """Launch the terminal game (Textual is imported only here); with --study, a
+    participant's session of that study (tui/study_app.py)."""
+    if args.study:
+        from tui.study_app import run_study
+
+        # a study fixes every round: nothing of the game's own settings applies
+        for flag, value in (("--seed", args.seed), ("--judge", args.judge), ("--db", args.db)):
+            if value is not None:
+                raise DebateError(f"{flag} does not go with --study: the study fixes its rounds")
+        run_study(args.study, args.participant)
+        return 0
+    if args.participant:
+        raise DebateError("--participant goes with --study STUDY.db")
     from tui.app import run
 
     run(db_path=args.db, judge=args.judge, seed=args.seed)
@@ -68,6 +80,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'", file=sys.stderr)
         return 2
     cmd = f"{shlex.quote(sys.executable)} -m tui.cli play"
+    if args.study:
+        # each browser gets its own game, which asks for a participant code
+        from tui.study_app import check_participant
+
+        check_participant(args.study, None)
+        cmd += f" --study {shlex.quote(os.path.abspath(args.study))}"
     if args.db:
         cmd += f" --db {shlex.quote(args.db)}"
     if args.judge:
@@ -802,12 +820,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl_ = add("play", cmd_play, "play a judging session in the terminal")
     pl_.add_argument("--judge", help="your name as a judge (default: $USER)")
     pl_.add_argument("--seed", type=int, help="seed of new sessions (default: random)")
+    pl_.add_argument("--study", metavar="STUDY.db", help="take a study (from `study build`)")
+    pl_.add_argument("--participant", metavar="CODE", help="with --study: your participant code")
     _store_args(pl_)
     _trust_arg(pl_)
 
     sv = add("serve", cmd_serve, "play in a browser: textual-serve on 127.0.0.1")
     sv.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
     sv.add_argument("--judge", help="your name as a judge (default: $USER)")
+    sv.add_argument("--study", metavar="STUDY.db", help="serve a study: each browser asks a code")
     _store_args(sv)
     _trust_arg(sv)
 

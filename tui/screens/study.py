@@ -1,0 +1,443 @@
+"""A participant taking a study: code, instructions, consent, the rounds, the completion code.
+
+Nothing here lets a participant choose anything about a round: the study database fixes
+the items, their order, the condition of each and its time limit (`pzjudge study build`);
+these screens only say what comes next. Every read and write of the study database runs
+in a worker (`store.study_ops` opens the file per call), and results come back as messages.
+Texts from the study file (title, instructions, consent) are shown as plain text, never as
+markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Middle, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, LoadingIndicator, Static
+
+from debate.errors import DebateError
+from latent.errors import LatentError
+from store.errors import StoreError
+from tui.estimate import fmt_p
+from tui.widgets.keybar import KeyBar
+
+STUDY_CSS = """
+.study-page {
+    padding: 1 2;
+}
+.study-title {
+    text-style: bold;
+    margin-bottom: 1;
+}
+.study-text {
+    height: auto;
+    margin-bottom: 1;
+}
+.study-keys {
+    height: auto;
+    text-style: bold;
+}
+#code {
+    width: 30;
+}
+#code-error {
+    height: auto;
+    margin-top: 1;
+}
+#completion {
+    text-style: bold;
+    color: $success;
+    margin: 1 0;
+}
+StudyLeave {
+    align: center middle;
+}
+#study-leave {
+    width: 64;
+    height: auto;
+    border: round $primary;
+    background: $surface;
+    padding: 0 1;
+}
+"""
+
+
+class InfoLoaded(Message):
+    """The participant's study info (`store.study_ops.participant_info`) or a one-line error."""
+
+    def __init__(self, info: dict[str, Any] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.info = info
+        self.error = error
+
+
+class ItemReady(Message):
+    """The next round is dealt and its clock started (`item` None: no round is left)."""
+
+    def __init__(self, item: Any) -> None:
+        super().__init__()
+        self.item = item
+
+
+class StudyFailed(Message):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class Finished(Message):
+    def __init__(self, completion_code: str) -> None:
+        super().__init__()
+        self.completion_code = completion_code
+
+
+def study_path(screen: Screen[Any]) -> str:
+    return str(screen.app.study_path)  # type: ignore[attr-defined]
+
+
+class CodeScreen(Screen[None]):
+    """Asks for the participant code; an unknown one is refused in place."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "quit")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.study_title = title
+        self.checking = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="study-page"):
+            yield Static(Text(self.study_title), classes="study-title")
+            yield Static("Type the participant code you were given, then press enter.")
+            yield Input(placeholder="participant code", id="code", max_length=64)
+            yield Static("", id="code-error", classes="error")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#code", Input).focus()
+
+    @on(Input.Submitted, "#code")
+    def _submitted(self, event: Input.Submitted) -> None:
+        code = event.value.strip()
+        if not code:
+            self.query_one("#code-error", Static).update("type your code first")
+            return
+        if not self.checking:
+            self.checking = True
+            self.check(code)
+
+    @work(thread=True, exit_on_error=False, group="study")
+    def check(self, code: str) -> None:
+        from store.study_ops import participant_info
+
+        try:
+            self.post_message(InfoLoaded(participant_info(study_path(self), code)))
+        except (StoreError, DebateError) as exc:
+            self.post_message(InfoLoaded(None, str(exc)))
+
+    @on(InfoLoaded)
+    def _loaded(self, event: InfoLoaded) -> None:
+        self.checking = False
+        if event.info is None:
+            self.query_one("#code-error", Static).update(Text(event.error or "unknown code"))
+            return
+        begin(self.app, event.info)
+
+
+def begin(app: Any, info: dict[str, Any]) -> None:
+    """Where a participant starts: the completion code if they finished; else the
+    instructions (again, on a return), then consent if not yet given, then the rounds."""
+    app.participant = info["code"]
+    if info["finished"]:
+        app.switch_screen(DoneScreen(None))
+    elif info["instructions"]:
+        app.switch_screen(InstructionsScreen(info))
+    elif not info["consented"] and info["consent"]:
+        app.switch_screen(ConsentScreen(info))
+    else:
+        consent_then_play(app, info)
+
+
+def consent_then_play(app: Any, info: dict[str, Any]) -> None:
+    app.switch_screen(StudyLoadingScreen(consent=not info["consented"]))
+
+
+class InstructionsScreen(Screen[None]):
+    """The study's instructions; enter goes on."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "next", "continue"),
+        Binding("escape", "app.quit", "quit"),
+    ]
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+
+    def compose(self) -> ComposeResult:
+        info = self.info
+        with VerticalScroll(classes="study-page"):
+            yield Static(Text(info["title"]), classes="study-title")
+            if info["done"]:
+                yield Static(
+                    f"Welcome back: {info['done']} of {info['total']} rounds done; you go on "
+                    "with the next one.",
+                    classes="study-text",
+                )
+            yield Static(Text(info["instructions"]), classes="study-text")
+            limit = info["time_limit"]
+            rounds = f"You will judge {info['total']} rounds, one after another"
+            if limit:
+                rounds += (
+                    f"; each has a time limit of {_clock(limit)} (shown at the top). When it "
+                    "runs out, the estimate you have typed is submitted for you (with none, the "
+                    "round is recorded as timed out)"
+                )
+            yield Static(rounds + ".", classes="study-text")
+            yield Static("Press enter to continue.", classes="study-keys")
+        yield KeyBar()
+
+    def action_next(self) -> None:
+        if not self.info["consented"] and self.info["consent"]:
+            self.app.switch_screen(ConsentScreen(self.info))
+        else:
+            consent_then_play(self.app, self.info)
+
+
+class ConsentScreen(Screen[None]):
+    """The consent text: `y` agrees (and is stored), `n` declines and stores nothing."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "agree", "I agree"),
+        Binding("n", "decline", "I do not agree"),
+    ]
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.info = info
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="study-page"):
+            yield Static("Consent", classes="study-title")
+            yield Static(Text(self.info["consent"]), classes="study-text")
+            yield Static("y: I agree and take part · n: I do not agree", classes="study-keys")
+        yield KeyBar()
+
+    def action_agree(self) -> None:
+        consent_then_play(self.app, self.info)
+
+    def action_decline(self) -> None:
+        self.app.switch_screen(DeclinedScreen())
+
+
+class DeclinedScreen(Screen[None]):
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q,escape,enter", "app.quit", "quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="study-page"):
+            yield Static(
+                "You did not agree, so you are not taking part and nothing was stored. "
+                "Thank you for your time.",
+                classes="study-text",
+            )
+            yield Static("q: quit", classes="study-keys")
+        yield KeyBar()
+
+
+class StudyLoadingScreen(Screen[None]):
+    """Stores consent (first time), then deals the next round in a worker; with no round
+    left, marks the participant finished and shows the completion code."""
+
+    DEFAULT_CSS = STUDY_CSS
+
+    def __init__(self, consent: bool = False) -> None:
+        super().__init__()
+        self.consent = consent
+
+    def compose(self) -> ComposeResult:
+        with Middle(), Center():
+            yield Static("Preparing the next round…", id="loading-text")
+            yield LoadingIndicator()
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.prepare()
+
+    @work(thread=True, exit_on_error=False, group="study")
+    def prepare(self) -> None:
+        from store.study_ops import finish_participant, give_consent, next_item
+
+        path, code = study_path(self), self.app.participant  # type: ignore[attr-defined]
+        try:
+            if self.consent:
+                give_consent(path, code)
+            item = next_item(path, code)
+            if item is None:
+                self.post_message(Finished(finish_participant(path, code)))
+                return
+        except (StoreError, DebateError, LatentError) as exc:
+            self.post_message(StudyFailed(str(exc)))
+            return
+        self.post_message(ItemReady(item))
+
+    @on(ItemReady)
+    def _ready(self, event: ItemReady) -> None:
+        from tui.screens.study_round import StudyRoundScreen
+
+        self.app.switch_screen(StudyRoundScreen(study_path(self), event.item))
+
+    @on(Finished)
+    def _finished(self, event: Finished) -> None:
+        self.app.switch_screen(DoneScreen(event.completion_code))
+
+    @on(StudyFailed)
+    def _failed(self, event: StudyFailed) -> None:
+        self.app.switch_screen(ProblemScreen(event.message))
+
+
+class ProblemScreen(Screen[None]):
+    """Something a participant cannot fix (a broken study file): say so, and whom to ask."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape", "app.quit", "quit")]
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="study-page"):
+            yield Static("The study cannot go on", classes="study-title")
+            yield Static(Text(self.message), classes="study-text error")
+            yield Static(
+                "Your answers so far are stored. Please tell the researcher; you can "
+                "continue later with the same code. q: quit",
+                classes="study-keys",
+            )
+        yield KeyBar()
+
+
+class BetweenScreen(Screen[None]):
+    """After a round is stored: what was submitted (on a time-out, that it was), and what
+    comes next. No truth and no score is shown during a study."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n,enter", "next", "next round"),
+        Binding("q", "app.quit", "quit for now"),
+    ]
+
+    def __init__(self, position: int, total: int, submitted: str, estimate: float) -> None:
+        super().__init__()
+        self.position = position
+        self.total = total
+        self.submitted = submitted
+        self.estimate = estimate
+
+    def compose(self) -> ComposeResult:
+        lines = [f"Round {self.position} of {self.total} is stored."]
+        if self.submitted == "expiry":
+            lines.append(f"The time ran out: your estimate {fmt_p(self.estimate)} was submitted.")
+        elif self.submitted == "expiry-default":
+            lines.append(
+                "The time ran out before you typed a valid estimate; the round is recorded "
+                "as timed out."
+            )
+        last = self.position >= self.total
+        go = "n: finish" if last else "n: next round"
+        with Vertical(classes="study-page"):
+            yield Static("\n".join(lines), classes="study-text")
+            yield Static(
+                f"{go} · q: quit for now (come back with your code to go on)",
+                classes="study-keys",
+            )
+        yield KeyBar()
+
+    def action_next(self) -> None:
+        self.app.switch_screen(StudyLoadingScreen())
+
+
+class DoneScreen(Screen[None]):
+    """The end: the completion code (fetched again for a participant who returns)."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape", "app.quit", "quit")]
+
+    def __init__(self, completion_code: str | None) -> None:
+        super().__init__()
+        self.completion_code = completion_code
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="study-page"):
+            yield Static("Thank you: you have finished this study.", classes="study-title")
+            yield Static("Your completion code:", classes="study-text")
+            yield Static(self.completion_code or "…", id="completion")
+            yield Static("Copy it where the researcher asked. q: quit", classes="study-keys")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        if self.completion_code is None:
+            self.fetch()
+
+    @work(thread=True, exit_on_error=False, group="study")
+    def fetch(self) -> None:
+        from store.study_ops import finish_participant
+
+        try:
+            code = finish_participant(study_path(self), self.app.participant)  # type: ignore[attr-defined]
+        except StoreError as exc:
+            self.post_message(StudyFailed(str(exc)))
+            return
+        self.post_message(Finished(code))
+
+    @on(Finished)
+    def _code(self, event: Finished) -> None:
+        self.completion_code = event.completion_code
+        self.query_one("#completion", Static).update(event.completion_code)
+
+    @on(StudyFailed)
+    def _failed(self, event: StudyFailed) -> None:
+        self.app.switch_screen(ProblemScreen(event.message))
+
+
+class StudyLeave(ModalScreen[bool]):
+    """Quit in the middle of a round: its clock keeps running."""
+
+    DEFAULT_CSS = STUDY_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "choose(True)", "quit"),
+        Binding("escape", "choose(False)", "stay"),
+    ]
+
+    def __init__(self, timed: bool) -> None:
+        super().__init__()
+        self.timed = timed
+
+    def compose(self) -> ComposeResult:
+        clock = " This round's time keeps running while you are away." if self.timed else ""
+        with Vertical(id="study-leave"):
+            yield Static(
+                "Quit for now? Your answers so far are stored; come back with your code "
+                f"to go on from this round.{clock}\n[b]q[/b] quit · [b]esc[/b] stay"
+            )
+
+    def action_choose(self, quit_: bool) -> None:
+        self.dismiss(quit_)
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as m:ss (rounded up: a limit never shows less time than is left)."""
+    s = max(0, int(-(-seconds // 1)))
+    return f"{s // 60}:{s % 60:02d}"

@@ -1,0 +1,326 @@
+"""One round of a study, under its condition: the game's judging screen, locked.
+
+The item, its order, its condition and its time limit come from the study database; the
+participant changes none of them. What is shown depends on the condition, and is decided
+by `debate.protocols.shown_claims`, not here:
+
+- `oracle`: statements, the free singletons and the judge's own oracle; no debaters.
+- `consultancy`: one debater, shown as A, honest with probability 1/2; the credence field
+  is the participant's credence that A (the consultant) is honest.
+- `debate`: the live debate of the game.
+- `offline`: a debate recorded when the study was built, shown whole at once.
+
+Every condition runs `debate.protocols.run_protocol` in a worker with a `HumanJudge`, so
+the participant's answer is scored exactly as a simulated judge's would be; the result is
+stored in the study database and only then does the next screen come. The time limit runs
+from when the round was first shown (a quit and return does not reset it); when it runs
+out, the estimate typed so far is submitted, and stored as submitted by the time limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from textual import events, on, work
+from textual.binding import BindingType
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from debate.errors import DebateError
+from debate.protocol import Decision
+from debate.protocols import ProtocolResult, run_protocol
+from debate.rounds import SessionSettings
+from debate.verify import Oracle
+from store.errors import StoreError
+from store.study_ops import StudyItem, expiry_default, record_answer, record_query
+from tui.estimate import EstimateError, fmt_p, parse_credence, parse_interval, parse_log10
+from tui.game import Round, SessionRun
+from tui.human_judge import HumanJudge, SpeechClock
+from tui.messages import (
+    AnswerSubmitted,
+    CredenceRecorded,
+    DebateOver,
+    DebatePaused,
+    QueryAnswered,
+    QueryRefused,
+    SpeechArrived,
+    SpeechStarted,
+    StoreTrouble,
+)
+from tui.screens.judging import RoundScreen
+from tui.screens.study import BetweenScreen, ProblemScreen, StudyLeave, _clock
+from tui.widgets.estimate import EstimatePanel
+from tui.widgets.evidence import EvidenceTable
+from tui.widgets.pages import Pages
+from tui.widgets.statements import StatementList
+from tui.widgets.transcript import Transcript
+
+#: How each condition is named to a participant (the protocol names are the researcher's).
+CONDITION_WORDS = {
+    "oracle": "no debaters",
+    "consultancy": "one consultant",
+    "debate": "live debate",
+    "offline": "recorded debate",
+}
+#: Seconds left at which the clock turns red.
+HURRY = 30.0
+
+
+class StudyStored(Message):
+    """The participant's judgement of the round is stored in the study database."""
+
+    def __init__(self, submitted: str, estimate: float) -> None:
+        super().__init__()
+        self.submitted = submitted
+        self.estimate = estimate
+
+
+def study_view(item: StudyItem) -> Round:
+    """The round as the judging screen shows it: the condition's claims (none, the
+    consultant's as A, or both), the recorded transcript (offline), and the participant's
+    oracle with the queries they already asked in this round replayed (a return does not
+    refill the budget)."""
+    dealt = item.dealt
+    oracle = Oracle(dealt.world, max_order=dealt.rules.judge_order, budget=dealt.rules.judge_budget)
+    for ids in item.queries:
+        oracle.prob(ids)
+    return Round(
+        **{**dict(dealt), "claims": item.claims},
+        round_id=0,
+        session_id=0,
+        number=item.position,
+        practice=False,
+        turns=list(item.transcript or []),
+        oracle=oracle,
+    )
+
+
+def current_decision(panel: EstimatePanel, expiry: float) -> tuple[Decision, str]:
+    """What the time limit submits: the estimate typed so far if it is valid
+    ("expiry"), else `expiry` ("expiry-default"); the interval if valid, the credence as
+    set. Read without touching the fields (no hint, no focus)."""
+    from textual.widgets import Input
+
+    credence = panel.credence if panel.claims else 0.5
+    try:
+        interval = parse_interval(panel.query_one("#interval", Input).value)
+    except EstimateError:
+        interval = None
+    if panel.claims:
+        with contextlib.suppress(EstimateError):
+            credence = parse_credence(panel.query_one("#credence", Input).value)
+    try:
+        lg = parse_log10(panel.query_one("#estimate", Input).value)
+    except EstimateError:
+        return Decision(estimate=expiry, credence_a=credence), "expiry-default"
+    return Decision(estimate=10.0**lg, interval=interval, credence_a=credence), "expiry"
+
+
+class StudyRoundScreen(RoundScreen):
+    """A study round: no setup, no seed, no reveal; `esc` offers to quit for now."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(RoundScreen.BINDINGS)
+
+    def __init__(self, path: str, item: StudyItem) -> None:
+        run = SessionRun(
+            settings=SessionSettings(judge=item.code, rounds=item.total),
+            session_id=0,
+            number=item.position,
+        )
+        super().__init__(run, study_view(item))
+        self.path = path
+        self.item = item
+        self.condition = item.condition
+        # every condition runs its protocol in a worker until the answer; there is a debate
+        # to steer only in a live one
+        self.debate_over = self.condition not in ("debate", "consultancy")
+        #: How the answer was submitted ("answer", or by the time limit).
+        self.how = "answer"
+        self.quitting = False
+
+    # -- what is shown -------------------------------------------------------------------
+
+    def _claims_line(self) -> str:
+        c = self.round.claims or {}
+        if self.condition == "consultancy":
+            return (
+                f"[b]A[/b], the consultant, claims P(Z) = [b]{fmt_p(c.get('a'))}[/b]   "
+                "(honest half of the time)"
+            )
+        return super()._claims_line()
+
+    def refresh_status(self) -> None:
+        from textual.widgets import Static
+
+        item, o = self.item, self.oracle
+        left = "∞" if o.left is None else str(o.left)
+        clock = ""
+        if item.deadline is not None:
+            # never shown above the limit (the clock may have stepped back since the start)
+            remaining = min(item.deadline - time.time(), item.time_limit or 0.0)
+            colour = "red" if remaining <= HURRY else "green"
+            clock = f" · [b {colour}]{_clock(max(0.0, remaining))} left[/]"
+        self.query_one("#status", Static).update(
+            f"[b]Round {item.position} of {item.total}[/b]{clock} · "
+            f"{CONDITION_WORDS[self.condition]} · oracle: {left} left, ≤ {o.max_order} at once"
+        )
+        picked = escape(" ".join(self.picked)) if self.picked else "none"
+        self.query_one("#oracle-line", Static).update(
+            f"picked: [b]{picked}[/b]  · space picks · o asks P(all picked) · x clears"
+        )
+
+    def on_mount(self, event: events.Mount) -> None:
+        event.prevent_default()  # not the game's: its debate worker stores to the game's store
+        rnd = self.round
+        table = self.query_one(EvidenceTable)
+        for s in rnd.statements:
+            if s.p is not None:
+                table.add([s.id], s.p, "shown")
+        for ids, p in rnd.public_queries():
+            table.add(ids, p, "you asked")
+        if self.condition == "offline":
+            transcript = self.query_one(Transcript)
+            for t in rnd.turns:
+                self._show_turn(t, transcript)
+            transcript.speaking("A debate recorded earlier, shown whole: read it, then answer (a).")
+        self.judge = HumanJudge(
+            self.item.code,
+            ui_oracle=self.oracle,
+            on_deciding=lambda: self.post_message(DebateOver()),
+            on_waiting=lambda: self.post_message(DebatePaused()),
+            paced=self.condition in ("debate", "consultancy"),
+        )
+        self.debate_worker = self.play_protocol()
+        self.refresh_status()
+        self.query_one(Pages).show("statements")
+        self.query_one(StatementList).focus()
+        if self.item.deadline is not None:
+            self.set_interval(0.5, self._tick)
+            self._tick()
+
+    def _tick(self) -> None:
+        if self.answered or self.item.deadline is None:
+            return
+        self.refresh_status()
+        if time.time() >= self.item.deadline:
+            self.expire()
+
+    def expire(self) -> None:
+        """The time is up: submit what is typed (or the default), marked as such."""
+        if self.answered:
+            return
+        decision, self.how = current_decision(
+            self.query_one(EstimatePanel), expiry_default(self.item.dealt)
+        )
+        self.notify("time is up: your answer was submitted", severity="warning", timeout=4)
+        self.post_message(AnswerSubmitted(decision))
+
+    @on(DebateOver)
+    def _over(self, event: DebateOver) -> None:
+        event.prevent_default()  # the game's handler would say "debate" in every condition
+        self.debate_over = True
+        self.refresh_bindings()
+        if self.is_mounted and self.condition in ("debate", "consultancy"):
+            who = "The debate" if self.condition == "debate" else "The consultation"
+            self.query_one(Transcript).speaking(f"{who} is over. Give your answer (a).")
+
+    # -- the oracle: queries go to the study database ------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="oracle")
+    def ask(self, ids: list[str]) -> None:
+        before = len(self.oracle.log)
+        try:
+            p = self.oracle.prob(ids)
+        except DebateError as exc:
+            self.post_message(QueryRefused(str(exc)))
+            return
+        if len(self.oracle.log) > before:
+            _, _, at = self.oracle.log[-1]
+            try:
+                record_query(self.path, self.item, sorted(ids), p, at)
+            except StoreError as exc:
+                self.post_message(StoreTrouble(str(exc)))
+        self.post_message(QueryAnswered(sorted(ids), p, self.oracle.left))
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="debate")
+    def play_protocol(self) -> None:
+        """Run the item's protocol with the participant as judge; store the result."""
+        item, judge = self.item, self.judge
+        assert judge is not None
+        clock = SpeechClock(self.speech_quantum)
+
+        def on_event(ev: dict[str, Any]) -> None:
+            kind = ev.get("kind")
+            if kind == "turn_started":
+                clock.began(ev["speaker"])
+                self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
+            elif kind == "turn":
+                clock.hold(ev["turn"].speaker)  # speaking time must not tell who is honest
+                self.post_message(SpeechArrived(ev["turn"]))
+            elif kind == "credence":
+                self.post_message(CredenceRecorded(ev["after_turn"], ev["credence_a"]))
+
+        res: ProtocolResult = judge.run(
+            lambda: run_protocol(
+                item.dealt, item.condition, judge, transcript=item.transcript, on_event=on_event
+            )
+        )
+        try:
+            record_answer(self.path, item, res, submitted=self.how)
+        except StoreError as exc:
+            self.post_message(StoreTrouble(f"the answer could not be stored: {exc}"))
+            return
+        self.post_message(StudyStored(self.how, res.estimate))
+
+    @on(AnswerSubmitted)
+    def _submit(self, event: AnswerSubmitted) -> None:
+        event.prevent_default()  # not the game's handler: nothing goes to the game's store
+        if self.answered or self.judge is None:
+            return
+        self.answered = True
+        self.query_one(EstimatePanel).disabled = True
+        self.submitted = event.decision
+        self.judge.submit(event.decision)  # the protocol's worker scores and stores it
+
+    @on(Worker.StateChanged)
+    def _failed_after_answer(self, event: Worker.StateChanged) -> None:
+        """The protocol failed (not because the participant quit): say so plainly; what was
+        stored before stays, and the round can be taken again with the same code."""
+        event.prevent_default()  # the game's handler would store into the game's store
+        if (
+            event.worker is self.debate_worker
+            and event.state == WorkerState.ERROR
+            and not self.quitting
+        ):
+            err = event.worker.error
+            msg = str(err).strip().splitlines()[0] if err and str(err).strip() else repr(err)
+            self.app.switch_screen(ProblemScreen(f"this round could not be scored: {msg}"))
+
+    @on(StudyStored)
+    def _stored(self, event: StudyStored) -> None:
+        self.app.switch_screen(
+            BetweenScreen(self.item.position, self.item.total, event.submitted, event.estimate)
+        )
+
+    # -- leaving -------------------------------------------------------------------------
+
+    def action_leave(self) -> None:
+        from textual.widgets import Input
+
+        if isinstance(self.focused, Input) and self.focused.id == "search":
+            self.query_one(StatementList).focus()
+            return
+
+        def chosen(quit_: bool | None) -> None:
+            if quit_:
+                self.quitting = True
+                if self.judge is not None and not self.answered:
+                    self.judge.cancel()
+                self.app.exit()
+
+        self.app.push_screen(StudyLeave(self.item.deadline is not None), chosen)

@@ -1,0 +1,102 @@
+"""`pzjudge play --study STUDY.db`: the game as a participant takes a study.
+
+The same app (styles, themes, notifications, worker failures) without the game's menu,
+setup, store or reveal: a participant gives a code, reads the instructions and consent,
+judges their rounds in the study's order under its conditions, and gets a completion code
+(tui/screens/study.py, tui/screens/study_round.py). Everything is stored in the study
+database; nothing goes to the game's store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown
+
+from tui.app import PzJudgeApp
+from tui.screens.help import HelpScreen
+
+KEYS = """\
+# Keys
+
+Everything about a round is set by the study: you cannot change the statements, the
+debaters, the oracle's budget or the time limit.
+
+| key | what |
+|---|---|
+| `1` `2` `3` | statements · debate · evidence |
+| `/` | search statements (`enter` back to the list) |
+| `space` | pick / unpick the statement under the cursor |
+| `o` | ask the oracle P(all picked true) (uses one query) |
+| `x` | clear the picks |
+| `a` | go to the estimate field |
+| `+` `-` (or `↑` `↓` in the field) | estimate × or ÷ √10 (0.5 in log10) |
+| `[` `]` | your credence that A is honest, − or + 0.05 |
+| `n` | next speech (the debate waits while you read) |
+| `e` · `m` | end the debate · ask for another round |
+| `tab` | next field |
+| `enter` / `ctrl+s` | answer |
+| `esc` | quit for now (come back with your code) |
+
+Estimates: `0.3`, `3e-5`, `10^-12`, `log10 -12`, `1 in 1000`, `2%`.
+"""
+
+
+class StudyHelp(HelpScreen):
+    """The keys of a study round (no menu, setup or reveal keys)."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(KEYS)
+
+
+class StudyApp(PzJudgeApp):
+    """A participant taking one study (no menu, no setup, no seed, no reveal)."""
+
+    SUB_TITLE = "a study"
+
+    def __init__(
+        self, study_path: str | Path, participant: str | None = None, title: str = "a study"
+    ) -> None:
+        super().__init__(judge="participant")
+        self.study_path = Path(study_path)
+        self.study_title = title
+        #: The participant's code as stored, once known.
+        self.participant: str | None = None
+        self._given = participant
+
+    def on_mount(self, event: events.Mount) -> None:
+        from tui.screens.study import CodeScreen
+
+        event.prevent_default()  # not the game's: no game store, no home screen
+
+        self.title = "pzjudge study"
+        screen = CodeScreen(self.study_title)
+        self.push_screen(screen)
+        if self._given is not None:
+            screen.checking = True
+            screen.check(self._given)  # a code given on the command line: straight on
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(StudyHelp())
+
+
+def check_participant(study_path: str, participant: str | None) -> str:
+    """The study's title, after checking that the database opens and the code (if given)
+    is one of its participants; a one-line StoreError otherwise."""
+    from store.study import StudyDB
+
+    with StudyDB(study_path) as db:
+        if participant is not None:
+            db.participant(participant)
+        return str(db.meta().get("title", "a study"))
+
+
+def run_study(study_path: str, participant: str | None = None) -> None:
+    """Start a participant's session (the body of `pzjudge play --study`)."""
+    title = check_participant(study_path, participant)
+    StudyApp(study_path, participant, title).run()
