@@ -25,6 +25,8 @@ def _own_default_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     `pzjudge debate` then refused it)."""
     before = os.environ.get("PZJUDGE_DB")
     os.environ["PZJUDGE_DB"] = str(Path(tmp_path_factory.mktemp("db")) / "pzjudge.db")
+    # nor the user's remembered settings (tui/user_settings.py): read, or written
+    os.environ["PZJUDGE_CONFIG"] = str(Path(tmp_path_factory.mktemp("config")) / "settings.json")
     yield
     if before is None:
         os.environ.pop("PZJUDGE_DB", None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from store.errors import StoreError
 from tui.game_store import GameStore
+from tui.user_settings import SettingsTrouble, load_settings, save_settings
 
 CSS_DIR = Path(__file__).parent
 #: What the first round needs, heaviest first; imported in the background at start.
@@ -50,13 +51,19 @@ class PzJudgeApp(App[None]):
         self.db_path = db_path
         #: Seed of new sessions (None: a fresh random one each time).
         self.seed = seed
-        self.judge = judge or os.environ.get("PZJUDGE_JUDGE") or os.environ.get("USER") or "judge"
+        #: Remembered between runs (tui/user_settings.py; PZJUDGE_… variables override).
+        self.user_settings, self.settings_notice = load_settings()
+        self.judge = judge or self.user_settings.judge or os.environ.get("USER") or "judge"
         self.game_store: GameStore | None = None
         self.store_error: str | None = None
 
     def on_mount(self) -> None:
         from tui.screens.home import HomeScreen
 
+        if self.user_settings.theme in self.available_themes:
+            self.theme = self.user_settings.theme
+        if self.settings_notice:
+            self.notify(self.settings_notice, severity="warning", timeout=8)
         try:
             self.game_store = GameStore(self.db_path)
         except StoreError as exc:
@@ -84,6 +91,15 @@ class PzJudgeApp(App[None]):
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        self.remember(theme=self.theme)
+
+    @work(thread=True, exit_on_error=False, group="settings")
+    def remember(self, **changes: Any) -> None:
+        """Write changed settings to the settings file (a failure is one notice)."""
+        try:
+            save_settings(**changes)
+        except SettingsTrouble as exc:
+            self.call_from_thread(self.notify, str(exc), severity="warning")
 
     def notify(
         self,

@@ -1,4 +1,5 @@
-"""Settings: judge name and theme (the database is chosen with --db or PZJUDGE_DB)."""
+"""Settings: judge name and theme, remembered between runs (tui/user_settings.py; the
+database is chosen with --db or PZJUDGE_DB)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class SettingsScreen(Screen[None]):
         name = event.value.strip()
         if 0 < len(name) <= 100:
             self.app.judge = name  # type: ignore[attr-defined]
+            self.app.remember(judge=name)  # type: ignore[attr-defined]
             event.input.remove_class("-bad")
         else:
             event.input.add_class("-bad")
@@ -47,3 +49,4 @@ class SettingsScreen(Screen[None]):
     @on(Switch.Changed, "#dark")
     def _dark(self, event: Switch.Changed) -> None:
         self.app.theme = "textual-dark" if event.value else "textual-light"
+        self.app.remember(theme=self.app.theme)  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from debate.errors import DebateError
 from debate.specs import make_debater
 from store.errors import StoreError
 from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionRun, SessionSettings, preset
+from tui.user_settings import SETUP_FIELDS
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
@@ -81,6 +82,21 @@ def start_session(app: App[Any], name: str, **over: Any) -> bool:
     return True
 
 
+def remembered_setup(app: App[Any]) -> SessionSettings | None:
+    """The setup last started (tui/user_settings.py), as settings of this judge; None when
+    there is none, or it no longer makes valid settings."""
+    user = getattr(app, "user_settings", None)
+    last = getattr(user, "last_setup", None)
+    if last is None:
+        return None
+    fields = {k: v for k, v in last.model_dump().items() if v is not None}
+    name = fields.pop("preset", None) or "custom"
+    try:
+        return preset(name, judge=getattr(app, "judge", "judge"), **fields)
+    except ValidationError:
+        return None
+
+
 class SetupScreen(Screen[None]):
     """Pick a preset (1-4) or fill in the custom fields; ctrl+s starts."""
 
@@ -93,9 +109,12 @@ class SetupScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="setup"):
             yield Static("[b]Choose a preset[/b] (arrows + space/enter), or change any field")
+            #: The setup last started (None: none, or no longer valid).
+            self.last = remembered_setup(self.app)
+            on = self.last.preset if self.last is not None else "debate"
             with RadioSet(id="presets"):
-                for i, (key, label) in enumerate(PRESET_LABELS.items()):
-                    yield RadioButton(label, value=i == 1, id=f"preset-{key}")
+                for key, label in PRESET_LABELS.items():
+                    yield RadioButton(label, value=key == on, id=f"preset-{key}")
             with Grid(id="fields"):
                 for field, label, placeholder in FIELDS:
                     yield Label(label)
@@ -111,7 +130,7 @@ class SetupScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.fill(preset("debate", judge=getattr(self.app, "judge", "judge")))
+        self.fill(self.last or preset("debate", judge=getattr(self.app, "judge", "judge")))
         self.query_one(RadioSet).focus()
 
     def fill(self, s: SessionSettings, seed: str | None = None) -> None:
@@ -189,6 +208,10 @@ class SetupScreen(Screen[None]):
         name = str(checked.id).removeprefix("preset-") if checked else "custom"
         values.update(preset=name)
         self.app.judge = settings.judge  # type: ignore[attr-defined]
+        remember = getattr(self.app, "remember", None)
+        if remember is not None:  # the next setup starts from this one (never its seed)
+            last = {k: getattr(settings, k) for k in SETUP_FIELDS if k != "preset"}
+            remember(last_setup={**last, "preset": name}, judge=settings.judge)
         start_session(self.app, "custom", **{**values, "preset": name})
 
     @on(Button.Pressed, "#start")
