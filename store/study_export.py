@@ -124,8 +124,12 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "time_limit": r["time_limit"],
             "timed_out": r["timed_out"],
             "attention": r["attention"],
-            "judge_failed": False,  # a participant's own answer
-            "judge_error": None,
+            # the time ran out before a valid estimate was typed: the estimate stands in
+            # (store.study_ops.expiry_default), it is not the participant's
+            "judge_failed": r.get("submitted") == "expiry-default",
+            "judge_error": "the time ran out before an estimate was typed"
+            if r.get("submitted") == "expiry-default"
+            else None,
             "baselines": None,
             # the claims the judge was shown (consultancy: the consultant's alone, as "a")
             "claims": {"a": shown.get("a"), "b": shown.get("b")} if shown else None,

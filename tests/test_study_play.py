@@ -28,6 +28,7 @@ from debate.protocols import consultant_honest, shown_claims
 from debate.study import deal_item, load_study
 from store.errors import StoreError
 from store.study import StudyDB
+from store.study_export import study_rows
 from store.study_ops import build_study, next_item
 from tui.cli import main
 from tui.messages import QueryAnswered
@@ -310,6 +311,10 @@ def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], cl
         assert (r["credence_a"] is None) == (r["condition"] == "oracle")
     pairs = {(r["item"], r["condition"]) for r in a + b}
     assert pairs == {(i, c) for i in range(4) for c in ("oracle", "debate")}
+    # exported, the round with nothing typed is not the participant's answer
+    with StudyDB(path) as db:
+        failed = {(r["participant"], r["position"]) for r in study_rows(db) if r["judge_failed"]}
+    assert failed == {(first, 4)}
 
     # an answered round cannot be answered again, and nothing is left to play
     assert next_item(path, first) is None and next_item(path, second) is None

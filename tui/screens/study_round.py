@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.markup import escape
 from textual import events, on, work
-from textual.binding import BindingType
 from textual.message import Message
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from debate.errors import DebateError
@@ -102,8 +102,6 @@ def current_decision(panel: EstimatePanel, expiry: float) -> tuple[Decision, str
     """What the time limit submits: the estimate typed so far if it is valid
     ("expiry"), else `expiry` ("expiry-default"); the interval if valid, the credence as
     set. Read without touching the fields (no hint, no focus)."""
-    from textual.widgets import Input
-
     credence = panel.credence if panel.claims else 0.5
     try:
         interval = parse_interval(panel.query_one("#interval", Input).value)
@@ -121,8 +119,6 @@ def current_decision(panel: EstimatePanel, expiry: float) -> tuple[Decision, str
 
 class StudyRoundScreen(RoundScreen):
     """A study round: no setup, no seed, no reveal; `esc` offers to quit for now."""
-
-    BINDINGS: ClassVar[list[BindingType]] = list(RoundScreen.BINDINGS)
 
     def __init__(self, path: str, item: StudyItem) -> None:
         run = SessionRun(
@@ -153,8 +149,6 @@ class StudyRoundScreen(RoundScreen):
         return super()._claims_line()
 
     def refresh_status(self) -> None:
-        from textual.widgets import Static
-
         item, o = self.item, self.oracle
         left = "∞" if o.left is None else str(o.left)
         clock = ""
@@ -310,8 +304,6 @@ class StudyRoundScreen(RoundScreen):
     # -- leaving -------------------------------------------------------------------------
 
     def action_leave(self) -> None:
-        from textual.widgets import Input
-
         if isinstance(self.focused, Input) and self.focused.id == "search":
             self.query_one(StatementList).focus()
             return
