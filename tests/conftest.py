@@ -6,7 +6,10 @@ pass on one CI run and fail on the next; set HYPOTHESIS_PROFILE=explore to searc
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +28,23 @@ def _own_default_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     `pzjudge debate` then refused it)."""
     before = os.environ.get("PZJUDGE_DB")
     os.environ["PZJUDGE_DB"] = str(Path(tmp_path_factory.mktemp("db")) / "pzjudge.db")
-    # nor the user's remembered settings (tui/user_settings.py): read, or written
-    os.environ["PZJUDGE_CONFIG"] = str(Path(tmp_path_factory.mktemp("config")) / "settings.json")
     yield
     if before is None:
         os.environ.pop("PZJUDGE_DB", None)
     else:
         os.environ["PZJUDGE_DB"] = before
+
+
+_SETTINGS_DIR = Path(tempfile.gettempdir()) / f"pzjudge-test-settings-{os.getpid()}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Each test remembers settings (tui/user_settings.py) in its own file: never the
+    user's, and never what another test's setup screen left (a script debater, say). A
+    hook, not a fixture: Hypothesis refuses function-scoped fixtures around @given."""
+    name = hashlib.sha256(item.nodeid.encode()).hexdigest()[:16]
+    os.environ["PZJUDGE_CONFIG"] = str(_SETTINGS_DIR / f"{name}.json")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    shutil.rmtree(_SETTINGS_DIR, ignore_errors=True)

@@ -396,6 +396,15 @@ def test_each_condition_shows_its_own_view(tmp_path: Path, clock: Clock) -> None
     )
 
 
+def test_study_texts_are_reflowed_for_the_screen() -> None:
+    from tui.screens.study import reflow
+
+    text = "One long\nparagraph here.\n\nKeys:\n- a answers\n- o asks\n  the oracle\n1. first\n"
+    assert reflow(text) == (
+        "One long paragraph here.\n\nKeys:\n- a answers\n- o asks the oracle\n1. first"
+    )
+
+
 def test_play_study_refuses_bad_input_in_one_line(
     study: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ markup.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -95,6 +96,25 @@ class Finished(Message):
     def __init__(self, completion_code: str) -> None:
         super().__init__()
         self.completion_code = completion_code
+
+
+_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
+
+
+def reflow(text: str) -> str:
+    """A study text as written in TOML, for a screen of any width: the lines of each
+    paragraph joined (a TOML string keeps the file's line breaks), paragraphs and list
+    items kept on lines of their own."""
+    out: list[str] = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if lines and not _ITEM.match(line):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.rstrip())
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def study_path(screen: Screen[Any]) -> str:
@@ -192,7 +212,7 @@ class InstructionsScreen(Screen[None]):
                     "with the next one.",
                     classes="study-text",
                 )
-            yield Static(Text(info["instructions"]), classes="study-text")
+            yield Static(Text(reflow(info["instructions"])), classes="study-text")
             limit = info["time_limit"]
             rounds = f"You will judge {info['total']} rounds, one after another"
             if limit:
@@ -228,7 +248,7 @@ class ConsentScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="study-page"):
             yield Static("Consent", classes="study-title")
-            yield Static(Text(self.info["consent"]), classes="study-text")
+            yield Static(Text(reflow(self.info["consent"])), classes="study-text")
             yield Static("y: I agree and take part · n: I do not agree", classes="study-keys")
         yield KeyBar()
 
