@@ -11,15 +11,14 @@ import math
 
 from debate.protocol import StatementView
 from debate.rules import Rules
-from latent.nway import nway
+from latent.nway import singles
 from latent.world import World
 
 
 def independence_value(world: World) -> float:
     """Product of every statement's own probability: the tempting low-order answer."""
     logp = 0.0
-    for sid in world.ids:
-        p = nway(world, [sid]).p
+    for p in singles(world).values():
         if p <= 0:
             return 0.0
         logp += math.log(p)
@@ -28,12 +27,12 @@ def independence_value(world: World) -> float:
 
 def statement_views(world: World, rules: Rules) -> list[StatementView]:
     """The statements in world-file order (ids are opaque and shuffled by the generator)."""
-    out = []
-    for sid in world.ids:
-        st = world.statement(sid)
-        p = nway(world, [sid]).p if rules.free_singletons else None
-        out.append(StatementView(id=sid, text=st.text, p=p))
-    return out
+    own = singles(world) if rules.free_singletons else {}
+    return [
+        StatementView(id=st.id, text=st.text, p=own.get(st.id))
+        for block in world.blocks
+        for st in block.statements
+    ]
 
 
 def shown_product(views: list[StatementView]) -> float | None:

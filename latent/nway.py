@@ -122,6 +122,26 @@ def nway(world: World, ids: list[str]) -> NWay:
     )
 
 
+def singles(world: World) -> dict[str, float]:
+    """Every statement's own probability, by id in world order: exactly `nway(world, [id]).p`
+    (the same arithmetic, block by block), without a query per statement (10,000 queries
+    took a second)."""
+    out: dict[str, float] = {}
+    for block in world.blocks:
+        if isinstance(block, DiscreteBlock):
+            mem, probs = block.membership, block.probs
+            logs = []
+            for i in range(len(block.statements)):
+                p = float(probs[mem[i]].sum())
+                logs.append(math.log(p) if p > 0 else -math.inf)
+        else:
+            logs = [float(x) for x in log_ndtr(-(block.std_thresholds * block.signs))]
+        for st, lp in zip(block.statements, logs, strict=True):
+            log_p = 0.0 + lp
+            out[st.id] = math.exp(log_p) if log_p > -math.inf else 0.0
+    return out
+
+
 def pair_blocks(world: World, ids: list[str]) -> list[tuple[list[int], np.ndarray]]:
     """Every within-block pair's joint probability among the listed statements, block by
     block: [(positions in `ids`, ascending; their (k, k) pair matrix, diagonal P(a))].

@@ -387,3 +387,14 @@ def test_debating_one_world_file_twice_stores_it_once(tmp_path: Path) -> None:
         )
         (text,) = con.execute("SELECT world_json FROM worlds").fetchone()
     assert parse_world(json.loads(text)).to_json() == load_world(world).to_json()
+
+
+@pytest.mark.parametrize("k", range(7))
+def test_singles_are_the_oracle_queries(k: int) -> None:
+    """Every statement's own probability read block by block is the oracle's answer to it,
+    exactly (what the judge is shown and what the debaters quote)."""
+    from latent.nway import nway, singles
+
+    world = _worlds()[k]
+    assert singles(world) == {sid: nway(world, [sid]).p for sid in world.ids}
+    assert list(singles(world)) == world.ids

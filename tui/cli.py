@@ -396,13 +396,14 @@ def cmd_debate(args: argparse.Namespace) -> int:
         return run_other_protocol(args, dealt, judge, {"a": a, "b": b})
     store = _open_store(args)  # before the debate: a bad database fails fast
     recorder = None
+    world_text = world.to_json()  # once: a 10,000-statement world takes a second
     if store is not None:
         from store.recorder import DebateRecorder
 
         store.abandon_orphans()
         recorder = DebateRecorder(
             store,
-            world_json=world.to_json(),
+            world_json=world_text,
             seed=args.seed,
             settings=_run_settings(args, _DEBATE_RUN_KEYS),
         )
@@ -432,7 +433,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
             recorder.on_result(res)
     payload = res.model_dump(mode="json")
     # which world was played, checkable against a game round or `generate` of the same seed
-    payload["world_sha256"] = hashlib.sha256(world.to_json().encode()).hexdigest()
+    payload["world_sha256"] = hashlib.sha256(world_text.encode()).hexdigest()
     _emit(args, _json_safe(payload), lambda: _render_debate(res))
     return 0
 
