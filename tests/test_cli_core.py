@@ -140,12 +140,23 @@ def test_json_with_the_flag_and_a_summary_without(
     rc, out, err = run(capsys, *argv, "--json")
     assert rc == 0, err
     data = json.loads(out)
-    assert isinstance(data, dict) and data
+    # the headline figure of each command, with its value where it is known by hand
+    key, known = {
+        "generate": ("n_statements", 20),  # --statements 20
+        "prob": ("pz", None),
+        "nway": ("p", 0.265),  # P(s03 ∩ s09) in small.json, by brute force (test_pz.py)
+        "bounds": ("upper", None),
+        "plant": ("pz_after", None),
+    }[name]
+    assert isinstance(data[key], int | float) and data[key] > 0
+    if known is not None:
+        assert data[key] == pytest.approx(known, rel=1e-12)
     rc, out, err = run(capsys, *argv)
     assert rc == 0, err
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
-    assert 0 < out.count("\n") <= 40 and out.strip()
+    assert 0 < out.count("\n") <= 40
+    assert f"{data[key]:.6g}" in out  # the summary says the same figure
 
 
 def test_bounds_from_a_chosen_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

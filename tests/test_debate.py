@@ -190,19 +190,46 @@ class _Garbage:
         return 42
 
 
+class _Silent:
+    """Speaks every turn and says nothing: what a forfeit should amount to."""
+
+    name = "silent"
+    honest = None
+
+    async def argue(self, view: Any, oracle: Any) -> Argument:
+        return Argument(text="")
+
+
 def test_failing_debaters_forfeit_and_the_debate_goes_on(world: World) -> None:
+    """A forfeit costs the side its turn and nothing else: the debate runs to its end and
+    is judged and scored exactly as one in which that side spoke and said nothing."""
     rules = Rules(turn_timeout=0.3, rounds=1)
+    truth = nway(world, world.ids).p
+    kw: dict[str, Any] = {
+        "rules": rules,
+        "honest_side": "b",
+        "claims": {"a": truth * 100, "b": truth},
+    }
+    silent = _debate(world, _Silent(), builtin("honest"), **kw)
+    assert [t.forfeit for t in silent.turns] == [None] * 4
     for bad, needle in (
         (_Raises(), "ValueError: my bug"),
         (_Hangs(), "timeout"),
         (_Garbage(), "not an Argument"),
     ):
-        res = _debate(world, bad, builtin("honest"), rules=rules)
+        res = _debate(world, bad, builtin("honest"), **kw)
         mine = [t for t in res.turns if t.speaker == "a"]
         theirs = [t for t in res.turns if t.speaker == "b"]
+        assert len(mine) == len(theirs) == 2  # opening and one round each: nothing cut short
         assert all(t.forfeit and needle in t.forfeit and "\n" not in t.forfeit for t in mine)
         assert all(t.forfeit is None and t.text for t in theirs)
-        assert res.judgement.estimate >= 0
+        assert [t.text for t in theirs] == [t.text for t in silent.turns if t.speaker == "b"]
+        # the judge heard every turn, and judged the same evidence as after silence
+        assert [c.after_turn for c in res.judgement.credences] == [0, 1, 2, 3]
+        assert res.evidence == silent.evidence
+        assert res.judgement.estimate == silent.judgement.estimate
+        assert res.judgement.credence_a == silent.judgement.credence_a
+        assert res.scores == silent.scores
 
 
 def test_script_debater_in_a_debate(world: World, tmp_path: Path) -> None:

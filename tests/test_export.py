@@ -364,7 +364,14 @@ def test_the_fields_the_issue_asks_for(store: Store) -> None:
     rows = list(export_rows(store))
     debated = rows[0]
     assert debated["trust"] in ("a", "b") and len(debated["interval"]) == 2
-    assert debated["evidence"] and debated["baselines"]["independence"] is not None
+    # the baselines as exported, against what the exported evidence implies by hand: the
+    # product of the single probabilities, and P(Z) at most that of any set it lies in
+    ev, bl = debated["evidence"], debated["baselines"]
+    singles = [p for k, p in ev.items() if "&" not in k]
+    assert len(singles) == debated["n_statements"] and len(ev) > len(singles)
+    assert bl["independence"] == pytest.approx(math.prod(singles), rel=1e-12)
+    assert bl["upper"] <= min(ev.values()) * (1 + 1e-12)
+    assert bl["lower"] <= debated["truth_pz"] <= bl["upper"]
 
 
 def _sources_from_transcript(row: dict[str, object]) -> dict[str, list[str]]:

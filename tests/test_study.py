@@ -4,6 +4,7 @@ report (numbers checked against direct computations from the stored rows)."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import math
 import sqlite3
@@ -329,8 +330,11 @@ def test_simulated_report_matches_the_stored_rows(
             assert s["accuracy"] is None and not trusted
         else:
             assert s["accuracy"] == pytest.approx(sum(trusted) / len(trusted))
-    for name in ("conditions.csv", "by_item.csv", "accuracy.png", "reliability.png", "report.html"):
-        assert (d / "rep" / name).stat().st_size > 0
+    for name, want in (("conditions.csv", data["conditions"]), ("by_item.csv", data["by_item"])):
+        with (d / "rep" / name).open(newline="") as f:
+            assert len(list(csv.DictReader(f))) == len(want) > 0
+    for name in ("accuracy.png", "reliability.png"):
+        assert (d / "rep" / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     page = (d / "rep" / "report.html").read_text()
     assert "data:image/png;base64," in page and "<script" not in page
 

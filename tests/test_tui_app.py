@@ -225,7 +225,8 @@ def test_debate_round_by_keyboard(tmp_path: Path, monkeypatch: Any) -> None:
     assert specs[honest] == "builtin:honest"
     assert specs["b" if honest == "a" else "a"].removeprefix("builtin:") in LIARS
     assert list(json.loads(claims)) == ["a", "b"]
-    assert rows(db, "SELECT COUNT(*) FROM citations")[0][0] > 0
+    shown = sum(len(t.turn.citations) for t in turns)
+    assert shown > 0 and rows(db, "SELECT COUNT(*) FROM citations")[0][0] == shown
     # the judgement says which probabilities the debaters brought
     (src,) = rows(db, "SELECT evidence_sources FROM judgements")[0]
     cited: dict[str, set[str]] = {}

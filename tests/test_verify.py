@@ -10,7 +10,7 @@ from debate.errors import DebateError
 from debate.models import Argument, ProbCitation, StatementCitation
 from debate.rules import Rules
 from debate.verify import Oracle, unverified_numbers, verify_argument
-from latent.world import load_world
+from latent.world import World, load_world, parse_world
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -137,3 +137,177 @@ def test_a_tiny_false_claim_is_marked_false_in_a_speech(world) -> None:  # type:
     """The D4 triple is impossible: claiming 5e-5 for it is false, not 'close enough'."""
     c = _one(world, ProbCitation(ids=["A", "B", "C"], claimed=5e-5))
     assert c.status == "false" and c.verified is False and c.true_value == 0.0
+
+
+# ---------------------------------------------------------------- what the mutation run found
+# (mutmut on debate/verify.py, docs/testing.md): each test below fails under at least one
+# mutant that the tests above let through.
+
+
+def _dice(ids: list[str]) -> World:
+    """A world of independent fair coins, one block: P(all of k) = 2^-k by hand."""
+    return parse_world(
+        {
+            "blocks": [
+                {
+                    "kind": "discrete",
+                    "outcomes": {f"{i}": 1 / 2 ** len(ids) for i in range(2 ** len(ids))},
+                    "statements": [
+                        {
+                            "id": s,
+                            "text": s,
+                            "outcomes": [f"{i}" for i in range(2 ** len(ids)) if i >> k & 1],
+                        }
+                        for k, s in enumerate(ids)
+                    ],
+                }
+            ]
+        }
+    )
+
+
+def test_the_oracle_says_exactly_why_it_refuses(world) -> None:  # type: ignore[no-untyped-def]
+    o = Oracle(world, max_order=world.n_statements)
+    assert o.check([]) == "no statements named"
+    assert o.check(["A", "A"]) == "a statement is named twice"
+    assert o.check(["A", "zz"]) == "unknown statement id 'zz'"
+    assert o.check(["A", "B", "C", "h1"]) is None
+    assert o.check(world.ids) == (
+        "that is P(Z) itself (every statement), which nobody may cite or query"
+    )
+    assert Oracle(world, max_order=3).check(["A", "B", "C", "h1"]) == "order 4 is above the limit 3"
+    assert Oracle(world, max_order=world.n_statements, whole_ok=True).check(world.ids) is None
+
+
+def test_p_z_is_refused_in_a_two_statement_world_not_in_a_one_statement_world() -> None:
+    # with one statement, "every statement" is that statement's own probability, shown anyway
+    one, two = _dice(["x"]), _dice(["x", "y"])
+    assert Oracle(one, max_order=1).prob(["x"]) == 0.5
+    assert Oracle(two, max_order=2).check(["x", "y"]) == (
+        "that is P(Z) itself (every statement), which nobody may cite or query"
+    )
+    assert Oracle(two, max_order=2, whole_ok=True).prob(["y", "x"]) == 0.25
+
+
+def test_pairs_are_each_pairs_own_query(world) -> None:  # type: ignore[no-untyped-def]
+    """The matrix (closed forms per block) against one nway query per pair."""
+    ids = ["A", "h1", "B", "h3", "h2"]
+    single = Oracle(world, max_order=2, whole_ok=True)
+    m = Oracle(world, max_order=2).pairs(ids)
+    for i, x in enumerate(ids):
+        for j, y in enumerate(ids):
+            want = single.prob([x] if i == j else [x, y])
+            assert m[i, j] == pytest.approx(want, rel=1e-9, abs=1e-15)
+    assert m[1, 4] != pytest.approx(m[1, 1] * m[4, 4], rel=0.05)  # correlated huskies
+
+
+def test_pairs_refused_with_the_reason(world) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DebateError) as e:
+        Oracle(world, max_order=1).pairs(["A", "B"])
+    assert str(e.value) == "oracle query refused: pairs are above the order limit"
+    with pytest.raises(DebateError) as e:
+        Oracle(world, max_order=2, budget=5).pairs(["A", "B"])
+    assert str(e.value) == "a budgeted oracle answers one query at a time"
+    with pytest.raises(DebateError) as e:
+        Oracle(world, max_order=2).pairs(["A", "zz"])
+    assert str(e.value).startswith("oracle query refused: unknown statement id 'zz'")
+
+
+def test_numbers_are_read_as_probabilities_in_every_form() -> None:
+    """Each form's value by hand: backed by exactly that value it is verified, by nothing
+    it is listed; a number above 1 or one that is no number at all is ignored."""
+    text = "12.5% then 1 in 1,000 and 10^−3 or 10^-4, 100%, 0.0, 150% and 1 in 0 then 0.3"
+    forms = ["12.5%", "1 in 1,000", "10^−3", "10^-4", "100%", "0.0", "0.3"]
+    r = Rules(claim_rel_tol=0.0)
+    assert unverified_numbers(text, [], r) == forms
+    assert unverified_numbers(text, [0.125, 1e-3, 1e-4, 1.0, 0.0, 0.3], r) == []
+    assert unverified_numbers(text, [0.12, 1e-3, 1e-4, 1.0, 0.0, 0.3], r) == ["12.5%"]
+    assert unverified_numbers(text, [0.125, 2e-3, 1e-4, 1.0, 0.0, 0.3], r) == [
+        "1 in 1,000",
+        "10^−3",
+    ]
+
+
+def test_the_absolute_tolerance_is_inclusive_and_on_the_difference() -> None:
+    from debate.verify import close_enough
+
+    assert close_enough(0.0, 1e-300, Rules())  # exactly the tolerance away from zero
+    loose = Rules(claim_abs_tol=1e-3)
+    assert close_enough(9e-4, 5e-4, loose)  # 4e-4 apart, though 80% apart in ratio
+
+
+def test_statement_citations_are_checked_for_the_id_only(world) -> None:  # type: ignore[no-untyped-def]
+    c = _one(world, StatementCitation(id="h3"))
+    assert (c.kind, c.ids, c.status, c.reason) == ("statement", ["h3"], "ok", None)
+    assert (c.claimed, c.true_value, c.verified) == (None, None, None)
+
+
+def test_every_citation_is_listed_with_its_claim_whatever_becomes_of_it(world) -> None:  # type: ignore[no-untyped-def]
+    """One of each fate in one speech, in order; a later citation is still checked after a
+    statement, a rejection, a false claim and a drop."""
+    cites = [
+        StatementCitation(id="A"),
+        ProbCitation(ids=["A", "zz"], claimed=0.3),
+        ProbCitation(ids=["A", "B", "C"], claimed=0.125),
+        ProbCitation(ids=["A"], claimed=0.5),
+        ProbCitation(ids=["B"], claimed=1.0),
+        ProbCitation(ids=["C"], claimed=0.0),
+        ProbCitation(ids=["h1"], claimed=0.4),
+        ProbCitation(ids=["h2"], claimed=0.6),
+    ]
+    speech, used = verify_argument(
+        Argument(text="x", citations=cites), world, Rules(citations_per_turn=6), 100
+    )
+    got = [(c.kind, c.status, c.claimed, c.verified, c.reason) for c in speech.citations]
+    assert got == [
+        ("statement", "ok", None, None, None),
+        ("prob", "rejected", 0.3, None, "unknown statement id 'zz'"),
+        ("prob", "false", 0.125, False, "the true value is 0"),
+        ("prob", "ok", 0.5, True, None),
+        ("prob", "false", 1.0, False, "the true value is 0.5"),  # 1 is a probability
+        ("prob", "false", 0.0, False, "the true value is 0.5"),
+        ("prob", "dropped", 0.4, None, "over the limit of 6 citations per speech"),
+        ("prob", "dropped", 0.6, None, "over the limit of 6 citations per speech"),
+    ]
+    assert used == 6
+    speech, used = verify_argument(
+        Argument(text="x", citations=cites[3:6]), world, Rules(), budget_left=1
+    )
+    assert [(c.status, c.claimed) for c in speech.citations] == [
+        ("ok", 0.5),
+        ("dropped", 1.0),
+        ("dropped", 0.0),
+    ]
+    assert used == 1
+
+
+def test_text_at_the_limit_is_not_cut(world) -> None:  # type: ignore[no-untyped-def]
+    rules = Rules(char_limit=60)
+    speech, _ = verify_argument(Argument(text="y" * 60), world, rules, 100)
+    assert not speech.truncated and speech.text == "y" * 60
+    speech, _ = verify_argument(Argument(text="y" * 61), world, rules, 100)
+    assert speech.truncated and speech.text == "y" * 60
+
+
+def test_what_backs_a_number_in_the_text(world) -> None:  # type: ignore[no-untyped-def]
+    """A cited set's true value backs it, and so does what independence predicts for it
+    (the product of the free singletons: P(h1) P(h2) = 0.7079, not the true 0.8108) when
+    singletons are free; a verified claim backs its own number, a false one does not; a
+    citation with no claim backs nothing but its true value."""
+
+    def unbacked(text: str, *cites: ProbCitation, free: bool = True) -> list[str]:
+        rules = Rules(free_singletons=free)
+        return verify_argument(Argument(text=text, citations=list(cites)), world, rules, 100)[
+            0
+        ].unverified_numbers
+
+    pair = ProbCitation(ids=["h1", "h2"])
+    assert unbacked("0.8108 vs 0.7079", pair) == []
+    assert unbacked("0.8108 vs 0.7079", pair, free=False) == ["0.7079"]
+    triple = ProbCitation(ids=["A", "B", "C"])
+    assert unbacked("0.125", triple) == []
+    assert unbacked("0.125", triple, free=False) == ["0.125"]
+    # claimed 0.509 for P(A) = 0.5 is within 2%; 0.518 is within 2% of the claim only
+    assert unbacked("0.518", ProbCitation(ids=["A"], claimed=0.509), free=False) == []
+    assert unbacked("0.518", ProbCitation(ids=["A"], claimed=0.4), free=False) == ["0.518"]
+    assert unbacked("0.4", ProbCitation(ids=["A"], claimed=0.4), free=False) == ["0.4"]

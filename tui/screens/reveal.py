@@ -28,6 +28,10 @@ TRAP_WORDS = {
 }
 
 
+#: Under the evidence's range when the truth lies outside it (it never should).
+TRUTH_OUTSIDE = "yet the truth is outside it: a fault in the game, please report it"
+
+
 def replay_command(settings: SessionSettings, seed: int) -> str:
     """The command that deals this round again headless (the world, sides and claims)."""
     parts = ["pzjudge debate"]
@@ -92,10 +96,13 @@ def render_reveal(
         f"[b]On the same evidence[/b] ({rv.evidence_count} probabilities):",
         f"  independence {err(bl.independence)}",
         f"  max entropy  {err(bl.maxent)}",
-        f"  the evidence allowed anything in [{fmt_p(bl.lower)}, {fmt_p(bl.upper)}]"
-        + ("" if bl.lower <= rv.truth <= bl.upper * (1 + 1e-9) else " (!)"),
-        "",
+        f"  the evidence allowed anything in [{fmt_p(bl.lower)}, {fmt_p(bl.upper)}]",
     ]
+    # The range comes from the evidence alone, so it must hold the truth (up to rounding);
+    # if it does not, the game computed something wrong, and the player should say so.
+    if not bl.lower * (1 - 1e-9) <= rv.truth <= bl.upper * (1 + 1e-9):
+        lines.append(f"  [red]{TRUTH_OUTSIDE}[/]")
+    lines.append("")
     if rv.traps:
         lines.append("[b]Traps planted[/b]:")
         for t in rv.traps:
