@@ -1,0 +1,151 @@
+"""Edges of latent/bounds.py that a mutation run of it found unchecked (docs/testing.md).
+
+Each value is known by hand: Fréchet's closed forms, products of singles, binomial
+coefficients, exact messages."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from latent import bounds
+from latent.errors import LatentError
+from latent.plant import d4_block
+from latent.world import DiscreteBlock, DiscreteStatement, World
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """A trap D4 (aA, aB, aC) and an innocent one (bA, bB, bC): every single 1/2."""
+    return World(blocks=[d4_block("a"), d4_block("b", innocent=True)])
+
+
+def _coins(m: int, prefix: str = "c") -> DiscreteBlock:
+    """m independent fair coins as one discrete block (2^m outcomes)."""
+    return DiscreteBlock(
+        outcomes={f"{o}": 1 / 2**m for o in range(2**m)},
+        statements=[
+            DiscreteStatement(
+                id=f"{prefix}{i}", text="t", outcomes=[f"{o}" for o in range(2**m) if o >> i & 1]
+            )
+            for i in range(m)
+        ],
+    )
+
+
+def test_union_find_says_whether_it_joined() -> None:
+    ds = bounds.DisjointSets(range(5))
+    assert ds.union(0, 1) and not ds.union(1, 0)
+    assert ds.union(2, 3) and ds.union(0, 3)
+    assert not ds.union(1, 2)  # 1-0-3-2: an edge 1-2 would close a cycle
+    assert ds.find(1) == ds.find(2) != ds.find(4) == 4
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.1, float("nan"), -1.0, 2.0])
+def test_evidence_outside_zero_one_is_refused_with_the_reason(world: World, p: float) -> None:
+    with pytest.raises(LatentError) as e:
+        bounds.bounds_from_known(world, {("aA",): 0.5, ("aA", "aB"): p})
+    assert str(e.value) == f"evidence ['aA', 'aB'] has probability {p}; use a number in [0, 1]"
+
+
+def test_evidence_a_rounding_past_zero_or_one_is_clipped(world: World) -> None:
+    over = bounds.bounds_from_known(world, {("aA",): 1 + 1e-9, ("bA",): 1 + 1e-10})
+    assert over.blocks[0].independence == over.blocks[1].independence == 0.25  # 1 * 1/2 * 1/2
+    under = bounds.bounds_from_known(world, {("aA",): -1e-9})
+    assert under.blocks[0].independence == 0.0 and under.blocks[0].upper == 0.0
+
+
+def test_evidence_given_twice(world: World) -> None:
+    with pytest.raises(LatentError) as e:
+        bounds.bounds_from_known(world, {("aA", "aB"): 0.25, ("aB", "aA"): 0.3})
+    assert str(e.value) == "evidence ['aB', 'aA'] is given twice with different values"
+    same = bounds.bounds_from_known(world, {("aA", "aB"): 0.25, ("aB", "aA"): 0.25 + 1e-10})
+    assert same.blocks[0].upper == pytest.approx(0.25, rel=1e-6)
+
+
+def test_an_empty_subset_is_skipped_and_the_rest_still_read(world: World) -> None:
+    ev = {("aA",): 0.6, ("bA",): 0.3}
+    a, b = bounds.bounds_from_known(world, {(): 0.3} | ev), bounds.bounds_from_known(world, ev)
+    assert a.model_dump() == b.model_dump()
+    assert a.independence == pytest.approx(0.6 * 0.25 * 0.3 * 0.25, rel=1e-12)
+
+
+def test_evidence_across_blocks_caps_the_world_and_the_rest_is_still_read(world: World) -> None:
+    """P(Z) <= P(aA and bA) = 0.1, below the product of the blocks' upper bounds
+    (min single: 0.6 * 0.5); the singles after it still count."""
+    wb = bounds.bounds_from_known(world, {("aA", "bA"): 0.1, ("aA",): 0.6, ("bA",): 0.5})
+    assert wb.blocks[0].upper == pytest.approx(0.6, rel=1e-6)
+    assert wb.upper == pytest.approx(0.1, rel=1e-6)
+    assert wb.log10_upper == pytest.approx(-1.0, abs=1e-6)
+    assert wb.independence == pytest.approx(0.6 * 0.25 * 0.5 * 0.25, rel=1e-12)
+    zero = bounds.bounds_from_known(world, {("aA", "bA"): 0.0})
+    assert zero.upper == 0.0 and zero.log10_upper is None
+
+
+def test_a_block_without_evidence_allows_anything(world: World) -> None:
+    b = bounds.bounds_from_known(world, {("aA",): 0.5}).blocks[1]
+    assert (b.lower, b.upper, b.order_used, b.independence) == (0.0, 1.0, 0, 0.125)
+
+
+def test_small_blocks_use_the_sharp_lp_and_maxent_of_singles_is_their_product(
+    world: World,
+) -> None:
+    wb = bounds.bounds_from_known(world, {("aA",): 0.6, ("aB",): 0.7, ("bC",): 0.2})
+    assert [b.method for b in wb.blocks] == ["sharp-lp", "sharp-lp"]
+    # with only single probabilities the maximum-entropy distribution is independence
+    assert wb.blocks[0].maxent == pytest.approx(0.6 * 0.7 * 0.5, rel=1e-8)
+    assert wb.maxent == pytest.approx(0.6 * 0.7 * 0.5 * 0.5 * 0.5 * 0.2, rel=1e-8)
+
+
+def test_fourteen_statements_still_get_the_sharp_lp() -> None:
+    """MAX_ATOM_M = 14 is included; with singles only the sharp range is Fréchet's:
+    [max(0, sum p - (m - 1)), min p]."""
+    block = _coins(14)
+    ps = [0.9 + 0.005 * i for i in range(14)]
+    wb = bounds.bounds_from_known(World(blocks=[block]), {(f"c{i}",): p for i, p in enumerate(ps)})
+    b = wb.blocks[0]
+    assert b.method == "sharp-lp"
+    assert b.upper == pytest.approx(min(ps), rel=1e-6)
+    assert b.lower == pytest.approx(max(0.0, sum(ps) - 13), abs=1e-6)
+
+
+def test_a_large_block_with_a_single_missing() -> None:
+    """Above 14 statements: a missing single counts 1/2 in independence and means no
+    binomial moments (no Prékopa), not an error."""
+    block = _coins(15)
+    ev = {(f"c{i}",): 0.5 for i in range(1, 15)}  # c0 missing
+    b = bounds.bounds_from_known(World(blocks=[block]), ev).blocks[0]
+    assert "prekopa" not in b.method and b.method.startswith("frechet")
+    assert b.independence == 0.5**15
+    assert b.upper == pytest.approx(0.5, rel=1e-6) and b.lower == 0.0
+
+
+def test_binomial_moment_bounds_input() -> None:
+    with pytest.raises(LatentError) as e:
+        bounds.binomial_moment_bounds(3, [1.1, 0.5])
+    assert str(e.value) == "binomial moments must start with S_0 = 1; pass [1, S_1, ..., S_K]"
+    with pytest.raises(LatentError, match="must start with S_0 = 1"):
+        bounds.binomial_moment_bounds(3, [])
+    assert bounds.binomial_moment_bounds(3, [1.0]) == (0.0, 1.0)  # nothing known
+    with pytest.raises(LatentError) as e:
+        bounds.binomial_moment_bounds(2, [1.0, 1.0, 0.25, 0.125])
+    assert str(e.value) == "3 binomial moments given for 2 statements; pass at most 2"
+    # every moment of 3 fair coins: S_3 is P(all) itself, 1/8
+    lo, hi = bounds.binomial_moment_bounds(3, [1.0, 1.5, 0.75, 0.125])
+    assert lo == pytest.approx(0.125, abs=1e-9) and hi == pytest.approx(0.125, abs=1e-9)
+    with pytest.raises(LatentError) as e:
+        bounds.binomial_moments(3, {(0,): 0.5}, 1)
+    assert str(e.value) == "binomial moment S_1 needs subset (1,); add it"
+
+
+def test_binomial_moments_of_a_discrete_block_are_exact() -> None:
+    """All 40 statements true with probability 1/2: S_k = C(40, k) / 2 for k >= 1 (S_0 = 1),
+    an exact double for k <= 30 (the coefficients are rounded to integers there)."""
+    block = DiscreteBlock(
+        outcomes={"all": 0.5, "none": 0.5},
+        statements=[DiscreteStatement(id=f"s{i}", text="t", outcomes=["all"]) for i in range(40)],
+    )
+    s = bounds.binomial_moments_discrete(block, 31)
+    assert s[:31] == [1.0] + [math.comb(40, k) / 2 for k in range(1, 31)]
+    assert s[31] == pytest.approx(math.comb(40, 31) / 2, rel=1e-12)
