@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from latent import bounds
@@ -149,3 +150,77 @@ def test_binomial_moments_of_a_discrete_block_are_exact() -> None:
     s = bounds.binomial_moments_discrete(block, 31)
     assert s[:31] == [1.0] + [math.comb(40, k) / 2 for k in range(1, 31)]
     assert s[31] == pytest.approx(math.comb(40, 31) / 2, rel=1e-12)
+
+
+def test_frechet_closed_forms() -> None:
+    ps = {(0,): 0.9, (1,): 0.8, (2,): 0.95}
+    lo, hi = bounds.frechet(3, ps)
+    assert lo == pytest.approx(0.9 + 0.8 + 0.95 - 2, abs=1e-9) and hi == pytest.approx(0.8)
+    lo, hi = bounds.frechet(3, {(0,): 0.9, (1,): 0.8, (0, 2): 0.7})  # a single missing
+    assert lo == 0.0 and hi == pytest.approx(0.7)
+    assert bounds.frechet(3, {}) == (0.0, 1.0)
+
+
+def test_hunter_worsley_closed_form() -> None:
+    """p_i = 0.9, p_01 = p_12 = 0.85, p_02 = 0.8: complements q_i = 0.1 and q_ij = 0.05,
+    0.05, 0; the best tree takes 01 and 12, so P(some complement) <= 0.3 - 0.1 and
+    P(all) >= 0.8 (Boole's inequality alone gives 0.7)."""
+    known = {(0,): 0.9, (1,): 0.9, (2,): 0.9, (0, 1): 0.85, (1, 2): 0.85, (0, 2): 0.8}
+    assert bounds.hunter_worsley(3, known) == pytest.approx(0.8, abs=1e-9)
+    singles = {k: v for k, v in known.items() if len(k) == 1}
+    assert bounds.hunter_worsley(3, singles) == pytest.approx(0.7, abs=1e-9)
+
+
+def test_count_distribution_has_every_count() -> None:
+    """The trap D4: outcomes 1, 2, 3 make two statements true, outcome 4 none."""
+    assert bounds.count_distribution(d4_block("a")).tolist() == [0.25, 0.0, 0.75, 0.0]
+
+
+def test_a_large_discrete_block_at_order_two_uses_each_pair() -> None:
+    """Twenty statements: the smallest pair probability (brute force) caps P(all) far below
+    what the pairs' sum (the binomial moments) allows."""
+    from itertools import combinations
+
+    from test_bounds import brute_prob, random_block
+
+    block = random_block(0, 20, 12, 0.7)
+    min_pair = min(brute_prob(block, p) for p in combinations(range(20), 2))
+    b = bounds.block_bounds(block, 2)
+    _, moments_hi = bounds.binomial_moment_bounds(20, bounds.binomial_moments_discrete(block, 2))
+    assert min_pair < moments_hi / 10
+    assert b.upper == pytest.approx(min_pair, rel=1e-6)
+
+
+def test_a_gaussian_block_of_independent_parts_is_bounded_part_by_part() -> None:
+    """Identity covariance: three independent statements, P(all) = Φ(0) Φ(-0.5) Φ(1) in
+    closed form (a flip holds below its threshold); knowing the pairs pins it exactly."""
+    from latent.world import GaussianBlock, GaussianStatement
+
+    def phi(x: float) -> float:
+        return 0.5 * math.erfc(-x / math.sqrt(2))
+
+    block = GaussianBlock(
+        name="three",
+        statements=[
+            GaussianStatement(id="g0", text="t", threshold=0.0),
+            GaussianStatement(id="g1", text="t", threshold=0.5),
+            GaussianStatement(id="g2", text="t", threshold=1.0, flip=True),
+        ],
+        covariance=[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+    )
+    truth = phi(0.0) * phi(-0.5) * phi(1.0)
+    b = bounds.world_bounds(World(blocks=[block]), 2).blocks[0]
+    assert b.method == "3 independent parts: sharp-lp" and b.name == "three"
+    assert b.lower == pytest.approx(truth, rel=1e-9) and b.upper == pytest.approx(truth, rel=1e-9)
+    assert b.maxent == pytest.approx(truth, rel=1e-9) and not b.truth_outside
+
+
+def test_proportional_fitting_reaches_the_product_or_says_none() -> None:
+    """From the uniform start, fitting P(s0) = 0.3 and P(s1) = 0.6 gives the independent
+    distribution over the atoms (none, s0, s1, both); a cell the start rules out that the
+    constraint needs gives None."""
+    masks, p = np.array([1, 2]), np.array([0.3, 0.6])
+    w = bounds._ipf(2, masks, p, np.full(4, 0.25), 1e-12)
+    assert w is not None
+    assert w.tolist() == pytest.approx([0.7 * 0.4, 0.3 * 0.4, 0.7 * 0.6, 0.3 * 0.6], abs=1e-12)
+    assert bounds._ipf(2, masks, p, np.array([0.5, 0.0, 0.5, 0.0]), 1e-12) is None
