@@ -148,6 +148,7 @@ def test_binomial_moments_of_a_discrete_block_are_exact() -> None:
         statements=[DiscreteStatement(id=f"s{i}", text="t", outcomes=["all"]) for i in range(40)],
     )
     s = bounds.binomial_moments_discrete(block, 31)
+    assert len(s) == 32  # S_0..S_31, no more
     assert s[:31] == [1.0] + [math.comb(40, k) / 2 for k in range(1, 31)]
     assert s[31] == pytest.approx(math.comb(40, 31) / 2, rel=1e-12)
 
