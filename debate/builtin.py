@@ -6,11 +6,15 @@ cited fact. Every one of them argues its claim in either direction (above or bel
 side's claim, above or below the independence product), because where a lie sits must not
 tell a judge that it is one.
 
-They all speak one way: the same sentence for the same shape of evidence, whoever cites it;
-the number of citations and the length of a speech drawn the same way for every side; the
-same oracle queries when answering the other side. So the surface of a speech (length,
-citations, wording, compute) does not tell the honest side; only whether the evidence
-supports the inference does. Deterministic: same view, same speech.
+They all speak one way. The words around the evidence depend only on the direction a side
+argues (up or down from the other side's claim); each piece of evidence is one neutral
+sentence of its kind (a pair's probability against the product of its own probabilities, a
+group's triple, two statements to read side by side) that says nothing of what the numbers
+mean; how many citations and of which kinds is drawn the same way for every side; every side
+asks the same oracle queries when answering and builds the same number of candidates. So the
+surface of a speech (length, citations, wording, compute) does not tell the honest side: only
+the numbers and texts it cites do, and reading them is the judge's work. Deterministic: same
+view, same speech.
 """
 
 from __future__ import annotations
@@ -331,49 +335,17 @@ class Item:
     text: str
 
 
-#: Every shape of evidence: the sentence that introduces it (the same whoever cites it) and
-#: what it says the other side got wrong. "{lean}" is "lifts P(Z)" or "pulls P(Z) down".
-SHAPES: dict[str, tuple[str, str]] = {
-    "links": (
-        "Several statements rise and fall together, which lifts P(Z).",
-        "it leaves out how strongly these statements move together",
+#: What a speech says around its evidence: depends only on the direction it argues (+1 up,
+#: -1 down), never on the kind of evidence or on whether the evidence supports it, so the
+#: words of a speech carry nothing the claims and the cited numbers do not.
+FRAME: dict[int, tuple[str, str]] = {
+    +1: (
+        "The facts below lift P(Z) above my opponent's {o}.",
+        "My opponent's {o} is too low: it does not fit these facts.",
     ),
-    "paraphrase": (
-        "Some statements make the same claim in other words; counted once, they lift P(Z).",
-        "it counts statements that say the same thing as if they were separate",
-    ),
-    "anti": (
-        "Some groups hold together more often than their pairs suggest, which lifts P(Z).",
-        "it misses groups that hold together more often than their pairs suggest",
-    ),
-    "plain": (
-        "Some groups hold together just as their pairs suggest, so they do not pull P(Z) down.",
-        "it reads a trap into groups that behave just as their pairs suggest",
-    ),
-    "loose": (
-        "The groups that look special are independent pair by pair, so they give the product.",
-        "it reads more into groups whose every pair is independent than the pairs show",
-    ),
-    "flat": (
-        "Most pairs here are plainly independent, so P(Z) stays nearer the product than {o}.",
-        "it reads structure into pairs that are plainly independent",
-    ),
-    "trap": (
-        "Some groups look independent pair by pair but cannot all hold at once, which pulls "
-        "P(Z) down.",
-        "it misses groups that cannot all hold at once",
-    ),
-    "negation": (
-        "Some statements read like their neighbours but say the opposite, which pulls P(Z) down.",
-        "it misses statements that say the opposite of their neighbours",
-    ),
-    "apart": (
-        "Some pairs rarely hold together, which pulls P(Z) down.",
-        "it misses pairs that rarely hold together",
-    ),
-    "facts": (
-        "These are facts any estimate of P(Z) has to fit.",
-        "it does not fit the facts above",
+    -1: (
+        "The facts below pull P(Z) down, below my opponent's {o}.",
+        "My opponent's {o} is too high: it does not fit these facts.",
     ),
 }
 
@@ -391,70 +363,62 @@ FILLERS = (
 )
 
 
-#: Characters of evidence per citation that every shape aims at, so that how long a speech is
-#: follows how many citations it makes, whatever their shape.
+#: Characters of evidence per citation that every kind aims at, so that how long a speech is
+#: follows how many citations it makes, whatever their kind.
 PER_CITE = 95
 
+#: The three kinds of evidence a speech cites, each presented in one neutral sentence (the
+#: numbers and the texts are the evidence; the sentence says nothing about what they mean):
+#: a pair's probability, a group's pair and triple, two statements cited by text.
+KINDS = ("group", "words", "pair")
 
-def _pair_item(an: Analysis, i: int, j: int, shape: str) -> Item:
+
+def _pair_item(an: Analysis, i: int, j: int) -> Item:
     a, b = an.ids[i], an.ids[j]
     p, q = float(an.pm[i, j]), an.single[a] * an.single[b]
-    if shape == "links":
-        text = f"{a} and {b} go together: P(both) = {fmt(p)}, against {fmt(q)} if independent."
-    elif shape == "apart":
-        text = f"{a} and {b} rarely go together: P(both) = {fmt(p)}, not {fmt(q)}."
-    else:
-        text = f"{a} and {b} are independent: P(both) = {fmt(p)}, or {fmt(q)}."
+    text = f"P({a} and {b}) = {fmt(p)}; their own probabilities multiply to {fmt(q)}."
     return Item(frozenset((a, b)), [ProbCitation(ids=[a, b], claimed=float(f"{p:.6g}"))], text)
 
 
-def _words_item(an: Analysis, i: int, j: int, shape: str) -> Item:
-    """Two statements cited by text, said to be one claim twice, a claim and its opposite, or
-    two unrelated claims."""
+def _words_item(an: Analysis, i: int, j: int) -> Item:
+    """Two statements cited by text, to be read side by side: whether they say the same,
+    the opposite or unrelated things is for the judge to read."""
     a, b = an.ids[i], an.ids[j]
-    if shape == "paraphrase":
-        text = f"{a} and {b} make the same claim in other words: what makes one true makes "
-        text += "the other true, so together they count once."
-    elif shape == "unrelated":
-        text = f"{a} and {b} are about unrelated things: what makes one true says nothing "
-        text += "about the other, so each counts on its own."
-    else:
-        text = f"{b} says the opposite of {a} in other words: what makes one true makes the "
-        text += "other false, so the two rarely hold together."
+    text = f"Read {a} beside {b}: what does each say of the other?"
     return Item(frozenset((a, b)), [StatementCitation(id=a), StatementCitation(id=b)], text)
 
 
-def _group_item(g: Group, shape: str) -> Item:
-    """Two citations about a group: one pair and the triple (trap, anti, plain), or two
-    pairs and no triple (loose, and the invented trap: "cannot all hold" said of a group
-    whose triple is never cited)."""
+def _group_item(g: Group) -> Item:
+    """A group: one of its pairs and its triple, with the product of its own probabilities."""
     a, b, c = g.ids
-    (ab, p_ab), (ac, p_ac), _ = g.pairs
-    cites: list[Citation] = [ProbCitation(ids=ab, claimed=float(f"{p_ab:.6g}"))]
-    head = f"P({a} and {b}) = {fmt(p_ab)}"
-    if shape in ("trap", "anti", "plain"):
-        cites.append(ProbCitation(ids=list(g.ids), claimed=float(f"{g.p:.6g}")))
-        head += f", and the other pairs of {a}, {b} and {c} alike: independent pair by pair, "
-        if shape == "plain":
-            tail = f"and P(all three) = {fmt(g.p)}, just the {fmt(g.expect)} the pairs suggest."
-        else:
-            tail = f"yet P(all three) = {fmt(g.p)}, not the {fmt(g.expect)} the pairs suggest."
-    else:
-        cites.append(ProbCitation(ids=ac, claimed=float(f"{p_ac:.6g}")))
-        head += f", P({a} and {c}) = {fmt(p_ac)}, and {b} with {c} alike: independent pair by "
-        if shape == "loose":
-            tail = f"pair, so {a}, {b} and {c} together give just the product."
-        else:
-            tail = f"pair, yet {a}, {b} and {c} cannot all hold at once."
-    return Item(frozenset(g.ids), cites, head + tail)
+    (ab, p_ab), _, _ = g.pairs
+    cites: list[Citation] = [
+        ProbCitation(ids=ab, claimed=float(f"{p_ab:.6g}")),
+        ProbCitation(ids=list(g.ids), claimed=float(f"{g.p:.6g}")),
+    ]
+    text = (
+        f"P({a} and {b}) = {fmt(p_ab)}, and P({a}, {b} and {c}) = {fmt(g.p)}; "
+        f"the three own probabilities multiply to {fmt(g.expect)}."
+    )
+    return Item(frozenset(g.ids), cites, text)
+
+
+def _group_pairs(g: Group, an: Analysis) -> list[Item]:
+    """A group's pairs alone (each looks independent), without the triple."""
+    return [_pair_item(an, an.index[x], an.index[y]) for (x, y), _ in g.pairs]
+
+
+#: Candidates a move builds per speech: enough to fill a window after what was cited before,
+#: and the same bound for every move, so that no strategy computes much more than another.
+BUILD = 3 * WINDOW
 
 
 @dataclass
 class Move:
-    """A way to argue: evidence of one shape that pushes P(Z) one way relative to the
-    other side's claim (+1 up, -1 down, 0 towards the product, usable when that is true)."""
+    """A way to argue: evidence of one kind that pushes P(Z) one way relative to the other
+    side's claim (+1 up, -1 down, 0 towards the product, usable when that is true)."""
 
-    shape: str
+    kind: str
     effect: int
     items: Callable[[Analysis], list[Item]]
     #: Whether the move is possible at all in this world (a liar only invents structure of a
@@ -462,36 +426,39 @@ class Move:
     gate: Callable[[Analysis], bool] = lambda an: True
 
 
-def _pairs(src: str, shape: str) -> Callable[[Analysis], list[Item]]:
-    return lambda an: [_pair_item(an, i, j, shape) for i, j in getattr(an, src)]
+def _pairs(src: str) -> Callable[[Analysis], list[Item]]:
+    return lambda an: [_pair_item(an, i, j) for i, j in getattr(an, src)[:BUILD]]
 
 
-def _words(src: str, shape: str) -> Callable[[Analysis], list[Item]]:
-    return lambda an: [_words_item(an, i, j, shape) for i, j in getattr(an, src)]
+def _words(src: str) -> Callable[[Analysis], list[Item]]:
+    return lambda an: [_words_item(an, i, j) for i, j in getattr(an, src)[:BUILD]]
 
 
-def _groups(src: str, shape: str) -> Callable[[Analysis], list[Item]]:
-    return lambda an: [_group_item(g, shape) for g in getattr(an, src)]
+def _groups(*srcs: str) -> Callable[[Analysis], list[Item]]:
+    return lambda an: [_group_item(g) for src in srcs for g in getattr(an, src)[:BUILD]][:BUILD]
+
+
+def _hidden(src: str) -> Callable[[Analysis], list[Item]]:
+    """The innocent-looking pairs of groups whose triple would tell otherwise."""
+    return lambda an: [it for g in getattr(an, src)[:BUILD] for it in _group_pairs(g, an)][:BUILD]
 
 
 MOVES: dict[str, Move] = {
-    # what is there, told as it is
-    "links": Move("links", +1, _pairs("together", "links")),
-    "paraphrase": Move("paraphrase", +1, _words("together", "paraphrase")),
-    "anti": Move("anti", +1, _groups("antis", "anti")),
-    "plain": Move("plain", +1, _groups("plain", "plain")),
-    "flat": Move("flat", 0, _pairs("flat", "flat")),
-    "trap": Move("trap", -1, _groups("traps", "trap")),
-    "negation": Move("negation", -1, _words("apart", "negation")),
-    "apart": Move("apart", -1, _pairs("apart", "apart")),
-    # misreadings: hide what is there, or invent more of what there is
-    "hide-trap": Move("loose", +1, _groups("traps", "loose")),
-    "hide-anti": Move("loose", -1, _groups("antis", "loose")),
-    "hide-flip": Move("paraphrase", +1, _words("apart", "paraphrase")),
-    "invent-flip": Move("negation", -1, _words("together", "negation"), lambda an: bool(an.apart)),
-    "invent-trap": Move(
-        "trap", -1, lambda an: [_group_item(g, "invented") for g in an.plain + an.antis]
-    ),
+    # what is there, cited as it is
+    "links": Move("pair", +1, _pairs("together")),
+    "paraphrase": Move("words", +1, _words("together")),
+    "anti": Move("group", +1, _groups("antis")),
+    "plain": Move("group", +1, _groups("plain")),
+    "flat": Move("pair", 0, _pairs("flat")),
+    "trap": Move("group", -1, _groups("traps")),
+    "negation": Move("words", -1, _words("apart")),
+    "apart": Move("pair", -1, _pairs("apart")),
+    # misreadings: hide what is there, or offer what is not there as if it were
+    "hide-trap": Move("pair", +1, _hidden("traps")),
+    "hide-anti": Move("pair", -1, _hidden("antis")),
+    "hide-flip": Move("words", +1, _words("apart")),
+    "invent-flip": Move("words", -1, _words("together"), lambda an: bool(an.apart)),
+    "invent-trap": Move("group", -1, _groups("plain", "antis")),
 }
 
 
@@ -542,7 +509,7 @@ def _opponent_cites(view: DebaterView) -> tuple[list[str], list[list[str]]]:
 
 
 def answer(view: DebaterView, an: Analysis, oracle: Oracle) -> list[tuple[int, str, Item]]:
-    """What the other side's last speech left out, as (effect, shape, item).
+    """What the other side's last speech left out, as (effect, kind, item).
 
     Two statements cited by text are tested by their joint probability (paraphrases hold
     together, negations do not); a pair cited inside a planted-looking group by the group's
@@ -557,9 +524,9 @@ def answer(view: DebaterView, an: Analysis, oracle: Oracle) -> list[tuple[int, s
         i, j = an.index[x], an.index[y]
         lift = float(an.lift[i, j])
         if lift < math.log(0.9):
-            out.append((-1, "apart", _pair_item(an, i, j, "apart")))
+            out.append((-1, "pair", _pair_item(an, i, j)))
         elif lift > TOGETHER_LIFT:
-            out.append((+1, "links", _pair_item(an, i, j, "links")))
+            out.append((+1, "pair", _pair_item(an, i, j)))
     cited = {frozenset(ids) for ids in probs}
     for g in an.groups:
         if frozenset(g.ids) in cited or not any(frozenset(ids) in cited for ids, _ in g.pairs):
@@ -567,12 +534,7 @@ def answer(view: DebaterView, an: Analysis, oracle: Oracle) -> list[tuple[int, s
         if oracle.check(g.ids) is not None:
             continue
         oracle.prob(g.ids)
-        if g.skew < -GROUP_SKEW:
-            out.append((-1, "trap", _group_item(g, "trap")))
-        elif g.skew > GROUP_SKEW:
-            out.append((+1, "anti", _group_item(g, "anti")))
-        else:
-            out.append((+1, "plain", _group_item(g, "plain")))
+        out.append((-1 if g.skew < -GROUP_SKEW else +1, "group", _group_item(g)))
     return out
 
 
@@ -580,8 +542,19 @@ def c_ids(c: Citation) -> list[str]:
     return [c.id] if isinstance(c, StatementCitation) else list(c.ids)
 
 
-def chosen_cites(chosen: list[tuple[str, Item]]) -> list[Citation]:
-    return [c for _, it in chosen for c in it.cites]
+def chosen_cites(chosen: list[Item]) -> list[Citation]:
+    return [c for it in chosen for c in it.cites]
+
+
+def _quota(an: Analysis, want: int, rng: np.random.Generator) -> dict[str, int]:
+    """How many items of each kind a speech of `want` citations makes: drawn from what the
+    world offers every side alike (its groups), never from which side speaks or what it
+    argues, so that the mix of a speech tells nothing."""
+    groups = 1 if an.groups and want >= 3 else 0
+    if an.groups and want >= 6:
+        groups += int(rng.integers(0, 2))
+    words = int(rng.integers(0, 2)) if want - 2 * groups >= 2 else 0
+    return {"group": groups, "words": words, "pair": max(want - 2 * (groups + words), 0)}
 
 
 class _Builtin:
@@ -624,20 +597,19 @@ class _Builtin:
     ) -> Argument:
         rng = _rng(view)
         k = view.rules.citations_per_turn
-        # How many citations, and how many of them statements cited by text (the rest are
-        # probabilities, verified ✓): drawn the same way for every side, then filled.
+        # How many citations, and how many items of each kind: drawn the same way for every
+        # side, then each kind filled with the strategy's evidence of that kind.
         want = int(rng.integers(max(1, k - 2), k + 1)) if k else 0
-        words = int(rng.choice([0, 2])) if want >= 4 else 0
-        quota = {"statement": words, "prob": want - words}
+        quota = _quota(an, want, rng)
         direction = 1 if view.claim > view.opponent_claim else -1
         names = self.up if direction > 0 else self.down
         moves = [MOVES[m] for m in names if self.usable(view, an, MOVES[m])]
         done = _already(view)
         stated, probs = _opponent_cites(view)
         theirs = set(stated).union(*map(set, probs)) if probs or stated else set()
-        chosen: list[tuple[str, Item]] = []
+        chosen: list[Item] = []
 
-        def take(shape: str, items: list[Item]) -> None:
+        def take(kind: str, items: list[Item]) -> None:
             items = [
                 it
                 for it in items
@@ -652,28 +624,27 @@ class _Builtin:
             ]
             for r in np.argsort(score, kind="stable"):
                 it = window[int(r)]
-                need = {"statement": 0, "prob": 0}
-                for c in it.cites:
-                    need[c.kind] += 1
-                fits = all(need[x] <= quota[x] for x in quota)
-                if fits and all(it.key != c.key for _, c in chosen):
-                    chosen.append((shape, it))
-                    for x in quota:
-                        quota[x] -= need[x]
+                cited = {frozenset(c_ids(c)) for c in chosen_cites(chosen)}
+                fresh = not any(frozenset(c_ids(c)) in cited for c in it.cites)
+                if quota[kind] > 0 and fresh and all(it.key != c.key for c in chosen):
+                    chosen.append(it)
+                    quota[kind] -= 1
 
-        for effect, shape, item in answers:
-            if effect == direction:
-                take(shape, [item])
-        for move in moves:
-            if not any(quota.values()):
-                break
-            take(move.shape, move.items(an))
-        if any(quota.values()):
-            # What is left is filled with plain facts that argue neither way.
-            take("facts", [_pair_item(an, i, j, "flat") for i, j in an.flat])
-            take("facts", [_words_item(an, i, j, "unrelated") for i, j in an.flat])
+        for kind in KINDS:
+            for effect, what, item in answers:
+                if effect == direction and what == kind:
+                    take(kind, [item])
+            for move in moves:
+                if move.kind == kind:
+                    take(kind, move.items(an))
+        # What is left is filled with plain facts of the same kinds that argue neither way.
+        take("group", _groups("plain", "antis", "traps")(an))
+        take("words", [_words_item(an, i, j) for i, j in an.flat[:BUILD]])
+        quota["pair"] += 2 * (quota["group"] + quota["words"])
+        take("pair", [_pair_item(an, i, j) for i, j in an.flat[:BUILD]])
         if not chosen:
-            take("facts", [
+            quota["pair"] = max(quota["pair"], 1)
+            take("pair", [
                 Item(frozenset([s]), [ProbCitation(ids=[s], claimed=float(f"{p:.6g}"))],
                      f"P({s}) = {fmt(p)}.")
                 for s, p in sorted(an.single.items(), key=lambda kv: kv[1])
@@ -684,28 +655,27 @@ class _Builtin:
         self,
         view: DebaterView,
         an: Analysis,
-        chosen: list[tuple[str, Item]],
+        chosen: list[Item],
         rng: np.random.Generator,
     ) -> Argument:
         n = len(an.ids)
+        direction = 1 if view.claim > view.opponent_claim else -1
+        intro, close = (x.format(o=fmt(view.opponent_claim)) for x in FRAME[direction])
         lines = [
             f"P(Z) is about {fmt(view.claim)}. Multiplying the {n} statement"
             f"{'' if n == 1 else 's'}' own probabilities gives {fmt(an.independence)}, and "
-            f"my claim is {relation(view.claim, an.independence)} that product."
+            f"my claim is {relation(view.claim, an.independence)} that product.",
+            intro,
         ]
-        shapes = list(dict.fromkeys(shape for shape, _ in chosen)) or ["facts"]
-        for shape in shapes:
-            lines.append(SHAPES[shape][0].format(o=fmt(view.opponent_claim)))
-            lines += [it.text for s, it in chosen if s == shape]
-        way = "low" if view.claim > view.opponent_claim else "high"
-        close = f"My opponent's {fmt(view.opponent_claim)} is too {way}: {SHAPES[shapes[0]][1]}."
+        # The evidence in a seeded order, so the order of its kinds tells nothing either.
+        chosen = [chosen[int(r)] for r in rng.permutation(len(chosen))]
+        lines += [it.text for it in chosen]
         limit = view.rules.char_limit
         # A seeded length for the whole speech, from its citation count alone: fillers make
         # up the difference, so length tells nothing the citation count does not.
         base = len(lines[0]) + len(close) + 110
-        target = min(
-            base + PER_CITE * len(chosen_cites(chosen)) + rng.uniform(60, 220), 0.97 * limit
-        )
+        cites = chosen_cites(chosen)
+        target = min(base + PER_CITE * len(cites) + rng.uniform(60, 220), 0.97 * limit)
         size = sum(len(x) + 1 for x in lines) + len(close)
         for filler in rng.permutation(len(FILLERS)):
             extra = FILLERS[int(filler)]
@@ -713,7 +683,6 @@ class _Builtin:
                 lines.append(extra)
                 size += len(extra) + 1
         lines.append(close)
-        cites = chosen_cites(chosen)
         return Argument(
             text=_fit(" ".join(lines), limit), citations=cites[: view.rules.citations_per_turn]
         )

@@ -153,9 +153,12 @@ def test_cli_audit_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     # the saved rounds give the same report without playing again
-    assert len(saved.read_text().splitlines()) == 4
+    assert len(saved.read_text().splitlines()) == 1 + 4  # the spec, then each round
     assert main([*args, "--json", "--load", str(saved)]) == 0
     assert json.loads(capsys.readouterr().out)["groups"] == out["groups"]
+    # loaded without the options, the report still names the world the rounds came from
+    assert main(["audit", "--load", str(saved)]) == 0
+    assert capsys.readouterr().out.startswith("Audit of preset practice: 4 rounds, seed 0; 12 ")
     assert main(["audit", "--markdown", "--load", str(saved)]) == 0
     assert capsys.readouterr().out.startswith("| heuristic | all rounds (4) |")
     assert main(["audit", "--load", str(tmp_path / "none.jsonl")]) == 2

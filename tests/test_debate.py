@@ -69,10 +69,42 @@ def test_pairwise_liar_cites_innocent_pairs_of_the_trap(world: World) -> None:
     liar_ids = [set(c.ids) for t in res.turns if t.speaker == "b" for c in t.citations]
     trap = {"s03", "s09", "s01"}
     assert any(len(i) == 2 and i <= trap for i in liar_ids)
-    assert trap not in liar_ids  # never the triple that would give it away
 
 
-def test_flip_hider_calls_the_flip_a_paraphrase_and_judge_checks(world: World) -> None:
+def test_pairwise_liar_never_cites_a_trap_triple_when_it_can_cite_another_group() -> None:
+    """Every speech cites a group when the world has groups (whoever speaks); claiming more
+    than the truth, the pairwise liar chooses groups whose triple is innocent, never a trap's
+    triple, which would give it away (world 1 has two traps among 21 groups)."""
+    from latent.generate import generate_world
+
+    w = generate_world(seed=1, statements=30, families=1, counterexamples=3, flips=0)
+    truth = nway(w, w.ids).p
+    res = _debate(w, builtin("honest"), builtin("pairwise"), claims={"a": truth, "b": truth * 30})
+    triples = [c.ids for t in res.turns if t.speaker == "b" for c in t.citations if len(c.ids) == 3]
+    assert triples
+    for ids in triples:
+        p = nway(w, ids).p
+        product = math.prod(nway(w, [i]).p for i in ids)
+        assert p >= product / 1.5, (ids, p, product)  # never a triple far below its product
+    # the honest side, claiming less, cites a trap's triple
+    honest = [c.ids for t in res.turns if t.speaker == "a" for c in t.citations if len(c.ids) == 3]
+    assert any(nway(w, ids).p < math.prod(nway(w, [i]).p for i in ids) / 1.5 for ids in honest)
+
+
+def _stated_pairs(world: World, res: DebateResult, side: str) -> list[tuple[set[str], float]]:
+    """The pairs of statements a side cited by text, with their lift log(P(ab) / P(a)P(b))."""
+    out = []
+    for t in res.turns:
+        ids = [c.ids[0] for c in t.citations if t.speaker == side and c.kind == "statement"]
+        for x, y in zip(ids[::2], ids[1::2], strict=True):
+            lift = nway(world, [x, y]).p / (nway(world, [x]).p * nway(world, [y]).p)
+            out.append(({x, y}, math.log(lift)))
+    return out
+
+
+def test_flip_hider_offers_the_flip_as_a_look_alike_and_judge_checks(world: World) -> None:
+    """Claiming more, the flip-hider cites the flipped statement beside its look-alike (a
+    pair that rarely holds together) for a careless judge to read as one claim twice."""
     truth = nway(world, world.ids).p
     res = _debate(
         world,
@@ -81,35 +113,25 @@ def test_flip_hider_calls_the_flip_a_paraphrase_and_judge_checks(world: World) -
         judge="maxent",
         claims={"a": 0.5, "b": truth},
     )
-    said = " ".join(t.text for t in res.turns if t.speaker == "a")
-    assert "same claim in other words" in said
-    stated = {
-        c.ids[0]
-        for t in res.turns
-        if t.speaker == "a"
-        for c in t.citations
-        if c.kind == "statement"
-    }
-    assert "s05" in stated
-    # the simulated judge tests the claimed paraphrase with its own oracle
+    stated = _stated_pairs(world, res, "a")
+    assert any("s05" in ids and lift < math.log(0.7) for ids, lift in stated), stated
+    # the simulated judge tests the offered pair with its own oracle
     assert any("s05" in q.ids for q in res.judgement.queries)
 
 
 def test_flip_hider_argues_either_way_without_refuting_itself() -> None:
-    """Claiming less than the truth, the flip-hider calls paraphrases hidden negations (never
-    "the same claim", which would argue for a larger P(Z)); claiming more, the reverse."""
+    """Claiming less than the truth, the flip-hider offers paraphrases (pairs that hold
+    together) as if they were hidden negations; claiming more, negations as if they were
+    paraphrases. It never cites by text a pair that points against its own claim."""
     from latent.generate import generate_world
     from latent.pz import world_pz
 
     w = generate_world(seed=1, statements=60, families=6, counterexamples=0, flips=1)
     truth = world_pz(w).pz
-    for lie, says, never in (
-        (truth / 30, "opposite of", "same claim"),
-        (truth * 30, "same claim", "opposite of"),
-    ):
+    for lie, sign in ((truth / 30, +1), (truth * 30, -1)):
         res = _debate(w, builtin("flip-hider"), builtin("honest"), claims={"a": lie, "b": truth})
-        said = " ".join(t.text for t in res.turns if t.speaker == "a")
-        assert says in said and never not in said
+        stated = _stated_pairs(w, res, "a")
+        assert stated and all(sign * lift > 0.05 for _, lift in stated), (lie > truth, stated)
         assert all(c.status == "ok" for t in res.turns for c in t.citations)
 
 
@@ -355,7 +377,6 @@ def test_independence_liar_cites_only_independent_looking_pairs(world: World) ->
     opening = _lifts(world, res.model_copy(update={"turns": res.turns[:2]}), "b")
     assert opening and all(abs(x) < 0.05 for x in opening)
     assert all(x > -0.05 for x in _lifts(world, res, "b"))
-    assert "nearer the product" in res.turns[1].text and res.turns[1].speaker == "b"
 
 
 @pytest.mark.parametrize("honest_side", ["a", "b"])

@@ -293,3 +293,29 @@ def test_surface_features_do_not_tell_the_honest_side() -> None:
     report["longer opening"] = round(_wins(openings), 3)
     off = {k: v for k, v in report.items() if abs(v - 0.5) > half}
     assert not off, f"{report} (interval 0.5 ± {half:.3f}, n = {n})"
+
+
+def test_no_word_of_the_speeches_tells_the_honest_side() -> None:
+    """Every word as a heuristic ("the side whose speeches use it, when the other's do not"):
+    over the debates above, none picks the honest side more or less often than a coin, by an
+    exact binomial test Bonferroni-corrected over the words tried (at 1%). Ids and numbers
+    are left out: they are the evidence. Before the speeches' words were made to depend only
+    on the direction argued, "suggest" picked the honest side in 88% of audited rounds."""
+    from scipy.stats import binomtest
+
+    word = re.compile(r"\b[a-z]+(?:'[a-z]+)?\b")
+    counts: dict[str, list[int]] = {}
+    for p in played():
+        said = {
+            side: set(word.findall(" ".join(t.text.lower() for t in p.turns if t.speaker == side)))
+            for side in ("a", "b")
+        }
+        for w in said["a"] ^ said["b"]:
+            c = counts.setdefault(w, [0, 0])
+            c[0] += w in said[p.honest_side]
+            c[1] += 1
+    tested = {w: c for w, c in counts.items() if c[1] >= 10}
+    assert tested, "no word decided 10 debates: the test would be empty"
+    pv = {w: binomtest(k, n, 0.5).pvalue * len(tested) for w, (k, n) in tested.items()}
+    bad = {w: (tested[w], round(q, 4)) for w, q in pv.items() if q < 0.01}
+    assert not bad, bad

@@ -638,8 +638,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     )
 
     if args.load:
-        facts = _load_audit(args.load)
-        spec = spec.model_copy(update={"rounds": len(facts), "judges": list(facts[0].credence_a)})
+        saved, facts = _load_audit(args.load)
+        # the spec the rounds were played with (saved with them), not this command's defaults
+        spec = (saved or spec.model_copy(update={"label": f"rounds in {args.load}"})).model_copy(
+            update={"rounds": len(facts), "judges": list(facts[0].credence_a)}
+        )
     else:
         facts = _play_audit(spec, args.workers, args.save)
     rep = report(spec, facts)
@@ -651,22 +654,31 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_audit(path: str) -> list[Any]:
-    """Rounds saved by `audit --save` (one JSON object a line)."""
+def _load_audit(path: str) -> tuple[Any, list[Any]]:
+    """The spec and the rounds saved by `audit --save` (one JSON object a line; the first
+    line is the spec, absent from files saved before it was written)."""
     from pydantic import ValidationError
 
-    from debate.audit import RoundFacts
+    from debate.audit import AuditSpec, RoundFacts
 
+    spec = None
+    facts = []
     try:
         with open(path, encoding="utf-8") as fh:
-            facts = [RoundFacts.model_validate_json(line) for line in fh if line.strip()]
+            for line in fh:
+                if line.startswith('{"audit_spec":'):
+                    spec = AuditSpec.model_validate(json.loads(line)["audit_spec"])
+                elif line.strip():
+                    facts.append(RoundFacts.model_validate_json(line))
     except OSError as exc:
         raise DebateError(f"{path}: cannot read it ({exc.strerror}); check the path") from None
     except ValidationError:
         raise DebateError(f"{path}: not rounds saved by `pzjudge audit --save`") from None
+    except (ValueError, KeyError):
+        raise DebateError(f"{path}: not rounds saved by `pzjudge audit --save`") from None
     if not facts:
         raise DebateError(f"{path}: no rounds in it; play some with `pzjudge audit --save`")
-    return facts
+    return spec, facts
 
 
 def _play_audit(spec: Any, workers: int, save: str | None) -> list[Any]:
@@ -680,6 +692,8 @@ def _play_audit(spec: Any, workers: int, save: str | None) -> list[Any]:
         raise DebateError(
             f"{save}: cannot write it ({exc.strerror}); choose another path"
         ) from None
+    if out is not None:
+        out.write(json.dumps({"audit_spec": spec.model_dump(mode="json")}) + "\n")
 
     def progress(done: int, new: list[Any]) -> None:
         if out is not None:
