@@ -75,6 +75,9 @@ class SessionSettings(BaseModel):
     oracle_order: int = Field(default=3, ge=1, le=12)
     rounds: int = Field(default=3, ge=1, le=100)
     seed: int = Field(default=1, ge=0)
+    #: The player chose the seed (typed it, or `play --seed`): they could have dealt the
+    #: rounds headless and read the truth before answering, so these are not measurements.
+    seed_known: bool = False
     #: Practice rounds are stored but left out of stats.
     practice: bool = False
 

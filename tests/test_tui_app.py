@@ -7,6 +7,7 @@ second; the tests wait only for screens to change, i.e. for workers to finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -41,7 +42,7 @@ SEEN_AT: dict[int, float] = {}
 def play(
     db: Path,
     script: Callable[[PzJudgeApp, Pilot[None], list[Message]], Awaitable[None]],
-    seed: int = 11,
+    seed: int | None = 11,
 ):
     """Run the app with a tmp database, collecting every message it posts."""
     seen: list[Message] = []
@@ -525,6 +526,33 @@ def test_the_round_seed_is_shown_only_at_the_reveal(tmp_path: Path) -> None:
         assert f"--seed {seed * 1000 + 1}" in text
 
     play(tmp_path / "s.db", script, seed=seed)
+    assert _seed_known(tmp_path / "s.db") == [True]  # chosen with `play --seed`
+
+
+def _seed_known(db: Path) -> list[bool]:
+    """Each stored session's `seed_known` setting."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        rows = con.execute("SELECT settings FROM sessions ORDER BY id").fetchall()
+    return [json.loads(r[0])["seed_known"] for r in rows]
+
+
+def test_a_session_marks_whether_the_player_chose_its_seed(tmp_path: Path) -> None:
+    """A drawn seed is unknown to the player until the reveal; a typed one is known (the
+    player could deal the rounds headless first), and the stored settings say which."""
+
+    async def drawn(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await start_debate(app, pilot)
+
+    async def typed(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await pilot.press("p")
+        await on_screen(app, pilot, "SetupScreen")
+        await pilot.click("#f-seed")
+        await pilot.press("7", "7", "ctrl+s")
+        await on_screen(app, pilot, "RoundScreen")
+
+    play(tmp_path / "s.db", drawn, seed=None)
+    play(tmp_path / "s.db", typed, seed=None)
+    assert _seed_known(tmp_path / "s.db") == [False, True]
 
 
 def test_each_new_speech_is_shown_from_its_head(tmp_path: Path) -> None:

@@ -65,6 +65,9 @@ def start_session(app: App[Any], name: str, **over: Any) -> bool:
         return False
     over.setdefault("judge", getattr(app, "judge", "judge"))
     seed = getattr(app, "seed", None)
+    # A seed the player chose lets them deal the rounds headless and read the truth first:
+    # such sessions are marked, so a study or an analysis can leave them out.
+    over["seed_known"] = "seed" in over or seed is not None
     over.setdefault("seed", seed if seed is not None else random.randrange(1, 10**6))
     try:
         settings = preset(name, **over)
