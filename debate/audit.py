@@ -10,7 +10,9 @@ accuracies are printed beside them as a reference (a judge is *meant* to beat a 
 
 With two dozen heuristics about one in twenty will be flagged by chance on a sound
 instrument when looked at one at a time: the keyword heuristics, which try every word, are
-therefore judged with a Bonferroni-corrected exact binomial test instead.
+therefore judged with a Bonferroni-corrected exact binomial test instead, and the report
+ends with a family-wise verdict (Holm over every test of every group), which is what says
+whether the instrument has a tell.
 """
 
 from __future__ import annotations
@@ -224,6 +226,8 @@ class Tally(BaseModel):
     #: A judge's accuracy, shown for reference (never flagged: a judge should beat a coin).
     reference: bool = False
     note: str = ""
+    #: Exact two-sided binomial p-value of `honest` out of `decided` against a coin.
+    p_value: float | None = None
 
 
 def tally(name: str, picks: Sequence[bool | None], *, reference: bool = False) -> Tally:
@@ -241,7 +245,22 @@ def tally(name: str, picks: Sequence[bool | None], *, reference: bool = False) -
         high=hi,
         flagged=not reference and n > 0 and not lo <= 0.5 <= hi,
         reference=reference,
+        p_value=float(binomtest(k, n, 0.5).pvalue) if n else None,
     )
+
+
+def holm(tests: Sequence[tuple[str, float]], alpha: float = 0.05) -> list[str]:
+    """The names of the tests rejected by Holm's step-down procedure at family-wise level
+    `alpha`: sorted by p-value, the i-th smallest (from 0) is rejected while
+    p <= alpha / (m - i). It controls the chance of any false flag among all m tests,
+    whatever their dependence, which a row-by-row 95% interval does not."""
+    m = len(tests)
+    out = []
+    for i, (name, p) in enumerate(sorted(tests, key=lambda t: t[1])):
+        if p > alpha / (m - i):
+            break
+        out.append(name)
+    return out
 
 
 # --- heuristics ---------------------------------------------------------------------------
@@ -361,7 +380,12 @@ class AuditReport(BaseModel):
 
     spec: AuditSpec
     groups: list[GroupReport]
+    #: Every interval that excludes 50%, one at a time (about 1 in 20 by chance).
     flagged: list[str]
+    #: What still tells after Holm's correction over every test of the report (each
+    #: heuristic of each group, and each group's keyword tests as their Bonferroni p-value).
+    familywise: list[str] = Field(default_factory=list)
+    tests: int = 0
 
 
 def group_report(group: str, rounds: Sequence[RoundFacts], judges: Sequence[str]) -> GroupReport:
@@ -427,7 +451,21 @@ def report(spec: AuditSpec, facts: Sequence[RoundFacts]) -> AuditReport:
     for liar in sorted({r.liar for r in facts}):
         groups.append(group_report(liar, [r for r in facts if r.liar == liar], spec.judges))
     flagged = [f"{g.group}: {name}" for g in groups for name in g.flagged]
-    return AuditReport(spec=spec, groups=groups, flagged=flagged)
+    tests = [
+        (f"{g.group}: {t.name}", t.p_value)
+        for g in groups
+        for t in g.heuristics
+        if t.p_value is not None
+    ]
+    tests += [
+        (f"{g.group}: {k.worst.name}", k.p_adjusted)
+        for g in groups
+        for k in g.keywords
+        if k.worst is not None and k.p_adjusted is not None
+    ]
+    return AuditReport(
+        spec=spec, groups=groups, flagged=flagged, familywise=holm(tests), tests=len(tests)
+    )
 
 
 def run_audit(spec: AuditSpec, *, workers: int = 1, dealer: Dealer = deal_round) -> AuditReport:
@@ -473,7 +511,16 @@ def render(rep: AuditReport) -> str:
         f"({n_tests} heuristic intervals: on a sound instrument about {0.05 * n_tests:.1f} "
         "would exclude 50% by chance; keywords are Bonferroni-corrected.)"
     )
+    out.append(familywise_line(rep))
     return "\n".join(out)
+
+
+def familywise_line(rep: AuditReport) -> str:
+    """The verdict corrected for looking at every row: what still tells after Holm."""
+    head = f"Family-wise (Holm over all {rep.tests} tests, 5%): "
+    if rep.familywise:
+        return head + f"TELLS ({len(rep.familywise)}): " + "; ".join(rep.familywise)
+    return head + "no heuristic tells the honest side."
 
 
 def markdown(rep: AuditReport) -> str:
@@ -503,4 +550,5 @@ def markdown(rep: AuditReport) -> str:
     for k, t in enumerate(groups[0].judges):
         cells = [cell(g.judges[k], False) for g in groups]
         out.append(f"| *{t.name} (reference)* | " + " | ".join(cells) + " |")
+    out += ["", familywise_line(rep)]
     return "\n".join(out)

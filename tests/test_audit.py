@@ -173,3 +173,27 @@ def test_cli_audit_bad_liar_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("pzjudge: error:") and err.count("\n") == 1
+
+
+def test_holm_rejects_step_down_as_computed_by_hand() -> None:
+    from debate.audit import holm
+
+    # sorted: d 0.005 <= 0.05/4, a 0.01 <= 0.05/3, c 0.03 > 0.05/2: stop (b is not reached)
+    tests = [("a", 0.01), ("b", 0.04), ("c", 0.03), ("d", 0.005)]
+    assert holm(tests) == ["d", "a"]
+    assert holm([("x", 0.06)]) == [] and holm([("x", 0.05)]) == ["x"]
+
+
+def test_a_borderline_row_is_flagged_alone_but_not_family_wise() -> None:
+    """15 of 20 (exact p = 0.041) excludes 50% on its own row but not after correcting for
+    the report's tests; 20 of 20 (p = 1.9e-6) survives the correction."""
+    rounds = [_facts(i, "a" if i < 15 else "b", [], []) for i in range(20)]
+    rep = report(AuditSpec(judges=["maxent"], rounds=20), rounds)
+    side_a = next(t for t in rep.groups[0].heuristics if t.name == "side A")
+    assert side_a.p_value == pytest.approx(2 * sum(math.comb(20, k) for k in range(15, 21)) / 2**20)
+    assert "all rounds: side A" in rep.flagged and rep.familywise == []
+    assert "no heuristic tells" in render(rep).splitlines()[-1]
+    rounds = [_facts(i, "a", [], []) for i in range(20)]
+    rep = report(AuditSpec(judges=["maxent"], rounds=20), rounds)
+    assert "all rounds: side A" in rep.familywise
+    assert "TELLS" in render(rep).splitlines()[-1]
