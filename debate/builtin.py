@@ -349,6 +349,27 @@ FRAME: dict[int, tuple[str, str]] = {
     ),
 }
 
+#: The same, for a speaker with no other side (a consultant, whose view gives its own claim
+#: as the other's): the direction is taken against the product, and no opponent is named.
+ALONE: dict[int, tuple[str, str]] = {
+    +1: (
+        "The facts below lift P(Z) above the product.",
+        "That is why P(Z) is about {o}: these facts fit it.",
+    ),
+    -1: (
+        "The facts below pull P(Z) down, below the product.",
+        "That is why P(Z) is about {o}: these facts fit it.",
+    ),
+}
+
+
+def _direction(view: DebaterView, an: Analysis) -> int:
+    """Which way a speech argues: up (+1) or down (-1) from the other side's claim, or, with
+    no other side (both claims equal), from the product."""
+    other = view.opponent_claim if view.opponent_claim != view.claim else an.independence
+    return 1 if view.claim > other else -1
+
+
 #: Sentences any speech may close with (chosen the same way for every side), so that the
 #: length of a speech follows a seeded target rather than the kind of evidence it cites.
 FILLERS = (
@@ -585,7 +606,7 @@ class _Builtin:
         """Whether a move argues this claim without contradicting it."""
         if not move.gate(an):
             return False
-        direction = 1 if view.claim > view.opponent_claim else -1
+        direction = _direction(view, an)
         if move.effect:
             return move.effect == direction
         # "nearer the product than the other side" must be true of the claim
@@ -601,7 +622,7 @@ class _Builtin:
         # side, then each kind filled with the strategy's evidence of that kind.
         want = int(rng.integers(max(1, k - 2), k + 1)) if k else 0
         quota = _quota(an, want, rng)
-        direction = 1 if view.claim > view.opponent_claim else -1
+        direction = _direction(view, an)
         names = self.up if direction > 0 else self.down
         moves = [MOVES[m] for m in names if self.usable(view, an, MOVES[m])]
         done = _already(view)
@@ -659,8 +680,9 @@ class _Builtin:
         rng: np.random.Generator,
     ) -> Argument:
         n = len(an.ids)
-        direction = 1 if view.claim > view.opponent_claim else -1
-        intro, close = (x.format(o=fmt(view.opponent_claim)) for x in FRAME[direction])
+        direction = _direction(view, an)
+        frame = FRAME[direction] if view.opponent_claim != view.claim else ALONE[direction]
+        intro, close = (x.format(o=fmt(view.opponent_claim)) for x in frame)
         lines = [
             f"P(Z) is about {fmt(view.claim)}. Multiplying the {n} statement"
             f"{'' if n == 1 else 's'}' own probabilities gives {fmt(an.independence)}, and "

@@ -367,3 +367,22 @@ def test_debate_command_plays_every_protocol(capsys: pytest.CaptureFixture[str])
         == 2
     )
     assert "drop --a and --b" in capsys.readouterr().err
+
+
+def test_a_consultant_names_no_opponent_and_argues_against_the_product() -> None:
+    """A consultant has no other side (its view gives its own claim as the other's): it
+    never says "my opponent's …", and says it lifts P(Z) above the product exactly when its
+    claim is above the product."""
+    from debate.engine import independence_value
+
+    for seed in range(4):
+        dealt = deal_round(preset("debate", debate=True), seed)
+        res = asyncio.run(run_protocol(dealt, "consultancy", sim_judge("maxent")))
+        claim = res.claims["a"]
+        product = independence_value(dealt.world)
+        assert res.turns
+        for t in res.turns:
+            assert "opponent" not in t.text.lower(), t.text
+            up = "lift P(Z) above the product" in t.text
+            down = "pull P(Z) down, below the product" in t.text
+            assert up != down and up == (claim > product), (claim, product, t.text[:200])
