@@ -111,6 +111,20 @@ def planted_outcomes(m: int, variant: Variant, eps: float = 0.0) -> dict[str, fl
     return {s: base.get(s, 0.0) + eps / len(strings) for s in strings if base.get(s, 0) or eps}
 
 
+def planted_variant(block: DiscreteBlock) -> Variant | None:
+    """Which variant a block of m fair bits is, read from P(all m): "low" below half of
+    2^-m (a trap), "high" above 1.5 times it, else "independent"; None for any other block.
+    What a reveal tells the player about the block, after the answer."""
+    bits = bit_positions(block)
+    if bits is None:
+        return None
+    m = len(bits)
+    p_all = sum(p for k, p in block.outcomes.items() if all(k[b] == "1" for b in bits))
+    if p_all < 0.5 * 2.0**-m:
+        return "low"
+    return "high" if p_all > 1.5 * 2.0**-m else "independent"
+
+
 _NAMES: dict[Variant, str] = {
     "low": "planted trap: every smaller group fair, all {m} rarely together",
     "independent": "planted block: {m} independent fair bits",

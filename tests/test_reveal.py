@@ -63,3 +63,22 @@ def test_a_truth_outside_the_evidence_range_is_said_in_words(truth: float, outsi
 
 def test_an_impossible_truth_within_an_impossible_range_is_not_flagged() -> None:
     assert not [s for s in _plain(0.0, 0.0, 0.0) if TRUTH_OUTSIDE in s]
+
+
+def test_the_reveal_names_every_planted_block_of_a_dealt_world() -> None:
+    """A debate-preset world has planted blocks; the reveal names each one, trap or not
+    (the lie may have been a trap where the real block is innocent), and says which."""
+    from debate.rounds import deal_round, preset
+    from latent.shadow import planted_variant
+    from latent.world import DiscreteBlock
+    from tui.game import traps_of
+
+    for seed in range(6):
+        world = deal_round(preset("debate"), seed).world
+        planted = [b for b in world.blocks if isinstance(b, DiscreteBlock)]
+        assert planted
+        kinds = {t.block: t.kind for t in traps_of(world)}
+        for b in planted:
+            v = planted_variant(b)
+            expect = {"low": b.trap, "high": "planted-high"}.get(v or "", "planted-independent")
+            assert kinds[b.name or ""] == expect, (seed, b.name, v)

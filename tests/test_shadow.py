@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from itertools import combinations, product
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from latent.shadow import (
     shadow_of,
     with_hidden,
 )
-from latent.world import DiscreteBlock, GaussianBlock, World
+from latent.world import DiscreteBlock, GaussianBlock, World, load_world
 
 
 def _subset_prob(outcomes: dict[str, float], bits: tuple[int, ...]) -> float:
@@ -294,3 +295,19 @@ def test_deal_lie_uses_a_pair_then_a_redrawn_shadow_then_the_old_lie() -> None:
     assert world_pz(zero).pz == 0.0
     lie0 = deal_lie(zero, 1, "random-liar", rules, np.random.default_rng(0))
     assert lie0.claim > 0 and lie0.source == "fallback"
+
+
+def test_planted_variant_reads_each_replanted_variant_back() -> None:
+    """What the reveal says of a planted block: the variant replant built, read back from
+    the block's own outcomes (P(all) computed here by nway, independently)."""
+    from latent.shadow import planted_variant
+
+    for m in (3, 4, 5):
+        block = _bits_block(m)
+        for variant in VARIANTS:
+            planted = replant(block, variant, 0.01)
+            p_all = nway(World(blocks=[planted]), [s.id for s in planted.statements]).p
+            assert planted_variant(planted) == variant, (m, variant, p_all * 2**m)
+    # a block that is not m fair bits (the D4 die of the example world) has no variant
+    die = load_world(Path(__file__).parent.parent / "examples" / "small.json").blocks[1]
+    assert isinstance(die, DiscreteBlock) and planted_variant(die) is None

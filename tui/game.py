@@ -33,6 +33,7 @@ from debate.rules import Rules
 from debate.scoring import Scores, score
 from debate.verify import Oracle
 from debate.views import shown_product, statement_views
+from latent.shadow import planted_variant
 from latent.world import GaussianBlock, World, parse_world
 from tui.game_store import GameStore
 
@@ -201,7 +202,8 @@ def evidence_of(
 
 
 def traps_of(world: World) -> list[Trap]:
-    """Planted counterexamples and flips, with the statements involved."""
+    """Planted counterexamples (traps, and planted blocks that turned out innocent) and
+    flips, with the statements involved."""
     out = []
     for i, b in enumerate(world.blocks):
         name = b.name or f"block {i + 1}"
@@ -210,8 +212,13 @@ def traps_of(world: World) -> list[Trap]:
             if flips:
                 out.append(Trap(kind="flip", block=name, ids=sorted(flips)))
             continue
+        ids = sorted(s.id for s in b.statements)
         if b.trap:
-            out.append(Trap(kind=b.trap, block=name, ids=sorted(s.id for s in b.statements)))
+            out.append(Trap(kind=b.trap, block=name, ids=ids))
+        elif (variant := planted_variant(b)) in ("high", "independent"):
+            # planted like a trap but innocent: worth knowing too, since the shadow world
+            # (the lie) may have been a trap here
+            out.append(Trap(kind=f"planted-{variant}", block=name, ids=ids))
     return out
 
 

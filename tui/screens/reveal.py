@@ -25,6 +25,8 @@ TRAP_WORDS = {
     "parity": "every smaller group looks independent; all together nearly impossible",
     "extremal": "same low-order probabilities as its neighbours, extreme P(all)",
     "flip": "a hidden flip: reads like its neighbours but says the opposite",
+    "planted-high": "every smaller group looks independent; all together twice as often",
+    "planted-independent": "planted, but innocent: the statements are independent",
 }
 
 
@@ -104,7 +106,7 @@ def render_reveal(
         lines.append(f"  [red]{TRUTH_OUTSIDE}[/]")
     lines.append("")
     if rv.traps:
-        lines.append("[b]Traps planted[/b]:")
+        lines.append("[b]Planted in this world[/b]:")
         for t in rv.traps:
             lines.append(f"  [b]{escape(t.block)}[/b]")
             lines.append(f"    {TRAP_WORDS.get(t.kind, t.kind)}")
@@ -113,7 +115,7 @@ def render_reveal(
             if len(t.ids) > 6:
                 lines.append(f"    … and {len(t.ids) - 6} more")
     else:
-        lines.append("No traps were planted in this world.")
+        lines.append("Nothing was planted in this world.")
     if lt is not None and rv.estimate > 0:
         off = math.log10(rv.estimate) - lt
         verdict = (
