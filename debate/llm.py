@@ -395,8 +395,10 @@ def _measured_length(parsed: BaseModel, reply: str) -> int:
 
 
 def _kind_name(model_cls: type[BaseModel]) -> str:
-    """'Argument' -> 'argument', 'JudgeAnswer' -> 'judge answer' (for error messages)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", model_cls.__name__).lower()
+    """'Argument' -> 'argument', 'JudgeAnswer' -> 'judge answer' (for error messages); a
+    private subclass (a reader's variant of Argument) is named by its public base."""
+    name = next(c.__name__ for c in model_cls.__mro__ if not c.__name__.startswith("_"))
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower()
 
 
 # --------------------------------------------------------------------------- helpers

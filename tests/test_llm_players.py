@@ -409,7 +409,10 @@ def test_a_headless_debate_shows_its_progress_line_by_line() -> None:
         )
     lines = out.getvalue().splitlines()
     assert lines[:2] == ["a opening 0: speaking…", "b opening 0: speaking…"]
-    assert any(ln.startswith("a opening 0: forfeited (tiny reply was not a valid") for ln in lines)
+    assert any(
+        ln.startswith("a opening 0: forfeited (tiny reply was not a valid argument ")
+        for ln in lines
+    )
     spoke = r"b opening 0: \d+ characters, \d+ citations, \d+\.\d s"
     assert any(re.match(spoke, ln) for ln in lines)
     assert sum(ln.startswith("judge failed to answer:") for ln in lines) == 2
