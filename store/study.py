@@ -24,7 +24,20 @@ from store.errors import StoreError
 STUDY_APPLICATION_ID = 0x707A7374
 STUDY_SCHEMA = 2
 
-_SCHEMA = """
+#: The tables schema 2 added (both in a new file and in the upgrade from schema 1).
+_V2_TABLES = """
+CREATE TABLE started (
+    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
+    started_at REAL NOT NULL, PRIMARY KEY (participant, position, judge)
+);
+CREATE TABLE queries (
+    id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
+    judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
+);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE items (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, attention INTEGER NOT NULL,
@@ -51,31 +64,18 @@ CREATE TABLE results (
     created_at REAL NOT NULL, submitted TEXT NOT NULL DEFAULT 'answer',
     UNIQUE (participant, position, judge)
 );
-CREATE TABLE started (
-    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
-    started_at REAL NOT NULL, PRIMARY KEY (participant, position, judge)
-);
-CREATE TABLE queries (
-    id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
-    judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
-);
 """
+    + _V2_TABLES
+)
 
 #: Schema 1 → 2: when each round was first shown (its time limit runs from then, across a
 #: quit and a return), the oracle queries asked in it (a return does not refill the
 #: budget), and how each judgement was submitted (`submitted`: see `StudyDB.add_result`).
-_TO_2 = """
-ALTER TABLE results ADD COLUMN submitted TEXT NOT NULL DEFAULT 'answer';
-CREATE TABLE started (
-    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
-    started_at REAL NOT NULL, PRIMARY KEY (participant, position, judge)
-);
-CREATE TABLE queries (
-    id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
-    judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
-);
-PRAGMA user_version = 2;
-"""
+_TO_2 = (
+    "ALTER TABLE results ADD COLUMN submitted TEXT NOT NULL DEFAULT 'answer';"
+    + _V2_TABLES
+    + "PRAGMA user_version = 2;"
+)
 
 #: How a judgement was submitted: by the participant, by the time limit with the estimate
 #: typed so far, or by the time limit with nothing valid typed (the estimate is then the

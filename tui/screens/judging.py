@@ -280,10 +280,14 @@ class RoundScreen(Screen[None]):
         if len(self.oracle.log) > before:
             _, _, at = self.oracle.log[-1]
             try:
-                self.store.add_query(self.round.round_id, sorted(ids), p, at)
+                self.store_query(sorted(ids), p, at)
             except StoreError as exc:
                 self.post_message(StoreTrouble(str(exc)))
         self.post_message(QueryAnswered(sorted(ids), p, self.oracle.left))
+
+    def store_query(self, ids: list[str], p: float, at: float) -> None:
+        """Keep one answered query where this screen's answers go (the game's store)."""
+        self.store.add_query(self.round.round_id, ids, p, at)
 
     @on(QueryAnswered)
     def _answered(self, event: QueryAnswered) -> None:

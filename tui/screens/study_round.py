@@ -29,7 +29,6 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from debate.errors import DebateError
 from debate.protocol import Decision
 from debate.protocols import ProtocolResult, run_protocol
 from debate.rounds import SessionSettings
@@ -44,8 +43,6 @@ from tui.messages import (
     CredenceRecorded,
     DebateOver,
     DebatePaused,
-    QueryAnswered,
-    QueryRefused,
     SpeechArrived,
     SpeechStarted,
     StoreTrouble,
@@ -223,21 +220,9 @@ class StudyRoundScreen(RoundScreen):
 
     # -- the oracle: queries go to the study database ------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="oracle")
-    def ask(self, ids: list[str]) -> None:
-        before = len(self.oracle.log)
-        try:
-            p = self.oracle.prob(ids)
-        except DebateError as exc:
-            self.post_message(QueryRefused(str(exc)))
-            return
-        if len(self.oracle.log) > before:
-            _, _, at = self.oracle.log[-1]
-            try:
-                record_query(self.path, self.item, sorted(ids), p, at)
-            except StoreError as exc:
-                self.post_message(StoreTrouble(str(exc)))
-        self.post_message(QueryAnswered(sorted(ids), p, self.oracle.left))
+    def store_query(self, ids: list[str], p: float, at: float) -> None:
+        """Queries go to the study database (a return does not refill the budget)."""
+        record_query(self.path, self.item, ids, p, at)
 
     # -- the protocol ----------------------------------------------------------------------
 
