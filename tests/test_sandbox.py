@@ -181,8 +181,14 @@ class D:
 """,
     )
     seen = _report(deb)
-    for what in ("db", "world", "work dir", "project", "latent", "debate", "store"):
+    for what in ("db", "world", "work dir", "latent", "debate", "store"):
         assert seen[what].startswith("refused"), (what, seen[what])
+    # the project: refused, or (a virtualenv made inside the clone, as the README's
+    # commands allow) nothing of it but the Python environment the script runs on
+    venv = Path(sys.prefix).resolve()
+    inside = venv.is_relative_to(ROOT.resolve())
+    env = [venv.relative_to(ROOT.resolve()).parts[0]] if inside else []
+    assert seen["project"].startswith("refused") or seen["project"] == repr(env), seen["project"]
     assert seen["latent"] == "refused: ModuleNotFoundError"
     # beside the script: only the runner
     assert seen["script dir"] == repr(sorted(["debater.py", "script_host.py"]))
