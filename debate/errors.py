@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from latent.errors import PzJudgeError
 
-class DebateError(Exception):
+
+class DebateError(PzJudgeError):
     """Raised for anything a user must fix or know about in a debate (LLM endpoints, replies).
 
     The message is always a single line (newlines are folded into spaces) that says what went

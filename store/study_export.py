@@ -18,9 +18,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from debate.errors import DebateError
-from latent.errors import LatentError
-from store.errors import StoreError
+from latent.errors import PzJudgeError
 from store.export import EXPORT_VERSION, FIELDS
 from store.study import StudyDB
 from store.study_ops import study_round
@@ -74,7 +72,7 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
         if r["item"] not in specs:
             try:
                 specs[r["item"]] = dict(study_round(db, r["item"])[0].secret.specs)
-            except (StoreError, DebateError, LatentError, OSError):
+            except (PzJudgeError, OSError):
                 specs[r["item"]] = None  # a world file gone, another pipeline: unknown
         debater_a, debater_b = _debaters(specs[r["item"]], r["condition"], item)
         honest = r["honest_side"]

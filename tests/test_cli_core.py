@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +216,57 @@ def test_bounds_order_and_a_list_are_exclusive(capsys: pytest.CaptureFixture[str
     rc, _, err = run(capsys, "bounds", D4, "--subset", "A,Z")
     assert rc == 2
     one_line_error(err, "unknown statement id 'Z'")
+
+
+def test_every_layer_raises_a_pzjudge_error() -> None:
+    """One base: whoever shows an error catches PzJudgeError alone (issue 11.5)."""
+    from debate.errors import DebateError
+    from debate.llm import LLMHTTPError, LLMReplyError
+    from latent.errors import PzJudgeError
+    from store.errors import StoreError
+    from tui.errors import TuiError
+    from tui.estimate import EstimateError, parse_log10
+    from tui.user_settings import SettingsTrouble
+
+    for cls in (LatentError, DebateError, StoreError, TuiError):
+        assert issubclass(cls, PzJudgeError) and cls is not PzJudgeError
+    for cls in (LLMHTTPError, LLMReplyError):
+        assert issubclass(cls, DebateError)
+    for cls in (EstimateError, SettingsTrouble):
+        assert issubclass(cls, TuiError)
+    with pytest.raises(ValueError):  # an estimate's error is still a ValueError
+        parse_log10("soon")
+
+
+@pytest.mark.parametrize("kind", ["latent", "debate", "store", "tui"])
+def test_a_command_failing_with_each_kind_of_error_is_one_line(
+    kind: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv, needle = {
+        "latent": (["bounds", D4, "--order", "2", "--subset", "A,B"], "not both"),
+        "debate": (["debate", D4, "--a", "builtin:honest"], "give both --a and --b"),
+        "store": (["stats", "--db", str(tmp_path / "none.db")], "none.db"),
+        "tui": (["serve", "--port", "8765"], "pip install 'pzjudge[serve]'"),
+    }[kind]
+    monkeypatch.setitem(sys.modules, "tui.serve", None)  # importing it raises ImportError
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and out == ""
+    one_line_error(err, needle)
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_error_line_is_one_safe_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI and the screens show an error through error_line: one line, no secret, no
+    escape sequence, whatever the message quotes."""
+    from debate.errors import DebateError
+    from latent.errors import PzJudgeError
+    from tui.errors import error_line
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-sentinel-5b1e9a77")
+    exc = PzJudgeError("bad reply\nfrom sk-sentinel-5b1e9a77:\x1b[31m red\x1b[0m\r\n  end")
+    assert error_line(exc) == "bad reply from <redacted>: red end"
+    assert error_line(DebateError("a\n\nb")) == "a b"
+    assert error_line(ValueError("headline\ndetail")) == "headline"

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
 
 from debate.errors import DebateError
-from latent.errors import LatentError
+from latent.errors import LatentError, PzJudgeError
 from store.errors import StoreError
+from tui.errors import TuiError, error_line
 
 
 def _fmt_p(log10: float | None) -> str:
@@ -77,8 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from tui.serve import LockedServer
     except ImportError:
-        print("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'", file=sys.stderr)
-        return 2
+        raise TuiError("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'") from None
     cmd = f"{shlex.quote(sys.executable)} -m tui.cli play"
     if args.study:
         # each browser gets its own game, which asks for a participant code
@@ -1067,8 +1067,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _trust_scripts(args)
     try:
         return int(args.func(args))
-    except (LatentError, DebateError, StoreError) as exc:
-        print(f"pzjudge: error: {_safe(str(exc))}", file=sys.stderr)
+    except PzJudgeError as exc:
+        print(f"pzjudge: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pzjudge: interrupted", file=sys.stderr)

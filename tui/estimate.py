@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+from tui.errors import TuiError
+
 #: Smallest log10 an estimate may have: below this a float is 0 and scores are floored.
 MIN_LOG10 = -300.0
 #: Step of the +/- keys, in log10.
@@ -24,8 +26,9 @@ _FRAC = re.compile(r"^(\d+(?:\.\d*)?)\s*/\s*(\d+(?:\.\d*)?(?:e[-+]?\d+)?)$")
 HINT = "type a probability: 0.3, 3e-5, 10^-12 or log10 -12"
 
 
-class EstimateError(ValueError):
-    """An estimate that cannot be used; the message says what to type instead."""
+class EstimateError(TuiError, ValueError):
+    """An estimate that cannot be used; the message says what to type instead (a ValueError
+    too, for the callers that parse with `float`'s contract)."""
 
 
 def parse_log10(text: str) -> float:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from typing import Any
 
 from latent.errors import LatentError
+from tui.errors import TuiError
 
 
 def _ints(s: str) -> list[int]:
@@ -203,14 +203,9 @@ def _run(args: argparse.Namespace) -> int:
         try:
             plot(m, args.plot)
         except ImportError:
-            print(
-                "pzjudge: error: --plot needs matplotlib: pip install 'pzjudge[plots]'",
-                file=sys.stderr,
-            )
-            return 2
+            raise TuiError("--plot needs matplotlib: pip install 'pzjudge[plots]'") from None
         except OSError as exc:
-            print(f"pzjudge: error: cannot write {args.plot}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise TuiError(f"cannot write {args.plot}: {exc.strerror}") from None
     if args.json:
         print(json.dumps(m.model_dump(), indent=2, allow_nan=False))
     else:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from debate.ratings import Estimate, Ratings
-from store.errors import StoreError
+from tui.errors import TuiError
 
 RATING_COLUMNS = ["debater", "role", "debates", "won", "rating", "rating_low", "rating_high"]
 JUDGE_COLUMNS = [
@@ -181,19 +181,19 @@ def write_tournament_report(r: Ratings, out: Path, title: str) -> list[Path]:
         (out / "report.md").write_text("\n".join(md), encoding="utf-8")
         files.append(out / "report.md")
     except OSError as exc:
-        raise StoreError(
+        raise TuiError(
             f"cannot write the report to {out} ({exc.strerror}); check the path"
         ) from None
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise StoreError(
+        raise TuiError(
             f"tables written to {out}; the figures need matplotlib: pip install 'pzjudge[plots]'"
         ) from None
     try:
         return files + _figures(r, out)
     except OSError as exc:
-        raise StoreError(f"cannot write the figures to {out} ({exc.strerror})") from None
+        raise TuiError(f"cannot write the figures to {out} ({exc.strerror})") from None
 
 
 __all__ = ["write_tournament_report"]

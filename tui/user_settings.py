@@ -27,6 +27,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tui.errors import TuiError
+
 #: Setup fields remembered from the last session started on the setup screen. Never the
 #: seed: with a seed a judge could deal the rounds headless and read the truth.
 SETUP_FIELDS = (
@@ -117,7 +119,7 @@ class UserSettings(BaseSettings, Remembered):
 _WRITING = threading.Lock()
 
 
-class SettingsTrouble(Exception):
+class SettingsTrouble(TuiError):
     """The settings file cannot be read or written; the message is one line."""
 
 

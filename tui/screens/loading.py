@@ -12,9 +12,8 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import Header, LoadingIndicator, Static
 
-from debate.errors import DebateError
-from latent.errors import LatentError
-from store.errors import StoreError
+from latent.errors import PzJudgeError
+from tui.errors import error_line
 from tui.game import SessionRun, prepare_round, resume_round
 from tui.messages import RoundFailed, RoundReady
 from tui.widgets.keybar import KeyBar
@@ -55,8 +54,8 @@ class LoadingScreen(Screen[None]):
                 rnd = resume_round(self.run.settings, self.resume, secret)
             else:
                 rnd = prepare_round(self.run.settings, self.run.number, store, self.run.session_id)
-        except (LatentError, DebateError, StoreError) as exc:
-            self.post_message(RoundFailed(str(exc)))
+        except PzJudgeError as exc:
+            self.post_message(RoundFailed(error_line(exc)))
             return
         self.post_message(RoundReady(rnd))
 

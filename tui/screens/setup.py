@@ -25,7 +25,8 @@ from textual.widgets import (
 
 from debate.errors import DebateError
 from debate.specs import make_debater
-from store.errors import StoreError
+from latent.errors import PzJudgeError
+from tui.errors import error_line
 from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionRun, SessionSettings, preset
 from tui.user_settings import SETUP_FIELDS
 from tui.widgets.keybar import KeyBar
@@ -72,8 +73,8 @@ def start_session(app: App[Any], name: str, **over: Any) -> bool:
     try:
         settings = preset(name, **over)
         sid = store.start_session(settings)
-    except (StoreError, DebateError, ValidationError) as exc:
-        app.notify(str(exc).splitlines()[0], severity="error")
+    except (PzJudgeError, ValidationError) as exc:
+        app.notify(error_line(exc), severity="error")
         return False
     from tui.screens.loading import LoadingScreen
 

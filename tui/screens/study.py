@@ -22,9 +22,9 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, LoadingIndicator, Static
 
-from debate.errors import DebateError
-from latent.errors import LatentError
+from latent.errors import PzJudgeError
 from store.errors import StoreError
+from tui.errors import error_line
 from tui.estimate import fmt_p
 from tui.widgets.keybar import KeyBar
 
@@ -159,8 +159,8 @@ class CodeScreen(Screen[None]):
 
         try:
             self.post_message(InfoLoaded(participant_info(study_path(self), code)))
-        except (StoreError, DebateError) as exc:
-            self.post_message(InfoLoaded(None, str(exc)))
+        except PzJudgeError as exc:
+            self.post_message(InfoLoaded(None, error_line(exc)))
 
     @on(InfoLoaded)
     def _loaded(self, event: InfoLoaded) -> None:
@@ -307,8 +307,8 @@ class StudyLoadingScreen(Screen[None]):
             if item is None:
                 self.post_message(Finished(finish_participant(path, code)))
                 return
-        except (StoreError, DebateError, LatentError) as exc:
-            self.post_message(StudyFailed(str(exc)))
+        except PzJudgeError as exc:
+            self.post_message(StudyFailed(error_line(exc)))
             return
         self.post_message(ItemReady(item))
 
