@@ -10,6 +10,7 @@ import pytest
 
 from debate import rounds
 from debate.audit import (
+    DEBATE_HEURISTICS,
     HEURISTICS,
     AuditSpec,
     RoundFacts,
@@ -65,7 +66,7 @@ def test_a_leaky_liar_is_flagged() -> None:
     allg = rep.groups[0]
     assert allg.group == "all rounds" and allg.rounds == 16
     by = {t.name: t for t in allg.heuristics}
-    assert set(by) == set(HEURISTICS)
+    assert set(by) == set(HEURISTICS) | set(DEBATE_HEURISTICS)
     assert by["higher claim"].rate == 1.0 and by["higher claim"].flagged
     assert by["lower claim"].rate == 0.0 and by["lower claim"].flagged
     assert "all rounds: higher claim" in rep.flagged
@@ -77,6 +78,25 @@ def test_a_leaky_liar_is_flagged() -> None:
     row = next(r for r in markdown(rep).splitlines() if r.startswith("| higher claim |"))
     assert "!**" in row.split("|")[2]  # flagged over all rounds
     assert row.count("|") == len(rep.groups) + 2  # a column per group
+
+
+def test_a_claims_only_audit_deals_the_played_audits_rounds() -> None:
+    # the same seeds deal the same claims whether or not the debates are played; without a
+    # debate only what is seen before it is tested, and a leak in the claims still shows
+    spec = AuditSpec(world=SMALL, judges=["maxent"], rounds=6, seed=5)
+    played = run_audit(spec)
+    quick = AuditSpec(world=SMALL, judges=["maxent"], rounds=6, seed=5, claims_only=True)
+    dealt = run_audit(quick)
+    for g, h in zip(played.groups, dealt.groups, strict=True):
+        assert (g.group, g.rounds) == (h.group, h.rounds)
+        same = {t.name: t.honest for t in g.heuristics if t.name in HEURISTICS}
+        assert same == {t.name: t.honest for t in h.heuristics}
+    allg = dealt.groups[0]
+    assert {t.name for t in allg.heuristics} == set(HEURISTICS)
+    assert allg.keywords == [] and allg.judges == []
+    assert "claims only" in render(dealt)
+    leak = run_audit(quick.model_copy(update={"rounds": 16}), dealer=leaky_dealer)
+    assert "all rounds: higher claim" in leak.flagged
 
 
 def test_audited_rounds_are_the_games_rounds() -> None:
@@ -166,6 +186,11 @@ def test_cli_audit_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert out["groups"][0]["group"] == "all rounds"
     names = {t["name"] for t in out["groups"][0]["heuristics"]}
     assert {"lower claim", "claim nearer the product", "side A"} <= names
+    # --claims-only deals without debates: the claim rows only, no judges
+    assert main([*args, "--claims-only", "--json"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert quick["spec"]["claims_only"] and quick["groups"][0]["judges"] == []
+    assert {t["name"] for t in quick["groups"][0]["heuristics"]} == set(HEURISTICS)
 
 
 def test_cli_audit_bad_liar_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -635,6 +635,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         seed=args.seed,
         rules_file=args.rules,
+        claims_only=args.claims_only,
     )
 
     if args.load:
@@ -960,6 +961,11 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--workers", type=_pos, default=2, help="processes (default 2)")
     au.add_argument("--markdown", action="store_true", help="one Markdown table (for docs)")
     au.add_argument("--save", metavar="FILE", help="write each round as played (JSON lines)")
+    au.add_argument(
+        "--claims-only",
+        action="store_true",
+        help="deal the rounds without debates: audit only where the claims sit (fast)",
+    )
     au.add_argument("--load", metavar="FILE", help="report on rounds saved by --save")
 
     ex = add("export", cmd_export, "judgement logs out: one row per judgement")
