@@ -341,6 +341,22 @@ def test_tournament_every_pairing_both_sides_deterministic() -> None:
     assert trust_a.honest_won == pytest.approx(len(honest_a) / trust_a.debates)
 
 
+def test_a_judge_who_trusts_nobody_wins_half_of_each_debate() -> None:
+    # credence exactly 0.5 favours neither side: it must not count as trusting side B
+    from debate.tournament import _standing, run_tournament
+
+    specs = ["builtin:honest", "builtin:independence"]
+    res = asyncio.run(run_tournament(2, 4, specs, ["trust-a"], statements=20, concurrency=2))
+    undecided = [
+        d.model_copy(update={"judgement": d.judgement.model_copy(update={"credence_a": 0.5})})
+        for d in res.debates
+    ]
+    honest_b = [d for d in undecided if d.honest_side == "b"]
+    assert honest_b  # where counting 0.5 as trusting B would say the judge was always right
+    assert _standing("trust-a", honest_b, None).honest_won == 0.5
+    assert _standing("liar", undecided, {id(d): "b" for d in undecided}).won == 0.5
+
+
 def _lifts(world: World, res: DebateResult, side: str) -> list[float]:
     """log(P(ab) / P(a)P(b)) of every pair a side cited."""
     out = []
