@@ -125,6 +125,9 @@ class ProtocolResult(BaseModel):
     credence_honest: float | None = None
     trusted_honest: bool | None = None
     trust_log_score: float | None = None
+    #: The judge gave no final answer: `estimate` is the evidence's product standing in, and
+    #: every credence and trust score is None (a stand-in 0.5 is not the judge's).
+    judge_failed: bool = False
     turns: list[Turn] = Field(default_factory=list)
     queries: int = 0
     seconds: float = 0.0
@@ -143,10 +146,11 @@ def _scored(
     queries: int,
     seconds: float,
     errors: list[str] | None = None,
+    failed: bool = False,
 ) -> ProtocolResult:
     truth = dealt.secret.truth
     cred_honest: float | None = None
-    if honest_side is not None:
+    if honest_side is not None and not failed:
         cred_honest = decision.credence_a if honest_side == "a" else 1.0 - decision.credence_a
     return ProtocolResult(
         protocol=protocol,
@@ -159,10 +163,12 @@ def _scored(
         regret_bits=regret_bits(decision.estimate, truth),
         claims=claims,
         honest_side=honest_side,
-        credence_a=decision.credence_a if honest_side is not None else None,
+        credence_a=decision.credence_a if honest_side is not None and not failed else None,
         credence_honest=cred_honest,
-        trusted_honest=None if cred_honest is None else cred_honest > 0.5,
+        # exactly 1/2 trusts nobody (as in the tournament's ratings)
+        trusted_honest=None if cred_honest is None or cred_honest == 0.5 else cred_honest > 0.5,
         trust_log_score=None if cred_honest is None else trust_log_score(cred_honest),
+        judge_failed=failed,
         turns=turns,
         queries=queries,
         seconds=seconds,
@@ -184,7 +190,8 @@ def _with_queries(evidence: dict[str, float], oracle: Oracle) -> dict[str, float
 async def _decide_alone(
     judge: Judge, view: JudgeView, oracle: Oracle, fallback_ids: list[str]
 ) -> tuple[Decision, list[str]]:
-    """The judge's final answer; a failing judge falls back to the evidence's product."""
+    """The judge's final answer, and its error if it gave none (then the evidence's
+    product stands in for the estimate, and the decision is not the judge's)."""
     try:
         return await judge.decide(view, oracle), []
     except DebateError as exc:
@@ -215,6 +222,7 @@ async def _oracle(dealt: DealtRound, judge: Judge) -> ProtocolResult:
         queries=len(oracle.log),
         seconds=time.time() - t0,
         errors=errors,
+        failed=bool(errors),
     )
 
 
@@ -251,6 +259,7 @@ class _Consultancy(_Run):
             decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
         except DebateError as exc:
             self.judge_errors.append(str(exc))
+            self.judge_failed = True
             ids = [sv.id for sv in self.statements]
             decision = Decision(estimate=baselines(ids, self.evidence).independence)
         self.seconds = time.time() - t0
@@ -291,6 +300,7 @@ async def _consultancy(
         queries=len(run.judge_oracle.log),
         seconds=run.seconds,
         errors=run.judge_errors,
+        failed=run.judge_failed,
     )
 
 
@@ -357,6 +367,7 @@ async def _offline(dealt: DealtRound, judge: Judge, turns: list[Turn]) -> Protoc
         queries=len(oracle.log),
         seconds=time.time() - t0,
         errors=errors + more,
+        failed=bool(more),
     )
 
 
@@ -402,6 +413,7 @@ async def run_protocol(
         queries=len(j.queries),
         seconds=j.seconds,
         errors=j.errors,
+        failed=j.failed,
     )
 
 

@@ -217,6 +217,32 @@ def test_simulated_judges_play_every_protocol() -> None:
     assert dealt.claims is not None and res.estimate == dealt.claims["a"]
 
 
+class _SilentJudge:
+    """A judge that follows the debate with credence 0.9 in A and then gives no answer."""
+
+    name = "silent"
+
+    async def observe(self, view: JudgeView, oracle: Oracle) -> tuple[float, str]:
+        return 0.9, "continue"
+
+    async def decide(self, view: JudgeView, oracle: Oracle) -> Decision:
+        raise DebateError("the judge's reply was not JSON")
+
+
+def test_a_judge_without_an_answer_is_scored_as_failed_not_as_a_coin() -> None:
+    # the stand-in credence 0.5 is not the judge's: no trust score may be made of it
+    dealt = deal_round(preset("practice", debate=True), 3)
+    for protocol in ("oracle", "consultancy", "debate", "offline"):
+        res = asyncio.run(run_protocol(dealt, protocol, _SilentJudge()))  # type: ignore[arg-type]
+        assert res.judge_failed, protocol
+        assert res.errors and "not JSON" in res.errors[-1]
+        assert (res.credence_a, res.credence_honest) == (None, None), protocol
+        assert (res.trusted_honest, res.trust_log_score) == (None, None), protocol
+        assert 0.0 < res.estimate <= 1.0  # the evidence's product stands in
+    ok = asyncio.run(run_protocol(dealt, "debate", sim_judge("trust-a")))  # type: ignore[arg-type]
+    assert not ok.judge_failed and ok.credence_a is not None
+
+
 # ------------------------------------------------------------------ statistics
 
 
