@@ -34,7 +34,7 @@ def seed(store: Store, n: int, per_session: int = 1000) -> None:
     evidence = {f"s{i}": 0.9 for i in range(12)} | {f"s{i}&s{i + 1}": 0.85 for i in range(6)}
     ev = json.dumps(evidence, separators=(",", ":"))
     with store.transaction() as db:
-        judges = [store._judge_id(db, f"judge{k}") for k in range(10)]
+        judges = [store.judge_id(f"judge{k}") for k in range(10)]
         sessions = [
             {
                 "id": s + 1,

@@ -1,4 +1,5 @@
-"""Logs out and in: one row per judgement (JSONL or CSV), merging logs, summary statistics.
+"""Logs out: one row per judgement (JSONL or CSV); merging logs is store/importing.py,
+summary statistics store/stats.py.
 
 The row format is documented field by field in docs/logs.md and versioned by
 `EXPORT_VERSION` (the `schema_version` of every row). Rows carry stable ids (`uid` of the
@@ -14,22 +15,15 @@ import json
 import math
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import numpy as np
-
-from debate.ratings import RESAMPLES, Game, bootstrap_mean, rate
 from debate.secrets import scrub
-from store.db import Store, _js, insert
+from store.db import Store, _js
 from store.errors import StoreError
-from store.migrations import world_id
-from store.schema import row_problem
 
 #: Version of the exported row format (see docs/logs.md for the policy). 2: study fields.
 EXPORT_VERSION = 2
@@ -95,19 +89,25 @@ TRANSCRIPT_FIELDS = ["world", "turns", "queries", "credences"]
 #: Keys whose values are stored as JSON text and passed through as such when writing.
 _RAW = ("claims", "evidence", "evidence_sources", "rules", "settings")
 
+#: One judgement with its round, session and judge; the aliases are the export's field
+#: names where a column is exported as it is stored.
 _SQL = (
-    "SELECT j.uid, jd.name, s.uid, s.kind, s.seed, s.app_version, r.number, r.uid,"
-    " r.practice, r.world_seed, r.n_statements, COALESCE(r.debater_a, s.debater_a),"
-    " COALESCE(r.debater_b, s.debater_b), r.honest_side, j.estimate, j.interval_lo,"
-    " j.interval_hi, j.covered, j.credence_a, j.trusted_honest, j.trust_log_score,"
-    " r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds, j.created_at,"
-    " j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
-    " r.claims, j.evidence, r.rules, s.id, r.id, j.evidence_sources, r.kind,"
-    " r.study, r.participant, r.item, r.condition, r.position, r.protocol, r.time_limit,"
-    " r.timed_out, r.attention, j.judge_failed, j.judge_error"
+    "SELECT j.uid, jd.name AS judge, s.uid AS session, s.kind AS session_kind,"
+    " s.seed AS session_seed, s.app_version, r.number AS round, r.uid AS round_uid,"
+    " r.practice, r.world_seed, r.n_statements,"
+    " COALESCE(r.debater_a, s.debater_a) AS debater_a,"
+    " COALESCE(r.debater_b, s.debater_b) AS debater_b, r.honest_side, j.estimate,"
+    " j.interval_lo, j.interval_hi, j.covered, j.credence_a, j.trusted_honest,"
+    " j.trust_log_score, r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds,"
+    " j.created_at, j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
+    " r.claims, j.evidence, r.rules, s.id AS session_id, r.id AS round_id,"
+    " j.evidence_sources, r.kind, r.study, r.participant, r.item, r.condition, r.position,"
+    " r.protocol, r.time_limit, r.timed_out, r.attention, j.judge_failed, j.judge_error"
     " FROM judgements j JOIN rounds r ON r.id = j.round_id"
     " JOIN sessions s ON s.id = r.session_id JOIN judges jd ON jd.id = s.judge_id"
 )
+#: A row of `_SQL`, by column name.
+Record = dict[str, Any]
 _LOG10_FLOOR = -300.0
 _BATCH = 2000
 
@@ -162,65 +162,70 @@ def _finite_text(text: str | None) -> str | None:
     return text if clean == value else _js(clean)
 
 
-def _clean_record(r: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A database tuple with non-finite floats as None."""
-    if all(not isinstance(x, float) or math.isfinite(x) for x in r):
+def _clean_record(r: Record) -> Record:
+    """A database record with non-finite floats as None."""
+    if all(not isinstance(x, float) or math.isfinite(x) for x in r.values()):
         return r
-    return tuple(_fin(x) if isinstance(x, float) else x for x in r)
+    return {k: _fin(x) if isinstance(x, float) else x for k, x in r.items()}
 
 
-def _scalars(r: tuple[Any, ...]) -> dict[str, Any]:
+def _scalars(r: Record) -> dict[str, Any]:
     """The row's fields up to `baselines` (everything but the stored JSON texts); a stored
     number that is not finite (a database written before imports were checked) is null."""
     r = _clean_record(r)
-    estimate, honest, ca = r[14], r[13], r[18]
+    estimate, honest, ca = r["estimate"], r["honest_side"], r["credence_a"]
     trust_honest = None
     if ca is not None and honest is not None:
         trust_honest = ca if honest == "a" else 1.0 - ca
     return {
         "schema_version": EXPORT_VERSION,
-        "uid": r[0],
-        "judge": r[1],
-        "session": r[2],
-        "session_kind": r[3],
-        "session_seed": r[4],
-        "app_version": r[5],
-        "round": r[6],
-        "round_uid": r[7],
-        "practice": bool(r[8]),
-        "world_seed": r[9],
-        "n_statements": r[10],
-        "debater_a": r[11],
-        "debater_b": r[12],
+        "uid": r["uid"],
+        "judge": r["judge"],
+        "session": r["session"],
+        "session_kind": r["session_kind"],
+        "session_seed": r["session_seed"],
+        "app_version": r["app_version"],
+        "round": r["round"],
+        "round_uid": r["round_uid"],
+        "practice": bool(r["practice"]),
+        "world_seed": r["world_seed"],
+        "n_statements": r["n_statements"],
+        "debater_a": r["debater_a"],
+        "debater_b": r["debater_b"],
         "honest_side": honest,
         "estimate": estimate,
         "log10_estimate": None if estimate is None else _log10(estimate),
-        "interval": None if r[15] is None else [r[15], r[16]],
-        "covered": _bool(r[17]),
+        "interval": None if r["interval_lo"] is None else [r["interval_lo"], r["interval_hi"]],
+        "covered": _bool(r["covered"]),
         "credence_a": ca,
         "trust": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
         "trust_honest": trust_honest,
-        "trusted_honest": _bool(r[19]),
-        "trust_log_score": _fin(r[20]),
-        "truth_pz": r[21],
-        "log10_truth": r[22],
-        "log10_error": _fin(r[23]),
-        "regret_bits": _fin(r[24]),
-        "seconds": r[25],
-        "created_at": r[26],
-        "kind": r[37],
+        "trusted_honest": _bool(r["trusted_honest"]),
+        "trust_log_score": _fin(r["trust_log_score"]),
+        "truth_pz": r["truth_pz"],
+        "log10_truth": r["log10_truth"],
+        "log10_error": _fin(r["log10_error"]),
+        "regret_bits": _fin(r["regret_bits"]),
+        "seconds": r["seconds"],
+        "created_at": r["created_at"],
+        "kind": r["kind"],
         **_study(r),
-        "judge_failed": bool(r[47]),
-        "judge_error": r[48],
-        "baselines": {"independence": r[27], "maxent": r[28], "lower": r[29], "upper": r[30]},
+        "judge_failed": bool(r["judge_failed"]),
+        "judge_error": r["judge_error"],
+        "baselines": {
+            "independence": r["base_independence"],
+            "maxent": r["base_maxent"],
+            "lower": r["base_lower"],
+            "upper": r["base_upper"],
+        },
     }
 
 
-def _study(r: tuple[Any, ...]) -> dict[str, Any]:
-    """The study fields of a database tuple (`STUDY_FIELDS`, null outside studies)."""
-    values = list(r[38:47])
-    values[7], values[8] = _bool(values[7]), _bool(values[8])
-    return dict(zip(STUDY_FIELDS, values, strict=True))
+def _study(r: Record) -> dict[str, Any]:
+    """The study fields of a database record (`STUDY_FIELDS`, null outside studies)."""
+    out = {k: r[k] for k in STUDY_FIELDS}
+    out["timed_out"], out["attention"] = _bool(out["timed_out"]), _bool(out["attention"])
+    return out
 
 
 class ExportRows(Iterator[dict[str, Any]]):
@@ -254,33 +259,36 @@ class ExportRows(Iterator[dict[str, Any]]):
         """A session's rules and settings as stored JSON text (read once per session)."""
         got = self._session_json.get(sid)
         if got is None:
-            with self.store.reading() as conn:
-                got = conn.execute(
-                    "SELECT rules, settings FROM sessions WHERE id = ?", [sid]
-                ).fetchone()
-            self._session_json[sid] = got = (_finite_text(got[0]), _redacted(got[1]))
+            row = self.store._one("SELECT rules, settings FROM sessions WHERE id = ?", [sid])
+            if row is None:
+                raise StoreError(f"no session {sid} in {self.store.path}")
+            got = (_finite_text(row["rules"]), _redacted(row["settings"]))
+            self._session_json[sid] = got
         return got
 
-    def records(self) -> Iterator[tuple[Any, ...]]:
-        """Raw database tuples in export order (batches, so memory stays small)."""
+    def records(self) -> Iterator[Record]:
+        """Database records by column name, in export order (batches, so memory stays
+        small)."""
         with self.store.reading() as conn:
             cur = conn.execute(self._sql, self._params)
+        names = [d[0] for d in cur.description]
         while True:
             with self.store.reading():
                 batch = cur.fetchmany(_BATCH)
             if not batch:
                 return
-            yield from batch
+            for values in batch:
+                yield dict(zip(names, values, strict=True))
 
-    def extra(self, r: tuple[Any, ...]) -> dict[str, Any]:
+    def extra(self, r: Record) -> dict[str, Any]:
         """The transcript fields of a row."""
-        rid = r[35]
-        with self.store.reading() as conn:
-            world = conn.execute(
-                "SELECT COALESCE(r.world_json, w.world_json) FROM rounds r"
-                " LEFT JOIN worlds w ON w.id = r.world_id WHERE r.id = ?",
-                [rid],
-            ).fetchone()[0]
+        rid = r["round_id"]
+        got = self.store._one(
+            "SELECT COALESCE(r.world_json, w.world_json) AS world FROM rounds r"
+            " LEFT JOIN worlds w ON w.id = r.world_id WHERE r.id = ?",
+            [rid],
+        )
+        world = None if got is None else got["world"]
         extra = {
             "turns": self.store.turns(rid),
             "queries": self.store.queries(rid),
@@ -299,11 +307,12 @@ class ExportRows(Iterator[dict[str, Any]]):
         loads = json.loads
         for r in self.records():
             row = _scalars(r)
-            row["claims"] = None if r[31] is None else loads(_finite_text(r[31]) or "null")
-            row["evidence"] = None if r[32] is None else loads(_finite_text(r[32]) or "null")
-            row["evidence_sources"] = None if r[36] is None else loads(r[36])
-            rules, settings = self.session_json(r[34])
-            row["rules"] = cached(_finite_text(r[33] or rules))
+            claims, evidence, sources = r["claims"], r["evidence"], r["evidence_sources"]
+            row["claims"] = None if claims is None else loads(_finite_text(claims) or "null")
+            row["evidence"] = None if evidence is None else loads(_finite_text(evidence) or "null")
+            row["evidence_sources"] = None if sources is None else loads(sources)
+            rules, settings = self.session_json(r["session_id"])
+            row["rules"] = cached(_finite_text(r["rules"] or rules))
             row["settings"] = cached(settings)
             if self.transcripts:
                 row.update(self.extra(r))
@@ -448,33 +457,34 @@ def _tf(v: int | None) -> str | None:
     return None if v is None else ("true" if v else "false")
 
 
-def _csv_cells(r: tuple[Any, ...]) -> list[Any]:
+def _csv_cells(r: Record) -> list[Any]:
     """The CSV cells of `_scalars(r)` (csv writes numbers with repr and None as empty)."""
     r = _clean_record(r)
     d = _scalars(r)
+    lo, hi = r["interval_lo"], r["interval_hi"]
     return [
         EXPORT_VERSION,
-        *r[0:8],
-        "true" if r[8] else "false",
-        *r[9:15],
+        *(r[k] for k in FIELDS[1:9]),  # uid … round_uid
+        "true" if r["practice"] else "false",
+        *(r[k] for k in FIELDS[10:16]),  # world_seed … estimate
         d["log10_estimate"],
-        None if r[15] is None else f"[{r[15]!r},{r[16]!r}]",
-        _tf(r[17]),
-        r[18],
+        None if lo is None else f"[{lo!r},{hi!r}]",
+        _tf(r["covered"]),
+        r["credence_a"],
         d["trust"],
         d["trust_honest"],
-        _tf(r[19]),
+        _tf(r["trusted_honest"]),
         d["trust_log_score"],
-        r[21],
-        r[22],
+        r["truth_pz"],
+        r["log10_truth"],
         d["log10_error"],
         d["regret_bits"],
-        r[25],
-        r[26],
-        r[37],
+        r["seconds"],
+        r["created_at"],
+        r["kind"],
         *(_tf(v) if isinstance(v, bool) else v for v in _study(r).values()),
-        "true" if r[47] else "false",
-        r[48],
+        "true" if r["judge_failed"] else "false",
+        r["judge_error"],
         _cell(d["baselines"]),
     ]
 
@@ -504,9 +514,10 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
         header = FIELDS + (TRANSCRIPT_FIELDS if rows.transcripts else [])
         csv.writer(f, lineterminator="\n").writerow(header)
     for r in rows.records():
-        rules, settings = rows.session_json(r[34])
-        rules = _finite_text(r[33]) or rules
-        claims, evidence = _finite_text(r[31]), _finite_text(r[32])
+        rules, settings = rows.session_json(r["session_id"])
+        rules = _finite_text(r["rules"]) or rules
+        claims, evidence = _finite_text(r["claims"]), _finite_text(r["evidence"])
+        sources = r["evidence_sources"]
         if fmt == "jsonl":
             tail = "".join(
                 [
@@ -515,7 +526,7 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
                     ',"evidence":',
                     evidence or "null",
                     ',"evidence_sources":',
-                    r[36] or "null",
+                    sources or "null",
                     ',"rules":',
                     rules or "null",
                     ',"settings":',
@@ -527,7 +538,7 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
             buf.append(line)
         else:
             scalars.writerow(_csv_cells(r))
-            parts = [",", q(claims), ",", q(evidence), ",", q(r[36])]
+            parts = [",", q(claims), ",", q(evidence), ",", q(sources)]
             parts += [",", q_cached(rules), ",", q_cached(settings)]
             if rows.transcripts:
                 extra = [_cell(v) for v in rows.extra(r).values()]
@@ -542,516 +553,6 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
     return n
 
 
-# -- import -------------------------------------------------------------------------------
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        f = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise StoreError(f"cannot read {path} ({exc.strerror}); check the path") from None
-    hint = "; import reads JSONL from `pzjudge export --format jsonl`"
-    with f:
-        lineno = 0
-        while True:
-            lineno += 1
-            try:
-                line = f.readline()
-            except UnicodeDecodeError:
-                # decoding happens while reading (a binary file, a database…), not in json
-                raise StoreError(f"{path}:{lineno}: not UTF-8 text{hint}") from None
-            except OSError as exc:
-                raise StoreError(f"cannot read {path} ({exc.strerror})") from None
-            if not line:
-                return
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StoreError(f"{path}:{lineno}: not valid JSON ({exc.msg}){hint}") from None
-            except RecursionError:
-                raise StoreError(
-                    f"{path}:{lineno}: malformed row: lists and objects nest too deeply; "
-                    "nothing was imported"
-                ) from None
-            if not isinstance(row, dict) or "uid" not in row or "round_uid" not in row:
-                raise StoreError(
-                    f"{path}:{lineno}: not a pzjudge log row (no uid/round_uid); "
-                    "import reads rows written by `pzjudge export`"
-                )
-            version = row.get("schema_version")
-            if not isinstance(version, int) or version > EXPORT_VERSION:
-                raise StoreError(
-                    f"{path}:{lineno}: log schema_version {version!r} is newer than this "
-                    f"pzjudge reads ({EXPORT_VERSION}); upgrade pzjudge"
-                )
-            yield lineno, row
-
-
-def import_logs(store: Store, paths: Iterable[str | Path]) -> tuple[int, int]:
-    """Merge JSONL logs into the store in one transaction; returns (added, skipped).
-
-    Every row of every file is validated against the documented row format (`LogRow`)
-    first: one bad row refuses the import with one line naming its file, line and field,
-    and nothing is written. A database that fails SQLite's integrity check is refused
-    before anything is written. A row whose judgement uid is already present is skipped,
-    so importing twice is harmless.
-    """
-    # every file is read (JSON syntax) before any row is checked against the schema
-    raws = [(Path(p), lineno, raw) for p in paths for lineno, raw in _read_jsonl(Path(p))]
-    checked: list[tuple[Path, int, dict[str, Any]]] = []
-    for path, lineno, raw in raws:
-        model, problem = row_problem(raw)
-        if model is None:
-            raise StoreError(
-                f"{path}:{lineno}: malformed row: {problem}; nothing was imported "
-                "(see the fields in docs/logs.md)"
-            )
-        checked.append((path, lineno, model.model_dump()))
-    store.check_integrity()
-    added = skipped = 0
-    with store.transaction() as db:
-        conn = db.conn
-        for path, lineno, row in checked:
-            if conn.execute("SELECT 1 FROM judgements WHERE uid = ?", [row["uid"]]).fetchone():
-                skipped += 1
-                continue
-            try:
-                if _import_row(store, row):
-                    added += 1
-                else:
-                    skipped += 1
-            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
-                raise StoreError(
-                    f"{path}:{lineno}: malformed row ({exc.__class__.__name__}: {exc}); "
-                    "nothing was imported"
-                ) from None
-    return added, skipped
-
-
-def _import_row(store: Store, row: dict[str, Any]) -> bool:
-    """Insert one row inside the open transaction; False when its round is already judged."""
-    db = store.db
-    conn = db.conn
-    for key in _REQUIRED:
-        if row.get(key) is None:
-            raise ValueError(f"{key!r} is missing")
-    created = float(row["created_at"])
-    got = conn.execute("SELECT id FROM sessions WHERE uid = ?", [row["session"]]).fetchone()
-    if got:
-        session_id = got[0]
-    else:
-        session_id = insert(
-            db,
-            "sessions",
-            {
-                "uid": row["session"],
-                "judge_id": store._judge_id(db, row["judge"]),
-                "kind": row.get("session_kind") or "imported",
-                "settings": _js(row.get("settings")),
-                "rules": _js(row.get("rules")),
-                "debater_a": row.get("debater_a"),
-                "debater_b": row.get("debater_b"),
-                "seed": row.get("session_seed"),
-                "app_version": row.get("app_version"),
-                "started_at": created,
-                "ended_at": created,
-            },
-        )
-    got = conn.execute(
-        "SELECT id, answered_at FROM rounds WHERE uid = ?", [row["round_uid"]]
-    ).fetchone()
-    if got and got[1] is not None:
-        return False
-    if got:
-        round_id = got[0]
-    else:
-        round_id = insert(
-            db,
-            "rounds",
-            {
-                "uid": row["round_uid"],
-                "session_id": session_id,
-                "number": row["round"],
-                "world_id": world_id(conn, row.get("world"), created),
-                "world_seed": row.get("world_seed"),
-                "n_statements": row["n_statements"],
-                "truth_pz": row["truth_pz"],
-                "log10_truth": row.get("log10_truth"),
-                "honest_side": row.get("honest_side"),
-                "claims": _js(row.get("claims")),
-                "rules": _js(row.get("rules")),
-                "debater_a": row.get("debater_a"),
-                "debater_b": row.get("debater_b"),
-                "practice": int(bool(row.get("practice"))),
-                "started_at": created,
-                # logs exported before rounds had a kind were all P(Z) rounds
-                "kind": row.get("kind") or "pz",
-                **{k: _sql_value(row.get(k)) for k in STUDY_FIELDS},
-            },
-        )
-        for turn in row.get("turns") or []:
-            store._add_turn(db, round_id, turn)
-        for q in row.get("queries") or []:
-            db.table("queries").insert(
-                {"round_id": round_id, "ids": _js(q["ids"]), "p": q["p"], "at": q.get("at")}
-            )
-        for c in row.get("credences") or []:
-            db.table("credences").insert(
-                {
-                    "round_id": round_id,
-                    "after_turn": c["after_turn"],
-                    "credence_a": c["credence_a"],
-                    "at": c.get("at"),
-                }
-            )
-    interval = row.get("interval")
-    store._record_judgement(
-        db,
-        int(round_id),
-        estimate=float(row["estimate"]),
-        interval=None if interval is None else (interval[0], interval[1]),
-        credence_a=row.get("credence_a"),
-        seconds=row.get("seconds") or 0.0,
-        scores={k: row.get(k) for k in _SCORE_KEYS},
-        baselines=dict(row.get("baselines") or {}),
-        evidence=row.get("evidence") or {},
-        # older logs lack the field: then the imported turns and queries (if any) tell
-        sources=_sources(row.get("evidence_sources")),
-        uid=row["uid"],
-        created_at=created,
-        # a failed judgement stays failed; logs from before the field had none marked
-        judge_error=(row.get("judge_error") or "no answer") if row.get("judge_failed") else None,
-    )
-    return True
-
-
-def _sql_value(v: Any) -> Any:
-    """A study field as SQLite stores it (booleans as 0/1)."""
-    return int(v) if isinstance(v, bool) else v
-
-
-def _sources(value: Any) -> dict[str, list[str]] | None:
-    """An imported `evidence_sources`, checked: {key: list of "a", "b", "judge"} or null."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and all(w in ("a", "b", "judge") for w in v)
-        for k, v in value.items()
-    ):
-        raise ValueError('evidence_sources must map keys to lists of "a", "b", "judge"')
-    return value
-
-
-_REQUIRED = ("judge", "session", "round", "n_statements", "truth_pz", "estimate", "created_at")
-_SCORE_KEYS = ("log10_error", "regret_bits", "covered", "trust_log_score", "trusted_honest")
-
-
-# -- statistics ---------------------------------------------------------------------------
-
-GroupBy = Literal[
-    "judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"
-]
-#: The groupings `stats` knows, in the order the help lists them.
-GROUPINGS: tuple[str, ...] = GroupBy.__args__  # type: ignore[attr-defined]
-#: The group of a row outside any study, when grouping by a study field.
-NO_STUDY = "(no study)"
-#: Reliability bins of the trust credence (equal width on [0, 1]).
-N_BINS = 10
-
-
-def _rules_label(rules: dict[str, Any] | None) -> str:
-    """Short name of a rule set: the settings that differ from the defaults."""
-    if not rules:
-        return "(unknown)"
-    from debate.rules import Rules
-
-    defaults = Rules().model_dump(mode="json")
-    diff = [f"{k}={v}" for k, v in sorted(rules.items()) if defaults.get(k, object()) != v]
-    return ", ".join(diff) or "default"
-
-
-def _mean(xs: list[float]) -> float | None:
-    return math.fsum(xs) / len(xs) if xs else None
-
-
-def calibration(
-    forecasts: list[float], outcomes: list[bool], bins: int = N_BINS
-) -> tuple[float | None, list[dict[str, Any]]]:
-    """Expected calibration error and reliability bins of forecasts of a binary event."""
-    table: list[list[tuple[float, bool]]] = [[] for _ in range(bins)]
-    for f, o in zip(forecasts, outcomes, strict=True):
-        table[min(bins - 1, max(0, int(f * bins)))].append((f, o))
-    out, ece, n = [], 0.0, len(forecasts)
-    for i, cell in enumerate(table):
-        if not cell:
-            continue
-        conf = math.fsum(f for f, _ in cell) / len(cell)
-        freq = sum(o for _, o in cell) / len(cell)
-        ece += len(cell) / n * abs(conf - freq)
-        out.append(
-            {"lo": i / bins, "hi": (i + 1) / bins, "n": len(cell), "forecast": conf, "freq": freq}
-        )
-    return (ece if n else None), out
-
-
-def _keys(row: dict[str, Any], by: str) -> list[str]:
-    """The groups a row counts in: one, or for `debater` each distinct debater of the round
-    (none when the round had no two debaters)."""
-    kind = row["kind"] or "pz"
-    if by == "kind":
-        return [kind]
-    if kind != "pz":
-        # another measurement (a mimic's next book): never pooled with P(Z) rounds
-        return [f"{row['judge']} [{kind}]" if by == "judge" else f"[{kind}]"]
-    if by == "judge":
-        return [row["judge"]]
-    if by == "rules":
-        return [_rules_label(row["rules"])]
-    if by == "debaters":
-        return [f"{row['debater_a'] or '-'} vs {row['debater_b'] or '-'}"]
-    if by == "debater":
-        if not (row["debater_a"] and row["debater_b"] and row["honest_side"] in ("a", "b")):
-            return []
-        return sorted({row["debater_a"], row["debater_b"]})
-    value = row.get(by)
-    return [NO_STUDY if value is None else str(value)]
-
-
-def _games(rows: Iterable[dict[str, Any]]) -> list[Game]:
-    """Rounds with two debaters as the ratings see them: the spec that argued the truth, the
-    spec that lied, and whether the judge trusted the honest one (None: trusted nobody)."""
-    games = []
-    for r in rows:
-        if not (r["debater_a"] and r["debater_b"] and r["honest_side"] in ("a", "b")):
-            continue
-        if (r["kind"] or "pz") != "pz":
-            continue
-        a_honest = r["honest_side"] == "a"
-        trust = r["trust"]
-        games.append(
-            Game(
-                honest=r["debater_a"] if a_honest else r["debater_b"],
-                liar=r["debater_b"] if a_honest else r["debater_a"],
-                judge=r["judge"],
-                honest_trusted=None if trust is None else trust == r["honest_side"],
-                # judges' figures of `rate` are not read here: a missing error counts 0
-                log10_error=r["log10_error"] or 0.0,
-            )
-        )
-    return games
-
-
-def _interval(values: list[float], rng: np.random.Generator, resamples: int) -> list[float] | None:
-    """Percentile bootstrap 95% interval of the mean, as `debate.ratings` makes them (None
-    with no values)."""
-    if not values:
-        return None
-    est = bootstrap_mean(np.asarray(values, dtype=float), rng, resamples)
-    return [est.low, est.high]
-
-
-def stats(
-    source: Store | Iterable[dict[str, Any]],
-    by: GroupBy = "judge",
-    *,
-    practice: bool = False,
-    resamples: int = RESAMPLES,
-) -> list[dict[str, Any]]:
-    """Per judge / rule set / debater pair / round kind / study condition, item or
-    participant / debater: errors, regret, trust and its calibration, and the independence
-    and max-ent baselines' errors on the same rounds and evidence. Rounds of another kind
-    than P(Z) (mimic rounds) are never pooled with P(Z).
-
-    `source` is a store or export rows (`store.study_export.study_rows` for a study).
-    The mean log10 error and the share trusting the honest side carry percentile bootstrap
-    95% intervals over rounds (`resamples` resamples, seeded by the group's name, so the
-    same rows give the same intervals). By `debater`, a round counts for each of its two
-    debaters, and each debater also gets its Bradley–Terry ratings as honest and as liar
-    (`debate.ratings.rate`, over all rounds with two debaters).
-
-    Practice rounds and a study's attention checks are left out unless `practice` is true.
-    """
-    if by not in GROUPINGS:
-        raise StoreError(f"unknown grouping {by!r}; use {', '.join(GROUPINGS)}")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    kept = []
-    for row in export_rows(source) if isinstance(source, Store) else source:
-        if (row["practice"] or row.get("attention")) and not practice:
-            continue
-        if row.get("judge_failed"):
-            continue  # no answer: the stand-in estimate is not the judge's to be scored on
-        kept.append(row)
-        for key in _keys(row, by):
-            groups.setdefault(key, []).append(row)
-    ratings = {}
-    if by == "debater":
-        ratings = {d.name: d for d in rate(_games(kept), resamples=resamples).debaters}
-    out = []
-    for key, rows in sorted(groups.items()):
-        rng = np.random.default_rng([zlib.crc32(key.encode()), 15])
-        errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
-        regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in rows]
-        trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
-        fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
-        ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
-        ind_err = [_baseline_error(r, "independence") for r in rows]
-        me_err = [_baseline_error(r, "maxent") for r in rows]
-        ind = [e for e in ind_err if e is not None]
-        me = [e for e in me_err if e is not None]
-        beats = [
-            r["log10_error"] < i
-            for r, i in zip(rows, ind_err, strict=True)
-            if r["log10_error"] is not None and i is not None
-        ]
-        beats_me = [
-            r["log10_error"] < m
-            for r, m in zip(rows, me_err, strict=True)
-            if r["log10_error"] is not None and m is not None
-        ]
-        inside = [
-            r["baselines"]["lower"] <= r["estimate"] <= r["baselines"]["upper"]
-            for r in rows
-            if r["baselines"]
-            and r["baselines"].get("lower") is not None
-            and r["baselines"].get("upper") is not None
-            and r["estimate"] is not None
-        ]
-        covered = [r["covered"] for r in rows if r["covered"] is not None]
-        extra: dict[str, Any] = {}
-        if by == "debater":
-            d = ratings.get(key)
-            extra = {
-                "as_honest": 0 if d is None else d.as_honest,
-                "won_as_honest": 0 if d is None else d.won_as_honest,
-                "as_liar": 0 if d is None else d.as_liar,
-                "fooled_as_liar": 0 if d is None else d.fooled_as_liar,
-                "honest_rating": None if d is None or d.honest is None else d.honest.model_dump(),
-                "liar_rating": None if d is None or d.liar is None else d.liar.model_dump(),
-            }
-        out.append(
-            {
-                "group": key,
-                "rounds": len(rows),
-                "mean_log10_error": _mean(errs),
-                "mean_log10_error_ci": _interval(errs, rng, resamples),
-                "median_log10_error": statistics.median(errs) if errs else None,
-                "mean_regret_bits": _mean(regrets),
-                "median_regret_bits": statistics.median(regrets) if regrets else None,
-                "trust_rounds": len(trusted),
-                "trusted_honest_rate": _mean([float(t) for t in trusted]),
-                "trusted_honest_rate_ci": _interval([float(t) for t in trusted], rng, resamples),
-                "mean_trust_honest": _mean(
-                    [r["trust_honest"] for r in rows if r["trust_honest"] is not None]
-                ),
-                "trust_ece": ece,
-                "reliability": bins,
-                "covered_rate": _mean([float(c) for c in covered]),
-                "within_bounds_rate": _mean([float(x) for x in inside]),
-                "independence_log10_error": _mean(ind),
-                "maxent_log10_error": _mean(me),
-                "beats_independence_rate": _mean([float(b) for b in beats]),
-                "beats_maxent_rate": _mean([float(b) for b in beats_me]),
-                **extra,
-            }
-        )
-    return out
-
-
-def _baseline_error(row: dict[str, Any], name: str) -> float | None:
-    """A baseline's error in orders of magnitude on the row's evidence (None if unknown).
-
-    The truth's log comes from `log10_truth`, exact even where `truth_pz` underflows.
-    """
-    value = (row["baselines"] or {}).get(name)
-    if value is None:
-        return None
-    if row["log10_truth"] is not None:
-        truth = row["log10_truth"]
-    elif row["truth_pz"] is not None:
-        truth = _log10(row["truth_pz"])
-    else:
-        return None
-    return abs(_log10(value) - truth)
-
-
-def _has_trust(row: dict[str, Any]) -> bool:
-    return row["credence_a"] is not None and row["honest_side"] in ("a", "b")
-
-
-_COLUMNS = [
-    ("group", "group", "s"),
-    ("rounds", "rounds", "d"),
-    ("mean_log10_error", "err mean [95% CI]", "ci.2f"),
-    ("median_log10_error", "err med", ".2f"),
-    ("mean_regret_bits", "regret", ".3g"),
-    ("trusted_honest_rate", "trusted [95% CI]", "ci%"),
-    ("trust_ece", "ECE", ".3f"),
-    ("independence_log10_error", "indep err", ".2f"),
-    ("maxent_log10_error", "maxent err", ".2f"),
-    ("beats_independence_rate", "beats indep", "%"),
-    ("beats_maxent_rate", "beats maxent", "%"),
-]
-
-
-#: Columns added by `--by debater`: Bradley–Terry ratings (log-odds) with their intervals.
-_DEBATER_COLUMNS = [
-    ("honest_rating", "rating as honest [95% CI]", "est"),
-    ("liar_rating", "rating as liar [95% CI]", "est"),
-]
-
-
-def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
-    """A plain text table of `stats` rows (errors in orders of magnitude); a mean with an
-    interval reads `value [low, high]`."""
-
-    def fmt(v: Any, spec: str, r: dict[str, Any], k: str) -> str:
-        if v is None:
-            return "-"
-        if spec == "est":
-            # rounded first, so a bound of -1e-17 reads +0.00, not -0.00
-            a, lo, hi = (round(v[k], 2) + 0.0 for k in ("value", "low", "high"))
-            return f"{a:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-        if spec.startswith("ci"):
-            ci = r.get(f"{k}_ci")
-            one = (lambda x: f"{100 * x:.0f}%") if spec == "ci%" else (lambda x: f"{x:.2f}")
-            return one(v) + ("" if ci is None else f" [{one(ci[0])}, {one(ci[1])}]")
-        if spec == "%":
-            return f"{100 * v:.0f}%"
-        return format(v, spec)
-
-    columns = _COLUMNS + (_DEBATER_COLUMNS if rows and "honest_rating" in rows[0] else [])
-    header = [by if k == "group" else title for k, title, _ in columns]
-    body = [[fmt(r[k], spec, r, k) for k, _, spec in columns] for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
-    lines = []
-    for cells in [header, *body]:
-        parts = [
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        lines.append("  ".join(parts).rstrip())
-    if not rows:
-        lines.append("(no judgements yet)")
-    calibrated = [r for r in rows if r["reliability"]]
-    if columns is not _COLUMNS:
-        lines += [
-            "",
-            "rating: Bradley-Terry log-odds; rating as honest of X minus rating as liar of Y "
-            "is the log-odds the judge trusts X over Y",
-        ]
-    if calibrated:
-        lines += ["", "reliability of the credence that A is honest (bin: n, said → was):"]
-        for r in calibrated:
-            cells = [
-                f"[{b['lo']:.1f},{b['hi']:.1f}) {b['n']}: {b['forecast']:.2f}→{b['freq']:.2f}"
-                for b in r["reliability"]
-            ]
-            lines.append(f"  {r['group']}  ECE {r['trust_ece']:.3f}  " + "  ".join(cells))
-    return "\n".join(lines)
-
-
 def to_text(rows: Iterable[dict[str, Any]], fmt: Literal["jsonl", "csv"]) -> str:
     """Rows as a string (for tests and small exports)."""
     buf = io.StringIO()
@@ -1062,12 +563,9 @@ def to_text(rows: Iterable[dict[str, Any]], fmt: Literal["jsonl", "csv"]) -> str
 __all__ = [
     "EXPORT_VERSION",
     "FIELDS",
+    "STUDY_FIELDS",
     "TRANSCRIPT_FIELDS",
-    "calibration",
     "export_rows",
-    "format_stats",
-    "import_logs",
-    "stats",
     "to_text",
     "write_export",
 ]

@@ -8,7 +8,9 @@ import io
 import json
 import math
 import re
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,14 +27,12 @@ from store.export import (
     EXPORT_VERSION,
     FIELDS,
     TRANSCRIPT_FIELDS,
-    calibration,
     export_rows,
-    format_stats,
-    import_logs,
-    stats,
     to_text,
     write_export,
 )
+from store.importing import import_logs
+from store.stats import calibration, format_stats, stats
 
 ROOT = Path(__file__).resolve().parent.parent
 WORLD = ROOT / "examples" / "small.json"
@@ -551,3 +551,34 @@ def test_import_into_a_damaged_database_writes_nothing(store: Store, tmp_path: P
         assert "nothing was written" in str(info.value)
         assert s.db.conn.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 0
     assert db.read_bytes() == before
+
+
+def test_an_error_half_way_through_an_import_leaves_the_database_as_before(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third row's judgement fails to be written (after its session, round, turns and
+    queries went in, and after two whole rows): the whole import is undone."""
+    log = tmp_path / "log.jsonl"
+    write_export(export_rows(store, transcripts=True), "jsonl", log)
+    with Store(tmp_path / "fresh.db") as fresh:
+        fresh.judge_id("already here")
+        with fresh.reading() as conn:
+            before = list(conn.iterdump())
+        calls = []
+        real = Store.record_judgement
+
+        def failing(self: Store, *args: Any, **kw: Any) -> int:
+            calls.append(1)
+            if len(calls) == 3:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real(self, *args, **kw)
+
+        monkeypatch.setattr(Store, "record_judgement", failing)
+        with pytest.raises(StoreError, match="disk I/O error") as info:
+            import_logs(fresh, [log])
+        assert "\n" not in str(info.value)
+        assert len(calls) == 3
+        with fresh.reading() as conn:
+            assert list(conn.iterdump()) == before
+        monkeypatch.setattr(Store, "record_judgement", real)
+        assert import_logs(fresh, [log]) == (4, 0)  # the same log, once the disk is back

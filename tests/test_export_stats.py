@@ -21,7 +21,9 @@ from debate.rules import Rules
 from debate.scoring import score
 from store import export as export_mod
 from store.db import Store
-from store.export import FIELDS, export_rows, import_logs, stats, to_text, write_export
+from store.export import FIELDS, export_rows, to_text, write_export
+from store.importing import import_logs
+from store.stats import stats
 
 
 def _minimal(i: int) -> dict[str, object]:

@@ -11,8 +11,10 @@ from debate.mimic_round import deal_mimic_round, reveal_mimic_round
 from debate.scoring import score
 from store.db import Store
 from store.errors import StoreError
-from store.export import export_rows, import_logs, stats, write_export
+from store.export import export_rows, write_export
+from store.importing import import_logs
 from store.migrations import MIGRATIONS_TABLE, SCHEMA_VERSION
+from store.stats import stats
 from tui.game_store import GameStore
 
 

@@ -18,16 +18,9 @@ import pytest
 from debate.ratings import Game, rate
 from debate.rounds import HONEST
 from store.db import Store
-from store.export import (
-    EXPORT_VERSION,
-    FIELDS,
-    NO_STUDY,
-    STUDY_FIELDS,
-    export_rows,
-    import_logs,
-    stats,
-    to_text,
-)
+from store.export import EXPORT_VERSION, FIELDS, STUDY_FIELDS, export_rows, to_text
+from store.importing import import_logs
+from store.stats import NO_STUDY, stats
 from store.study import StudyDB
 from store.study_export import _debaters
 from store.study_ops import build_study, simulate_study

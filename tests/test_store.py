@@ -134,7 +134,10 @@ def test_ui_round_trip(store: Store) -> None:
     for key in ("truth_pz", "log10_truth", "honest_side", "debater_a", "debater_b"):
         assert key not in pub
     secret = store.round_secret(rid)
-    row = store._one("SELECT truth_pz, log10_truth, honest_side FROM rounds WHERE id = ?", [rid])
+    row = tuple(
+        store._one("SELECT truth_pz, log10_truth, honest_side FROM rounds WHERE id = ?", [rid])
+        or ()
+    )
     assert (secret["truth_pz"], secret["log10_truth"], secret["honest_side"]) == row
     assert pub["world_json"] == WORLD.read_text()
     assert pub["claims"] == {"a": 0.01, "b": 1.25e-4}
@@ -213,6 +216,66 @@ def test_record_debate_round_trip(store: Store) -> None:
     store.record_debate(res2, session_id=sid)
     row2 = next(iter(export_rows(store, session=sid)))
     assert row2["debater_b"] == res2.debater_b and row2["round"] == 1
+
+
+def _dump(store: Store) -> list[str]:
+    with store.reading() as conn:
+        return list(conn.iterdump())
+
+
+def test_an_inner_failure_undoes_only_its_savepoint(store: Store) -> None:
+    """Transactions nest: a write method called inside a bigger write is a savepoint; its
+    failure undoes its own writes only, and the outer commit keeps the rest."""
+    with store.transaction():
+        sid = _session(store)
+        rid = _round(store, sid)
+        store.add_turn(rid, _turn(0))
+        with pytest.raises(StoreError, match="already answered"), store.transaction():
+            store.add_turn(rid, _turn(1, "b"))
+            store.add_query(rid, ["s1"], 0.5, 1.0)
+            _judge(store, rid)
+            _judge(store, rid)  # a round is answered once: this one fails
+        store.add_credence(rid, 0, 0.4, 2.0)
+    with sqlite3.connect(store.path) as con:  # what another reader sees: all committed
+        assert con.execute("SELECT COUNT(*) FROM sessions").fetchone() == (1,)
+        assert con.execute("SELECT idx FROM turns").fetchall() == [(0,)]
+        assert con.execute("SELECT COUNT(*) FROM citations").fetchone() == (2,)
+        assert con.execute("SELECT COUNT(*) FROM queries").fetchone() == (0,)
+        assert con.execute("SELECT COUNT(*) FROM judgements").fetchone() == (0,)
+        assert con.execute("SELECT answered_at FROM rounds").fetchone() == (None,)
+        assert con.execute("SELECT credence_a FROM credences").fetchall() == [(0.4,)]
+
+
+def test_an_outer_failure_undoes_everything(store: Store) -> None:
+    """A failure of the outer transaction undoes the savepoints that succeeded in it."""
+    _session(store, "before")
+    before = _dump(store)
+    with pytest.raises(RuntimeError, match="boom"), store.transaction():
+        sid = _session(store)
+        with store.transaction():
+            rid = _round(store, sid)
+            store.add_turn(rid, _turn(0))
+        _judge(store, rid)
+        raise RuntimeError("boom")
+    assert _dump(store) == before
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT name FROM judges").fetchall() == [("before",)]
+    # the store is usable afterwards: the next write is a transaction of its own
+    _judge(store, _round(store, _session(store)))
+    assert len(list(export_rows(store))) == 1
+
+
+def test_a_database_error_in_a_savepoint_is_a_store_error(store: Store) -> None:
+    """An inner block's database error leaves as the one-line StoreError, its own writes
+    undone, and the outer transaction may go on."""
+    with store.transaction() as db:
+        sid = _session(store)
+        with pytest.raises(StoreError, match="rejected"), store.transaction():
+            _round(store, sid)
+            db.conn.execute("INSERT INTO rounds (id, uid) VALUES (1, 'x')")  # NOT NULL fails
+        _round(store, sid, number=2)
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT number FROM rounds").fetchall() == [(2,)]
 
 
 def test_reopen_and_schema(tmp_path: Path) -> None:

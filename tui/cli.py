@@ -752,7 +752,7 @@ def _export_study(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from store.export import import_logs
+    from store.importing import import_logs
 
     with _open_store(args) as store:
         added, skipped = import_logs(store, args.files)
@@ -764,7 +764,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from store.export import format_stats, stats
+    from store.stats import format_stats, stats
 
     if args.study:
         from store.study import StudyDB
@@ -816,7 +816,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-#: `stats --by` (store.export.GROUPINGS, not imported here: the parser imports nothing heavy).
+#: `stats --by` (store.stats.GROUPINGS, not imported here: the parser imports nothing heavy).
 _GROUPINGS = ["judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"]
 
 

@@ -129,7 +129,7 @@ class GameStore:
     def stats(
         self, by: Literal["judge", "rules", "debaters", "kind"] = "judge"
     ) -> list[dict[str, Any]]:
-        from store.export import stats
+        from store.stats import stats
 
         return stats(self.store, by)
 
