@@ -390,10 +390,11 @@ def test_each_condition_shows_its_own_view(tmp_path: Path, clock: Clock) -> None
     assert off["turns"] == len(recorded) > 0
     with StudyDB(path) as db:
         stored = {r["condition"]: r for r in db.results()}
-    assert stored["oracle"]["trusted_honest"] is None
-    assert all(
-        stored[c]["trusted_honest"] is not None for c in ("consultancy", "debate", "offline")
-    )
+    assert stored["oracle"]["trusted_honest"] is None and stored["oracle"]["credence_a"] is None
+    # the participant left the credence at 1/2: stored as given, trusting nobody (it was
+    # counted as trusting the liar)
+    for c in ("consultancy", "debate", "offline"):
+        assert stored[c]["credence_a"] == 0.5 and stored[c]["trusted_honest"] is None, c
 
 
 def test_study_texts_are_reflowed_for_the_screen() -> None:
