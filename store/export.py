@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from debate.secrets import scrub
-from store.db import Store, _js
+from store.db import Store
 from store.errors import StoreError
+from store.writes import json_text
 
 #: Version of the exported row format (see docs/logs.md for the policy). 2: study fields.
 EXPORT_VERSION = 2
@@ -120,7 +121,7 @@ def _redacted(settings: str | None) -> str | None:
         return None
     value = json.loads(settings)
     clean = _finite(scrub(value, []))
-    return settings if clean == value else _js(clean)
+    return settings if clean == value else json_text(clean)
 
 
 def _fin(x: Any) -> float | None:
@@ -159,7 +160,7 @@ def _finite_text(text: str | None) -> str | None:
         return text
     value = json.loads(text)
     clean = _finite(value)
-    return text if clean == value else _js(clean)
+    return text if clean == value else json_text(clean)
 
 
 def _clean_record(r: Record) -> Record:

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from store.db import Store, _js, insert
+from store.db import Store
 from store.errors import StoreError
 from store.export import EXPORT_VERSION, STUDY_FIELDS
 from store.migrations import world_id
 from store.reads import named
 from store.schema import row_problem
+from store.writes import insert, json_text
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -126,8 +127,8 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "uid": row["session"],
                 "judge_id": store.judge_id(row["judge"]),
                 "kind": row.get("session_kind") or "imported",
-                "settings": _js(row.get("settings")),
-                "rules": _js(row.get("rules")),
+                "settings": json_text(row.get("settings")),
+                "rules": json_text(row.get("rules")),
                 "debater_a": row.get("debater_a"),
                 "debater_b": row.get("debater_b"),
                 "seed": row.get("session_seed"),
@@ -157,8 +158,8 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "truth_pz": row["truth_pz"],
                 "log10_truth": row.get("log10_truth"),
                 "honest_side": row.get("honest_side"),
-                "claims": _js(row.get("claims")),
-                "rules": _js(row.get("rules")),
+                "claims": json_text(row.get("claims")),
+                "rules": json_text(row.get("rules")),
                 "debater_a": row.get("debater_a"),
                 "debater_b": row.get("debater_b"),
                 "practice": int(bool(row.get("practice"))),

@@ -701,3 +701,27 @@ def test_unfinished_sessions_are_listed_per_judge(tmp_path: Path) -> None:
             )
         assert [u["id"] for u in s.unfinished_sessions("P02")] == [ids["P02"]]
         assert [u["judge"] for u in s.unfinished_sessions(" P01 ")] == ["P01"]
+
+
+def test_every_writer_records_one_spelling_of_the_version(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UI session and a headless debate record the same app_version, also when pzjudge
+    is not installed as a package (once "unknown" and "0+unknown" shared the column)."""
+    from importlib import metadata
+
+    from debate.rounds import SessionSettings
+    from tui.game_store import GameStore
+
+    def missing(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    store.start_session("ui", kind="game")
+    store.record_debate(_debate())
+    game = GameStore(store.path)
+    game.start_session(SessionSettings(judge="player"))
+    game.close()
+    with store.reading() as conn:
+        versions = conn.execute("SELECT app_version FROM sessions").fetchall()
+    assert versions == [("0+unknown",)] * 3

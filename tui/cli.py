@@ -712,15 +712,6 @@ def _play_audit(spec: Any, workers: int, save: str | None) -> list[Any]:
             print(file=sys.stderr)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pzjudge")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from store.export import export_rows, write_export
 

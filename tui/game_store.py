@@ -38,7 +38,6 @@ class GameStore:
             debater_a=settings.debater_honest if settings.debate else None,
             debater_b=settings.debater_liar if settings.debate else None,
             seed=settings.seed,
-            app_version=_version(),
         )
 
     def end_session(self, session_id: int) -> None:
@@ -86,7 +85,6 @@ class GameStore:
             debater_a=None,
             debater_b=None,
             seed=spec.seed,
-            app_version=_version(),
         )
         return self.store.start_round(
             sid,
@@ -137,12 +135,3 @@ class GameStore:
         from store.export import export_rows, write_export
 
         return write_export(export_rows(self.store), fmt, out)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pzjudge")
-    except PackageNotFoundError:
-        return "0+unknown"

@@ -3,7 +3,6 @@ against the baselines on the same evidence; and export (the same as `pzjudge exp
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -33,12 +32,27 @@ from tui.widgets.keybar import KeyBar
 GROUPS = ("judge", "rules", "debaters")
 
 
-class StatsLoaded(Message):
-    """History and stats read from the store (in a worker)."""
+#: The bars of the baselines tab: `stats()` keys and their legend.
+BARS = (
+    ("mean_log10_error", "judge"),
+    ("independence_log10_error", "independence"),
+    ("maxent_log10_error", "max entropy"),
+)
 
-    def __init__(self, history: list[dict[str, Any]], stats: list[dict[str, Any]]) -> None:
+
+class StatsLoaded(Message):
+    """History and stats read from the store (in a worker): the rounds, each round's
+    independence baseline error as `stats()` computes it, and the `stats()` rows."""
+
+    def __init__(
+        self,
+        history: list[dict[str, Any]],
+        independence: list[float | None],
+        stats: list[dict[str, Any]],
+    ) -> None:
         super().__init__()
         self.history = history
+        self.independence = independence
         self.stats = stats
 
 
@@ -47,12 +61,6 @@ class Exported(Message):
         super().__init__()
         self.n = n
         self.path = path
-
-
-def _lg(p: float | None) -> float | None:
-    if p is None:
-        return None
-    return math.log10(p) if p > 0 else -300.0
 
 
 class StatsScreen(Screen[None]):
@@ -92,13 +100,16 @@ class StatsScreen(Screen[None]):
         if store is None:
             self.post_message(StoreTrouble("no database, so no history"))
             return
+        from store.stats import baseline_error
+
         try:
             history = [r for r in store.history() if not r["practice"]]
             stats = store.stats(self.group)  # type: ignore[arg-type]
         except StoreError as exc:
             self.post_message(StoreTrouble(str(exc)))
             return
-        self.post_message(StatsLoaded(history, stats))
+        independence = [baseline_error(r, "independence") for r in history]
+        self.post_message(StatsLoaded(history, independence, stats))
 
     @on(StoreTrouble)
     def _trouble(self, event: StoreTrouble) -> None:
@@ -119,12 +130,13 @@ class StatsScreen(Screen[None]):
             self.query_one("#stats-summary", Static).update(
                 "No answered rounds yet (practice rounds are not counted). x export"
             )
-        self.plot_errors(rows)
+        self.plot_errors(rows, event.independence)
         self.plot_trust(event.stats)
-        self.plot_baselines(rows)
+        self.plot_baselines(event.stats)
         self.fill_table(event.stats)
 
-    def plot_errors(self, rows: list[dict[str, Any]]) -> None:
+    def plot_errors(self, rows: list[dict[str, Any]], independence: list[float | None]) -> None:
+        """Each round's error and the independence baseline's (missing ones drawn as 0)."""
         w = self.query_one("#plot-errors", PlotextPlot)
         plt = w.plt
         plt.clear_data()
@@ -132,10 +144,7 @@ class StatsScreen(Screen[None]):
         xs = list(range(1, len(rows) + 1))
         if rows:
             plt.plot(xs, [r["log10_error"] or 0.0 for r in rows], label="you", marker="dot")
-            ind = [
-                abs((_lg(r["baselines"]["independence"]) or 0) - (_lg(r["truth_pz"]) or 0))
-                for r in rows
-            ]
+            ind = [e or 0.0 for e in independence]
             plt.plot(xs, ind, label="independence", marker="dot")
         plt.xlabel("round")
         w.refresh()
@@ -155,31 +164,17 @@ class StatsScreen(Screen[None]):
         plt.ylabel("A was honest")
         w.refresh()
 
-    def plot_baselines(self, rows: list[dict[str, Any]]) -> None:
+    def plot_baselines(self, stats: list[dict[str, Any]]) -> None:
+        """The mean errors `stats()` gives per group (judge, rules…): the judge's and the
+        baselines' on the same rounds and evidence (missing ones drawn as 0)."""
         w = self.query_one("#plot-baselines", PlotextPlot)
         plt = w.plt
         plt.clear_data()
         plt.title("mean log10 error on the same evidence")
-
-        def mean(xs: list[float]) -> float:
-            return sum(xs) / len(xs) if xs else 0.0
-
-        truth = [_lg(r["truth_pz"]) or 0.0 for r in rows]
-        you = mean([r["log10_error"] or 0.0 for r in rows])
-        ind = mean(
-            [
-                abs((_lg(r["baselines"]["independence"]) or 0) - t)
-                for r, t in zip(rows, truth, strict=True)
-            ]
-        )
-        me = mean(
-            [
-                abs((_lg(r["baselines"]["maxent"]) or 0) - t)
-                for r, t in zip(rows, truth, strict=True)
-                if r["baselines"]["maxent"] is not None
-            ]
-        )
-        plt.bar(["you", "independence", "max entropy"], [you, ind, me])
+        if stats:
+            series = [[s[k] or 0.0 for s in stats] for k, _ in BARS]
+            groups = [str(s["group"]) for s in stats]
+            plt.multiple_bar(groups, series, labels=[label for _, label in BARS])
         w.refresh()
 
     def fill_table(self, stats: list[dict[str, Any]]) -> None:
