@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from debate.evidence import Baselines
+from debate.baselines import Baselines
 from debate.rules import Rules
 from debate.scoring import Scores
 from store.db import Store

@@ -27,9 +27,9 @@ from pydantic import BaseModel, Field
 from scipy.stats import binomtest
 
 from debate import rounds
+from debate.baselines import baselines
 from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
-from debate.evidence import baselines
 from debate.models import Side
 from debate.protocol import Turn, evidence_key
 from debate.rounds import HONEST, RANDOM_LIAR, DealtRound, SessionSettings

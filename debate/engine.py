@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
+from debate.baselines import Baselines, baselines
 from debate.errors import DebateError
-from debate.evidence import Baselines, baselines
 from debate.lies import liar_claim as liar_claim  # re-exported: it lived here before
 from debate.models import Argument, Side
 from debate.protocol import (

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
+from debate.baselines import Baselines, baselines
 from debate.errors import DebateError
-from debate.evidence import Baselines, baselines
 from debate.models import Side
 from debate.protocol import Action, Decision, JudgeView, evidence_key
 from debate.scoring import safe_log10

@@ -27,9 +27,9 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from debate.baselines import baselines
 from debate.engine import Credence, Event, _Run, run_debate
 from debate.errors import DebateError
-from debate.evidence import baselines
 from debate.judges import credence_from_estimate
 from debate.models import Side
 from debate.protocol import (

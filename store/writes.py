@@ -27,7 +27,7 @@ from store.migrations import evidence_sources, world_id
 from store.reads import Reads, named
 
 if TYPE_CHECKING:
-    from debate.evidence import Baselines
+    from debate.baselines import Baselines
     from debate.protocol import Turn
     from debate.scoring import Scores
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from debate.baselines import baselines
 from debate.builtin import LIARS, builtin
 from debate.engine import DebateResult, liar_claim, run_debate
-from debate.evidence import baselines
 from debate.models import Argument
 from debate.rules import Rules
 from debate.script import ScriptDebater
@@ -410,7 +410,7 @@ def test_cherry_picker_cites_only_facts_that_point_its_way(world: World, honest_
 
 def test_maxent_of_a_component_too_large_for_atoms_is_the_tree_completion() -> None:
     import latent.bounds as lb
-    from debate.evidence import SHARP_MAX
+    from debate.baselines import SHARP_MAX
     from latent.bounds import tree_maxent
 
     # a path of pairs: the tree completion IS the maximum-entropy answer

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from debate.baselines import Baselines
 from debate.builtin import builtin
 from debate.engine import run_debate
-from debate.evidence import Baselines
 from debate.rules import Rules
 from debate.scoring import score
 from debate.specs import make_judge

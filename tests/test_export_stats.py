@@ -16,7 +16,7 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from debate.evidence import Baselines
+from debate.baselines import Baselines
 from debate.rules import Rules
 from debate.scoring import score
 from store import export as export_mod

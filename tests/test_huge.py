@@ -19,9 +19,9 @@ import pytest
 from sqlite_utils import Database
 
 import debate.builtin as bi
+from debate.baselines import _component, _lone
 from debate.builtin import FLAT_LIFT, builtin
 from debate.engine import run_debate
-from debate.evidence import _component, _lone
 from debate.protocol import DebaterView
 from debate.rounds import deal_round, preset
 from debate.rules import Rules

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from debate.baselines import baselines
 from debate.builtin import builtin
 from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
-from debate.evidence import baselines
 from debate.models import Argument, ProbCitation
 from debate.protocol import Action, DebaterView, Decision, JudgeView
 from debate.rules import Rules, load_rules

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 
-from debate.evidence import Baselines
+from debate.baselines import Baselines
 from debate.scoring import score
 from tui.game import Reveal
 from tui.screens.reveal import TRUTH_OUTSIDE, render_reveal

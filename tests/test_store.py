@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from debate.baselines import Baselines
 from debate.builtin import builtin
 from debate.engine import DebateResult, run_debate
-from debate.evidence import Baselines
 from debate.protocol import Turn
 from debate.rules import Rules
 from debate.scoring import Scores
@@ -367,7 +367,7 @@ import sys
 sys.path.insert(0, {root!r})
 from store.db import Store
 from debate.scoring import Scores
-from debate.evidence import Baselines
+from debate.baselines import Baselines
 s = Store({path!r})
 sid = s.start_session({name!r}, kind="game", settings={{}}, rules={{}}, debater_a=None,
                       debater_b=None, seed=None, app_version="t")

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from debate.evidence import Baselines, baselines
+from debate.baselines import Baselines, baselines
 from debate.models import Side
 from debate.protocol import Decision, Turn, evidence_key
 from debate.rounds import (

@@ -1,4 +1,4 @@
-"""What the evidence a judge saw says about P(Z), without knowing the world's blocks.
+"""Baselines: what the evidence a judge saw says about P(Z), without knowing the world's blocks.
 
 The judge knows some n-way probabilities (cited, queried, and the free single ones) and
 nothing else: not which statements are independent of which. The baselines here use
