@@ -2,9 +2,10 @@
 
     python tests/mutation_copy.py DIR MODULE TEST_FILE... [--timeout-multiplier X]
 
-copies the files git tracks into DIR and narrows `[tool.mutmut]` there to MODULE and the
-given test files, so that `mutmut run` in DIR generates only that module's mutants and
-runs only those tests: minutes instead of hours. Results stay in DIR/mutants; running
+copies the files git tracks into DIR and narrows `[tool.mutmut]` there to MODULE (a file, or
+a glob such as 'latent/bounds/*.py' for a package) and the given test files, so that
+`mutmut run` in DIR generates only that module's mutants and runs only those tests: minutes
+instead of hours. Results stay in DIR/mutants; running
 `mutmut run` there again goes on where it stopped.
 """
 
@@ -24,11 +25,17 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dir", type=Path)
-    ap.add_argument("module", help="e.g. latent/bounds.py")
+    ap.add_argument("module", help="e.g. latent/mvn.py, or 'latent/bounds/*.py' (quoted)")
     ap.add_argument("tests", nargs="+", help="test files, e.g. tests/test_bounds.py")
     ap.add_argument("--timeout-multiplier", type=float, default=None)
     a = ap.parse_args(argv)
-    for p in [a.module, *a.tests]:
+    if not any(f.is_file() for f in ROOT.glob(a.module)):
+        print(
+            f"mutation_copy: no file matches {a.module} in {ROOT}; give a path relative to it",
+            file=sys.stderr,
+        )
+        return 2
+    for p in a.tests:
         if not (ROOT / p).is_file():
             print(
                 f"mutation_copy: no file {p} in {ROOT}; give paths relative to it", file=sys.stderr

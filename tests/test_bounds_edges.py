@@ -1,4 +1,4 @@
-"""Edges of latent/bounds.py that a mutation run of it found unchecked (docs/testing.md).
+"""Edges of latent/bounds/ that a mutation run of it found unchecked (docs/testing.md).
 
 Each value is known by hand: Fréchet's closed forms, products of singles, binomial
 coefficients, exact messages."""

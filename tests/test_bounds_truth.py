@@ -156,7 +156,7 @@ def test_a_wrong_bound_is_flagged_not_widened(monkeypatch: pytest.MonkeyPatch) -
     world = World(blocks=[d4_block("a", innocent=True)])
     truth = brute_prob(world.blocks[0], (0, 1, 2))
     assert truth > 0
-    monkeypatch.setattr(bounds, "sharp_bounds", lambda m, known: (3 * truth, 4 * truth))
+    monkeypatch.setattr(bounds._blocks, "sharp_bounds", lambda m, known: (3 * truth, 4 * truth))
     wb = bounds.world_bounds(world, 2)
     assert (wb.lower, wb.upper) == (3 * truth, 4 * truth)  # not widened to the truth
     assert wb.truth == pytest.approx(truth, rel=1e-12)  # not clipped into the range
