@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from references import mp_log_bvn
 
-from latent.bvn import all_pairs_log, all_triples_log, all_triples_zero
+from latent.bvn import all_pairs_log
+from latent.tvn import all_triples_log, all_triples_zero
 
 
 def random_corr(m: int, rng: np.random.Generator, factors: int = 4) -> np.ndarray:

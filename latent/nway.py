@@ -1,8 +1,9 @@
 """n-way probabilities: P(E_a ∩ E_b ∩ …) for any set of statements — the oracle.
 
 Discrete blocks are exact sums. Gaussian blocks use closed forms for one, two and three
-statements (latent.bvn) and the minimax-tilting estimator (latent.mvn) beyond. A set that
-spans several blocks is the product of its per-block parts, because blocks are independent.
+statements (latent.bvn, latent.tvn) and the minimax-tilting estimator (latent.mvn) beyond. A
+set that spans several blocks is the product of its per-block parts, because blocks are
+independent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 from scipy.special import log_ndtr
 
-from latent import bvn, mvn
+from latent import bvn, mvn, tvn
 from latent.errors import LatentError
 from latent.world import DiscreteBlock, GaussianBlock, World
 
@@ -55,7 +56,7 @@ def block_log_prob(block: GaussianBlock | DiscreteBlock, idx: list[int]) -> tupl
         return float(bvn.log_bvn_upper(h[0], h[1], r[0, 1])), 0.0
     if n == 3:
         corr = np.array([[r[0, 1], r[0, 2], r[1, 2]]])
-        return float(np.asarray(bvn.log_tvn_upper(h[None, :], corr)).ravel()[0]), 0.0
+        return float(np.asarray(tvn.log_tvn_upper(h[None, :], corr)).ravel()[0]), 0.0
     res = mvn.log_mvn_prob(r, h, np.full(n, np.inf), rel_tol=NWAY_REL_TOL)
     return res.log_p, res.rel_stderr
 
@@ -88,7 +89,7 @@ def block_known(block: GaussianBlock | DiscreteBlock, order: int) -> Known:
         for i, j in combinations(range(m), 2):
             out[(i, j)] = float(p2[i, j])
     if order >= 3:
-        p3 = np.exp(bvn.all_triples_log(r, h))
+        p3 = np.exp(tvn.all_triples_log(r, h))
         for t, sub in enumerate(combinations(range(m), 3)):
             out[sub] = float(p3[t])
     for k in range(4, order + 1):

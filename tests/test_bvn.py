@@ -15,18 +15,16 @@ from references import log_tvn_upper_ref
 from references import mp_log_bvn as _mp_log_bvn
 from scipy.stats import multivariate_normal
 
-from latent.bvn import (
-    all_pairs_log,
-    all_pairs_zero,
+from latent.bvn import all_pairs_log, all_pairs_zero, log_bvn_upper
+from latent.errors import LatentError
+from latent.tvn import (
     all_triples_log,
     all_triples_zero,
-    log_bvn_upper,
     log_tvn_upper,
     triple_arrays,
     triple_from_index,
     triple_index,
 )
-from latent.errors import LatentError
 
 
 def _rel(a: float, b: float) -> float:
