@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from debate.errors import DebateError
+
+#: The order of an n-way probability (how many statements it joins) that a rule may allow.
+Order = Annotated[int, Field(ge=1, le=12)]
 
 
 class Rules(BaseModel):
@@ -27,15 +30,15 @@ class Rules(BaseModel):
     #: Citations per debater over the whole debate.
     citation_budget: int = Field(default=20, ge=0, le=1000)
     #: Highest order a cited probability may have (P(Z) itself is never citable).
-    max_order: int = Field(default=3, ge=1, le=12)
+    max_order: Order = 3
     #: Highest order the debaters' own oracle answers.
-    debater_order: int = Field(default=3, ge=1, le=12)
+    debater_order: Order = 3
     #: Every statement's own probability is shown to the judge: the bound is on order,
     #: not on reading the statements. Set false for the harder game.
     free_singletons: bool = True
     #: The judge's own oracle: number of queries and their highest order.
     judge_budget: int = Field(default=10, ge=0, le=10000)
-    judge_order: int = Field(default=3, ge=1, le=12)
+    judge_order: Order = 3
     #: Seconds a scripted or LLM debater may take for one speech, and an LLM judge for
     #: one answer (retries and the repair request included).
     turn_timeout: float = Field(default=30.0, gt=0, le=3600)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -22,6 +23,8 @@ from debate.rules import Rules
 from latent.errors import LatentError
 from latent.nway import nway, pair_blocks, pair_matrix
 from latent.world import World
+
+T = TypeVar("T")
 
 Status = Literal["ok", "false", "rejected", "dropped"]
 
@@ -89,24 +92,22 @@ class Oracle:
 
         For debaters (no budget): the same numbers as asking each pair, in one call.
         """
-        if self.max_order < 2:
-            raise DebateError("oracle query refused: pairs are above the order limit")
-        if self.budget is not None:
-            raise DebateError("a budgeted oracle answers one query at a time")
-        try:
-            return pair_matrix(self.world, list(ids))
-        except LatentError as exc:
-            raise DebateError(f"oracle query refused: {exc}") from None
+        return self._all_pairs(pair_matrix, ids)
 
     def pair_blocks(self, ids: list[str]) -> list[tuple[list[int], np.ndarray]]:
         """What `pairs` says, held per block (`latent.nway.pair_blocks`): pairs across
         blocks are independent. Memory linear in the statements, for huge worlds."""
+        return self._all_pairs(pair_blocks, ids)
+
+    def _all_pairs(self, table: Callable[[World, list[str]], T], ids: list[str]) -> T:
+        """`table` of the world for `ids`, refused (one-line DebateError) past the order limit,
+        from a budgeted oracle, or for ids the world does not hold."""
         if self.max_order < 2:
             raise DebateError("oracle query refused: pairs are above the order limit")
         if self.budget is not None:
             raise DebateError("a budgeted oracle answers one query at a time")
         try:
-            return pair_blocks(self.world, list(ids))
+            return table(self.world, list(ids))
         except LatentError as exc:
             raise DebateError(f"oracle query refused: {exc}") from None
 

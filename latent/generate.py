@@ -8,6 +8,7 @@ so neither ids nor their order give away which statements form a family, a flip 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -173,11 +174,12 @@ def generate_world(
         # drawn the same way whatever the block's kind, so its words never tell the kind
         decoded = _decoded_texts(dec, size, rng, used) if style == "decoded" else None
         if kind == "parity" or hidden is not None:
-            blocks.append(_parity(size, parity_count, parity_order, _take(ids, size), eps, decoded))
+            plant = _Plant(_take(ids, size), eps, decoded, parity_count, parity_order)
+            blocks.append(_parity(size, plant))
             parity_count += 1
         else:
-            innocent = kind == "d4_innocent"
-            blocks.append(_d4(innocent, d4_count, d4_order, _take(ids, size), eps, decoded))
+            plant = _Plant(_take(ids, size), eps, decoded, d4_count, d4_order)
+            blocks.append(_d4(kind == "d4_innocent", plant))
             d4_count += 1
     rest = m - sum(len(b.statements) for b in blocks)
     for start in range(0, rest, INDEPENDENT_CHUNK):
@@ -328,31 +330,44 @@ def _rebuild(block: DiscreteBlock, ids: list[str], texts: list[str] | None) -> D
     return DiscreteBlock.model_validate(data)
 
 
-def _d4(
-    innocent: bool,
-    j: int,
-    order: np.ndarray,
-    ids: list[str],
-    eps: float = 0.0,
-    decoded: list[str] | None = None,
-) -> DiscreteBlock:
+@dataclass(frozen=True)
+class _Plant:
+    """What a planted counterexample block is made from: its ids, its softening ε, the
+    `decoded` texts (None: say it with a theme), and it being the j-th block of its kind, whose
+    theme is `order[j]` (numbered in game 2, 3, … once the themes run out)."""
+
+    ids: list[str]
+    eps: float
+    decoded: list[str] | None
+    j: int
+    order: np.ndarray
+
+    @property
+    def theme(self) -> int:
+        return int(self.order[self.j % len(self.order)])
+
+    def say(self, clause: str) -> str:
+        return _game(self.j, len(self.order))(clause)
+
+
+def _d4(innocent: bool, plant: _Plant) -> DiscreteBlock:
     """A D4 block from latent.plant, its statements said as sets of a theme's four items, or
     with the `decoded` texts when given."""
+    eps = plant.eps
     # a softened block (eps > 0) is not impossible, and the reveal shows this name
     label = (
         "D4 (innocent)" if innocent else "D4 (impossible)" if eps == 0 else "D4 (nearly impossible)"
     )
     block = d4_block("tmp", innocent=innocent, name=label)
-    subject, items = D4_THEMES[int(order[j % len(order)])]
+    subject, items = D4_THEMES[plant.theme]
     keys = list(block.outcomes)
-    texts: list[str] | None = decoded
-    if decoded is None and len(keys) == len(items):
-        say = _game(j, len(order))
+    texts: list[str] | None = plant.decoded
+    if texts is None and len(keys) == len(items):
         texts = []
         for st in block.statements:
             named = [items[keys.index(o)] for o in sorted(st.outcomes, key=keys.index)]
-            texts.append(say(f"{subject} {_or_list(named)}"))
-    out = _rebuild(block, ids, texts)
+            texts.append(plant.say(f"{subject} {_or_list(named)}"))
+    out = _rebuild(block, plant.ids, texts)
     return out if innocent else _soften(out, eps)
 
 
@@ -371,24 +386,17 @@ def _soften(block: DiscreteBlock, eps: float) -> DiscreteBlock:
     return DiscreteBlock.model_validate(data)
 
 
-def _parity(
-    m: int,
-    j: int,
-    order: np.ndarray,
-    ids: list[str],
-    eps: float = 0.0,
-    decoded: list[str] | None = None,
-) -> DiscreteBlock:
+def _parity(m: int, plant: _Plant) -> DiscreteBlock:
     """A parity block from latent.plant; "item k is on" texts when statement k is bit k, or
     the `decoded` texts when given."""
     block = parity_block(m, "tmp", name=f"parity ({m} statements)")
     bits = _bit_of_each(block)
-    texts: list[str] | None = decoded
-    if decoded is None and bits is not None:
-        say = _game(j, len(order))
-        theme = PARITY_THEMES[int(order[j % len(order)])]
-        texts = [say(theme.format(k=b + 1)) for b in bits]
-    out = _rebuild(block, ids, texts)
+    texts: list[str] | None = plant.decoded
+    if texts is None and bits is not None:
+        theme = PARITY_THEMES[plant.theme]
+        texts = [plant.say(theme.format(k=b + 1)) for b in bits]
+    out = _rebuild(block, plant.ids, texts)
+    eps = plant.eps
     return _soften_parity(out, eps) if eps > 0 and bits is not None else out
 
 

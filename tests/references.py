@@ -7,6 +7,7 @@ one-dimensional integrals, never the code under test.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import mpmath as mp
@@ -99,7 +100,7 @@ def genz_orthant(
 
 def log_tvn_upper_ref(h: tuple[float, float, float], r: tuple[float, float, float]) -> float:
     """log P(X1 > h1, X2 > h2, X3 > h3), unit variances, correlations r = (r12, r13, r23),
-    by nested adaptive quadrature in log space with only log_ndtr (not latent.bvn).
+    by nested adaptive quadrature in log space with only log_ndtr (not latent.bvn or tvn).
 
     Outer over x1, inner over z with X2 = r12 x1 + sqrt(1 - r12²) z; X3 given both is normal
     (mean b1 x1 + b2 x2, sd s), so the innermost factor is Phi((mean - h3)/s). Each integrand
@@ -125,16 +126,7 @@ def log_tvn_upper_ref(h: tuple[float, float, float], r: tuple[float, float, floa
             return -math.inf
         width = float(xs[1] - xs[0])
         pts = [p for p in (mode - width, mode, mode + width) if p > a]
-        val = integrate.quad(
-            lambda x: math.exp(lf(x) - top),
-            a,
-            mode + 45.0,
-            points=pts,
-            epsabs=0.0,
-            epsrel=1e-12,
-            limit=500,
-        )[0]
-        return top + math.log(val)
+        return _log_quad(lf, a, mode, top, pts, 1e-12)
 
     def log_inner(x: float) -> float:
         a = (h2 - r12 * x) / s2
@@ -159,13 +151,21 @@ def log_tvn_upper_ref(h: tuple[float, float, float], r: tuple[float, float, floa
     mode = 0.5 * (lo + hi)
     top = outer(mode)
     pts = [p for p in (mode - 0.5, mode, mode + 0.5) if p > h1]
+    return _log_quad(outer, h1, mode, top, pts, 1e-11) - half_log_2pi
+
+
+def _log_quad(
+    log_f: Callable[[float], float], a: float, mode: float, top: float, pts: list[float], rel: float
+) -> float:
+    """log of the integral of exp(log_f) from `a` to 45 past its `mode`, where log_f peaks at
+    `top`: the integrand is scaled by exp(-top), so tiny values keep their relative digits."""
     val = integrate.quad(
-        lambda x: math.exp(outer(x) - top),
-        h1,
+        lambda x: math.exp(log_f(x) - top),
+        a,
         mode + 45.0,
         points=pts,
         epsabs=0.0,
-        epsrel=1e-11,
+        epsrel=rel,
         limit=500,
     )[0]
-    return top + math.log(val) - half_log_2pi
+    return top + math.log(val)

@@ -65,6 +65,7 @@ def brute_lp(m: int, known: dict[tuple[int, ...], float]) -> tuple[float, float]
     return float(lo), float(hi)
 
 
+#: Random discrete blocks of 2 to 6 statements (tests/test_plant.py draws from them too).
 blocks = st.builds(
     random_block,
     seed=st.integers(0, 10**6),

@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_bounds import brute_known, brute_prob, random_block
+from test_bounds import blocks, brute_known, brute_prob, random_block
 
 from latent import bounds
 from latent.errors import LatentError
@@ -32,15 +32,6 @@ def test_parity_looks_independent_below_m(m: int) -> None:
     for sub, p in brute_known(blk, m - 1).items():
         assert p == pytest.approx(0.5 ** len(sub), rel=1e-12)
     assert brute_prob(blk, tuple(range(m))) == 0.0
-
-
-blocks = st.builds(
-    random_block,
-    seed=st.integers(0, 10**6),
-    m=st.integers(2, 6),
-    n_out=st.integers(2, 12),
-    density=st.floats(0.3, 0.95),
-)
 
 
 @SETTINGS
