@@ -224,25 +224,12 @@ def verify_argument(
             "statement" if isinstance(c, StatementCitation) else "prob"
         )
         if n >= rules.citations_per_turn:
+            over: str | None = f"over the limit of {rules.citations_per_turn} citations per speech"
+        else:
+            over = "over the debater's citation budget" if used >= budget_left else None
+        if over is not None:
             cites.append(
-                VerifiedCitation(
-                    kind=kind,
-                    ids=ids,
-                    claimed=claimed,
-                    status="dropped",
-                    reason=f"over the limit of {rules.citations_per_turn} citations per speech",
-                )
-            )
-            continue
-        if used >= budget_left:
-            cites.append(
-                VerifiedCitation(
-                    kind=kind,
-                    ids=ids,
-                    claimed=claimed,
-                    status="dropped",
-                    reason="over the debater's citation budget",
-                )
+                VerifiedCitation(kind=kind, ids=ids, claimed=claimed, status="dropped", reason=over)
             )
             continue
         used += 1

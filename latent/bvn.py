@@ -1,4 +1,4 @@
-"""Low-order Gaussian orthant probabilities (pairs and triples), vectorised and in log space.
+"""Bivariate Gaussian orthant probabilities (pairs), vectorised and in log space.
 
 Everything is an *upper* orthant of a standard normal vector with correlation matrix R:
 ``P(X_i > h_i, X_j > h_j [, X_k > h_k])``.  A "flip" (``X_i <= h_i``) is handled by the

@@ -14,11 +14,7 @@ from latent.errors import LatentError
 
 def _zeta(y_at_masks: np.ndarray, m: int) -> np.ndarray:
     """z[a] = sum over subsets T of a of y[T] (subset-sum transform), O(m 2^m)."""
-    z = y_at_masks.astype(float).copy()
-    for i in range(m):
-        v = z.reshape(-1, 2, 1 << i)
-        v[:, 1, :] += v[:, 0, :]
-    return z
+    return _sum_over(y_at_masks, m, into=1)
 
 
 def _masks(keys: Sequence[tuple[int, ...]]) -> np.ndarray:
@@ -27,11 +23,17 @@ def _masks(keys: Sequence[tuple[int, ...]]) -> np.ndarray:
 
 def _supersum(x: np.ndarray, m: int) -> np.ndarray:
     """u[T] = sum over supersets a of T of x[a] (superset-sum transform), O(m 2^m)."""
-    u = x.astype(float).copy()
+    return _sum_over(x, m, into=0)
+
+
+def _sum_over(x: np.ndarray, m: int, into: int) -> np.ndarray:
+    """Along each of the m bits, add the half without the bit into the half with it (into=1:
+    subset sums) or the other way round (into=0: superset sums)."""
+    out = x.astype(float).copy()
     for i in range(m):
-        v = u.reshape(-1, 2, 1 << i)
-        v[:, 0, :] += v[:, 1, :]
-    return u
+        v = out.reshape(-1, 2, 1 << i)
+        v[:, into, :] += v[:, 1 - into, :]
+    return out
 
 
 @dataclass(frozen=True)
