@@ -101,16 +101,7 @@ def seed(store: Store, n: int, per_session: int = 1000) -> None:
 
 def commit_times(store: Store, k: int) -> list[float]:
     """Milliseconds of `record_judgement`, each on a fresh round."""
-    sid = store.start_session(
-        "bench",
-        kind="game",
-        settings={},
-        rules={},
-        debater_a=None,
-        debater_b=None,
-        seed=None,
-        app_version="bench",
-    )
+    sid = store.start_session("bench", kind="game", app_version="bench")
     scores = Scores(log10_error=1.0, regret_bits=0.01, covered=True)
     base = Baselines(independence=0.3, maxent=0.3, lower=0.0, upper=0.9)
     evidence = {f"s{i}": 0.9 for i in range(12)}

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from platformdirs import user_data_path
 from sqlite_utils import Database
@@ -52,6 +52,17 @@ _DEBATE_HEAD = (
     "honest_side",
     "claims",
 )
+
+
+class DebateWhere(TypedDict, total=False):
+    """Where a debate is recorded: `begin_debate`'s keywords, which `record_debate` takes."""
+
+    session_id: int | None
+    judge: str | None
+    world_json: str | None
+    kind: str
+    settings: dict[str, Any] | None
+    seed: int | None
 
 
 def _alive(pid: int) -> bool:
@@ -245,33 +256,15 @@ class Store(Writes):
             if end_session is not None:
                 self.end_session(end_session)
 
-    def record_debate(
-        self,
-        result: DebateResult,
-        *,
-        session_id: int | None = None,
-        judge: str | None = None,
-        world_json: str | None = None,
-        kind: str = "debate",
-        settings: dict[str, Any] | None = None,
-        seed: int | None = None,
-    ) -> int:
-        """Store a whole finished debate in one transaction; returns the round id (see
-        `begin_debate` for the arguments). Live runs use `DebateRecorder` instead."""
+    def record_debate(self, result: DebateResult, **where: Unpack[DebateWhere]) -> int:
+        """Store a whole finished debate in one transaction; returns the round id (`where`
+        takes `begin_debate`'s keywords). Live runs use `DebateRecorder` instead."""
         started = {k: getattr(result, k) for k in _DEBATE_HEAD}
         with self.transaction():
-            sid, rid = self.begin_debate(
-                started,
-                session_id=session_id,
-                judge=judge,
-                world_json=world_json,
-                kind=kind,
-                settings=settings,
-                seed=seed,
-            )
+            sid, rid = self.begin_debate(started, **where)
             for turn in result.turns:
                 self.add_turn(rid, turn)
-            own = session_id is None
+            own = where.get("session_id") is None
             self.finish_debate(rid, result, credences=True, end_session=sid if own else None)
             return rid
 

@@ -120,7 +120,7 @@ def _redacted(settings: str | None) -> str | None:
     if settings is None:
         return None
     value = json.loads(settings)
-    clean = _finite(scrub(value, []))
+    clean = finite(scrub(value, []))
     return settings if clean == value else json_text(clean)
 
 
@@ -140,14 +140,15 @@ def _bool(v: int | None) -> bool | None:
     return None if v is None else bool(v)
 
 
-def _finite(value: Any) -> Any:
-    """A JSON-like value with every non-finite number made null (JSON has none)."""
+def finite(value: Any) -> Any:
+    """A JSON-like value with every non-finite number made null (JSON has none): for any
+    JSON the CLI prints, too."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 
@@ -159,7 +160,7 @@ def _finite_text(text: str | None) -> str | None:
     if text is None or not any(t in text for t in _NON_FINITE):
         return text
     value = json.loads(text)
-    clean = _finite(value)
+    clean = finite(value)
     return text if clean == value else json_text(clean)
 
 
@@ -175,9 +176,6 @@ def _scalars(r: Record) -> dict[str, Any]:
     number that is not finite (a database written before imports were checked) is null."""
     r = _clean_record(r)
     estimate, honest, ca = r["estimate"], r["honest_side"], r["credence_a"]
-    trust_honest = None
-    if ca is not None and honest is not None:
-        trust_honest = ca if honest == "a" else 1.0 - ca
     return {
         "schema_version": EXPORT_VERSION,
         "uid": r["uid"],
@@ -199,8 +197,7 @@ def _scalars(r: Record) -> dict[str, Any]:
         "interval": None if r["interval_lo"] is None else [r["interval_lo"], r["interval_hi"]],
         "covered": _bool(r["covered"]),
         "credence_a": ca,
-        "trust": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
-        "trust_honest": trust_honest,
+        **trust_fields(ca, honest),
         "trusted_honest": _bool(r["trusted_honest"]),
         "trust_log_score": _fin(r["trust_log_score"]),
         "truth_pz": r["truth_pz"],
@@ -220,6 +217,17 @@ def _scalars(r: Record) -> dict[str, Any]:
             "upper": r["base_upper"],
         },
     }
+
+
+def trust_fields(credence_a: float | None, honest_side: str | None) -> dict[str, Any]:
+    """A row's `trust` (the side the credence favours; exactly 1/2 favours nobody) and
+    `trust_honest` (the credence put on the honest side)."""
+    ca = credence_a
+    trust_honest = None
+    if ca is not None and honest_side is not None:
+        trust_honest = ca if honest_side == "a" else 1.0 - ca
+    trust = None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b")
+    return {"trust": trust, "trust_honest": trust_honest}
 
 
 def _study(r: Record) -> dict[str, Any]:
@@ -295,7 +303,7 @@ class ExportRows(Iterator[dict[str, Any]]):
             "queries": self.store.queries(rid),
             "credences": self.store.credences(rid),
         }
-        return {"world": world, **_finite(extra)}
+        return {"world": world, **finite(extra)}
 
     def _iter_dicts(self) -> Iterator[dict[str, Any]]:
         parsed: dict[str | None, Any] = {None: None}
@@ -414,22 +422,31 @@ def _umask() -> int:
     return 0o022
 
 
+def _write_lines(lines: Iterable[str], f: IO[str]) -> int:
+    """Write lines in batches (one write per `_BATCH` lines); returns how many."""
+    n = 0
+    buf: list[str] = []
+    for line in lines:
+        buf.append(line)
+        if len(buf) >= _BATCH:
+            f.write("\n".join(buf) + "\n")
+            n += len(buf)
+            buf.clear()
+    if buf:
+        f.write("\n".join(buf) + "\n")
+    return n + len(buf)
+
+
 def _write(rows: Iterable[dict[str, Any]], fmt: str, f: IO[str]) -> int:
     if isinstance(rows, ExportRows) and not rows.started:
-        return _write_fast(rows, fmt, f)
-    n = 0
+        if fmt == "csv":
+            fields = FIELDS + (TRANSCRIPT_FIELDS if rows.transcripts else [])
+            csv.writer(f, lineterminator="\n").writerow(fields)
+        return _write_lines(_fast_lines(rows, fmt), f)
     if fmt == "jsonl":
         encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-        buf: list[str] = []
-        for row in rows:
-            buf.append(encode(row))
-            n += 1
-            if len(buf) >= _BATCH:
-                f.write("\n".join(buf) + "\n")
-                buf.clear()
-        if buf:
-            f.write("\n".join(buf) + "\n")
-        return n
+        return _write_lines(map(encode, rows), f)
+    n = 0
     writer = csv.writer(f, lineterminator="\n")
     header: list[str] | None = None
     for row in rows:
@@ -490,10 +507,9 @@ def _csv_cells(r: Record) -> list[Any]:
     ]
 
 
-def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
-    """Same output as the dict path, splicing the stored JSON texts in unparsed."""
+def _fast_lines(rows: ExportRows, fmt: str) -> Iterator[str]:
+    """The lines of the dict path, made splicing the stored JSON texts in unparsed."""
     encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-    n = 0
     buf: list[str] = []
     quoted: dict[str | None, str] = {}
 
@@ -511,9 +527,6 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
         return quoted[text]
 
     scalars = csv.writer(_Lines(buf), lineterminator="")
-    if fmt == "csv":
-        header = FIELDS + (TRANSCRIPT_FIELDS if rows.transcripts else [])
-        csv.writer(f, lineterminator="\n").writerow(header)
     for r in rows.records():
         rules, settings = rows.session_json(r["session_id"])
         rules = _finite_text(r["rules"]) or rules
@@ -536,7 +549,7 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
             )
             line = encode(_scalars(r))[:-1] + tail
             line += "," + encode(rows.extra(r))[1:] if rows.transcripts else "}"
-            buf.append(line)
+            yield line
         else:
             scalars.writerow(_csv_cells(r))
             parts = [",", q(claims), ",", q(evidence), ",", q(sources)]
@@ -544,14 +557,7 @@ def _write_fast(rows: ExportRows, fmt: str, f: IO[str]) -> int:
             if rows.transcripts:
                 extra = [_cell(v) for v in rows.extra(r).values()]
                 parts += [x for v in extra for x in (",", q(v))]
-            buf[-1] += "".join(parts)
-        n += 1
-        if len(buf) >= _BATCH:
-            f.write("\n".join(buf) + "\n")
-            buf.clear()
-    if buf:
-        f.write("\n".join(buf) + "\n")
-    return n
+            yield buf.pop() + "".join(parts)
 
 
 def to_text(rows: Iterable[dict[str, Any]], fmt: Literal["jsonl", "csv"]) -> str:
@@ -567,6 +573,8 @@ __all__ = [
     "STUDY_FIELDS",
     "TRANSCRIPT_FIELDS",
     "export_rows",
+    "finite",
     "to_text",
+    "trust_fields",
     "write_export",
 ]

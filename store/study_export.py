@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from latent.errors import PzJudgeError
-from store.export import EXPORT_VERSION, FIELDS
+from store.export import EXPORT_VERSION, FIELDS, trust_fields
 from store.study import StudyDB
 from store.study_ops import study_round
 
@@ -77,9 +77,6 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
         debater_a, debater_b = _debaters(specs[r["item"]], r["condition"], item)
         honest = r["honest_side"]
         ca = r["credence_a"]
-        trust_honest = None
-        if ca is not None and honest is not None:
-            trust_honest = ca if honest == "a" else 1.0 - ca
         shown = res.get("claims") or {}
         row = {
             "schema_version": EXPORT_VERSION,
@@ -102,8 +99,7 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "interval": None,
             "covered": None,
             "credence_a": ca,
-            "trust": None if ca is None or ca == 0.5 else ("a" if ca > 0.5 else "b"),
-            "trust_honest": trust_honest,
+            **trust_fields(ca, honest),
             "trusted_honest": r["trusted_honest"],
             "trust_log_score": _fin(res.get("trust_log_score")),
             "truth_pz": r["truth"],

@@ -182,13 +182,13 @@ class Writes(Reads):
         session_id: int,
         *,
         number: int,
-        world_json: str | None,
-        world_seed: int | None,
         n_statements: int,
         truth_pz: float,
         log10_truth: float | None,
-        honest_side: str | None,
-        claims: dict[str, float] | None,
+        world_json: str | None = None,
+        world_seed: int | None = None,
+        honest_side: str | None = None,
+        claims: dict[str, float] | None = None,
         practice: bool = False,
         rules: dict[str, Any] | None = None,
         debater_a: str | None = None,
@@ -196,9 +196,9 @@ class Writes(Reads):
         kind: str = "pz",
     ) -> int:
         """A new round of a session, with its world and (hidden) truth; returns its id.
-        `rules`, `debater_a`/`debater_b` are this round's when they differ from the
-        session's (a random liar is drawn per round). `kind` is what is judged: "pz" or
-        "mimic"."""
+        A round may have no world file and no debate (no honest side, no claims). `rules`,
+        `debater_a`/`debater_b` are this round's when they differ from the session's (a
+        random liar is drawn per round). `kind` is what is judged: "pz" or "mimic"."""
         if honest_side not in (None, "a", "b"):
             raise StoreError(f"honest_side must be 'a', 'b' or None, not {honest_side!r}")
         if kind not in ROUND_KINDS:

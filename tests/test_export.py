@@ -56,21 +56,15 @@ def _populate(store: Store) -> None:
         kind="game",
         settings={"difficulty": "hard"},
         rules=Rules().model_dump(mode="json"),
-        debater_a=None,
-        debater_b=None,
-        seed=None,
         app_version="0.1.0",
     )
     rid = store.start_round(
         sid,
         number=1,
         world_json=text,
-        world_seed=None,
         n_statements=6,
         truth_pz=0.01,
         log10_truth=-2.0,
-        honest_side=None,
-        claims=None,
         practice=True,
     )
     store.add_query(rid, ["s1", "s2"], 0.2, 1.0)
@@ -243,23 +237,18 @@ def _answer(store: Store, judge: str, credence_a: float, honest: str, truth: flo
     sid = store.start_session(
         judge,
         kind="game",
-        settings={},
         rules=Rules().model_dump(mode="json"),
         debater_a="builtin:honest",
         debater_b="builtin:pairwise",
-        seed=None,
-        app_version="t",
     )
     rid = store.start_round(
         sid,
         number=1,
         world_json="{}",
-        world_seed=None,
         n_statements=3,
         truth_pz=truth,
         log10_truth=math.log10(truth) if truth >= 1e-300 else -320.0,
         honest_side=honest,
-        claims=None,
     )
     store.record_judgement(
         rid,

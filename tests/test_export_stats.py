@@ -92,12 +92,10 @@ def _store_rounds(store: Store) -> None:
         sid = store.start_session(
             "judge-x",
             kind="game",
-            settings={},
             rules=Rules().model_dump(mode="json"),
             debater_a="builtin:honest",
             debater_b="builtin:pairwise",
             seed=k,
-            app_version="t",
         )
         rid = store.start_round(
             sid,
@@ -108,7 +106,6 @@ def _store_rounds(store: Store) -> None:
             truth_pz=truth,
             log10_truth=math.log10(truth),
             honest_side=honest,
-            claims=None,
         )
         store.record_judgement(
             rid,

@@ -305,16 +305,7 @@ def test_resume_lists_only_the_current_judges_sessions(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     with Store(db) as s:
         for judge in ("P01", "P02"):
-            s.start_session(
-                judge,
-                kind="game",
-                settings={},
-                rules=Rules().model_dump(mode="json"),
-                debater_a=None,
-                debater_b=None,
-                seed=1,
-                app_version="t",
-            )
+            s.start_session(judge, kind="game", rules=Rules().model_dump(mode="json"), seed=1)
     loaded: list[list[dict[str, Any]]] = []
 
     async def go() -> None:

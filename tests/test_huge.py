@@ -297,16 +297,7 @@ def test_an_old_database_migrates_with_nothing_lost(tmp_path: Path) -> None:
     with Store(path) as s:
         # what the old store wrote: rows go in by hand, since the store now writes worlds
         # once; the rest of each row as `Store` would
-        sid = s.start_session(
-            "old",
-            kind="play",
-            settings={},
-            rules={},
-            debater_a=None,
-            debater_b=None,
-            seed=1,
-            app_version="t",
-        )
+        sid = s.start_session("old", kind="play", seed=1)
         res = asyncio.run(
             run_debate(
                 load_world(EXAMPLES / "small.json"),
@@ -340,15 +331,7 @@ def test_an_old_database_migrates_with_nothing_lost(tmp_path: Path) -> None:
         rows = list(export_rows(s, transcripts=True))
         # a new round of a world already stored refers to it
         rid = s.start_round(
-            sid,
-            number=9,
-            world_json=d4,
-            world_seed=None,
-            n_statements=3,
-            truth_pz=0.1,
-            log10_truth=-1.0,
-            honest_side=None,
-            claims=None,
+            sid, number=9, world_json=d4, n_statements=3, truth_pz=0.1, log10_truth=-1.0
         )
         with s.reading() as conn:
             (wid,) = conn.execute("SELECT world_id FROM rounds WHERE id = ?", [rid]).fetchone()

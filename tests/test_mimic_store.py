@@ -27,30 +27,25 @@ def _play(path: Path, seed: int = 3, estimate: float = 0.4) -> float:
     return rnd.truth
 
 
+def _bobs_round(s: Store, kind: str = "pz") -> int:
+    """A round of a new session of bob's, of this kind."""
+    sid = s.start_session("bob", kind="play", seed=1)
+    return s.start_round(
+        sid,
+        number=1,
+        world_json="{}",
+        world_seed=1,
+        n_statements=1,
+        truth_pz=0.5,
+        log10_truth=None,
+        kind=kind,
+    )
+
+
 def test_old_rounds_become_pz_rounds(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with Store(path) as s:
-        sid = s.start_session(
-            "bob",
-            kind="play",
-            settings={},
-            rules={},
-            debater_a=None,
-            debater_b=None,
-            seed=1,
-            app_version="t",
-        )
-        s.start_round(
-            sid,
-            number=1,
-            world_json="{}",
-            world_seed=1,
-            n_statements=1,
-            truth_pz=0.5,
-            log10_truth=None,
-            honest_side=None,
-            claims=None,
-        )
+        _bobs_round(s)
     with sqlite3.connect(path) as con:
         con.execute("ALTER TABLE rounds DROP COLUMN kind")
         con.execute(f"DELETE FROM [{MIGRATIONS_TABLE}] WHERE name = '003_round_kind'")
@@ -62,30 +57,8 @@ def test_old_rounds_become_pz_rounds(tmp_path: Path) -> None:
 
 
 def test_unknown_round_kind_is_refused(tmp_path: Path) -> None:
-    with Store(tmp_path / "k.db") as s:
-        sid = s.start_session(
-            "bob",
-            kind="play",
-            settings={},
-            rules={},
-            debater_a=None,
-            debater_b=None,
-            seed=1,
-            app_version="t",
-        )
-        with pytest.raises(StoreError, match="round kind"):
-            s.start_round(
-                sid,
-                number=1,
-                world_json="{}",
-                world_seed=1,
-                n_statements=1,
-                truth_pz=0.5,
-                log10_truth=None,
-                honest_side=None,
-                claims=None,
-                kind="poetry",
-            )
+    with Store(tmp_path / "k.db") as s, pytest.raises(StoreError, match="round kind"):
+        _bobs_round(s, kind="poetry")
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_export_stats import _minimal
 
 from debate.ratings import Game, rate
 from debate.rounds import HONEST
@@ -45,19 +46,13 @@ TRUTH = 1e-3
 def _row(i: int, **over: Any) -> dict[str, Any]:
     err = over.pop("err", 0.3)
     row: dict[str, Any] = {
+        **_minimal(i),
         "schema_version": EXPORT_VERSION,
-        "uid": f"u{i}",
-        "round_uid": f"r{i}",
-        "judge": "j",
-        "session": "s1",
-        "round": i + 1,
-        "n_statements": 3,
         "truth_pz": TRUTH,
         "log10_truth": -3.0,
         # the estimate err orders of magnitude below the truth: log10 error = err
         "estimate": 10 ** (-3.0 - err),
         "log10_error": err,
-        "created_at": float(i),
     }
     ca, honest = over.pop("credence_a", None), over.get("honest_side")
     if ca is not None:

@@ -24,26 +24,11 @@ INDEPENDENCE = 1e-10
 def _tiny_round(db: Path) -> None:
     with Store(db) as s:
         sid = s.start_session("tester", kind="game", seed=1)
-        rid = s.start_round(
-            sid,
-            number=1,
-            world_json="{}",
-            world_seed=1,
-            n_statements=400,
-            truth_pz=0.0,
-            log10_truth=LOG10_TRUTH,
-            honest_side="a",
-            claims=None,
-        )
+        rid = s.start_round(sid, number=1, n_statements=400, truth_pz=0.0, log10_truth=LOG10_TRUTH)
+        answer = {"estimate": 1e-300, "interval": None, "credence_a": 0.7, "seconds": 5.0}
+        baselines = {"independence": INDEPENDENCE, "maxent": None, "lower": 0.0, "upper": 1.0}
         s.record_judgement(
-            rid,
-            estimate=1e-300,
-            interval=None,
-            credence_a=0.7,
-            seconds=5.0,
-            scores={"log10_error": 20.0},
-            baselines={"independence": INDEPENDENCE, "maxent": None, "lower": 0.0, "upper": 1.0},
-            evidence={},
+            rid, scores={"log10_error": 20.0}, baselines=baselines, evidence={}, **answer
         )
 
 

@@ -499,11 +499,8 @@ def test_api_key_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                 "note": f"key was {secret}",
                 "headers": {"Authorization": f"Bearer {secret}"},
             },
-            rules={},
             debater_a="openai:gpt",
             debater_b=f"openai:gpt?key={secret}",
-            seed=None,
-            app_version="t",
         )
         rid = _round(s, sid)
         _judge(s, rid)
@@ -692,12 +689,8 @@ def test_unfinished_sessions_are_listed_per_judge(tmp_path: Path) -> None:
             ids[judge] = s.start_session(
                 judge,
                 kind="game",
-                settings={},
                 rules=Rules().model_dump(mode="json"),
-                debater_a=None,
-                debater_b=None,
                 seed=1,
-                app_version="t",
             )
         assert [u["id"] for u in s.unfinished_sessions("P02")] == [ids["P02"]]
         assert [u["judge"] for u in s.unfinished_sessions(" P01 ")] == ["P01"]

@@ -8,19 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
-
-
-def _safe(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_safe(v) for v in obj]
-    return obj
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -76,6 +65,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from store.export import finite
     from store.study import StudyDB
     from store.study_ops import study_spec
     from tui.study_report import condition_table, report_data, write_report
@@ -85,7 +75,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     files = write_report(data, Path(args.out)) if args.out else []
     if args.json:
         print(
-            json.dumps(_safe({**data, "files": [str(f) for f in files]}), indent=2, allow_nan=False)
+            json.dumps(
+                finite({**data, "files": [str(f) for f in files]}), indent=2, allow_nan=False
+            )
         )
         return 0
     print(f"{data['title']}: {data['kept']} judgements kept of {data['rows']}")
@@ -154,7 +146,9 @@ def run_other_protocol(args: argparse.Namespace, dealt: Any, judge: Any, debater
         raise DebateError("--protocol other than debate deals the sides: drop --a and --b")
     res = asyncio.run(run_protocol(dealt, args.protocol, judge, debaters=debaters))
     if args.json:
-        print(json.dumps(_safe(res.model_dump(mode="json")), indent=2, allow_nan=False))
+        from store.export import finite
+
+        print(json.dumps(finite(res.model_dump(mode="json")), indent=2, allow_nan=False))
         return 0
     shown = ", ".join(f"{k.upper()} claims {v:.4g}" for k, v in res.claims.items()) or "no claims"
     print(f"{res.protocol} round {res.seed}: {shown}; {len(res.turns)} turns; judge {res.judge}")
