@@ -81,7 +81,7 @@ async def keypresses(db: str, n: int, debate: bool, statements: int) -> Times:
     """
     from tui.app import PzJudgeApp
     from tui.game import SessionRun, preset
-    from tui.screens.loading import LoadingScreen
+    from tui.session_flow import SessionFlow
 
     app = PzJudgeApp(db_path=db, judge="bench", seed=1)
     # The Pilot waits for animations to finish (the tab underline slides for ~0.3 s);
@@ -113,9 +113,11 @@ async def keypresses(db: str, n: int, debate: bool, statements: int) -> Times:
         settings = preset(
             "hard", judge="bench", seed=1, debate=debate, rounds=1, statements=statements
         )
-        sid = app.game_store.start_session(settings)  # type: ignore[union-attr]
+        store = app.game_store
+        assert store is not None
+        sid = store.start_session(settings)
         t0 = time.perf_counter()
-        app.push_screen(LoadingScreen(SessionRun(settings=settings, session_id=sid)))
+        SessionFlow(app, store, SessionRun(settings=settings, session_id=sid)).play()
         while type(app.screen).__name__ != "RoundScreen":
             await pilot.pause(0.01)
         await pilot.pause()

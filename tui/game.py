@@ -268,13 +268,10 @@ def judge_round(
 
 
 class SessionRun(BaseModel):
-    """A session being played: its settings, its id in the store, the round at hand."""
+    """A session being played: its settings, its id in the store, the round at hand
+    (what comes next is `tui.session_flow.SessionFlow`'s to decide)."""
 
     settings: SessionSettings
     session_id: int
     number: int = 1
     answered: int = 0
-
-    @property
-    def last(self) -> bool:
-        return self.number >= self.settings.rounds

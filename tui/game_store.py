@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from debate.mimic_round import MimicReveal, MimicRound
     from debate.protocol import Turn
-    from tui.game import SessionSettings
+    from debate.rounds import SessionSettings
 
 
 class GameStore:

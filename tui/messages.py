@@ -1,52 +1,51 @@
-"""Messages: the only way workers (and widgets) report back to the screens.
+"""Messages: the only way workers (and widgets, and screens) report back.
 
 Workers run the slow calls (world generation, P(Z), debates, oracle queries, store
 writes) and post one of these; a screen renders state in its handler. Nothing here
-carries the truth before the answer is stored: `Revealed` is posted only after.
+carries the truth before the answer is stored: `Revealed` is posted only after. A screen
+asks the app for a session with `StartSession` or `ResumeSession` (they bubble up to it):
+what comes next is the session flow's to decide, not the screen's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
+from textual.screen import Screen
 
 from debate.protocol import Decision, Turn
 
 
+@dataclass
 class RoundReady(Message):
     """A round is generated, its truth computed and stored; it may be shown now."""
 
-    def __init__(self, rnd: Any) -> None:
-        super().__init__()
-        self.round = rnd
+    round: Any
 
 
+@dataclass
 class RoundFailed(Message):
     """Preparing a round failed; `message` is one line a user can act on."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
+    message: str
 
 
+@dataclass
 class SpeechStarted(Message):
     """A debater began a speech (show that someone is speaking)."""
 
-    def __init__(self, speaker: str, phase: str, round_no: int) -> None:
-        super().__init__()
-        self.speaker = speaker
-        self.phase = phase
-        self.round_no = round_no
+    speaker: str
+    phase: str
+    round_no: int
 
 
+@dataclass
 class SpeechArrived(Message):
     """A verified speech (or a forfeited turn), already stored."""
 
-    def __init__(self, turn: Turn) -> None:
-        super().__init__()
-        self.turn = turn
+    turn: Turn
 
 
 @dataclass
@@ -64,21 +63,19 @@ class SpeechDraft(Message):
         return isinstance(message, SpeechDraft) and message.speaker == self.speaker
 
 
+@dataclass
 class CredenceChanged(Message):
     """The judge typed (or stepped) a valid credence that A is the honest side."""
 
-    def __init__(self, credence_a: float) -> None:
-        super().__init__()
-        self.credence_a = credence_a
+    credence_a: float
 
 
+@dataclass
 class CredenceRecorded(Message):
     """The engine recorded the judge's credence in A after a turn."""
 
-    def __init__(self, after_turn: int, credence_a: float) -> None:
-        super().__init__()
-        self.after_turn = after_turn
-        self.credence_a = credence_a
+    after_turn: int
+    credence_a: float
 
 
 class DebatePaused(Message):
@@ -89,59 +86,72 @@ class DebateOver(Message):
     """The debate's speeches are over; the engine waits for the judge's decision."""
 
 
+@dataclass
 class QueryAnswered(Message):
     """The oracle answered (and the query is stored)."""
 
-    def __init__(self, ids: list[str], p: float, left: int | None) -> None:
-        super().__init__()
-        self.ids = ids
-        self.p = p
-        self.left = left
+    ids: list[str]
+    p: float
+    left: int | None
 
 
+@dataclass
 class QueryRefused(Message):
     """The oracle refused a query (order, budget); `reason` says why."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
+    reason: str
 
 
+@dataclass
 class AnswerSubmitted(Message):
     """The judge submitted a valid answer (posted by the estimate panel)."""
 
-    def __init__(self, decision: Decision) -> None:
-        super().__init__()
-        self.decision = decision
+    decision: Decision
 
 
+@dataclass
 class Revealed(Message):
     """The answer is stored and scored; the reveal may be shown."""
 
-    def __init__(self, reveal: Any) -> None:
-        super().__init__()
-        self.reveal = reveal
+    reveal: Any
 
 
+@dataclass
 class StoreTrouble(Message):
     """A write to the store failed; shown as a notification, the game goes on."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
+    message: str
 
 
+@dataclass
 class CitationFocused(Message):
     """A citation chip got focus: show the statements it names."""
 
-    def __init__(self, ids: list[str]) -> None:
-        super().__init__()
-        self.ids = ids
+    ids: list[str]
 
 
+@dataclass
 class StatementsPicked(Message):
     """The set of statements selected for the oracle changed."""
 
-    def __init__(self, ids: list[str]) -> None:
-        super().__init__()
-        self.ids = ids
+    ids: list[str]
+
+
+@dataclass
+class StartSession(Message):
+    """Start a new session of preset `preset` with the settings in `over` changed (from
+    the setup, or a practice round from the menu); `setup`, if still on top once the
+    session is stored, makes way for its first round."""
+
+    preset: str
+    over: dict[str, Any] = field(default_factory=dict)
+    setup: Screen[Any] | None = None
+
+
+@dataclass
+class ResumeSession(Message):
+    """Go on with an unfinished session (a row of `GameStore.unfinished`), chosen from the
+    list `chooser` (which makes way for the round, or lists again if none is left)."""
+
+    session: dict[str, Any]
+    chooser: Screen[Any]

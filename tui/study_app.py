@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import events
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
-from tui.app import PzJudgeApp
+from tui.app_base import AppBase
 from tui.screens.help import HelpScreen
+from tui.screens.study import CodeScreen, ItemReady
 
 KEYS = """\
 # Keys
@@ -53,7 +54,7 @@ class StudyHelp(HelpScreen):
             yield Markdown(KEYS)
 
 
-class StudyApp(PzJudgeApp):
+class StudyApp(AppBase):
     """A participant taking one study (no menu, no setup, no seed, no reveal)."""
 
     SUB_TITLE = "a study"
@@ -64,17 +65,12 @@ class StudyApp(PzJudgeApp):
         super().__init__(judge="participant")
         self.study_path = Path(study_path)
         self.study_title = title
-        #: The participant's code as stored, once known.
-        self.participant: str | None = None
         self._given = participant
 
-    def on_mount(self, event: events.Mount) -> None:
-        from tui.screens.study import CodeScreen
-
-        event.prevent_default()  # not the game's: no game store, no home screen
-
+    def on_mount(self) -> None:
+        # no game store and no home screen: the study database is opened per call
         self.title = "pzjudge study"
-        screen = CodeScreen(self.study_title)
+        screen = CodeScreen(self.study_title, str(self.study_path))
         self.push_screen(screen)
         if self._given is not None:
             screen.checking = True
@@ -83,6 +79,13 @@ class StudyApp(PzJudgeApp):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(StudyHelp())
+
+    @on(ItemReady)
+    def _round(self, event: ItemReady) -> None:
+        """A round is dealt (by the loading screen): show it, under its condition."""
+        from tui.screens.study_round import StudyRoundScreen
+
+        self.switch_screen(StudyRoundScreen(event.seat, event.item))
 
 
 def check_participant(study_path: str, participant: str | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from rich.markup import escape
 from textual import on
@@ -13,10 +13,9 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.app_base import app_of
+from tui.messages import StartSession
 from tui.widgets.keybar import KeyBar
-
-if TYPE_CHECKING:
-    from tui.app import PzJudgeApp
 
 INTRO = """\
 [b]Each round shows you a set of statements.[/b] Estimate the chance that [i]all[/i] of them \
@@ -70,7 +69,7 @@ class HomeScreen(Screen[None]):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        app = cast("PzJudgeApp", self.app)
+        app = app_of(self)
         where = app.game_store.path if app.game_store else f"no store: {app.store_error}"
         self.query_one("#home-status", Static).update(
             f"[dim]judge [b]{escape(app.judge)}[/b] · {escape(str(where))} · ? help · "
@@ -82,7 +81,7 @@ class HomeScreen(Screen[None]):
         self.action_choose(str(event.option.id))
 
     def action_choose(self, what: str) -> None:
-        app = cast("PzJudgeApp", self.app)
+        app = app_of(self)
         if what == "quit":
             app.exit()
         elif what == "play":
@@ -90,9 +89,7 @@ class HomeScreen(Screen[None]):
 
             app.push_screen(SetupScreen())
         elif what == "practice":
-            from tui.screens.setup import start_session
-
-            start_session(app, "practice", practice=True, rounds=1)
+            self.post_message(StartSession("practice", {"practice": True, "rounds": 1}))
         elif what == "mimic":
             from tui.screens.mimic import MimicScreen, next_mimic_seed
 

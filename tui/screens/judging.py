@@ -4,7 +4,7 @@ Shows only public things: statements (in id order), both claims (never who is ho
 which strategy speaks), verified citations, the judge's own queries. The debate runs in a
 worker thread (`run_debate` with a `HumanJudge`); speeches arrive as messages and are
 stored by the worker the moment they are made. The answer is scored and stored in a
-worker, and only then is the reveal shown.
+worker, and only then is the reveal handed back (`dismiss`; None: the judge left).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from debate.protocol import Decision
 from debate.rounds import debaters_of
 from store.errors import StoreError
 from store.recorder import TurnRecorder
+from tui.app_base import app_of
 from tui.estimate import fmt_p
-from tui.game import GameStore, Round, SessionRun, evidence_of, judge_round
+from tui.game import GameStore, Reveal, Round, SessionRun, evidence_of, judge_round
 from tui.human_judge import HumanJudge, SpeechClock
 from tui.messages import (
     AnswerSubmitted,
@@ -62,7 +63,7 @@ HOLD = 0.03
 DRAFT_INTERVAL = 0.05
 
 
-class RoundScreen(Screen[None]):
+class RoundScreen(Screen[Reveal | None]):
     """One round. Keys work from anywhere except while typing in a field."""
 
     #: Speeches are shown on this grid of seconds after they begin (see `SpeechClock`).
@@ -101,6 +102,9 @@ class RoundScreen(Screen[None]):
         #: The judge's answer once given: stored even if the debate then fails.
         self.submitted: Decision | None = None
         self.asking = False
+        #: The judge chose to leave (the store is told in a worker, then the screen goes).
+        self.leaving = False
+        self._go_when_back = False
         self.debate_over = not rnd.debate or rnd.resumed
         self.texts = {s.id: s.text for s in rnd.statements}
         #: Screen updates held during a tab switch (see `_hold_frame`).
@@ -108,7 +112,11 @@ class RoundScreen(Screen[None]):
 
     @property
     def store(self) -> GameStore:
-        return self.app.game_store  # type: ignore[attr-defined,no-any-return]
+        """Where this round's speeches, queries and answer go (the game's store)."""
+        store = app_of(self).game_store
+        if store is None:
+            raise StoreError("no database: nothing would be saved")
+        return store
 
     # -- layout --------------------------------------------------------------------------
 
@@ -570,9 +578,7 @@ class RoundScreen(Screen[None]):
 
     @on(Revealed)
     def _revealed(self, event: Revealed) -> None:
-        from tui.screens.reveal import RevealScreen
-
-        self.app.switch_screen(RevealScreen(self.run, self.round, event.reveal))
+        self.dismiss(event.reveal)
 
     @on(StoreTrouble)
     def _trouble(self, event: StoreTrouble) -> None:
@@ -587,21 +593,35 @@ class RoundScreen(Screen[None]):
         from tui.screens.help import LeaveRound
 
         def chosen(choice: str | None) -> None:
-            if choice in (None, "stay"):
-                return
-            try:
-                if choice == "abandon":
-                    self.store.abandon_round(self.round.round_id, "left by the judge")
-                elif self.round.debate and self.round.turns:
-                    # the credence set since the last speech comes back on resume
-                    cred = self.query_one(EstimatePanel).credence
-                    last = len(self.round.turns) - 1
-                    self.store.add_credence(self.round.round_id, last, cred, time.time())
-            except StoreError as exc:
-                self.notify(str(exc), severity="error")
-            self.app.pop_screen()
+            if choice in ("keep", "abandon") and not self.leaving:
+                self.leaving = True
+                last = len(self.round.turns) - 1  # the credence set since comes back on resume
+                self.leave(choice, self.query_one(EstimatePanel).credence, last)
 
         self.app.push_screen(LeaveRound(), chosen)
+
+    @work(thread=True, exit_on_error=False, group="leave", exclusive=True)
+    def leave(self, choice: str, credence: float, last_turn: int) -> None:
+        """Store how the round was left, off the UI thread (another process may hold the
+        database for a while), then go home."""
+        try:
+            if choice == "abandon":
+                self.store.abandon_round(self.round.round_id, "left by the judge")
+            elif self.round.debate and last_turn >= 0:
+                self.store.add_credence(self.round.round_id, last_turn, credence, time.time())
+        except StoreError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+        self.app.call_from_thread(self._gone)
+
+    def _gone(self) -> None:
+        if self.app.screen is self:
+            self.dismiss(None)
+        else:  # the help (say) was opened meanwhile: go once it is closed
+            self._go_when_back = True
+
+    def on_screen_resume(self) -> None:
+        if self._go_when_back:
+            self.dismiss(None)
 
     def on_unmount(self) -> None:
         if self.judge is not None and not self.answered:

@@ -1,5 +1,6 @@
 """Between rounds: the world is generated and P(Z) computed *before* the round is shown,
-so how long the judge waits says nothing about the answer."""
+so how long the judge waits says nothing about the answer. The round is handed back with
+`dismiss` (None: it failed, and a notice said why, or the judge went back)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from textual.screen import Screen
 from textual.widgets import Header, LoadingIndicator, Static
 
 from latent.errors import PzJudgeError
+from store.errors import StoreError
+from tui.app_base import app_of
 from tui.errors import error_line
-from tui.game import SessionRun, prepare_round, resume_round
+from tui.game import Round, SessionRun, prepare_round, resume_round
 from tui.messages import RoundFailed, RoundReady
 from tui.widgets.keybar import KeyBar
 
 
-class LoadingScreen(Screen[None]):
+class LoadingScreen(Screen[Round | None]):
     """Prepares round `run.number` (or rebuilds a stored open round) in a worker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "back", "back")]
@@ -47,8 +50,10 @@ class LoadingScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="prepare")
     def prepare(self) -> None:
-        store = self.app.game_store  # type: ignore[attr-defined]
+        store = app_of(self).game_store
         try:
+            if store is None:
+                raise StoreError("no database: nothing would be saved")
             if self.resume is not None:
                 secret = store.round_secret(self.resume["id"])
                 rnd = resume_round(self.run.settings, self.resume, secret)
@@ -61,15 +66,13 @@ class LoadingScreen(Screen[None]):
 
     @on(RoundReady)
     def _ready(self, event: RoundReady) -> None:
-        from tui.screens.judging import RoundScreen
-
-        self.app.switch_screen(RoundScreen(self.run, event.round))
+        self.dismiss(event.round)
 
     @on(RoundFailed)
     def _failed(self, event: RoundFailed) -> None:
         self.app.notify(event.message, title="cannot start the round", severity="error", timeout=10)
-        self.app.pop_screen()
+        self.dismiss(None)
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "prepare")
-        self.app.pop_screen()
+        self.dismiss(None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.markup import escape
 from textual import on, work
@@ -21,11 +21,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 
+from store.errors import StoreError
+from tui.app_base import app_of
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from debate.mimic_round import MimicReveal, MimicRound, MimicRoundPublic
-    from tui.app import PzJudgeApp
 
 
 @dataclass
@@ -130,7 +131,7 @@ class MimicScreen(Screen[None]):
         """Deal (exact sums over 27,990 books) and store the round, truth hidden."""
         from debate.mimic_round import deal_mimic_round
 
-        app = cast("PzJudgeApp", self.app)
+        app = app_of(self)
         rnd = deal_mimic_round(self.seed)
         rid = app.game_store.start_mimic_round(app.judge, rnd) if app.game_store else None
         self.post_message(MimicDealt(rnd, rid))
@@ -173,7 +174,7 @@ class MimicScreen(Screen[None]):
 
         assert self.rnd is not None
         rev = reveal_mimic_round(self.rnd, estimate)
-        app = cast("PzJudgeApp", self.app)
+        app = app_of(self)
         if app.game_store is not None and self.round_id is not None:
             app.game_store.record_mimic_judgement(self.round_id, estimate, seconds, rev)
         self.post_message(MimicRevealed(rev, estimate))
@@ -190,8 +191,17 @@ class MimicScreen(Screen[None]):
         self.call_after_refresh(shown.scroll_visible)
 
     def action_leave(self) -> None:
-        if not self.revealed and self.round_id is not None:
-            app: Any = self.app
-            if app.game_store is not None:
-                app.game_store.abandon_round(self.round_id, "left before answering")
-        self.app.pop_screen()
+        app = app_of(self)
+        store, rid = app.game_store, self.round_id
+        if not self.revealed and store is not None and rid is not None:
+
+            def abandon() -> None:
+                try:
+                    store.abandon_round(rid, "left before answering")
+                except StoreError as exc:
+                    app.call_from_thread(app.notify, str(exc), severity="error")
+
+            # the app's worker, not this screen's (it goes now): off the UI thread, since
+            # another process may hold the database for a while
+            app.run_worker(abandon, thread=True, exit_on_error=False, group="mimic-leave")
+        app.pop_screen()

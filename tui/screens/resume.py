@@ -1,11 +1,14 @@
-"""Unfinished sessions: resume the open round (or the next one), abandon, or end them."""
+"""Unfinished sessions: resume the open round (or the next one), abandon, or end them.
+
+The list only shows: which round to play is the session flow's to decide (the chosen
+session goes to the app as `ResumeSession`), and every store call runs in a worker, so a
+database held by another process never freezes the screen."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from store.errors import StoreError
-from tui.game import SessionRun, SessionSettings
-from tui.messages import StoreTrouble
+from tui.app_base import app_of
+from tui.messages import ResumeSession, StoreTrouble
 from tui.widgets.keybar import KeyBar
 
 
@@ -39,6 +42,8 @@ class ResumeScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.sessions: list[dict[str, Any]] = []
+        #: A session was chosen; the next key waits for the list to load again.
+        self.chosen = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -57,14 +62,14 @@ class ResumeScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="resume", exclusive=True)
     def load(self) -> None:
-        store = self.app.game_store  # type: ignore[attr-defined]
-        if store is None:
+        app = app_of(self)
+        if app.game_store is None:
             self.post_message(StoreTrouble("no database"))
             return
         try:
             # only this judge's: on a shared database (a lab machine, `serve`) another
             # judge's open session is not theirs to see, resume or abandon
-            self.post_message(SessionsLoaded(store.unfinished(self.app.judge)))  # type: ignore[attr-defined]
+            self.post_message(SessionsLoaded(app.game_store.unfinished(app.judge)))
         except StoreError as exc:
             self.post_message(StoreTrouble(str(exc)))
 
@@ -75,6 +80,7 @@ class ResumeScreen(Screen[None]):
     @on(SessionsLoaded)
     def _loaded(self, event: SessionsLoaded) -> None:
         self.sessions = event.sessions
+        self.chosen = False
         t = self.query_one(DataTable)
         t.clear()
         for s in self.sessions:
@@ -106,59 +112,36 @@ class ResumeScreen(Screen[None]):
 
     def action_resume(self) -> None:
         s = self._current()
-        if s is None:
-            return
-        try:
-            settings = SessionSettings.model_validate(s["settings"] or {})
-        except ValidationError:
-            self.notify("this session's settings cannot be read; end it (d)", severity="error")
-            return
-        store = self.app.game_store  # type: ignore[attr-defined]
-        try:
-            open_rounds = store.open_rounds(s["id"])
-        except StoreError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        from tui.screens.loading import LoadingScreen
-
-        if open_rounds:
-            pub = open_rounds[-1]
-            run = SessionRun(
-                settings=settings, session_id=s["id"], number=pub["number"], answered=s["answered"]
-            )
-            self.app.switch_screen(LoadingScreen(run, resume=pub))
-            return
-        number = (s["rounds"] or 0) + 1
-        if number > settings.rounds:
-            store.end_session(s["id"])
-            self.notify("that session was complete; it is closed now")
-            self.load()
-            return
-        run = SessionRun(settings=settings, session_id=s["id"], number=number)
-        self.app.switch_screen(LoadingScreen(run))
+        if s is not None and not self.chosen:
+            self.chosen = True
+            self.post_message(ResumeSession(s, self))
 
     def action_abandon(self) -> None:
         s = self._current()
-        if s is None:
-            return
-        store = self.app.game_store  # type: ignore[attr-defined]
-        try:
-            for r in store.open_rounds(s["id"]):
-                store.abandon_round(r["id"], "abandoned from the resume screen")
-        except StoreError as exc:
-            self.notify(str(exc), severity="error")
-        self.notify("open round abandoned; enter plays the next one")
-        self.load()
+        if s is not None:
+            self.close_rounds(s["id"], "abandoned from the resume screen", end=False)
 
     def action_end(self) -> None:
         s = self._current()
-        if s is None:
+        if s is not None:
+            self.close_rounds(s["id"], "session ended from the resume screen", end=True)
+
+    @work(thread=True, exit_on_error=False, group="resume-write")
+    def close_rounds(self, session_id: int, reason: str, end: bool) -> None:
+        """Abandon the session's open round (and `end` the session), then list again."""
+        store = app_of(self).game_store
+        if store is None:
             return
-        store = self.app.game_store  # type: ignore[attr-defined]
         try:
-            for r in store.open_rounds(s["id"]):
-                store.abandon_round(r["id"], "session ended from the resume screen")
-            store.end_session(s["id"])
+            for r in store.open_rounds(session_id):
+                store.abandon_round(r["id"], reason)
+            if end:
+                store.end_session(session_id)
         except StoreError as exc:
-            self.notify(str(exc), severity="error")
-        self.load()
+            self.post_message(StoreTrouble(str(exc)))
+        else:
+            if not end:
+                self.app.call_from_thread(
+                    self.notify, "open round abandoned; enter plays the next one"
+                )
+        self.app.call_from_thread(self.load)

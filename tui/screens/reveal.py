@@ -1,4 +1,7 @@
-"""After the answer is stored: the truth, the scores, the baselines, the traps."""
+"""After the answer is stored: the truth, the scores, the baselines, the traps.
+
+The screen only shows: it hands back with `dismiss` whether the judge goes on (True) or
+home (False); the session flow (tui/session_flow.py) knows what comes next."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import math
 from typing import ClassVar
 
 from rich.markup import escape
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -14,7 +16,6 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from debate.scoring import log10_error
-from store.errors import StoreError
 from tui.estimate import fmt_log10, fmt_p
 from tui.game import PRESETS, RANDOM_LIAR, Reveal, Round, SessionRun, SessionSettings
 from tui.widgets.keybar import KeyBar
@@ -130,8 +131,8 @@ def render_reveal(
     return "\n".join(lines)
 
 
-class RevealScreen(Screen[None]):
-    """What happened; `n` goes on, `h` goes home."""
+class RevealScreen(Screen[bool]):
+    """What happened; `n` goes on (home after the `last` round), `h` goes home."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next", "next round"),
@@ -140,11 +141,12 @@ class RevealScreen(Screen[None]):
         Binding("escape", "home", "home", show=False),
     ]
 
-    def __init__(self, run: SessionRun, rnd: Round, reveal: Reveal) -> None:
+    def __init__(self, run: SessionRun, rnd: Round, reveal: Reveal, last_round: bool) -> None:
         super().__init__()
         self.run = run
         self.round = rnd
         self.reveal = reveal
+        self.last_round = last_round
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -154,33 +156,15 @@ class RevealScreen(Screen[None]):
                 render_reveal(self.round, self.reveal, texts, self.run.settings),
                 id="reveal-text",
             )
-            more = "n: next round" if not self.run.last else "That was the last round. n: home"
+            more = "n: next round" if not self.last_round else "That was the last round. n: home"
             yield Static(f"[b]{more}[/b] · h: home · s: stats", id="reveal-next")
         yield KeyBar()
 
-    def on_mount(self) -> None:
-        self.run.answered += 1
-        if self.run.last:
-            self.end_session()
-
-    @work(thread=True, exit_on_error=False, group="store")
-    def end_session(self) -> None:
-        try:
-            self.app.game_store.end_session(self.run.session_id)  # type: ignore[attr-defined]
-        except StoreError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-
     def action_next(self) -> None:
-        if self.run.last:
-            self.action_home()
-            return
-        from tui.screens.loading import LoadingScreen
-
-        nxt = self.run.model_copy(update={"number": self.run.number + 1})
-        self.app.switch_screen(LoadingScreen(nxt))
+        self.dismiss(True)
 
     def action_home(self) -> None:
-        self.app.pop_screen()
+        self.dismiss(False)
 
     def action_stats(self) -> None:
         from tui.screens.stats import StatsScreen

@@ -12,6 +12,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static, Switch
 
+from tui.app_base import app_of
 from tui.widgets.keybar import KeyBar
 
 
@@ -21,13 +22,13 @@ class SettingsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "back")]
 
     def compose(self) -> ComposeResult:
-        app = self.app
-        store = getattr(app, "game_store", None)
+        app = app_of(self)
+        store = app.game_store
         yield Header()
         with Vertical(id="settings"):
             with Grid(id="settings-grid"):
                 yield Label("judge name")
-                yield Input(value=getattr(app, "judge", ""), id="judge-name", compact=True)
+                yield Input(value=app.judge, id="judge-name", compact=True)
                 yield Label("dark theme")
                 yield Switch(value=app.theme != "textual-light", id="dark")
             yield Static(
@@ -40,13 +41,15 @@ class SettingsScreen(Screen[None]):
     def _name(self, event: Input.Changed) -> None:
         name = event.value.strip()
         if 0 < len(name) <= 100:
-            self.app.judge = name  # type: ignore[attr-defined]
-            self.app.remember(judge=name)  # type: ignore[attr-defined]
+            app = app_of(self)
+            app.judge = name
+            app.remember(judge=name)
             event.input.remove_class("-bad")
         else:
             event.input.add_class("-bad")
 
     @on(Switch.Changed, "#dark")
     def _dark(self, event: Switch.Changed) -> None:
-        self.app.theme = "textual-dark" if event.value else "textual-light"
-        self.app.remember(theme=self.app.theme)  # type: ignore[attr-defined]
+        app = app_of(self)
+        app.theme = "textual-dark" if event.value else "textual-light"
+        app.remember(theme=app.theme)

@@ -1,9 +1,11 @@
-"""Session setup: a preset in one keypress, or every setting by hand."""
+"""Session setup: a preset in one keypress, or every setting by hand.
+
+The screen checks what was typed and asks the app for the session (`StartSession`); the
+session flow stores it and shows its first round (tui/session_flow.py)."""
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from rich.text import Text
@@ -25,14 +27,11 @@ from textual.widgets import (
 
 from debate.errors import DebateError
 from debate.specs import make_debater
-from latent.errors import PzJudgeError
-from tui.errors import error_line
-from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionRun, SessionSettings, preset
+from tui.app_base import AppBase, app_of
+from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionSettings, preset
+from tui.messages import StartSession
 from tui.user_settings import SETUP_FIELDS
 from tui.widgets.keybar import KeyBar
-
-if TYPE_CHECKING:
-    from textual.app import App
 
 #: (field, label, placeholder) of the custom settings, in the order shown.
 FIELDS: list[tuple[str, str, str]] = [
@@ -58,45 +57,16 @@ TRUST_TIP = (
 )
 
 
-def start_session(app: App[Any], name: str, **over: Any) -> bool:
-    """Open a session in the store and go to its first round; False (and a notice) if not."""
-    store = getattr(app, "game_store", None)
-    if store is None:
-        app.notify("no database: cannot record a session (see the notice above)", severity="error")
-        return False
-    over.setdefault("judge", getattr(app, "judge", "judge"))
-    seed = getattr(app, "seed", None)
-    # A seed the player chose lets them deal the rounds headless and read the truth first:
-    # such sessions are marked, so a study or an analysis can leave them out.
-    over["seed_known"] = "seed" in over or seed is not None
-    over.setdefault("seed", seed if seed is not None else random.randrange(1, 10**6))
-    try:
-        settings = preset(name, **over)
-        sid = store.start_session(settings)
-    except (PzJudgeError, ValidationError) as exc:
-        app.notify(error_line(exc), severity="error")
-        return False
-    from tui.screens.loading import LoadingScreen
-
-    run = SessionRun(settings=settings, session_id=sid)
-    if isinstance(app.screen, SetupScreen):
-        app.switch_screen(LoadingScreen(run))
-    else:
-        app.push_screen(LoadingScreen(run))
-    return True
-
-
-def remembered_setup(app: App[Any]) -> SessionSettings | None:
+def remembered_setup(app: AppBase) -> SessionSettings | None:
     """The setup last started (tui/user_settings.py), as settings of this judge; None when
     there is none, or it no longer makes valid settings."""
-    user = getattr(app, "user_settings", None)
-    last = getattr(user, "last_setup", None)
+    last = app.user_settings.last_setup
     if last is None:
         return None
     fields = {k: v for k, v in last.model_dump().items() if v is not None}
     name = fields.pop("preset", None) or "custom"
     try:
-        return preset(name, judge=getattr(app, "judge", "judge"), **fields)
+        return preset(name, judge=app.judge, **fields)
     except ValidationError:
         return None
 
@@ -114,7 +84,7 @@ class SetupScreen(Screen[None]):
         with VerticalScroll(id="setup"):
             yield Static("[b]Choose a preset[/b] (arrows + space/enter), or change any field")
             #: The setup last started (None: none, or no longer valid).
-            self.last = remembered_setup(self.app)
+            self.last = remembered_setup(app_of(self))
             on = self.last.preset if self.last is not None else "debate"
             with RadioSet(id="presets"):
                 for key, label in PRESET_LABELS.items():
@@ -134,7 +104,7 @@ class SetupScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.fill(self.last or preset("debate", judge=getattr(self.app, "judge", "judge")))
+        self.fill(self.last or preset("debate", judge=app_of(self).judge))
         self.query_one(RadioSet).focus()
 
     def fill(self, s: SessionSettings, seed: str | None = None) -> None:
@@ -211,12 +181,12 @@ class SetupScreen(Screen[None]):
         checked = self.query_one(RadioSet).pressed_button
         name = str(checked.id).removeprefix("preset-") if checked else "custom"
         values.update(preset=name)
-        self.app.judge = settings.judge  # type: ignore[attr-defined]
-        remember = getattr(self.app, "remember", None)
-        if remember is not None:  # the next setup starts from this one (never its seed)
-            last = {k: getattr(settings, k) for k in SETUP_FIELDS if k != "preset"}
-            remember(last_setup={**last, "preset": name}, judge=settings.judge)
-        start_session(self.app, "custom", **{**values, "preset": name})
+        app = app_of(self)
+        app.judge = settings.judge
+        # the next setup starts from this one (never its seed)
+        last = {k: getattr(settings, k) for k in SETUP_FIELDS if k != "preset"}
+        app.remember(last_setup={**last, "preset": name}, judge=settings.judge)
+        self.post_message(StartSession("custom", {**values, "preset": name}, self))
 
     @on(Button.Pressed, "#start")
     def _start(self) -> None:
@@ -227,4 +197,4 @@ class SetupScreen(Screen[None]):
         self.app.pop_screen()
 
 
-__all__ = ["SetupScreen", "start_session"]
+__all__ = ["SetupScreen", "remembered_setup"]

@@ -4,6 +4,8 @@ Nothing here lets a participant choose anything about a round: the study databas
 the items, their order, the condition of each and its time limit (`pzjudge study build`);
 these screens only say what comes next. Every read and write of the study database runs
 in a worker (`store.study_ops` opens the file per call), and results come back as messages.
+Each screen knows its `Seat` (the study file and the participant's code); a dealt round
+goes to the app as `ItemReady`, which shows it (tui/study_app.py).
 Texts from the study file (title, instructions, consent) are shown as plain text, never as
 markup.
 """
@@ -11,6 +13,7 @@ markup.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -69,33 +72,38 @@ StudyLeave {
 """
 
 
+@dataclass(frozen=True)
+class Seat:
+    """Where a participant sits: the study database, and their code as stored."""
+
+    path: str
+    code: str
+
+
+@dataclass
 class InfoLoaded(Message):
     """The participant's study info (`store.study_ops.participant_info`) or a one-line error."""
 
-    def __init__(self, info: dict[str, Any] | None, error: str | None = None) -> None:
-        super().__init__()
-        self.info = info
-        self.error = error
+    info: dict[str, Any] | None
+    error: str | None = None
 
 
+@dataclass
 class ItemReady(Message):
-    """The next round is dealt and its clock started (`item` None: no round is left)."""
+    """The next round is dealt and its clock started; the app shows it."""
 
-    def __init__(self, item: Any) -> None:
-        super().__init__()
-        self.item = item
+    seat: Seat
+    item: Any
 
 
+@dataclass
 class StudyFailed(Message):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
+    message: str
 
 
+@dataclass
 class Finished(Message):
-    def __init__(self, completion_code: str) -> None:
-        super().__init__()
-        self.completion_code = completion_code
+    completion_code: str
 
 
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
@@ -117,19 +125,16 @@ def reflow(text: str) -> str:
     return "\n\n".join(out)
 
 
-def study_path(screen: Screen[Any]) -> str:
-    return str(screen.app.study_path)  # type: ignore[attr-defined]
-
-
 class CodeScreen(Screen[None]):
     """Asks for the participant code; an unknown one is refused in place."""
 
     DEFAULT_CSS = STUDY_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "quit")]
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, path: str) -> None:
         super().__init__()
         self.study_title = title
+        self.path = path
         self.checking = False
 
     def compose(self) -> ComposeResult:
@@ -158,7 +163,7 @@ class CodeScreen(Screen[None]):
         from store.study_ops import participant_info
 
         try:
-            self.post_message(InfoLoaded(participant_info(study_path(self), code)))
+            self.post_message(InfoLoaded(participant_info(self.path, code)))
         except PzJudgeError as exc:
             self.post_message(InfoLoaded(None, error_line(exc)))
 
@@ -168,39 +173,45 @@ class CodeScreen(Screen[None]):
         if event.info is None:
             self.query_one("#code-error", Static).update(Text(event.error or "unknown code"))
             return
-        begin(self.app, event.info)
+        seat = Seat(self.path, event.info["code"])
+        self.app.switch_screen(after_code(seat, event.info))
 
 
-def begin(app: Any, info: dict[str, Any]) -> None:
+def after_code(seat: Seat, info: dict[str, Any]) -> Screen[None]:
     """Where a participant starts: the completion code if they finished; else the
     instructions (again, on a return), then consent if not yet given, then the rounds."""
-    app.participant = info["code"]
     if info["finished"]:
-        app.switch_screen(DoneScreen(None))
-    elif info["instructions"]:
-        app.switch_screen(InstructionsScreen(info))
-    elif not info["consented"] and info["consent"]:
-        app.switch_screen(ConsentScreen(info))
-    else:
-        consent_then_play(app, info)
+        return DoneScreen(seat, None)
+    if info["instructions"]:
+        return InstructionsScreen(seat, info)
+    return after_instructions(seat, info)
 
 
-def consent_then_play(app: Any, info: dict[str, Any]) -> None:
-    app.switch_screen(StudyLoadingScreen(consent=not info["consented"]))
+def after_instructions(seat: Seat, info: dict[str, Any]) -> Screen[None]:
+    """Consent if not yet given (and the study asks for it), else the rounds."""
+    if not info["consented"] and info["consent"]:
+        return ConsentScreen(seat, info)
+    return StudyLoadingScreen(seat, consent=not info["consented"])
 
 
-class InstructionsScreen(Screen[None]):
-    """The study's instructions; enter goes on."""
+class InfoPage(Screen[None]):
+    """A page of the participant's study info (`store.study_ops.participant_info`)."""
 
     DEFAULT_CSS = STUDY_CSS
+
+    def __init__(self, seat: Seat, info: dict[str, Any]) -> None:
+        super().__init__()
+        self.seat = seat
+        self.info = info
+
+
+class InstructionsScreen(InfoPage):
+    """The study's instructions; enter goes on."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next", "continue"),
         Binding("escape", "app.quit", "quit"),
     ]
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        super().__init__()
-        self.info = info
 
     def compose(self) -> ComposeResult:
         info = self.info
@@ -226,24 +237,16 @@ class InstructionsScreen(Screen[None]):
         yield KeyBar()
 
     def action_next(self) -> None:
-        if not self.info["consented"] and self.info["consent"]:
-            self.app.switch_screen(ConsentScreen(self.info))
-        else:
-            consent_then_play(self.app, self.info)
+        self.app.switch_screen(after_instructions(self.seat, self.info))
 
 
-class ConsentScreen(Screen[None]):
+class ConsentScreen(InfoPage):
     """The consent text: `y` agrees (and is stored), `n` declines and stores nothing."""
 
-    DEFAULT_CSS = STUDY_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "agree", "I agree"),
         Binding("n", "decline", "I do not agree"),
     ]
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        super().__init__()
-        self.info = info
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="study-page"):
@@ -253,7 +256,7 @@ class ConsentScreen(Screen[None]):
         yield KeyBar()
 
     def action_agree(self) -> None:
-        consent_then_play(self.app, self.info)
+        self.app.switch_screen(StudyLoadingScreen(self.seat, consent=True))
 
     def action_decline(self) -> None:
         self.app.switch_screen(DeclinedScreen())
@@ -282,8 +285,9 @@ class StudyLoadingScreen(Screen[None]):
 
     DEFAULT_CSS = STUDY_CSS
 
-    def __init__(self, consent: bool = False) -> None:
+    def __init__(self, seat: Seat, consent: bool = False) -> None:
         super().__init__()
+        self.seat = seat
         self.consent = consent
 
     def compose(self) -> ComposeResult:
@@ -299,7 +303,7 @@ class StudyLoadingScreen(Screen[None]):
     def prepare(self) -> None:
         from store.study_ops import finish_participant, give_consent, next_item
 
-        path, code = study_path(self), self.app.participant  # type: ignore[attr-defined]
+        path, code = self.seat.path, self.seat.code
         try:
             if self.consent:
                 give_consent(path, code)
@@ -310,17 +314,11 @@ class StudyLoadingScreen(Screen[None]):
         except PzJudgeError as exc:
             self.post_message(StudyFailed(error_line(exc)))
             return
-        self.post_message(ItemReady(item))
-
-    @on(ItemReady)
-    def _ready(self, event: ItemReady) -> None:
-        from tui.screens.study_round import StudyRoundScreen
-
-        self.app.switch_screen(StudyRoundScreen(study_path(self), event.item))
+        self.post_message(ItemReady(self.seat, item))  # the app shows it
 
     @on(Finished)
     def _finished(self, event: Finished) -> None:
-        self.app.switch_screen(DoneScreen(event.completion_code))
+        self.app.switch_screen(DoneScreen(self.seat, event.completion_code))
 
     @on(StudyFailed)
     def _failed(self, event: StudyFailed) -> None:
@@ -359,8 +357,11 @@ class BetweenScreen(Screen[None]):
         Binding("q", "app.quit", "quit for now"),
     ]
 
-    def __init__(self, position: int, total: int, submitted: str, estimate: float) -> None:
+    def __init__(
+        self, seat: Seat, position: int, total: int, submitted: str, estimate: float
+    ) -> None:
         super().__init__()
+        self.seat = seat
         self.position = position
         self.total = total
         self.submitted = submitted
@@ -386,7 +387,7 @@ class BetweenScreen(Screen[None]):
         yield KeyBar()
 
     def action_next(self) -> None:
-        self.app.switch_screen(StudyLoadingScreen())
+        self.app.switch_screen(StudyLoadingScreen(self.seat))
 
 
 class DoneScreen(Screen[None]):
@@ -395,8 +396,9 @@ class DoneScreen(Screen[None]):
     DEFAULT_CSS = STUDY_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape", "app.quit", "quit")]
 
-    def __init__(self, completion_code: str | None) -> None:
+    def __init__(self, seat: Seat, completion_code: str | None) -> None:
         super().__init__()
+        self.seat = seat
         self.completion_code = completion_code
 
     def compose(self) -> ComposeResult:
@@ -416,7 +418,7 @@ class DoneScreen(Screen[None]):
         from store.study_ops import finish_participant
 
         try:
-            code = finish_participant(study_path(self), self.app.participant)  # type: ignore[attr-defined]
+            code = finish_participant(self.seat.path, self.seat.code)
         except StoreError as exc:
             self.post_message(StudyFailed(str(exc)))
             return

@@ -48,7 +48,7 @@ from tui.messages import (
     StoreTrouble,
 )
 from tui.screens.judging import RoundScreen
-from tui.screens.study import BetweenScreen, ProblemScreen, StudyLeave, _clock
+from tui.screens.study import BetweenScreen, ProblemScreen, Seat, StudyLeave, _clock
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
 from tui.widgets.pages import Pages
@@ -117,14 +117,15 @@ def current_decision(panel: EstimatePanel, expiry: float) -> tuple[Decision, str
 class StudyRoundScreen(RoundScreen):
     """A study round: no setup, no seed, no reveal; `esc` offers to quit for now."""
 
-    def __init__(self, path: str, item: StudyItem) -> None:
+    def __init__(self, seat: Seat, item: StudyItem) -> None:
         run = SessionRun(
             settings=SessionSettings(judge=item.code, rounds=item.total),
             session_id=0,
             number=item.position,
         )
         super().__init__(run, study_view(item))
-        self.path = path
+        self.seat = seat
+        self.path = seat.path
         self.item = item
         self.condition = item.condition
         # every condition runs its protocol in a worker until the answer; there is a debate
@@ -283,7 +284,9 @@ class StudyRoundScreen(RoundScreen):
     @on(StudyStored)
     def _stored(self, event: StudyStored) -> None:
         self.app.switch_screen(
-            BetweenScreen(self.item.position, self.item.total, event.submitted, event.estimate)
+            BetweenScreen(
+                self.seat, self.item.position, self.item.total, event.submitted, event.estimate
+            )
         )
 
     # -- leaving -------------------------------------------------------------------------
