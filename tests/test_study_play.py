@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.keys import _character_to_key
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from tui_steps import on_screen, rows, screen_text, type_text, until
 
 from debate.protocols import consultant_honest, shown_claims
 from debate.study import deal_item, load_study
@@ -106,40 +106,23 @@ def run_app(
     return seen
 
 
-async def until(pilot: Pilot[None], cond: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def on_screen(app: StudyApp, pilot: Pilot[None], name: str) -> None:
-    await until(pilot, lambda: type(app.screen).__name__ == name, name)
-    await pilot.pause()
-
-
-async def type_text(pilot: Pilot[None], text: str) -> None:
-    await pilot.press(*[_character_to_key(ch) for ch in text])
-
-
-def screen_text(app: StudyApp) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query(Static))
-
-
 def header(app: StudyApp) -> str:
     return str(app.screen.query_one("#status", Static).render())
-
-
-def rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(path) as conn:
-        return list(conn.execute(sql, args))
 
 
 async def answer(pilot: Pilot[None], text: str) -> None:
     await pilot.press("a", "end")
     await type_text(pilot, text)
     await pilot.press("enter")
+
+
+async def run_out(app: StudyApp, pilot: Pilot[None], clock: Clock) -> str:
+    """Let the round's time limit run out (the clock moved past it, then back): what the
+    screen after it says."""
+    clock.ahead = LIMIT + 1
+    await on_screen(app, pilot, "BetweenScreen")
+    clock.ahead = 0.0
+    return screen_text(app)
 
 
 async def ask_oracle(app: StudyApp, pilot: Pilot[None], seen: list[Message]) -> None:
@@ -198,10 +181,7 @@ def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], cl
         assert header(app).startswith("Round 2 of 4")
         await pilot.press("a")
         await type_text(pilot, "1e-2")  # typed, never submitted by the participant
-        clock.ahead = LIMIT + 1
-        await on_screen(app, pilot, "BetweenScreen")
-        assert "time ran out: your estimate 0.01 was submitted" in screen_text(app)
-        clock.ahead = 0.0
+        assert "time ran out: your estimate 0.01 was submitted" in await run_out(app, pilot, clock)
 
         await pilot.press("n")
         await on_screen(app, pilot, "StudyRoundScreen")
@@ -238,10 +218,7 @@ def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], cl
         await pilot.press("n")
         await on_screen(app, pilot, "StudyRoundScreen")
         assert header(app).startswith("Round 4 of 4")
-        clock.ahead = LIMIT + 1
-        await on_screen(app, pilot, "BetweenScreen")
-        assert "before you typed a valid estimate" in screen_text(app)
-        clock.ahead = 0.0
+        assert "before you typed a valid estimate" in await run_out(app, pilot, clock)
         await pilot.press("n")
         await on_screen(app, pilot, "DoneScreen")
         await until(pilot, lambda: "…" not in screen_text(app), "the completion code")

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.keys import _character_to_key
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from tui_steps import on_screen, rows, screen_text, type_text, until
 
 from debate.builtin import LIARS
 from tui.app import PzJudgeApp
@@ -61,33 +61,6 @@ def play(
 
     asyncio.run(main())
     return seen
-
-
-async def until(pilot: Pilot[None], cond: Callable[[], bool], what: str) -> None:
-    """Let the app run until `cond` holds (workers finishing); fail after 400 steps."""
-    for _ in range(400):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def on_screen(app: PzJudgeApp, pilot: Pilot[None], name: str) -> None:
-    await until(pilot, lambda: type(app.screen).__name__ == name, name)
-    await pilot.pause()  # let the new screen finish mounting (a test may end right here)
-
-
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return list(conn.execute(sql))
-
-
-def screen_text(app: PzJudgeApp) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query(Static))
-
-
-async def type_text(pilot: Pilot[None], text: str) -> None:
-    await pilot.press(*[_character_to_key(ch) for ch in text])
 
 
 async def start_debate(app: PzJudgeApp, pilot: Pilot[None], one_round: bool = True) -> None:
@@ -366,7 +339,7 @@ def test_search_filters_and_keeps_picks(tmp_path: Path) -> None:
         await pilot.press("t")
         await on_screen(app, pilot, "RoundScreen")
         lst = app.screen.query_one(StatementList)
-        assert [s.id for s in lst.visible()] == sorted(s.id for s in lst.statements)
+        assert [s.id for s in lst.matching()] == sorted(s.id for s in lst.statements)
         await pilot.press("space")  # picks the first statement
         first = lst.picked[0]
         await pilot.click(StatementList, offset=(10, 3))  # line 0 is the header
@@ -377,15 +350,15 @@ def test_search_filters_and_keeps_picks(tmp_path: Path) -> None:
         target = lst.statements[3]
         await pilot.press("slash")
         await type_text(pilot, target.id)
-        assert [s.id for s in lst.visible()] == [target.id]
+        assert [s.id for s in lst.matching()] == [target.id]
         assert target.id in str(app.screen.query_one(Detail).text)
         await pilot.press("enter", "space")
         assert lst.picked == [first, target.id]
         await pilot.press("slash", *["backspace"] * len(target.id))
-        assert len(lst.visible()) == len(lst.statements)
+        assert len(lst.matching()) == len(lst.statements)
         assert lst.current_id() == target.id  # the cursor stays on its statement
         await type_text(pilot, "no such words")
-        assert lst.visible() == [] and "no statement" in str(app.screen.query_one(Detail).text)
+        assert lst.matching() == [] and "no statement" in str(app.screen.query_one(Detail).text)
         await pilot.press("escape", "x")
         assert lst.picked == []
 

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from tui_steps import on_screen, rows, until
 
 from tui.app import PzJudgeApp
 
@@ -107,19 +107,6 @@ def play(db: Path, script: Callable[[PzJudgeApp, Pilot[None]], Awaitable[None]])
     asyncio.run(main())
 
 
-async def until(pilot: Pilot[None], cond: Callable[[], bool], what: str) -> None:
-    for _ in range(500):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def on_screen(app: PzJudgeApp, pilot: Pilot[None], name: str) -> None:
-    await until(pilot, lambda: type(app.screen).__name__ == name, name)
-    await pilot.pause()
-
-
 class HeldLock:
     """Another process's write transaction on `db`, released by a timer after HELD s."""
 
@@ -135,11 +122,6 @@ class HeldLock:
             self.conn.execute("ROLLBACK")
             self.conn.close()
             self.released_at = time.monotonic()
-
-
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return list(conn.execute(sql))
 
 
 async def open_round_left_open(app: PzJudgeApp, pilot: Pilot[None]) -> None:

@@ -63,8 +63,8 @@ class HumanJudge:
         self,
         name: str,
         ui_oracle: Oracle | None = None,
-        on_deciding: Callable[[], None] | None = None,
-        on_waiting: Callable[[], None] | None = None,
+        on_deciding: Callable[[], object] | None = None,
+        on_waiting: Callable[[], object] | None = None,
         paced: bool = True,
     ) -> None:
         self.name = f"human:{name}"

@@ -17,32 +17,18 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
 from tui.app_base import AppBase
-from tui.screens.help import HelpScreen
+from tui.screens.help import ESTIMATES, HelpScreen, round_keys
 from tui.screens.study import CodeScreen, ItemReady
 
-KEYS = """\
+KEYS = f"""\
 # Keys
 
 Everything about a round is set by the study: you cannot change the statements, the
 debaters, the oracle's budget or the time limit.
 
-| key | what |
-|---|---|
-| `1` `2` `3` | statements · debate · evidence |
-| `/` | search statements (`enter` back to the list) |
-| `space` | pick / unpick the statement under the cursor |
-| `o` | ask the oracle P(all picked true) (uses one query) |
-| `x` | clear the picks |
-| `a` | go to the estimate field |
-| `+` `-` (or `↑` `↓` in the field) | estimate × or ÷ √10 (0.5 in log10) |
-| `[` `]` | your credence that A is honest, − or + 0.05 |
-| `n` | next speech (the debate waits while you read) |
-| `e` · `m` | end the debate · ask for another round |
-| `tab` | next field |
-| `enter` / `ctrl+s` | answer |
-| `esc` | quit for now (come back with your code) |
+{round_keys("quit for now (come back with your code)", game=False)}
 
-Estimates: `0.3`, `3e-5`, `10^-12`, `log10 -12`, `1 in 1000`, `2%`.
+{ESTIMATES}
 """
 
 

@@ -10,7 +10,40 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
-KEYS = """\
+#: The keys of a round, as both helps list them: (key, what, in the game's help only).
+ROUND_KEYS: list[tuple[str, str, bool]] = [
+    ("`1` `2` `3`", "statements · debate · evidence", False),
+    ("`/`", "search statements (`enter` back to the list)", False),
+    ("`space`", "pick / unpick the statement under the cursor", False),
+    ("`o`", "ask the oracle P(all picked true) (uses one query)", False),
+    ("`x`", "clear the picks", False),
+    ("`a`", "go to the estimate field", False),
+    ("`+` `-` (or `↑` `↓` in the field)", "estimate × or ÷ √10 (0.5 in log10)", False),
+    ("`[` `]`", "your credence that A is honest, − or + 0.05", False),
+    ("`n`", "next speech (the debate waits while you read)", False),
+    ("`e` · `m`", "end the debate · ask for another round", False),
+    (
+        "`←` `→` (debate)",
+        "previous / next citation, with the statements it names; a click picks one",
+        True,
+    ),
+    ("`tab`", "next field", False),
+    ("`s` (evidence)", "cycle the sort", True),
+    ("`enter` / `ctrl+s`", "answer", False),
+]
+#: How an estimate may be typed (both helps end their table of keys with it).
+ESTIMATES = "Estimates: `0.3`, `3e-5`, `10^-12`, `log10 -12`, `1 in 1000`, `2%`."
+
+
+def round_keys(esc: str, game: bool = True) -> str:
+    """The keys of a round as a Markdown table, `esc` saying what escape does there (the
+    study's help leaves out the keys of the game only)."""
+    rows = [(k, what) for k, what, game_only in ROUND_KEYS if game or not game_only]
+    rows.append(("`esc`", esc))
+    return "\n".join(["| key | what |", "|---|---|", *(f"| {k} | {w} |" for k, w in rows)])
+
+
+KEYS = f"""\
 # Keys
 
 **Everywhere**: `?` this help · `ctrl+t` light/dark theme · `ctrl+q` quit · `esc` back
@@ -22,25 +55,9 @@ KEYS = """\
 
 **Judging**
 
-| key | what |
-|---|---|
-| `1` `2` `3` | statements · debate · evidence |
-| `/` | search statements (`enter` back to the list) |
-| `space` | pick / unpick the statement under the cursor |
-| `o` | ask the oracle P(all picked true) (uses one query) |
-| `x` | clear the picks |
-| `a` | go to the estimate field |
-| `+` `-` (or `↑` `↓` in the field) | estimate × or ÷ √10 (0.5 in log10) |
-| `[` `]` | your credence that A is honest, − or + 0.05 |
-| `n` | next speech (the debate waits while you read) |
-| `e` · `m` | end the debate · ask for another round |
-| `←` `→` (debate) | previous / next citation, with the statements it names; a click picks one |
-| `tab` | next field |
-| `s` (evidence) | cycle the sort |
-| `enter` / `ctrl+s` | answer |
-| `esc` | leave the round (keep it open to resume, or abandon it) |
+{round_keys("leave the round (keep it open to resume, or abandon it)")}
 
-Estimates: `0.3`, `3e-5`, `10^-12`, `log10 -12`, `1 in 1000`, `2%`.
+{ESTIMATES}
 Interval: `1e-8 .. 1e-4`.
 
 **Reveal**: `n` next round · `h` home · `s` stats

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -20,7 +19,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -50,6 +49,7 @@ from tui.messages import (
     StatementsPicked,
     StoreTrouble,
 )
+from tui.screens.paged import PagedScreen
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.evidence import EvidenceTable
 from tui.widgets.keybar import KeyBar
@@ -57,32 +57,31 @@ from tui.widgets.pages import Pages, TabBar
 from tui.widgets.statements import Detail, SearchInput, StatementList
 from tui.widgets.transcript import Transcript
 
-#: The longest a tab switch holds the screen's updates, in seconds.
-HOLD = 0.03
+#: The panes, in the order of their keys (1, 2, 3).
+TABS = ("statements", "debate", "evidence")
 #: Seconds between two redraws of a speech being streamed (a draft is posted whole).
 DRAFT_INTERVAL = 0.05
 
 
-class RoundScreen(Screen[Reveal | None]):
+class RoundScreen(PagedScreen[Reveal | None]):
     """One round. Keys work from anywhere except while typing in a field."""
 
     #: Speeches are shown on this grid of seconds after they begin (see `SpeechClock`).
     speech_quantum: ClassVar[float] = 0.4
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # grouped by what they steer; the key bar shows those without show=False in order
         Binding("slash", "search", "search", key_display="/"),
         Binding("o", "ask_oracle", "oracle"),
         Binding("a", "focus_answer", "answer"),
-        Binding("n", "next_speech", "next"),
-        Binding("e", "end_debate", "end"),
         Binding("plus,equals_sign", "step(1)", "×√10", show=False),
         Binding("minus", "step(-1)", "÷√10", show=False),
+        Binding("n", "next_speech", "next"),
+        Binding("e", "end_debate", "end"),
+        Binding("m", "more", "another round", show=False),
         Binding("left_square_bracket", "credence(-0.05)", "A less", show=False),
         Binding("right_square_bracket", "credence(0.05)", "A more", show=False),
-        Binding("m", "more", "another round", show=False),
-        Binding("1", "tab('statements')", "statements", show=False),
-        Binding("2", "tab('debate')", "debate", show=False),
-        Binding("3", "tab('evidence')", "evidence", show=False),
+        *(Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)),
         Binding("ctrl+s", "submit", "submit", priority=True),
         Binding("escape", "leave", "leave"),
     ]
@@ -104,11 +103,10 @@ class RoundScreen(Screen[Reveal | None]):
         self.asking = False
         #: The judge chose to leave (the store is told in a worker, then the screen goes).
         self.leaving = False
-        self._go_when_back = False
+        #: What goes back to the session flow once this screen is on top again.
+        self._handed: tuple[Reveal | None] | None = None
         self.debate_over = not rnd.debate or rnd.resumed
         self.texts = {s.id: s.text for s in rnd.statements}
-        #: Screen updates held during a tab switch (see `_hold_frame`).
-        self._hold: ExitStack | None = None
 
     @property
     def store(self) -> GameStore:
@@ -117,6 +115,10 @@ class RoundScreen(Screen[Reveal | None]):
         if store is None:
             raise StoreError("no database: nothing would be saved")
         return store
+
+    @on(StoreTrouble)
+    def _trouble(self, event: StoreTrouble) -> None:
+        self.notify(event.message, severity="error", timeout=10)
 
     # -- layout --------------------------------------------------------------------------
 
@@ -182,44 +184,59 @@ class RoundScreen(Screen[Reveal | None]):
         )
 
     def on_mount(self) -> None:
-        rnd = self.round
         table = self.query_one(EvidenceTable)
-        for s in rnd.statements:
+        for s in self.round.statements:
             if s.p is not None:
                 table.add([s.id], s.p, "shown")
-        for ids, p in rnd.public_queries():
+        for ids, p in self.round.public_queries():
             table.add(ids, p, "you asked")
-        if rnd.debate:
-            transcript = self.query_one(Transcript)
-            for t in rnd.turns:
-                self._show_turn(t, transcript)
-            if rnd.resumed:
-                transcript.speaking("(the debate stopped when you left; answer when ready)")
-                self.query_one(EstimatePanel).set_credence(rnd.credence_a)
-            else:
-                self.judge = HumanJudge(
-                    self.run.settings.judge,
-                    ui_oracle=self.oracle,
-                    on_deciding=lambda: self.post_message(DebateOver()),
-                    on_waiting=lambda: self.post_message(DebatePaused()),
-                )
-                self.debate_worker = self.debate()
+        self.start()
         self.refresh_status()
         self.query_one(Pages).show("statements")
         self.query_one(StatementList).focus()
 
-    def refresh_status(self) -> None:
-        rnd, o = self.round, self.oracle
-        left = "∞" if o.left is None else str(o.left)
-        practice = " · practice" if rnd.practice else ""
-        self.query_one("#status", Static).update(
-            f"[b]Round {rnd.number}/{self.run.settings.rounds}[/b]{practice} · "
-            f"{len(rnd.statements)} statements · oracle: {left} left, "
-            f"≤ {o.max_order} at once · ? help"
+    def start(self) -> None:
+        """Show the debate so far; start it (a new round) in a worker, with the judge."""
+        rnd = self.round
+        if not rnd.debate:
+            return
+        transcript = self.query_one(Transcript)
+        for t in rnd.turns:
+            self._show_turn(t, transcript)
+        if rnd.resumed:
+            transcript.speaking("(the debate stopped when you left; answer when ready)")
+            self.query_one(EstimatePanel).set_credence(rnd.credence_a)
+        else:
+            self.judge = self.human_judge(self.run.settings.judge)
+            self.debate_worker = self.debate()
+
+    def human_judge(self, name: str, paced: bool = True) -> HumanJudge:
+        """The judge the engine waits on: this screen steers it, and hears when the
+        debate pauses for reading and when its speeches are over."""
+        return HumanJudge(
+            name,
+            ui_oracle=self.oracle,
+            on_deciding=lambda: self.post_message(DebateOver()),
+            on_waiting=lambda: self.post_message(DebatePaused()),
+            paced=paced,
         )
+
+    def refresh_status(self) -> None:
+        self.query_one("#status", Static).update(self.status_line())
         picked = escape(" ".join(self.picked)) if self.picked else "none"
         self.query_one("#oracle-line", Static).update(
             f"picked: [b]{picked}[/b]  · space picks · o asks P(all picked) · x clears"
+        )
+
+    def status_line(self) -> str:
+        """The line above the tabs: which round, and what the oracle has left."""
+        rnd, o = self.round, self.oracle
+        left = "∞" if o.left is None else str(o.left)
+        practice = " · practice" if rnd.practice else ""
+        return (
+            f"[b]Round {rnd.number}/{self.run.settings.rounds}[/b]{practice} · "
+            f"{len(rnd.statements)} statements · oracle: {left} left, "
+            f"≤ {o.max_order} at once · ? help"
         )
 
     # -- statements and the oracle -------------------------------------------------------
@@ -467,50 +484,12 @@ class RoundScreen(Screen[Reveal | None]):
     def action_tab(self, tab: str) -> None:
         if tab == "debate" and not self.round.debate:
             return
-        target = {
+        target: dict[str, type[Widget]] = {
             "statements": StatementList,
             "debate": Transcript,
             "evidence": EvidenceTable,
-        }[tab]
-        # Focus, then scroll to the pane: nothing changes size, so no layout. The Blur and
-        # Focus events repaint the two widgets a few ms later, in other tasks: hold the
-        # frame until they are handled, so that the switch is drawn once.
-        widget = self.query_one(target)
-        if widget is not self.focused:
-            self._hold_frame()
-        self.set_focus(widget, scroll_visible=False)
-        self._show_pane(tab)
-
-    def _show_pane(self, tab: str) -> None:
-        self.query_one(Pages).show(tab)
-        self.query_one(TabBar).set_active(tab)
-        self.query_one(KeyBar).refresh_now()
-
-    @on(TabBar.Clicked)
-    def _tab_clicked(self, event: TabBar.Clicked) -> None:
-        self.action_tab(event.tab)
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """Focus moved into another pane (tab key, a click): show that pane."""
-        pages = self.query_one(Pages)
-        pane = pages.pane_of(event.widget)
-        if pane is not None and pane != pages.active:
-            self._show_pane(pane)
-        self._release_frame()
-
-    def _hold_frame(self) -> None:
-        """Draw nothing until the focus has moved (or HOLD seconds, whichever is first)."""
-        if self._hold is not None:
-            return
-        self._hold = ExitStack()
-        self._hold.enter_context(self.app.batch_update())
-        self.set_timer(HOLD, self._release_frame)
-
-    def _release_frame(self) -> None:
-        if self._hold is not None:
-            hold, self._hold = self._hold, None
-            hold.close()
-            self.check_idle()  # the screen draws what was refreshed meanwhile
+        }
+        self.show_tab(tab, self.query_one(target[tab]))
 
     def action_focus_answer(self) -> None:
         # at once, not after a refresh: the keys typed next belong to the field
@@ -578,11 +557,7 @@ class RoundScreen(Screen[Reveal | None]):
 
     @on(Revealed)
     def _revealed(self, event: Revealed) -> None:
-        self.dismiss(event.reveal)
-
-    @on(StoreTrouble)
-    def _trouble(self, event: StoreTrouble) -> None:
-        self.notify(event.message, severity="error", timeout=10)
+        self.hand_back(event.reveal)
 
     # -- leaving -------------------------------------------------------------------------
 
@@ -611,17 +586,19 @@ class RoundScreen(Screen[Reveal | None]):
                 self.store.add_credence(self.round.round_id, last_turn, credence, time.time())
         except StoreError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
-        self.app.call_from_thread(self._gone)
+        self.app.call_from_thread(self.hand_back, None)
 
-    def _gone(self) -> None:
+    def hand_back(self, result: Reveal | None) -> None:
+        """Go, handing `result` to the session flow: now if this screen is on top, else
+        once it is again (the judge may have opened the help meanwhile)."""
         if self.app.screen is self:
-            self.dismiss(None)
-        else:  # the help (say) was opened meanwhile: go once it is closed
-            self._go_when_back = True
+            self.dismiss(result)
+        else:
+            self._handed = (result,)
 
     def on_screen_resume(self) -> None:
-        if self._go_when_back:
-            self.dismiss(None)
+        if self._handed is not None:
+            self.dismiss(self._handed[0])
 
     def on_unmount(self) -> None:
         if self.judge is not None and not self.answered:

@@ -7,11 +7,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Center, Middle
-from textual.screen import Screen
-from textual.widgets import Header, LoadingIndicator, Static
 
 from latent.errors import PzJudgeError
 from store.errors import StoreError
@@ -19,10 +15,10 @@ from tui.app_base import app_of
 from tui.errors import error_line
 from tui.game import Round, SessionRun, prepare_round, resume_round
 from tui.messages import RoundFailed, RoundReady
-from tui.widgets.keybar import KeyBar
+from tui.screens.waiting import WaitScreen
 
 
-class LoadingScreen(Screen[Round | None]):
+class LoadingScreen(WaitScreen[Round | None]):
     """Prepares round `run.number` (or rebuilds a stored open round) in a worker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "back", "back")]
@@ -32,21 +28,13 @@ class LoadingScreen(Screen[Round | None]):
         self.run = run
         self.resume = resume
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Middle(), Center():
-            s = self.run.settings
-            what = "Restoring" if self.resume else "Generating"
-            yield Static(
-                f"{what} round {self.run.number} of {s.rounds}: "
-                f"{s.statements} statements, computing P(Z)…",
-                id="loading-text",
-            )
-            yield LoadingIndicator()
-        yield KeyBar()
-
-    def on_mount(self) -> None:
-        self.prepare()
+    def waiting_for(self) -> str:
+        s = self.run.settings
+        what = "Restoring" if self.resume else "Generating"
+        return (
+            f"{what} round {self.run.number} of {s.rounds}: "
+            f"{s.statements} statements, computing P(Z)…"
+        )
 
     @work(thread=True, exit_on_error=False, group="prepare")
     def prepare(self) -> None:
@@ -61,8 +49,8 @@ class LoadingScreen(Screen[Round | None]):
                 rnd = prepare_round(self.run.settings, self.run.number, store, self.run.session_id)
         except PzJudgeError as exc:
             self.post_message(RoundFailed(error_line(exc)))
-            return
-        self.post_message(RoundReady(rnd))
+        else:
+            self.post_message(RoundReady(rnd))
 
     @on(RoundReady)
     def _ready(self, event: RoundReady) -> None:

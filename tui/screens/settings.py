@@ -38,7 +38,7 @@ class SettingsScreen(Screen[None]):
         yield KeyBar()
 
     @on(Input.Changed, "#judge-name")
-    def _name(self, event: Input.Changed) -> None:
+    def _judge_name(self, event: Input.Changed) -> None:
         name = event.value.strip()
         if 0 < len(name) <= 100:
             app = app_of(self)

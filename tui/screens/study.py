@@ -20,15 +20,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Middle, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, LoadingIndicator, Static
+from textual.widgets import Input, Static
 
 from latent.errors import PzJudgeError
 from store.errors import StoreError
 from tui.errors import error_line
 from tui.estimate import fmt_p
+from tui.screens.waiting import WaitScreen
 from tui.widgets.keybar import KeyBar
 
 STUDY_CSS = """
@@ -279,25 +280,20 @@ class DeclinedScreen(Screen[None]):
         yield KeyBar()
 
 
-class StudyLoadingScreen(Screen[None]):
+class StudyLoadingScreen(WaitScreen[None]):
     """Stores consent (first time), then deals the next round in a worker; with no round
     left, marks the participant finished and shows the completion code."""
 
     DEFAULT_CSS = STUDY_CSS
+    SHOW_HEADER = False
 
     def __init__(self, seat: Seat, consent: bool = False) -> None:
         super().__init__()
         self.seat = seat
         self.consent = consent
 
-    def compose(self) -> ComposeResult:
-        with Middle(), Center():
-            yield Static("Preparing the next round…", id="loading-text")
-            yield LoadingIndicator()
-        yield KeyBar()
-
-    def on_mount(self) -> None:
-        self.prepare()
+    def waiting_for(self) -> str:
+        return "Preparing the next round…"
 
     @work(thread=True, exit_on_error=False, group="study")
     def prepare(self) -> None:

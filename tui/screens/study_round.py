@@ -23,10 +23,9 @@ import contextlib
 import time
 from typing import Any
 
-from rich.markup import escape
-from textual import events, on, work
+from textual import on, work
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from debate.protocol import Decision
@@ -37,12 +36,11 @@ from store.errors import StoreError
 from store.study_ops import StudyItem, expiry_default, record_answer, record_query
 from tui.estimate import EstimateError, fmt_p, parse_credence, parse_interval, parse_log10
 from tui.game import Round, SessionRun
-from tui.human_judge import HumanJudge, SpeechClock
+from tui.human_judge import SpeechClock
 from tui.messages import (
     AnswerSubmitted,
     CredenceRecorded,
     DebateOver,
-    DebatePaused,
     SpeechArrived,
     SpeechStarted,
     StoreTrouble,
@@ -50,8 +48,6 @@ from tui.messages import (
 from tui.screens.judging import RoundScreen
 from tui.screens.study import BetweenScreen, ProblemScreen, Seat, StudyLeave, _clock
 from tui.widgets.estimate import EstimatePanel
-from tui.widgets.evidence import EvidenceTable
-from tui.widgets.pages import Pages
 from tui.widgets.statements import StatementList
 from tui.widgets.transcript import Transcript
 
@@ -146,7 +142,7 @@ class StudyRoundScreen(RoundScreen):
             )
         return super()._claims_line()
 
-    def refresh_status(self) -> None:
+    def status_line(self) -> str:
         item, o = self.item, self.oracle
         left = "∞" if o.left is None else str(o.left)
         clock = ""
@@ -155,40 +151,23 @@ class StudyRoundScreen(RoundScreen):
             remaining = min(item.deadline - time.time(), item.time_limit or 0.0)
             colour = "red" if remaining <= HURRY else "green"
             clock = f" · [b {colour}]{_clock(max(0.0, remaining))} left[/]"
-        self.query_one("#status", Static).update(
+        return (
             f"[b]Round {item.position} of {item.total}[/b]{clock} · "
             f"{CONDITION_WORDS[self.condition]} · oracle: {left} left, ≤ {o.max_order} at once"
         )
-        picked = escape(" ".join(self.picked)) if self.picked else "none"
-        self.query_one("#oracle-line", Static).update(
-            f"picked: [b]{picked}[/b]  · space picks · o asks P(all picked) · x clears"
-        )
 
-    def on_mount(self, event: events.Mount) -> None:
-        event.prevent_default()  # not the game's: its debate worker stores to the game's store
-        rnd = self.round
-        table = self.query_one(EvidenceTable)
-        for s in rnd.statements:
-            if s.p is not None:
-                table.add([s.id], s.p, "shown")
-        for ids, p in rnd.public_queries():
-            table.add(ids, p, "you asked")
+    def start(self) -> None:
+        """Every condition runs its protocol in a worker (not the game's debate, which
+        stores to the game's store); an offline one shows its recorded debate first."""
         if self.condition == "offline":
             transcript = self.query_one(Transcript)
-            for t in rnd.turns:
+            for t in self.round.turns:
                 self._show_turn(t, transcript)
             transcript.speaking("A debate recorded earlier, shown whole: read it, then answer (a).")
-        self.judge = HumanJudge(
-            self.item.code,
-            ui_oracle=self.oracle,
-            on_deciding=lambda: self.post_message(DebateOver()),
-            on_waiting=lambda: self.post_message(DebatePaused()),
-            paced=self.condition in ("debate", "consultancy"),
+        self.judge = self.human_judge(
+            self.item.code, paced=self.condition in ("debate", "consultancy")
         )
         self.debate_worker = self.play_protocol()
-        self.refresh_status()
-        self.query_one(Pages).show("statements")
-        self.query_one(StatementList).focus()
         if self.item.deadline is not None:
             self.set_interval(0.5, self._tick)
             self._tick()

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Button, Input, Static
 
+from debate.models import Side
 from debate.protocol import Decision
 from tui.estimate import (
     MIN_LOG10,
@@ -73,7 +74,7 @@ class EstimatePanel(Vertical):
 
     def __init__(
         self,
-        claims: dict[str, float] | None,
+        claims: dict[Side, float] | None,
         independence: float | None,
         **kw: object,
     ) -> None:

@@ -21,7 +21,7 @@ class Item:
     source: str
 
 
-class EvidenceTable(DataTable[str]):
+class EvidenceTable(DataTable[str | Text]):
     """One row per set of statements; `s` cycles the sort column."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "cycle_sort", "sort", show=True)]

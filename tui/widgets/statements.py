@@ -50,7 +50,7 @@ class StatementList(Widget, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle", "pick", show=True),
+        Binding("space", "toggle_pick", "pick", show=True),
         Binding("x", "clear", "clear selection", show=False),
         Binding("up", "move(-1)", "up", show=False),
         Binding("down", "move(1)", "down", show=False),
@@ -141,8 +141,9 @@ class StatementList(Widget, can_focus=True):
 
     # -- state ---------------------------------------------------------------------------
 
-    def visible(self) -> list[StatementView]:
-        """The statements that match the filter, in id order."""
+    def matching(self) -> list[StatementView]:
+        """The statements that match the filter, in id order (not `visible`: that is
+        Textual's, whether the widget is shown)."""
         return [self.statements[i] for i in self.rows]
 
     def current_id(self) -> str | None:
@@ -236,7 +237,7 @@ class StatementList(Widget, can_focus=True):
         if 0 <= row < len(self.rows):
             self.cursor = row
             if at.x < 2:
-                self.action_toggle()
+                self.action_toggle_pick()
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -319,7 +320,7 @@ class StatementList(Widget, can_focus=True):
     def action_jump(self, where: int) -> None:
         self.cursor = 0 if where == 0 else len(self.rows) - 1
 
-    def action_toggle(self) -> None:
+    def action_toggle_pick(self) -> None:
         sid = self.current_id()
         if sid is None:
             return
