@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from debate.mimic_round import MimicReveal, MimicRound
@@ -134,4 +134,5 @@ class GameStore:
     def export(self, fmt: str, out: str) -> int:
         from store.export import export_rows, write_export
 
-        return write_export(export_rows(self.store), fmt, out)
+        # a format typed by hand (the screen's choice) is refused there, in one line
+        return write_export(export_rows(self.store), cast(Literal["jsonl", "csv"], fmt), out)

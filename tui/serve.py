@@ -78,7 +78,7 @@ class LockedServer(Server):
         app.on_shutdown.append(self.on_shutdown)
         return app
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override, unused-ignore]
         """The page, only with the right `?token=`; its WebSocket URL carries the token."""
         if not self._token_ok(request.query.get("token")):
             raise web.HTTPForbidden(

@@ -127,7 +127,9 @@ def _figures(data: dict[str, Any], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         width = 0.8 / max(1, len(judges))
         for j, judge in enumerate(judges):
-            xs, ys, errs = [], [], [[], []]
+            xs: list[float] = []
+            ys: list[float] = []
+            errs: list[list[float]] = [[], []]
             for c, cond in enumerate(conds):
                 r = next((r for r in table if r["judge"] == judge and r["condition"] == cond), None)
                 if r is None or r[key] is None:

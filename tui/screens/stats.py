@@ -26,6 +26,7 @@ from textual.widgets import (
 from textual_plotext import PlotextPlot
 
 from store.errors import StoreError
+from tui.app_base import app_of
 from tui.messages import StoreTrouble
 from tui.widgets.keybar import KeyBar
 
@@ -96,7 +97,7 @@ class StatsScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="stats", exclusive=True)
     def load(self) -> None:
-        store = self.app.game_store  # type: ignore[attr-defined]
+        store = app_of(self).game_store
         if store is None:
             self.post_message(StoreTrouble("no database, so no history"))
             return
@@ -246,7 +247,7 @@ class ExportScreen(ModalScreen[None]):
 
     @work(thread=True, exit_on_error=False, group="export")
     def write(self, fmt: str, path: str) -> None:
-        store = self.app.game_store  # type: ignore[attr-defined]
+        store = app_of(self).game_store
         if store is None or not path:
             self.post_message(StoreTrouble("nothing to export to: no database or no path"))
             return
