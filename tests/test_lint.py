@@ -1,4 +1,5 @@
-"""The house rules, checked with the tests: ruff (lint and format) and mypy on the core."""
+"""The house rules, checked with the tests: ruff (lint and format) and mypy on every package
+(latent, debate, store and tui: pyproject.toml's [tool.mypy])."""
 
 from __future__ import annotations
 
@@ -22,6 +23,6 @@ def test_ruff_lint_and_format() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_mypy_core_packages() -> None:
+def test_mypy_every_package() -> None:
     r = _run(sys.executable, "-m", "mypy")
     assert r.returncode == 0, r.stdout + r.stderr

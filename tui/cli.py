@@ -408,7 +408,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
             settings=_run_settings(args, _DEBATE_RUN_KEYS),
         )
     # each turn is committed the moment it is made: a run killed mid-debate keeps them
-    sinks = [] if recorder is None else [recorder.on_event]
+    sinks: list[Callable[[dict[str, Any]], None]] = [] if recorder is None else [recorder.on_event]
     if sys.stderr.isatty():
         sinks.append(debate_progress(sys.stderr))  # an LLM turn can take minutes
 
@@ -533,9 +533,9 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         # a rerun plays only the debates this store has not seen judged (--fresh: all of
         # them again; the old results stay stored, and a later rerun reuses the newest)
         played = {}
-        for did, text in ({} if args.fresh else store.played_debates()).items():
+        for did, stored in ({} if args.fresh else store.played_debates()).items():
             try:
-                played[did] = DebateResult.model_validate_json(text)
+                played[did] = DebateResult.model_validate_json(stored)
             except ValueError:
                 continue  # written by another version: played again
 

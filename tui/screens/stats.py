@@ -175,7 +175,8 @@ class StatsScreen(Screen[None]):
         if stats:
             series = [[s[k] or 0.0 for s in stats] for k, _ in BARS]
             groups = [str(s["group"]) for s in stats]
-            plt.multiple_bar(groups, series, labels=[label for _, label in BARS])
+            # plotext takes `labels`; the stub textual-plotext ships lacks it
+            plt.multiple_bar(groups, series, labels=[label for _, label in BARS])  # type: ignore[call-arg]
         w.refresh()
 
     def fill_table(self, stats: list[dict[str, Any]]) -> None:
