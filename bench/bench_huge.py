@@ -80,6 +80,7 @@ def phases(blocks: int, size: int, folder: Path, profile: str | None) -> list[di
     import asyncio
 
     from debate.engine import run_debate
+    from debate.events import Event
     from debate.rounds import deal_round, debaters_of, preset
     from debate.specs import make_judge
     from latent.world import load_world
@@ -113,7 +114,7 @@ def phases(blocks: int, size: int, folder: Path, profile: str | None) -> list[di
     recorder = DebateRecorder(store, world_json=world.to_json(), seed=1, settings={})
     spent = [0.0]
 
-    def on_event(event: dict[str, object]) -> None:
+    def on_record(event: Event) -> None:
         t0 = time.perf_counter()
         recorder.on_event(event)
         spent[0] += time.perf_counter() - t0
@@ -122,7 +123,7 @@ def phases(blocks: int, size: int, folder: Path, profile: str | None) -> list[di
     if prof is not None:
         prof.enable()
     res = asyncio.run(
-        run_debate(dealt, debaters["a"], debaters["b"], make_judge("maxent"), on_event=on_event)
+        run_debate(dealt, debaters["a"], debaters["b"], make_judge("maxent"), on_record=on_record)
     )
     t0 = time.perf_counter()
     with store:

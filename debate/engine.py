@@ -11,13 +11,21 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from debate.baselines import Baselines, baselines
 from debate.errors import DebateError
+from debate.events import (
+    CredenceEvent,
+    DebateStartedEvent,
+    Event,
+    JudgeErrorEvent,
+    PublicEvent,
+    TurnEvent,
+    TurnStartedEvent,
+)
 from debate.lies import liar_claim as liar_claim  # re-exported: it lived here before
 from debate.models import Argument, Side
 from debate.protocol import (
@@ -39,8 +47,6 @@ from debate.views import independence_value as independence_value  # re-exported
 from debate.views import statement_views
 from latent.pz import world_pz
 from latent.world import World
-
-Event = dict[str, Any]
 
 
 class Credence(BaseModel):
@@ -135,7 +141,8 @@ class _Run:
         judge: Judge,
         rules: Rules,
         claims: dict[Side, float],
-        on_event: Callable[[Event], None] | None,
+        on_event: Callable[[PublicEvent], None] | None,
+        on_record: Callable[[Event], None] | None = None,
     ) -> None:
         self.world = world
         self.debaters = debaters
@@ -143,6 +150,7 @@ class _Run:
         self.rules = rules
         self.claims = claims
         self.on_event = on_event
+        self.on_record = on_record
         self.turns: list[Turn] = []
         self.budget = {"a": rules.citation_budget, "b": rules.citation_budget}
         self.statements = statement_views(world, rules)
@@ -161,7 +169,10 @@ class _Run:
                 if sv.p is not None:
                     self.evidence[evidence_key([sv.id])] = sv.p
 
-    def emit(self, **event: Any) -> None:
+    def emit(self, event: PublicEvent) -> None:
+        """Hand a public event to the recorder, then to the watcher (stored before shown)."""
+        if self.on_record is not None:
+            self.on_record(event)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -195,7 +206,7 @@ class _Run:
 
     async def speech(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> Turn:
         started = time.time()
-        self.emit(kind="turn_started", speaker=side, phase=phase, round=rnd)
+        self.emit(TurnStartedEvent(speaker=side, phase=phase, round=rnd))
         arg, forfeit, raw = await _speak(
             self.debaters[side], self.view(side, phase, rnd, transcript), self.world, self.rules
         )
@@ -232,18 +243,19 @@ class _Run:
         for c in turn.citations:
             if c.kind == "prob" and c.true_value is not None:
                 self.evidence[evidence_key(c.ids)] = c.true_value
-        self.emit(kind="turn", turn=turn)
+        self.emit(TurnEvent(turn=turn))
         try:
             cred, action = await self.judge.observe(self.judge_view(), self.judge_oracle)
         except DebateError as exc:
             # A judge that fails to answer has no credence after this turn (none is made up
             # for it); the debate goes on.
-            self.emit(kind="judge_error", message=str(exc))
+            self.emit(JudgeErrorEvent(message=str(exc)))
             self.judge_errors.append(str(exc))
             return "continue"
         cred = min(1.0, max(0.0, float(cred)))
-        self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=time.time()))
-        self.emit(kind="credence", after_turn=turn.index, credence_a=cred, at=self.credences[-1].at)
+        at = time.time()
+        self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=at))
+        self.emit(CredenceEvent(after_turn=turn.index, credence_a=cred, at=at))
         return action
 
     async def play(self) -> Decision:
@@ -305,9 +317,14 @@ async def run_debate(
     honest_side: Side | None = None,
     truth: float | None = None,
     claims: Mapping[Side, float] | None = None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[PublicEvent], None] | None = None,
+    on_record: Callable[[Event], None] | None = None,
 ) -> DebateResult:
     """Run a whole debate and score it. Deterministic under `seed` for non-LLM parties.
+
+    `on_event` sees the debate as it happens, as anyone watching may (`PublicEvent`: never
+    the honest side or the truth); `on_record` gets every event, `DebateStartedEvent`
+    first, each before `on_event` does (a store commits it before a UI shows it).
 
     Given a `DealtRound` (`debate.rounds.deal_round`), the round's world, rules, honest
     side, truth and claims are used as dealt, and `a`/`b` default to its debater specs;
@@ -365,25 +382,23 @@ async def run_debate(
             else:
                 p_true = truth
                 log10_truth = math.log10(truth) if truth > 0 else None
-    run = _Run(world, {"a": a, "b": b}, judge, rules, claimed, on_event)
-    # What is settled before the first speech (the head of the DebateResult): a store opens
-    # the round with it, so that each turn can be committed the moment it is made. The UI
-    # ignores this event: it names the honest side.
-    head: dict[str, Any] = {
-        "world_seed": round_seed
+    run = _Run(world, {"a": a, "b": b}, judge, rules, claimed, on_event, on_record)
+    head = DebateStartedEvent(
+        world_seed=round_seed
         if round_seed is not None
         else (world.meta.seed if world.meta else None),
-        "n_statements": world.n_statements,
-        "rules": rules,
-        "debater_a": a.name,
-        "debater_b": b.name,
-        "judge": judge.name,
-        "honest_side": side,
-        "claims": claimed,
-        "truth": p_true,
-        "log10_truth": log10_truth,
-    }
-    run.emit(kind="started", **{**head, "claims": dict(claimed)})
+        n_statements=world.n_statements,
+        rules=rules,
+        debater_a=a.name,
+        debater_b=b.name,
+        judge=judge.name,
+        honest_side=side,
+        claims=claimed,
+        truth=p_true,
+        log10_truth=log10_truth,
+    )
+    if on_record is not None:
+        on_record(head)  # only to the recorder: it names the honest side
     try:
         decision = await run.play()
     finally:
@@ -403,7 +418,7 @@ async def run_debate(
         failed=run.judge_failed,
     )
     return DebateResult(
-        **head,
+        **{k: v for k, v in head if k != "kind"},
         turns=run.turns,
         judgement=judgement,
         scores=score(

@@ -28,8 +28,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from debate.baselines import baselines
-from debate.engine import Credence, Event, _Run, run_debate
+from debate.engine import Credence, _Run, run_debate
 from debate.errors import DebateError
+from debate.events import PublicEvent
 from debate.judges import credence_from_estimate
 from debate.models import Side
 from debate.protocol import (
@@ -270,7 +271,7 @@ async def _consultancy(
     dealt: DealtRound,
     judge: Judge,
     consultant: Debater | None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[PublicEvent], None] | None = None,
 ) -> ProtocolResult:
     if dealt.claims is None or dealt.secret.honest_side is None:
         raise DebateError("consultancy needs a round dealt with debate on")
@@ -378,7 +379,7 @@ async def run_protocol(
     *,
     transcript: list[Turn] | None = None,
     debaters: dict[Side, Debater] | None = None,
-    on_event: Callable[[Event], None] | None = None,
+    on_event: Callable[[PublicEvent], None] | None = None,
 ) -> ProtocolResult:
     """Judge one dealt round (dealt with debate on) under `protocol`.
 

@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from debate.engine import DebateResult, Event, run_debate
+from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
+from debate.events import Event
 from debate.ratings import Game, Ratings, rate
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
@@ -115,7 +116,7 @@ def play_debate(job: DebateJob) -> tuple[list[Event], DebateResult]:
             job.rules,
             seed=job.seed,
             truth=job.truth,
-            on_event=events.append,
+            on_record=events.append,
         )
     )
     return events, res
@@ -316,7 +317,7 @@ async def run_tournament(
                     rules,
                     seed=seed * 7919 + w,
                     truth=truth,
-                    on_event=None if watcher is None else watcher.on_event,
+                    on_record=None if watcher is None else watcher.on_event,
                 )
             except BaseException as exc:
                 if watcher is not None:

@@ -15,13 +15,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from platformdirs import user_data_path
 from sqlite_utils import Database
 
+from debate.events import DebateStartedEvent
 from debate.secrets import env_secrets, scrub
 from store.errors import StoreError
 from store.files import check_file, refuse
@@ -39,19 +39,6 @@ if TYPE_CHECKING:
 
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 30.0
-#: What a debate settles before its first speech (the engine's "started" event).
-_DEBATE_HEAD = (
-    "rules",
-    "judge",
-    "debater_a",
-    "debater_b",
-    "world_seed",
-    "n_statements",
-    "truth",
-    "log10_truth",
-    "honest_side",
-    "claims",
-)
 
 
 class DebateWhere(TypedDict, total=False):
@@ -170,7 +157,7 @@ class Store(Writes):
 
     def begin_debate(
         self,
-        started: Mapping[str, Any],
+        started: DebateStartedEvent,
         *,
         session_id: int | None = None,
         judge: str | None = None,
@@ -179,23 +166,22 @@ class Store(Writes):
         settings: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> tuple[int, int]:
-        """Open the round of a headless debate from the engine's "started" event, before the
+        """Open the round of a headless debate from the engine's `DebateStartedEvent`, before the
         first speech, so that its turns can be committed as they are made; returns
         (session id, round id). Without `session_id` a one-round session is opened for
         `judge` (by default the simulated judge's name) with `settings` (how it was run,
         credentials removed) and `seed` (the debate's seed; by default the world's)."""
-        rules = started["rules"]
-        rules = rules.model_dump(mode="json") if hasattr(rules, "model_dump") else dict(rules)
+        rules = started.rules.model_dump(mode="json")
         with self.transaction() as db:
             if session_id is None:
                 session_id = self.start_session(
-                    judge or started["judge"],
+                    judge or started.judge,
                     kind=kind,
                     settings=settings or {},
                     rules=rules,
-                    debater_a=started["debater_a"],
-                    debater_b=started["debater_b"],
-                    seed=started["world_seed"] if seed is None else seed,
+                    debater_a=started.debater_a,
+                    debater_b=started.debater_b,
+                    seed=started.world_seed if seed is None else seed,
                 )
             last = named(
                 db.conn, "SELECT MAX(number) AS last FROM rounds WHERE session_id = ?", [session_id]
@@ -204,15 +190,15 @@ class Store(Writes):
                 session_id,
                 number=(last or 0) + 1,
                 world_json=world_json,
-                world_seed=started["world_seed"],
-                n_statements=started["n_statements"],
-                truth_pz=started["truth"],
-                log10_truth=started["log10_truth"],
-                honest_side=started["honest_side"],
-                claims={str(k): v for k, v in started["claims"].items()},
+                world_seed=started.world_seed,
+                n_statements=started.n_statements,
+                truth_pz=started.truth,
+                log10_truth=started.log10_truth,
+                honest_side=started.honest_side,
+                claims={str(k): v for k, v in started.claims.items()},
                 rules=rules,
-                debater_a=started["debater_a"],
-                debater_b=started["debater_b"],
+                debater_a=started.debater_a,
+                debater_b=started.debater_b,
             )
             return session_id, rid
 
@@ -259,7 +245,7 @@ class Store(Writes):
     def record_debate(self, result: DebateResult, **where: Unpack[DebateWhere]) -> int:
         """Store a whole finished debate in one transaction; returns the round id (`where`
         takes `begin_debate`'s keywords). Live runs use `DebateRecorder` instead."""
-        started = {k: getattr(result, k) for k in _DEBATE_HEAD}
+        started = DebateStartedEvent.model_validate(result, from_attributes=True)
         with self.transaction():
             sid, rid = self.begin_debate(started, **where)
             for turn in result.turns:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from debate.events import CredenceEvent, DebateStartedEvent, Event, PublicEvent, TurnEvent
 from store.db import Store
 from store.errors import StoreError
 
@@ -46,16 +46,14 @@ class TurnRecorder:
         self.sink = sink
         self.round_id = round_id
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: PublicEvent) -> None:
         """Commit what the event says happened (called by the engine, in order)."""
         if self.round_id is None:
             return
-        kind = event.get("kind")
-        if kind == "turn":
-            self.sink.add_turn(self.round_id, event["turn"])
-        elif kind == "credence":
-            at = event.get("at", time.time())
-            self.sink.add_credence(self.round_id, event["after_turn"], event["credence_a"], at)
+        if isinstance(event, TurnEvent):
+            self.sink.add_turn(self.round_id, event.turn)
+        elif isinstance(event, CredenceEvent):
+            self.sink.add_credence(self.round_id, event.after_turn, event.credence_a, event.at)
 
 
 class DebateRecorder(TurnRecorder):
@@ -80,9 +78,10 @@ class DebateRecorder(TurnRecorder):
         self.seed = seed
         self.session_id: int | None = None
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        """Open the round when the debate starts; then record as `TurnRecorder`."""
-        if event.get("kind") == "started":
+    def on_event(self, event: Event) -> None:
+        """Open the round when the debate starts; then record as `TurnRecorder`. Hand it
+        to `run_debate(on_record=…)`: it needs the head of the debate."""
+        if isinstance(event, DebateStartedEvent):
             self.session_id, self.round_id = self.store.begin_debate(
                 event,
                 world_json=self.world_json,

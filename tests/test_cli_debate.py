@@ -272,6 +272,7 @@ def test_headless_debate_commits_each_turn_as_it_is_made(tmp_path: Path) -> None
     import asyncio
 
     from debate.engine import run_debate
+    from debate.events import Event, TurnEvent
     from debate.specs import make_debater, make_judge
     from latent.world import load_world
     from store.db import Store
@@ -282,9 +283,9 @@ def test_headless_debate_commits_each_turn_as_it_is_made(tmp_path: Path) -> None
         rec = DebateRecorder(store, world_json=world.to_json())
         seen: list[int] = []
 
-        def on_event(ev: dict[str, Any]) -> None:
+        def on_record(ev: Event) -> None:
             rec.on_event(ev)
-            if ev["kind"] == "turn":  # committed before the engine goes on
+            if isinstance(ev, TurnEvent):  # committed before the engine goes on
                 (open_round,) = store.open_rounds(rec.session_id or -1)
                 seen.append(len(open_round["turns"]))
 
@@ -294,7 +295,7 @@ def test_headless_debate_commits_each_turn_as_it_is_made(tmp_path: Path) -> None
                 make_debater("builtin:honest"),
                 make_debater("builtin:independence"),
                 make_judge("maxent"),
-                on_event=on_event,
+                on_record=on_record,
             )
         )
         rec.on_result(res)

@@ -16,6 +16,7 @@ import pytest
 from debate.baselines import baselines
 from debate.builtin import LIARS, builtin
 from debate.engine import DebateResult, liar_claim, run_debate
+from debate.events import DebateStartedEvent, Event
 from debate.models import Argument
 from debate.rules import Rules
 from debate.script import ScriptDebater
@@ -435,17 +436,17 @@ class _Started(Exception):
 
 def _claims(world: World, liar: str, seed: int) -> tuple[float, float]:
     """(truth, lie) of a debate against `liar`, read from the engine's "started" event."""
-    got: dict[str, Any] = {}
+    got: list[DebateStartedEvent] = []
 
-    def on_event(ev: dict[str, Any]) -> None:
-        if ev["kind"] == "started":
-            got.update(ev)
+    def on_record(ev: Event) -> None:
+        if isinstance(ev, DebateStartedEvent):
+            got.append(ev)
             raise _Started
 
     with pytest.raises(_Started):
-        _debate(world, builtin("honest"), builtin(liar), seed=seed, on_event=on_event)
-    side = got["honest_side"]
-    return got["claims"][side], got["claims"]["b" if side == "a" else "a"]
+        _debate(world, builtin("honest"), builtin(liar), seed=seed, on_record=on_record)
+    side = got[0].honest_side
+    return got[0].claims[side], got[0].claims["b" if side == "a" else "a"]
 
 
 def test_headless_lies_go_either_way_for_every_liar(world: World) -> None:

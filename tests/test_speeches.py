@@ -23,6 +23,7 @@ import numpy as np
 
 from debate.builtin import LIARS, builtin
 from debate.engine import independence_value, run_debate
+from debate.events import PublicEvent, TurnEvent
 from debate.protocol import Turn
 from debate.rules import Rules
 from debate.specs import make_judge
@@ -165,9 +166,9 @@ def _speeches(w: World, a: Any, b: Any, claims: dict[str, float], truth: float) 
     rules = Rules()
     turns: list[Turn] = []
 
-    def on_event(ev: dict[str, Any]) -> None:
-        if ev["kind"] == "turn":
-            turns.append(ev["turn"])
+    def on_event(ev: PublicEvent) -> None:
+        if isinstance(ev, TurnEvent):
+            turns.append(ev.turn)
             if len(turns) == 2 + 2 * rules.rounds:
                 raise _Done
 

@@ -15,12 +15,15 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from debate.errors import DebateError
 from latent.errors import LatentError, PzJudgeError
 from store.errors import StoreError
 from tui.errors import TuiError, error_line
+
+if TYPE_CHECKING:
+    from debate.events import PublicEvent
 
 
 def _fmt_p(log10: float | None) -> str:
@@ -408,20 +411,22 @@ def cmd_debate(args: argparse.Namespace) -> int:
             settings=_run_settings(args, _DEBATE_RUN_KEYS),
         )
     # each turn is committed the moment it is made: a run killed mid-debate keeps them
-    sinks: list[Callable[[dict[str, Any]], None]] = [] if recorder is None else [recorder.on_event]
-    if sys.stderr.isatty():
-        sinks.append(debate_progress(sys.stderr))  # an LLM turn can take minutes
-
-    def on_event(event: dict[str, Any]) -> None:
-        for sink in sinks:
-            sink(event)
-
+    on_record = None if recorder is None else recorder.on_event
+    # an LLM turn can take minutes
+    on_event = debate_progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         if dealt is not None:
-            run = run_debate(dealt, a, b, judge, on_event=on_event)
+            run = run_debate(dealt, a, b, judge, on_event=on_event, on_record=on_record)
         else:
             run = run_debate(
-                world, a, b, judge, settings.rules(), seed=args.seed, on_event=on_event
+                world,
+                a,
+                b,
+                judge,
+                settings.rules(),
+                seed=args.seed,
+                on_event=on_event,
+                on_record=on_record,
             )
         res = asyncio.run(run)
     except BaseException as exc:
@@ -438,24 +443,25 @@ def cmd_debate(args: argparse.Namespace) -> int:
     return 0
 
 
-def debate_progress(out: IO[str]) -> Callable[[dict[str, Any]], None]:
+def debate_progress(out: IO[str]) -> Callable[[PublicEvent], None]:
     """An engine event handler writing one line per step of a headless debate to `out`: who
-    speaks, what came and how long it took, forfeits and judge failures (never the sides)."""
+    speaks, what came and how long it took, forfeits and judge failures (never the sides:
+    it takes only public events)."""
+    from debate.events import JudgeErrorEvent, TurnEvent, TurnStartedEvent
 
-    def on(event: dict[str, Any]) -> None:
-        kind = event.get("kind")
-        if kind == "turn_started":
-            out.write(f"{event['speaker']} {event['phase']} {event['round']}: speaking…\n")
-        elif kind == "turn":
-            t = event["turn"]
+    def on(event: PublicEvent) -> None:
+        if isinstance(event, TurnStartedEvent):
+            out.write(f"{event.speaker} {event.phase} {event.round}: speaking…\n")
+        elif isinstance(event, TurnEvent):
+            t = event.turn
             what = (
                 f"forfeited ({_safe(t.forfeit)[:100]})"
                 if t.forfeit
                 else f"{len(t.text)} characters, {len(t.citations)} citations"
             )
             out.write(f"{t.speaker} {t.phase} {t.round}: {what}, {t.seconds:.1f} s\n")
-        elif kind == "judge_error":
-            out.write(f"judge failed to answer: {_safe(event['message'])[:100]}\n")
+        elif isinstance(event, JudgeErrorEvent):
+            out.write(f"judge failed to answer: {_safe(event.message)[:100]}\n")
         else:
             return
         out.flush()

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from debate.engine import run_debate
 from debate.errors import DebateError
+from debate.events import CredenceEvent, PublicEvent, TurnEvent, TurnStartedEvent
 from debate.protocol import Decision
 from debate.rounds import debaters_of
 from store.errors import StoreError
@@ -353,20 +354,19 @@ class RoundScreen(PagedScreen[Reveal | None]):
         clock = SpeechClock(self.speech_quantum)
         recorder = TurnRecorder(store, rnd.round_id)  # as headless debates record theirs
 
-        def on_event(ev: dict[str, Any]) -> None:
-            kind = ev.get("kind")
+        def on_event(ev: PublicEvent) -> None:
             try:
-                if kind == "turn_started":
-                    clock.began(ev["speaker"])
-                    drafts[ev["speaker"]] = []
-                    self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
-                elif kind == "turn":
+                if isinstance(ev, TurnStartedEvent):
+                    clock.began(ev.speaker)
+                    drafts[ev.speaker] = []
+                    self.post_message(SpeechStarted(ev.speaker, ev.phase, ev.round))
+                elif isinstance(ev, TurnEvent):
                     recorder.on_event(ev)  # committed before it is shown
-                    clock.hold(ev["turn"].speaker)  # speaking time must not tell who is honest
-                    self.post_message(SpeechArrived(ev["turn"]))
-                elif kind == "credence":
+                    clock.hold(ev.turn.speaker)  # speaking time must not tell who is honest
+                    self.post_message(SpeechArrived(ev.turn))
+                elif isinstance(ev, CredenceEvent):
                     recorder.on_event(ev)
-                    self.post_message(CredenceRecorded(ev["after_turn"], ev["credence_a"]))
+                    self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
             except StoreError as exc:
                 self.post_message(StoreTrouble(str(exc)))
 

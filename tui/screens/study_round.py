@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
 
 from textual import on, work
 from textual.message import Message
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from debate.events import CredenceEvent, PublicEvent, TurnEvent, TurnStartedEvent
 from debate.protocol import Decision
 from debate.protocols import ProtocolResult, run_protocol
 from debate.rounds import SessionSettings
@@ -213,16 +213,15 @@ class StudyRoundScreen(RoundScreen):
         assert judge is not None
         clock = SpeechClock(self.speech_quantum)
 
-        def on_event(ev: dict[str, Any]) -> None:
-            kind = ev.get("kind")
-            if kind == "turn_started":
-                clock.began(ev["speaker"])
-                self.post_message(SpeechStarted(ev["speaker"], ev["phase"], ev["round"]))
-            elif kind == "turn":
-                clock.hold(ev["turn"].speaker)  # speaking time must not tell who is honest
-                self.post_message(SpeechArrived(ev["turn"]))
-            elif kind == "credence":
-                self.post_message(CredenceRecorded(ev["after_turn"], ev["credence_a"]))
+        def on_event(ev: PublicEvent) -> None:
+            if isinstance(ev, TurnStartedEvent):
+                clock.began(ev.speaker)
+                self.post_message(SpeechStarted(ev.speaker, ev.phase, ev.round))
+            elif isinstance(ev, TurnEvent):
+                clock.hold(ev.turn.speaker)  # speaking time must not tell who is honest
+                self.post_message(SpeechArrived(ev.turn))
+            elif isinstance(ev, CredenceEvent):
+                self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
 
         res: ProtocolResult = judge.run(
             lambda: run_protocol(
