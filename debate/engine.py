@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field, ValidationError
 from debate.baselines import Baselines, baselines
 from debate.errors import DebateError
 from debate.events import (
+    Credence,
     CredenceEvent,
+    DebateHead,
     DebateStartedEvent,
     Event,
     JudgeErrorEvent,
@@ -49,14 +51,6 @@ from latent.pz import world_pz
 from latent.world import World
 
 
-class Credence(BaseModel):
-    """The judge's credence that A is honest, after a turn."""
-
-    after_turn: int
-    credence_a: float
-    at: float
-
-
 class Query(BaseModel):
     """One oracle query by the judge."""
 
@@ -81,21 +75,11 @@ class Judgement(BaseModel):
     failed: bool = False
 
 
-class DebateResult(BaseModel):
+class DebateResult(DebateHead):
     """A whole debate: transcript, outcome and exact scores."""
 
-    world_seed: int | None
-    n_statements: int
-    rules: Rules
-    debater_a: str
-    debater_b: str
-    judge: str
-    honest_side: Side
-    claims: dict[Side, float]
     turns: list[Turn]
     judgement: Judgement
-    truth: float
-    log10_truth: float | None
     scores: Scores
     baselines: Baselines
     evidence: dict[str, float]
@@ -149,8 +133,10 @@ class _Run:
         self.judge = judge
         self.rules = rules
         self.claims = claims
-        self.on_event = on_event
-        self.on_record = on_record
+        #: Where public events go: the recorder first (stored before shown), then the watcher.
+        self.sinks: list[Callable[[PublicEvent], None]] = [
+            sink for sink in (on_record, on_event) if sink is not None
+        ]
         self.turns: list[Turn] = []
         self.budget = {"a": rules.citation_budget, "b": rules.citation_budget}
         self.statements = statement_views(world, rules)
@@ -171,17 +157,18 @@ class _Run:
 
     def emit(self, event: PublicEvent) -> None:
         """Hand a public event to the recorder, then to the watcher (stored before shown)."""
-        if self.on_record is not None:
-            self.on_record(event)
-        if self.on_event is not None:
-            self.on_event(event)
+        for sink in self.sinks:
+            sink(event)
+
+    def opponent_claim(self, side: Side) -> float:
+        """The claim a side argues against: the other side's."""
+        return self.claims["b" if side == "a" else "a"]
 
     def view(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> DebaterView:
-        other: Side = "b" if side == "a" else "a"
         return DebaterView(
             side=side,
             claim=self.claims[side],
-            opponent_claim=self.claims[other],
+            opponent_claim=self.opponent_claim(side),
             phase=phase,
             round=rnd,
             statements=self.statements,
@@ -253,9 +240,9 @@ class _Run:
             self.judge_errors.append(str(exc))
             return "continue"
         cred = min(1.0, max(0.0, float(cred)))
-        at = time.time()
-        self.credences.append(Credence(after_turn=turn.index, credence_a=cred, at=at))
-        self.emit(CredenceEvent(after_turn=turn.index, credence_a=cred, at=at))
+        given = Credence(after_turn=turn.index, credence_a=cred, at=time.time())
+        self.credences.append(given)
+        self.emit(CredenceEvent(**dict(given)))
         return action
 
     async def play(self) -> Decision:
@@ -283,18 +270,22 @@ class _Run:
             if more and rounds < self.rules.max_rounds:
                 rounds += 1
             rnd += 1
+        decision = await self.decide()
+        self.seconds = time.time() - t0
+        return decision
+
+    async def decide(self) -> Decision:
+        """The judge's final answer. With none (the judge failed), the failure is recorded
+        and the plain product of the evidence stands in, so the debate is still scored and
+        stored."""
         try:
-            decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
+            return await self.judge.decide(self.judge_view(), self.judge_oracle)
         except DebateError as exc:
-            # No answer from the judge: record the failure and fall back to the plain
-            # product of the evidence, so the debate is still scored and stored.
             self.judge_errors.append(str(exc))
             self.judge_failed = True
             ids = [sv.id for sv in self.statements]
             fallback = baselines(ids, self.evidence).independence
-            decision = Decision(estimate=fallback, credence_a=0.5)
-        self.seconds = time.time() - t0
-        return decision
+            return Decision(estimate=fallback, credence_a=0.5)
 
 
 def _declared_honest(a: bool | None, b: bool | None) -> Side | None:
@@ -358,7 +349,7 @@ async def run_debate(
             raise DebateError("run_debate needs both debaters for a bare world")
         rules = rules or Rules()
         if honest_side is None:
-            honest_side = _declared_honest(getattr(a, "honest", None), getattr(b, "honest", None))
+            honest_side = _declared_honest(a.honest, b.honest)
         # the coin `deal_sides` draws first, needed here to know which debater lies
         coin: Side = "a" if np.random.default_rng(seed).random() < 0.5 else "b"
         side = honest_side or coin
@@ -403,9 +394,7 @@ async def run_debate(
         decision = await run.play()
     finally:
         for d in (a, b):
-            close = getattr(d, "aclose", None)
-            if callable(close):
-                await close()
+            await d.aclose()
     run.absorb_queries()
     judgement = Judgement(
         estimate=decision.estimate,
@@ -418,7 +407,7 @@ async def run_debate(
         failed=run.judge_failed,
     )
     return DebateResult(
-        **{k: v for k, v in head if k != "kind"},
+        **{k: getattr(head, k) for k in DebateHead.model_fields},
         turns=run.turns,
         judgement=judgement,
         scores=score(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from latent.errors import PzJudgeError
 
 
@@ -14,3 +16,8 @@ class DebateError(PzJudgeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
+
+
+def unknown(what: str, name: str, choices: Iterable[str], also: str = "") -> DebateError:
+    """The one-line error for a `name` that is none of `choices` (`also`: other forms)."""
+    return DebateError(f"unknown {what} {name!r}; choose one of {', '.join(choices)}{also}")

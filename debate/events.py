@@ -23,49 +23,51 @@ from debate.protocol import Phase, Turn
 from debate.rules import Rules
 
 
-class TurnStartedEvent(BaseModel):
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TurnStartedEvent(_Event):
     """A debater was asked for a speech (a UI shows who is speaking)."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["turn_started"] = "turn_started"
     speaker: Side
     phase: Phase
     round: int
 
 
-class TurnEvent(BaseModel):
+class TurnEvent(_Event):
     """A verified speech (or a forfeit) joined the transcript."""
 
-    model_config = ConfigDict(frozen=True)
     kind: Literal["turn"] = "turn"
     turn: Turn
 
 
-class CredenceEvent(BaseModel):
+class Credence(BaseModel):
     """The judge's credence that A is honest, after a turn."""
 
-    model_config = ConfigDict(frozen=True)
-    kind: Literal["credence"] = "credence"
     after_turn: int
     credence_a: float
     at: float
 
 
-class JudgeErrorEvent(BaseModel):
-    """The judge failed to answer after a turn; the debate goes on."""
+class CredenceEvent(Credence):
+    """A credence, as the judge gave it."""
 
     model_config = ConfigDict(frozen=True)
+    kind: Literal["credence"] = "credence"
+
+
+class JudgeErrorEvent(_Event):
+    """The judge failed to answer after a turn; the debate goes on."""
+
     kind: Literal["judge_error"] = "judge_error"
     message: str
 
 
-class DebateStartedEvent(BaseModel):
-    """What is settled before the first speech: the head of the `DebateResult`. A store
-    opens the round with it, so that each turn can be committed the moment it is made.
-    It names the honest side and the truth: never a `PublicEvent`."""
+class DebateHead(BaseModel):
+    """What is settled before the first speech of a debate (the head of its result)."""
 
-    model_config = ConfigDict(frozen=True)
-    kind: Literal["started"] = "started"
     world_seed: int | None
     n_statements: int
     rules: Rules
@@ -76,6 +78,15 @@ class DebateStartedEvent(BaseModel):
     claims: dict[Side, float]
     truth: float
     log10_truth: float | None
+
+
+class DebateStartedEvent(DebateHead):
+    """The head of the debate, before its first speech: a store opens the round with it, so
+    that each turn can be committed the moment it is made. It names the honest side and the
+    truth: never a `PublicEvent`."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["started"] = "started"
 
 
 PublicEvent = Annotated[

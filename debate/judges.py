@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable, Mapping
 
 from debate.baselines import Baselines, baselines
-from debate.errors import DebateError
+from debate.errors import unknown
 from debate.models import Side
-from debate.protocol import Action, Decision, JudgeView, evidence_key
+from debate.protocol import Action, Decision, Judge, JudgeView, evidence_key
 from debate.scoring import safe_log10
 from debate.verify import Oracle
 
@@ -125,7 +125,7 @@ def _geometric_middle(bl: Baselines) -> float:
     return math.sqrt(lo * bl.upper) if bl.upper > 0 else 0.0
 
 
-SIM_JUDGES: dict[str, Callable[[], object]] = {
+SIM_JUDGES: dict[str, Callable[[], Judge]] = {
     "independence": lambda: SimJudge("independence", lambda bl: bl.independence),
     "maxent": lambda: SimJudge(
         "maxent", lambda bl: bl.maxent if bl.maxent is not None else bl.independence
@@ -136,11 +136,8 @@ SIM_JUDGES: dict[str, Callable[[], object]] = {
 }
 
 
-def sim_judge(name: str) -> object:
+def sim_judge(name: str) -> Judge:
     """A simulated judge by name."""
-    try:
-        return SIM_JUDGES[name]()
-    except KeyError:
-        raise DebateError(
-            f"unknown judge {name!r}; choose one of {', '.join(SIM_JUDGES)} or llm:MODEL"
-        ) from None
+    if name not in SIM_JUDGES:
+        raise unknown("judge", name, SIM_JUDGES, " or llm:MODEL")
+    return SIM_JUDGES[name]()

@@ -20,15 +20,23 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from debate.builtin import pair_lifts
+from debate.builtin_analysis import pair_lifts
 from debate.errors import DebateError
 from debate.llm import LLMClient, LLMConfig, load_prompt
 from debate.models import Argument
-from debate.protocol import Action, DebaterView, Decision, JudgeView, StatementView, Turn
+from debate.protocol import (
+    Action,
+    BaseDebater,
+    DebaterView,
+    Decision,
+    JudgeView,
+    StatementView,
+    Turn,
+)
 from debate.rules import Rules
 from debate.verify import Oracle
 
@@ -238,16 +246,32 @@ class _Citations(Argument):
         return {**data, "citations": cites}
 
 
-class LLMDebater:
-    """`openai:MODEL` — a debater played by a chat model."""
+M = TypeVar("M", bound=BaseModel)
 
-    honest = None
+
+def _messages(system: str, *parts: str) -> list[dict[str, str]]:
+    """The system prompt, then one user message of `parts` a blank line apart."""
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _not_parroting(system: str, text_of: Callable[[M], str]) -> Callable[[M], None]:
+    """A reply check for `LLMClient.structured`: ValueError when the reply's own text (as
+    `text_of` reads it) only parrots the system prompt."""
+
+    def check(reply: M) -> None:
+        why = parroted(text_of(reply), system)
+        if why:
+            raise ValueError(why)
+
+    return check
+
+
+class LLMDebater(BaseDebater):
+    """`openai:MODEL` — a debater played by a chat model (it streams: see `on_token`)."""
 
     def __init__(self, model: str, *, base_url: str | None = None, **config: Any) -> None:
         self.config = llm_config(model, base_url, **config)
         self.name = f"openai:{model}"
-        #: Set by a UI to receive the speech's tokens as they arrive.
-        self.on_token: Callable[[str], None] | None = None
 
     async def argue(self, view: DebaterView, oracle: Oracle) -> Argument:
         goal = (
@@ -262,21 +286,13 @@ class LLMDebater:
             max_citations=view.rules.citations_per_turn,
             char_limit=view.rules.char_limit,
         )
-        user = "\n\n".join(
-            [
-                "Statements:\n" + statements_text(view.statements),
-                "What your oracle says:\n" + oracle_digest(view, oracle),
-                "Transcript so far:\n" + transcript_text(view.transcript),
-                f"Now give your {view.phase} speech (round {view.round}).",
-            ]
+        messages = _messages(
+            system,
+            "Statements:\n" + statements_text(view.statements),
+            "What your oracle says:\n" + oracle_digest(view, oracle),
+            "Transcript so far:\n" + transcript_text(view.transcript),
+            f"Now give your {view.phase} speech (round {view.round}).",
         )
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-        def check(arg: _Citations) -> None:
-            why = parroted(arg.text, system)
-            if why:
-                raise ValueError(why)
-
         async with LLMClient(_for_rules(self.config, view.rules)) as llm:
             arg, _ = await llm.structured(
                 messages,
@@ -290,7 +306,7 @@ class LLMDebater:
                 timeout=view.rules.turn_timeout,
                 schema=argument_schema([s.id for s in view.statements], view.rules),
                 schema_name="argument",
-                check=check,
+                check=_not_parroting(system, lambda arg: arg.text),
             )
         return Argument(text=arg.text, citations=arg.citations)
 
@@ -331,21 +347,13 @@ class LLMJudge:
             for k, v in sorted(view.evidence.items())
             if "&" in k
         )
-        user = "\n\n".join(
-            [
-                "Statements:\n" + statements_text(view.statements),
-                f"Claims: a says P(Z) = {_p(view.claims['a'])}, b says {_p(view.claims['b'])}.",
-                "Transcript:\n" + transcript_text(view.transcript),
-                "Joint probabilities known so far:\n" + (known or "(none)"),
-            ]
+        messages = _messages(
+            system,
+            "Statements:\n" + statements_text(view.statements),
+            f"Claims: a says P(Z) = {_p(view.claims['a'])}, b says {_p(view.claims['b'])}.",
+            "Transcript:\n" + transcript_text(view.transcript),
+            "Joint probabilities known so far:\n" + (known or "(none)"),
         )
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-
-        def check(reply: JudgeReply) -> None:
-            why = parroted(reply.reason, system)
-            if why:
-                raise ValueError(why)
-
         async with LLMClient(_for_rules(self.config, view.rules)) as llm:
             # a judge's answer is bounded like a speech: a hanging server costs one turn
             # timeout per question, not retries x read timeout
@@ -355,7 +363,7 @@ class LLMJudge:
                 timeout=view.rules.turn_timeout,
                 schema=judge_schema(),
                 schema_name="judgement",
-                check=check,
+                check=_not_parroting(system, lambda reply: reply.reason),
             )
         self.last = reply
         return reply

@@ -8,6 +8,7 @@ transcript, both claims (not who is honest), and its own budgeted oracle.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -85,11 +86,41 @@ Action = Literal["continue", "end", "more"]
 
 @runtime_checkable
 class Debater(Protocol):
-    """Anything that can make a speech."""
+    """Anything that can make a speech: what the engine and the UI use of a debater.
+    `BaseDebater` gives every member but `argue` a default."""
+
+    #: Shown in results, the store and ratings.
+    name: str
+    #: Declared honest (True), a liar (False), or neither (None): `run_debate` gives a
+    #: declared side when the caller does not choose one.
+    honest: bool | None
+    #: Runs no untrusted code outside a sandbox (False: a script trusted to run without one).
+    sandboxed: bool
+    #: Set by a UI to receive a speech's text as it streams in; a debater that does not
+    #: stream never calls it.
+    on_token: Callable[[str], None] | None
+
+    async def argue(self, view: DebaterView, oracle: Oracle) -> Argument:
+        """The next speech, made from the view and the order-limited oracle alone."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the debater holds (a script's child process); called once when the
+        debate ends, however it ends."""
+        ...
+
+
+class BaseDebater:
+    """The defaults of the `Debater` protocol: declares no side, runs no untrusted code,
+    does not stream, holds nothing to release."""
 
     name: str
+    honest: bool | None = None
+    sandboxed: bool = True
+    on_token: Callable[[str], None] | None = None
 
-    async def argue(self, view: DebaterView, oracle: Oracle) -> Argument: ...
+    async def aclose(self) -> None:
+        return None
 
 
 @runtime_checkable

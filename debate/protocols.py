@@ -28,22 +28,12 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from debate.baselines import baselines
-from debate.engine import Credence, _Run, run_debate
-from debate.errors import DebateError
+from debate.engine import _Run, run_debate
+from debate.errors import DebateError, unknown
 from debate.events import PublicEvent
 from debate.judges import credence_from_estimate
 from debate.models import Side
-from debate.protocol import (
-    Action,
-    Debater,
-    DebaterView,
-    Decision,
-    Judge,
-    JudgeView,
-    Phase,
-    Turn,
-    evidence_key,
-)
+from debate.protocol import Action, Debater, Decision, Judge, JudgeView, Phase, Turn, evidence_key
 from debate.rounds import DealtRound, debaters_of
 from debate.scoring import log10_error, regret_bits, trust_log_score
 from debate.verify import Oracle
@@ -69,7 +59,7 @@ __all__ = [
 def protocol_name(name: str) -> ProtocolName:
     """A protocol by name, or a one-line DebateError listing the choices."""
     if name not in PROTOCOLS:
-        raise DebateError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise unknown("protocol", name, PROTOCOLS)
     return name
 
 
@@ -188,16 +178,41 @@ def _with_queries(evidence: dict[str, float], oracle: Oracle) -> dict[str, float
     return out
 
 
-async def _decide_alone(
-    judge: Judge, view: JudgeView, oracle: Oracle, fallback_ids: list[str]
-) -> tuple[Decision, list[str]]:
-    """The judge's final answer, and its error if it gave none (then the evidence's
-    product stands in for the estimate, and the decision is not the judge's)."""
+async def _judged_alone(
+    protocol: ProtocolName,
+    dealt: DealtRound,
+    judge: Judge,
+    view: JudgeView,
+    oracle: Oracle,
+    *,
+    started: float,
+    honest_side: Side | None,
+    errors: list[str],
+) -> ProtocolResult:
+    """The final answer of a judge alone with what `view` shows and its oracle (no debate
+    running), scored. A judge that gives none is marked failed: the evidence's product
+    stands in for the estimate, and the decision is not the judge's."""
+    failed = False
     try:
-        return await judge.decide(view, oracle), []
+        decision = await judge.decide(view, oracle)
     except DebateError as exc:
         ev = _with_queries(dict(view.evidence), oracle)
-        return Decision(estimate=baselines(fallback_ids, ev).independence), [str(exc)]
+        decision = Decision(estimate=baselines([s.id for s in dealt.statements], ev).independence)
+        errors = [*errors, str(exc)]
+        failed = True
+    return _scored(
+        protocol,
+        dealt,
+        judge.name,
+        decision,
+        claims={str(k): v for k, v in view.claims.items()},
+        honest_side=honest_side,
+        turns=view.transcript,
+        queries=len(oracle.log),
+        seconds=time.time() - started,
+        errors=errors,
+        failed=failed,
+    )
 
 
 async def _oracle(dealt: DealtRound, judge: Judge) -> ProtocolResult:
@@ -210,39 +225,18 @@ async def _oracle(dealt: DealtRound, judge: Judge) -> ProtocolResult:
         rules=rules,
         evidence=_singletons(dealt),
     )
-    t0 = time.time()
-    decision, errors = await _decide_alone(judge, view, oracle, [s.id for s in dealt.statements])
-    return _scored(
-        "oracle",
-        dealt,
-        judge.name,
-        decision,
-        claims={},
-        honest_side=None,
-        turns=[],
-        queries=len(oracle.log),
-        seconds=time.time() - t0,
-        errors=errors,
-        failed=bool(errors),
+    return await _judged_alone(
+        "oracle", dealt, judge, view, oracle, started=time.time(), honest_side=None, errors=[]
     )
 
 
 class _Consultancy(_Run):
     """One speaker (the consultant, as side "a"); the judge sees only its claim."""
 
-    def view(self, side: Side, phase: Phase, rnd: int, transcript: list[Turn]) -> DebaterView:
+    def opponent_claim(self, side: Side) -> float:
         # No opponent: the consultant's view names its own claim twice, so no text it
         # writes can quote the other claim (for a lying consultant, that is the truth).
-        return DebaterView(
-            side=side,
-            claim=self.claims[side],
-            opponent_claim=self.claims[side],
-            phase=phase,
-            round=rnd,
-            statements=self.statements,
-            transcript=list(transcript),
-            rules=self.rules,
-        )
+        return self.claims[side]
 
     async def play(self) -> Decision:
         t0 = time.time()
@@ -256,13 +250,7 @@ class _Consultancy(_Run):
             if action == "more" and rounds < self.rules.max_rounds:
                 rounds += 1
             rnd += 1
-        try:
-            decision = await self.judge.decide(self.judge_view(), self.judge_oracle)
-        except DebateError as exc:
-            self.judge_errors.append(str(exc))
-            self.judge_failed = True
-            ids = [sv.id for sv in self.statements]
-            decision = Decision(estimate=baselines(ids, self.evidence).independence)
+        decision = await self.decide()
         self.seconds = time.time() - t0
         return decision
 
@@ -286,9 +274,7 @@ async def _consultancy(
     try:
         decision = await run.play()
     finally:
-        close = getattr(consultant, "aclose", None)
-        if callable(close):
-            await close()
+        await consultant.aclose()
     run.absorb_queries()
     return _scored(
         "consultancy",
@@ -343,7 +329,6 @@ async def _offline(dealt: DealtRound, judge: Judge, turns: list[Turn]) -> Protoc
     claims: dict[Side, float] = {s: float(dealt.claims[s]) for s in ("a", "b")}
     evidence = _offline_evidence(dealt, turns)
     t0 = time.time()
-    credences: list[Credence] = []
     # The judge reads the whole transcript at once; its observe() lets it spend oracle
     # queries on what it read (its credence and action are not used: the debate is over).
     view = JudgeView(
@@ -351,24 +336,19 @@ async def _offline(dealt: DealtRound, judge: Judge, turns: list[Turn]) -> Protoc
     )
     errors: list[str] = []
     try:
-        cred, _ = await judge.observe(view, oracle)
-        credences.append(Credence(after_turn=len(turns) - 1, credence_a=cred, at=time.time()))
+        await judge.observe(view, oracle)
     except DebateError as exc:
         errors.append(str(exc))
     view = view.model_copy(update={"evidence": _with_queries(evidence, oracle)})
-    decision, more = await _decide_alone(judge, view, oracle, [s.id for s in dealt.statements])
-    return _scored(
+    return await _judged_alone(
         "offline",
         dealt,
-        judge.name,
-        decision,
-        claims={str(k): v for k, v in claims.items()},
+        judge,
+        view,
+        oracle,
+        started=t0,
         honest_side=dealt.secret.honest_side,
-        turns=turns,
-        queries=len(oracle.log),
-        seconds=time.time() - t0,
-        errors=errors + more,
-        failed=bool(more),
+        errors=errors,
     )
 
 

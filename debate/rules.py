@@ -74,17 +74,34 @@ class Rules(BaseModel):
         )
 
 
-def read_toml(p: Path, what: str) -> dict[str, Any]:
-    """A TOML file (`what`: "rules", "study") as a dict; any failure to read or parse it is a
+def read_text(p: Path, what: str, written_in: str = "TOML") -> str:
+    """The text of a `what` file ("rules", "study", "debate"); any failure to read it is a
     one-line DebateError that says what to fix."""
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DebateError(f"{p}: no such {what} file; check the path") from None
     except OSError as exc:
         raise DebateError(f"{p}: cannot read the {what} file ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise DebateError(f"{p}: not a text file; a {what} file is TOML in UTF-8") from None
+        raise DebateError(f"{p}: not a text file; a {what} file is {written_in} in UTF-8") from None
+
+
+def invalid(p: Path, exc: ValidationError, **instead: str) -> DebateError:
+    """The first problem pydantic found in file `p` as one line (where, then what);
+    `instead` gives the message to show for an error type (say, extra_forbidden)."""
+    err = exc.errors()[0]
+    field = ".".join(str(x) for x in err["loc"])
+    msg = instead.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+    return DebateError(f"{p}: {field + ': ' if field else ''}{msg}")
+
+
+def read_toml(p: Path, what: str) -> dict[str, Any]:
+    """A TOML file (`what`: "rules", "study") as a dict; any failure to read or parse it is a
+    one-line DebateError that says what to fix."""
+    text = read_text(p, what)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DebateError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
     except RecursionError:
@@ -101,11 +118,9 @@ def load_rules(path: str | Path | None) -> Rules:
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown rule; see `Rules` in the docs for the names"
-        elif err["type"] == "model_type":
-            msg = "[rules] must be a table of `name = value` lines"
-        raise DebateError(f"{p}: {field + ': ' if field else ''}{msg}") from None
+        raise invalid(
+            p,
+            exc,
+            extra_forbidden="unknown rule; see `Rules` in the docs for the names",
+            model_type="[rules] must be a table of `name = value` lines",
+        ) from None

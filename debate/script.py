@@ -36,7 +36,8 @@ from pydantic import ValidationError
 
 from debate.errors import DebateError
 from debate.models import Argument
-from debate.protocol import DebaterView
+from debate.protocol import BaseDebater, DebaterView
+from debate.rules import read_text
 from debate.sandbox import (
     HOST_FILE,
     HOST_IN_BOX,
@@ -95,10 +96,8 @@ class _Child:
         self._read_transport.close()
 
 
-class ScriptDebater:
+class ScriptDebater(BaseDebater):
     """`script:path/to/file.py:ClassName` — a user's class in a separate, sandboxed process."""
-
-    honest = None
 
     def __init__(
         self, path: str, cls: str, *, trust: bool = False, limits: Limits | None = None
@@ -261,7 +260,7 @@ class ScriptDebater:
                 raise _ProtocolError("the script's process sent an unknown message")
 
 
-class FileDebater:
+class FileDebater(BaseDebater):
     """`file:speeches.toml` (or .json) — the speeches for each turn, written in advance.
 
     The file holds `[[turn]]` tables (or a JSON list, bare or under "turns"), each an Argument:
@@ -269,19 +268,11 @@ class FileDebater:
     debater forfeits.
     """
 
-    honest = None
-
     def __init__(self, path: str) -> None:
         p = Path(path)
+        raw = read_text(p, "debate", "TOML or JSON")
         try:
-            raw = p.read_text(encoding="utf-8")
             data = json.loads(raw) if p.suffix == ".json" else tomllib.loads(raw)
-        except FileNotFoundError:
-            raise DebateError(f"{path}: no such debate file; check the path") from None
-        except OSError as exc:
-            raise DebateError(f"{path}: cannot read the debate file ({exc.strerror})") from None
-        except UnicodeDecodeError:
-            raise DebateError(f"{path}: not a text file; write TOML or JSON in UTF-8") from None
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise DebateError(f"{path}: cannot parse it ({exc}); fix the syntax") from None
         if isinstance(data, list):

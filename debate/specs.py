@@ -7,15 +7,14 @@ Judges: `independence`, `maxent`, `bounds`, `trust-a`, `trust-b`, `llm:MODEL`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from debate.builtin import builtin
 from debate.errors import DebateError
 from debate.judges import sim_judge
+from debate.protocol import Debater, Judge
 from debate.script import FileDebater, ScriptDebater
 
 
-def make_debater(spec: str, *, base_url: str | None = None, trust_scripts: bool = False) -> Any:
+def make_debater(spec: str, *, base_url: str | None = None, trust_scripts: bool = False) -> Debater:
     """A debater from its spec string; DebateError saying which forms exist otherwise.
 
     `trust_scripts` lets a `script:` debater run without a sandbox where the machine has
@@ -40,7 +39,7 @@ def make_debater(spec: str, *, base_url: str | None = None, trust_scripts: bool 
     )
 
 
-def make_judge(spec: str, *, base_url: str | None = None) -> Any:
+def make_judge(spec: str, *, base_url: str | None = None) -> Judge:
     """A judge from its spec string (a simulated judge's name, or llm:MODEL)."""
     kind, _, rest = spec.partition(":")
     if kind in ("llm", "openai") and rest:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from debate.errors import DebateError
 from debate.protocols import PROTOCOLS, ProtocolName
 from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, deal_round, preset
-from debate.rules import read_toml
+from debate.rules import invalid, read_toml
 from latent.world import World
 
 
@@ -107,12 +107,8 @@ def load_study(path: str | Path) -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key; see examples/study.toml for the keys"
-        raise DebateError(f"{p}: {field + ': ' if field else ''}{msg}") from None
+        unknown = "unknown key; see examples/study.toml for the keys"
+        raise invalid(p, exc, extra_forbidden=unknown) from None
     base = p.parent
     for it in spec.items + spec.attention.items:
         if it.world is not None:

@@ -168,7 +168,7 @@ def result_row(
 def simulate_study(db: StudyDB, judges: list[str]) -> int:
     """Every participant's rounds judged by each simulated judge (a judgement already
     stored is kept, so a simulation can be resumed); the number of new judgements."""
-    made: list[Judge] = [sim_judge(j) for j in judges]  # type: ignore[misc]
+    made: list[Judge] = [sim_judge(j) for j in judges]
     spec = study_spec(db)
     cache: dict[int, tuple[DealtRound, list[Turn] | None]] = {}
     n = 0

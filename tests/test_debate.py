@@ -18,6 +18,7 @@ from debate.builtin import LIARS, builtin
 from debate.engine import DebateResult, liar_claim, run_debate
 from debate.events import DebateStartedEvent, Event
 from debate.models import Argument
+from debate.protocol import BaseDebater
 from debate.rules import Rules
 from debate.script import ScriptDebater
 from debate.specs import make_debater, make_judge
@@ -188,36 +189,32 @@ def test_deterministic_under_seed(world: World) -> None:
     assert r1.honest_side == r2.honest_side
 
 
-class _Raises:
+class _Raises(BaseDebater):
     name = "raises"
-    honest = None
 
     async def argue(self, view: Any, oracle: Any) -> Argument:
         raise ValueError("my bug\nsecond line")
 
 
-class _Hangs:
+class _Hangs(BaseDebater):
     name = "hangs"
-    honest = None
 
     async def argue(self, view: Any, oracle: Any) -> Argument:
         await asyncio.sleep(60)
         raise AssertionError("unreachable")
 
 
-class _Garbage:
+class _Garbage(BaseDebater):
     name = "garbage"
-    honest = None
 
     async def argue(self, view: Any, oracle: Any) -> Any:
         return 42
 
 
-class _Silent:
+class _Silent(BaseDebater):
     """Speaks every turn and says nothing: what a forfeit should amount to."""
 
     name = "silent"
-    honest = None
 
     async def argue(self, view: Any, oracle: Any) -> Argument:
         return Argument(text="")

@@ -8,22 +8,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from debate.builtin import builtin
 from debate.engine import run_debate
 from debate.errors import DebateError
-from debate.events import (
-    CredenceEvent,
-    DebateStartedEvent,
-    Event,
-    JudgeErrorEvent,
-    PublicEvent,
-    TurnEvent,
-    TurnStartedEvent,
-)
+from debate.events import DebateStartedEvent, Event, PublicEvent, TurnEvent
 from debate.protocol import Action, Decision, JudgeView
 from debate.protocols import run_protocol
 from debate.rounds import deal_round, preset
@@ -35,7 +27,8 @@ from latent.world import load_world
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "small.json"
 SECRET_FIELDS = {"honest_side", "truth", "log10_truth", "secret"}
-PUBLIC = (TurnStartedEvent, TurnEvent, CredenceEvent, JudgeErrorEvent)
+#: The classes of the public union (Annotated[A | B | ..., discriminator]).
+PUBLIC = get_args(get_args(PublicEvent)[0])
 
 
 def _keys(value: Any) -> set[str]:

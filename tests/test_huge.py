@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from sqlite_utils import Database
 
-import debate.builtin as bi
+import debate.builtin_analysis as bi
 from debate.baselines import _component, _lone
-from debate.builtin import FLAT_LIFT, builtin
+from debate.builtin import builtin
+from debate.builtin_analysis import FLAT_LIFT
 from debate.engine import run_debate
 from debate.protocol import DebaterView
 from debate.rounds import deal_round, preset

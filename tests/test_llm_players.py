@@ -14,7 +14,7 @@ import pytest
 from llm_server import Behaviour, Hang, LLMServer, Reply, Trickle
 
 from debate.builtin import builtin
-from debate.engine import run_debate
+from debate.engine import DebateResult, run_debate
 from debate.llm import SERVERS, load_prompt
 from debate.llm_players import LLMDebater, LLMJudge, parroted
 from debate.rules import Rules
@@ -81,6 +81,14 @@ def _judge():  # type: ignore[no-untyped-def]
 def test_llm_judge_answers_and_failures_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     world = load_world(EXAMPLES / "small.json")
+
+    def judged(server: LLMServer) -> DebateResult:
+        """A debate on the small world judged by an LLM behind `server`."""
+        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
+        rules = Rules(rounds=1)
+        a, b = builtin("independence"), builtin("honest")
+        return asyncio.run(run_debate(world, a, b, judge, rules, honest_side="b"))
+
     reply = json.dumps(
         {
             "log10_p": -3.5,
@@ -92,33 +100,13 @@ def test_llm_judge_answers_and_failures_fall_back(monkeypatch: pytest.MonkeyPatc
         }
     )
     with LLMServer(default=Reply(reply)) as server:
-        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
-        res = asyncio.run(
-            run_debate(
-                world,
-                builtin("independence"),
-                builtin("honest"),
-                judge,
-                Rules(rounds=1),
-                honest_side="b",
-            )
-        )
+        res = judged(server)
     assert res.judgement.estimate == pytest.approx(10**-3.5)
     assert res.judgement.interval == pytest.approx((1e-5, 1e-2))
     assert [c.credence_a for c in res.judgement.credences] == [0.2] * 4
     assert res.scores.trusted_honest is True
     with LLMServer(default=Reply("no json here")) as server:
-        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
-        res = asyncio.run(
-            run_debate(
-                world,
-                builtin("independence"),
-                builtin("honest"),
-                judge,
-                Rules(rounds=1),
-                honest_side="b",
-            )
-        )
+        res = judged(server)
     assert res.judgement.errors and "repair" in res.judgement.errors[0]
     assert res.judgement.failed and res.scores.trusted_honest is None
     assert res.judgement.credences == []  # no credence is made up for a judge that failed
@@ -184,14 +172,16 @@ def by_role(judge: Behaviour, debater: Behaviour) -> Any:
     return respond
 
 
-def _debate(server: LLMServer, **rules: Any) -> Any:
+def _debate(server: LLMServer, judge: Any = None, **rules: Any) -> Any:
+    """An LLM debater (a) against the honest built-in on the small world, judged by `judge`
+    (maxent by default); no rounds unless `rules` say so."""
     deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
     return asyncio.run(
         run_debate(
             load_world(EXAMPLES / "small.json"),
             deb,
             builtin("honest"),
-            _judge(),
+            judge or _judge(),
             Rules(**{"rounds": 0, "max_rounds": 0, **rules}),
             honest_side="b",
         )
@@ -229,18 +219,8 @@ def test_a_llama_cpp_python_like_server_is_learned_once_for_the_run() -> None:
         refusal=(500, "Unsupported response_format json_schema"),
         respond=by_role(Reply(JUDGE_REPLY), Reply(SPEECH)),
     ) as server:
-        deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
         judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
-        res = asyncio.run(
-            run_debate(
-                load_world(EXAMPLES / "small.json"),
-                deb,
-                builtin("honest"),
-                judge,
-                Rules(rounds=1),
-                honest_side="b",
-            )
-        )
+        res = _debate(server, judge, rounds=1, max_rounds=Rules().max_rounds)
         modes = [r.mode for r in server.requests]
         problems = [p for r in server.requests for p in r.schema_problems]
     assert modes[0] == "json_schema" and modes[1:] == ["json_object_schema"] * (len(modes) - 1)
@@ -331,18 +311,7 @@ def test_a_stream_cut_by_the_server_and_a_reply_cut_at_max_tokens_are_named() ->
 def test_a_failed_llm_judge_is_stored_and_exported_as_failed(tmp_path: Path) -> None:
     garbage = "I think P(Z) is small."
     with LLMServer(respond=by_role(Reply(garbage), Reply("not json either"))) as server:
-        deb = LLMDebater("tiny", base_url=server.url, max_retries=0)
-        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
-        res = asyncio.run(
-            run_debate(
-                load_world(EXAMPLES / "small.json"),
-                deb,
-                builtin("honest"),
-                judge,
-                Rules(rounds=0, max_rounds=0),
-                honest_side="b",
-            )
-        )
+        res = _debate(server, LLMJudge("tiny", base_url=server.url, max_retries=0))
     assert res.judgement.failed
     with Store(tmp_path / "db.sqlite") as store:
         store.record_debate(res, judge=res.judge)

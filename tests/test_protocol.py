@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bad_files import write_case
 
 from debate.baselines import baselines
 from debate.builtin import builtin
 from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
 from debate.models import Argument, ProbCitation
-from debate.protocol import Action, DebaterView, Decision, JudgeView
+from debate.protocol import Action, BaseDebater, DebaterView, Decision, JudgeView
 from debate.rules import Rules, load_rules
 from debate.specs import make_judge
 from debate.verify import Oracle, verify_argument
@@ -39,10 +40,8 @@ def d4_only(tmp_path_factory: pytest.TempPathFactory) -> World:
     return load_world(path)
 
 
-class _Recorder:
+class _Recorder(BaseDebater):
     """Says its own name, and remembers every view it was given."""
-
-    honest = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -157,13 +156,7 @@ def test_rules_load_from_toml(tmp_path: Path) -> None:
     ],
 )
 def test_bad_rules_file_is_one_clear_line(tmp_path: Path, content: Any, needle: str) -> None:
-    p = tmp_path / "rules.toml"
-    if content is None:
-        p.mkdir()
-    elif isinstance(content, bytes):
-        p.write_bytes(content)
-    else:
-        p.write_text(content)
+    p = write_case(tmp_path / "rules.toml", content)
     with pytest.raises(DebateError) as exc:
         load_rules(p)
     assert needle in str(exc.value) and "\n" not in str(exc.value)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bad_files import write_case
 
 from debate.errors import DebateError
 from debate.protocol import DebaterView, StatementView
@@ -205,14 +206,10 @@ def test_file_debater_json_forms(tmp_path: Path) -> None:
         (None, "cannot read the debate file"),  # a directory
     ],
 )
-def test_file_debater_bad_json_is_one_line(tmp_path: Path, content: object, needle: str) -> None:
-    p = tmp_path / "s.json"
-    if content is None:
-        p.mkdir()
-    elif isinstance(content, bytes):
-        p.write_bytes(content)
-    else:
-        p.write_text(str(content))
+def test_file_debater_bad_json_is_one_line(
+    tmp_path: Path, content: str | bytes | None, needle: str
+) -> None:
+    p = write_case(tmp_path / "s.json", content)
     with pytest.raises(DebateError) as exc:
         FileDebater(str(p))
     assert needle in str(exc.value) and "\n" not in str(exc.value)

@@ -22,6 +22,7 @@ from textual.widgets import Input, Static
 from tui_steps import on_screen, rows, screen_text, type_text, until
 
 from debate.builtin import LIARS
+from debate.protocol import BaseDebater
 from tui.app import PzJudgeApp
 from tui.messages import (
     AnswerSubmitted,
@@ -275,13 +276,12 @@ def test_stats_and_export(tmp_path: Path) -> None:
     assert len(lines) == 1 and json.loads(lines[0])["practice"] is True
 
 
-class StreamingDebater:
+class StreamingDebater(BaseDebater):
     """An LLM-like debater without a network: the built-in speech, handed over in tokens."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.name = "fake:llm"
-        self.on_token: Callable[[str], None] | None = None
 
     async def argue(self, view: Any, oracle: Any) -> Any:
         arg = await self.inner.argue(view, oracle)

@@ -348,8 +348,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
         drafts: dict[str, list[str]] = {}
         a, b = debaters["a"], debaters["b"]
         for side, debater in (("a", a), ("b", b)):
-            if hasattr(debater, "on_token"):  # an LLM debater: stream its speech
-                debater.on_token = self._token_sink(side, drafts)
+            debater.on_token = self._token_sink(side, drafts)  # called if it streams (an LLM)
 
         clock = SpeechClock(self.speech_quantum)
         recorder = TurnRecorder(store, rnd.round_id)  # as headless debates record theirs
