@@ -24,6 +24,8 @@ from debate.rules import Rules
 
 
 class _Event(BaseModel):
+    """Frozen: every sink reads the same event, none can change what the next one sees."""
+
     model_config = ConfigDict(frozen=True)
 
 

@@ -1,8 +1,9 @@
-"""What crosses the debate layer: arguments, citations, verified turns.
+"""What a debater says: its side, an `Argument` (text plus citations) and the citations it
+may make (a statement by id, or a joint probability of some statements).
 
-A debater returns an `Argument` (text plus citations). The engine verifies every citation
-against the world and records a `VerifiedCitation` with the true value, so a debater can
-mislead only by inference, never about a cited fact.
+The engine verifies every citation against the world (`debate.verify.VerifiedCitation`, with
+the true value) and records the speech as a `debate.protocol.Turn`, so a debater can mislead
+only by inference, never about a cited fact.
 """
 
 from __future__ import annotations
