@@ -58,8 +58,12 @@ from tui.widgets.pages import Pages, TabBar
 from tui.widgets.statements import Detail, SearchInput, StatementList
 from tui.widgets.transcript import Transcript
 
-#: The panes, in the order of their keys (1, 2, 3).
-TABS = ("statements", "debate", "evidence")
+#: The panes, in the order of their keys (1, 2, 3), and the widget each one focuses.
+TABS: dict[str, type[Widget]] = {
+    "statements": StatementList,
+    "debate": Transcript,
+    "evidence": EvidenceTable,
+}
 #: Seconds between two redraws of a speech being streamed (a draft is posted whole).
 DRAFT_INTERVAL = 0.05
 
@@ -438,10 +442,6 @@ class RoundScreen(PagedScreen[Reveal | None]):
         if self.judge is not None:
             self.judge.set_credence(event.credence_a)
 
-    @on(CredenceRecorded)
-    def _credence(self, event: CredenceRecorded) -> None:
-        pass  # stored by the worker; the panel already shows the live value
-
     @on(DebateOver)
     def _over(self, _: DebateOver) -> None:
         self.debate_over = True
@@ -483,12 +483,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
     def action_tab(self, tab: str) -> None:
         if tab == "debate" and not self.round.debate:
             return
-        target: dict[str, type[Widget]] = {
-            "statements": StatementList,
-            "debate": Transcript,
-            "evidence": EvidenceTable,
-        }
-        self.show_tab(tab, self.query_one(target[tab]))
+        self.show_tab(tab, self.query_one(TABS[tab]))
 
     def action_focus_answer(self) -> None:
         # at once, not after a refresh: the keys typed next belong to the field
