@@ -23,16 +23,10 @@ from debate.builtin_analysis import (
     Group,
     safe_log,
 )
+from debate.fmt import fmt_p as fmt
 from debate.models import Argument, Citation, ProbCitation, StatementCitation
 from debate.protocol import DebaterView
 from debate.verify import Oracle
-
-
-def fmt(p: float) -> str:
-    """A probability as a person would write it (3 significant digits, scientific if tiny)."""
-    if p == 0:
-        return "0"
-    return f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}"
 
 
 def relation(x: float, ref: float) -> str:

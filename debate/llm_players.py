@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from debate.builtin_analysis import pair_lifts
 from debate.errors import DebateError
+from debate.fmt import fmt_p
 from debate.llm import LLMClient, LLMConfig, load_prompt
 from debate.models import Argument
 from debate.protocol import (
@@ -38,6 +39,7 @@ from debate.protocol import (
     Turn,
 )
 from debate.rules import Rules
+from debate.scoring import LOG10_FLOOR
 from debate.verify import Oracle
 
 #: Environment variable with the default endpoint when --base-url is not given.
@@ -86,9 +88,8 @@ def _for_rules(config: LLMConfig, rules: Rules) -> LLMConfig:
 
 
 def _p(p: float | None) -> str:
-    if p is None:
-        return "?"
-    return f"{p:.3g}" if p >= 1e-3 or p == 0 else f"{p:.2e}"
+    """A probability in a prompt, as the screens write it; "?" where it is not known."""
+    return "?" if p is None else fmt_p(p)
 
 
 def statements_text(statements: list[StatementView]) -> str:
@@ -382,8 +383,8 @@ class LLMJudge:
         interval = None
         if reply.log10_low is not None and reply.log10_high is not None:
             lo, hi = sorted((reply.log10_low, reply.log10_high))
-            interval = (10.0 ** max(lo, -300.0), 10.0 ** max(hi, -300.0))
-        est = 10.0 ** max(reply.log10_p, -300.0)
+            interval = (10.0 ** max(lo, LOG10_FLOOR), 10.0 ** max(hi, LOG10_FLOOR))
+        est = 10.0 ** max(reply.log10_p, LOG10_FLOOR)
         return Decision(
             estimate=est if math.isfinite(est) else 0.0,
             interval=interval,

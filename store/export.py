@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
 from debate.secrets import scrub
 from store.db import Store
 from store.errors import StoreError
@@ -109,7 +110,6 @@ _SQL = (
 )
 #: A row of `_SQL`, by column name.
 Record = dict[str, Any]
-_LOG10_FLOOR = -300.0
 _BATCH = 2000
 
 
@@ -130,10 +130,6 @@ def _fin(x: Any) -> float | None:
     if isinstance(x, bool) or not isinstance(x, int | float):
         return None
     return x if math.isfinite(x) else None
-
-
-def _log10(p: float) -> float:
-    return _LOG10_FLOOR if p <= 0 else max(_LOG10_FLOOR, math.log10(p))
 
 
 def _bool(v: int | None) -> bool | None:

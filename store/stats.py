@@ -14,9 +14,10 @@ from typing import Any, Literal
 import numpy as np
 
 from debate.ratings import RESAMPLES, Game, bootstrap_mean, rate
+from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
 from store.db import Store
 from store.errors import StoreError
-from store.export import _log10, export_rows
+from store.export import export_rows
 
 GroupBy = Literal[
     "judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"

@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
 from latent.errors import PzJudgeError
 from store.export import EXPORT_VERSION, FIELDS, trust_fields
 from store.study import StudyDB
@@ -35,10 +36,6 @@ def _n_statements(world_json: str) -> int:
 
 def _fin(x: Any) -> float | None:
     return x if isinstance(x, float | int) and math.isfinite(x) else None
-
-
-def _log10(p: float) -> float:
-    return -300.0 if p <= 0 else max(-300.0, math.log10(p))
 
 
 def _debaters(

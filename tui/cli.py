@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from debate.errors import DebateError
+from debate.fmt import fmt_log10
 from latent.errors import LatentError, PzJudgeError
 from store.errors import StoreError
 from tui.errors import TuiError, error_line
@@ -27,16 +28,9 @@ if TYPE_CHECKING:
 
 
 def _fmt_p(log10: float | None) -> str:
-    """A probability that may be far below float range, from its log10."""
-    if log10 is None:
-        return "0"
-    if log10 > -4:
-        return f"{10**log10:.6g}"
-    mant, exp = math.modf(log10)
-    if mant < 0:
-        mant += 1
-        exp -= 1
-    return f"{10**mant:.4f}e{int(exp)}"
+    """A probability that may be far below float range, from its log10: the project's one
+    formatter with the command line's 6 significant digits (plain from 1e-4 up)."""
+    return fmt_log10(log10, 6, plain_from=-4)
 
 
 def _safe(text: str) -> str:

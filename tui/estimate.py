@@ -10,10 +10,14 @@ from __future__ import annotations
 import math
 import re
 
+# re-exported for the screens: the project's one probability formatter is debate/fmt.py's
+from debate.fmt import fmt_log10 as fmt_log10
+from debate.fmt import fmt_p as fmt_p
+from debate.scoring import LOG10_FLOOR
 from tui.errors import TuiError
 
-#: Smallest log10 an estimate may have: below this a float is 0 and scores are floored.
-MIN_LOG10 = -300.0
+#: Smallest log10 an estimate may have: the floor of every score (below it a float is 0).
+MIN_LOG10 = LOG10_FLOOR
 #: Step of the +/- keys, in log10.
 STEP = 0.5
 
@@ -107,25 +111,3 @@ def parse_credence(text: str) -> float:
     if not 0.0 <= v <= 1.0:
         raise EstimateError("credence must be between 0 and 1")
     return v
-
-
-def fmt_log10(lg: float | None, digits: int = 3) -> str:
-    """A probability given by its log10, readable however small (1.23e-45)."""
-    if lg is None:
-        return "0"
-    if lg >= -3:
-        return f"{10**lg:.{digits}g}"
-    exp = math.floor(lg)
-    mant = 10 ** (lg - exp)
-    if mant >= 9.995:
-        mant, exp = 1.0, exp + 1
-    return f"{mant:.{digits - 1}f}e{exp}"
-
-
-def fmt_p(p: float | None, digits: int = 3) -> str:
-    """A probability, readable however small."""
-    if p is None:
-        return "—"
-    if p <= 0:
-        return "0"
-    return fmt_log10(math.log10(p), digits)
