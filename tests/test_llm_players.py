@@ -361,7 +361,7 @@ def test_a_headless_debate_shows_its_progress_line_by_line() -> None:
     """What `pzjudge debate` writes to a terminal's stderr as the debate goes."""
     import io
 
-    from tui.cli import debate_progress
+    from tui.cli_debate import debate_progress
 
     out = io.StringIO()
     with LLMServer(respond=by_role(Reply("no json"), Reply("nor here"))) as server:

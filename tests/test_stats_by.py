@@ -25,7 +25,8 @@ from store.stats import NO_STUDY, stats
 from store.study import StudyDB
 from store.study_export import _debaters
 from store.study_ops import build_study, simulate_study
-from tui.cli import _json_safe, main
+from tui.cli import main
+from tui.cli_common import json_safe as _json_safe
 
 # (participant, item, condition, log10 error, credence in A, honest side, attention)
 STUDY_ROWS = [

@@ -11,40 +11,39 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from latent.errors import LatentError
+from tui.cli_common import add_command, probability
 from tui.errors import TuiError
+
+_T = TypeVar("_T")
+#: The mimic classes `merge` and `transfer` compare by default.
+CLASSES = "genre-markov1,markov1,genre-markov0"
+
+
+def _listed(
+    s: str, convert: Callable[[str], _T], kind: str, ok: Callable[[_T], bool], want: str
+) -> list[_T]:
+    """A comma-separated argument, each value converted and checked; one line if not."""
+    try:
+        vals = [convert(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r}: give comma-separated {kind}") from None
+    if not vals or not all(ok(v) for v in vals):
+        raise argparse.ArgumentTypeError(f"{s!r}: give {want}")
+    return vals
 
 
 def _ints(s: str) -> list[int]:
-    try:
-        vals = [int(v) for v in s.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r}: give comma-separated integers") from None
-    if not vals or min(vals) < 1:
-        raise argparse.ArgumentTypeError(f"{s!r}: give positive integers, e.g. 30,100,1000")
-    return vals
+    return _listed(s, int, "integers", lambda v: v >= 1, "positive integers, e.g. 30,100,1000")
 
 
 def _floats(s: str) -> list[float]:
-    try:
-        vals = [float(v) for v in s.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r}: give comma-separated numbers") from None
-    if not vals or any(not math.isfinite(v) or v < 0 for v in vals):
-        raise argparse.ArgumentTypeError(f"{s!r}: give numbers ≥ 0, e.g. 1,0.1,0")
-    return vals
-
-
-def _probability(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError("give a probability between 0 and 1, e.g. 0.3")
-    return v
+    return _listed(
+        s, float, "numbers", lambda v: math.isfinite(v) and v >= 0, "numbers ≥ 0, e.g. 1,0.1,0"
+    )
 
 
 def _names(s: str) -> list[str]:
@@ -226,8 +225,7 @@ def add_mimic_commands(sub: Any) -> None:
     msub = mp.add_subparsers(dest="mimic_command", required=True, metavar="MEASUREMENT")
 
     def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
-        sp: argparse.ArgumentParser = msub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+        sp = add_command(msub, name, _run, help_)
         sp.add_argument("--plot", metavar="FILE.png", help="draw the figure (needs matplotlib)")
         sp.add_argument("--seed", type=int, default=0, help="seed of the training samples")
         sp.add_argument(
@@ -245,26 +243,11 @@ def add_mimic_commands(sub: Any) -> None:
             metavar="F,F,…",
             help="the operator's coarse features (default genre,sentiment,helps,thesis,praise)",
         )
-        sp.set_defaults(func=_run, mimic_func=fn)
+        sp.set_defaults(mimic_func=fn)
         return sp
 
-    classes = "genre-markov1,markov1,genre-markov0"
     mg = add("merge", cmd_merge, "merging curve: TV(operator's forecast, mimic) against N")
-    mg.add_argument(
-        "--mimic",
-        type=_names,
-        default=_names(classes),
-        metavar="CLASS,…",
-        help=f"mimic classes (default {classes})",
-    )
-    mg.add_argument(
-        "--n",
-        type=_ints,
-        default=_ints("10,30,100,300,1000,3000,10000,30000"),
-        metavar="N,…",
-        help="training sizes",
-    )
-    mg.add_argument("--reps", type=int, default=20, help="training samples per N (20)")
+    _mimics_learning(mg, "10,30,100,300,1000,3000,10000,30000", "training sizes", reps=20)
 
     ft = add("finetune", cmd_finetune, "synchronisation error after fine-tuning against beta")
     ft.add_argument(
@@ -301,21 +284,7 @@ def add_mimic_commands(sub: Any) -> None:
     gh.add_argument("--random", type=int, default=300, help="random objectives for the bound")
 
     tr = add("transfer", cmd_transfer, "classifier-transfer gap against N and capacity")
-    tr.add_argument(
-        "--mimic",
-        type=_names,
-        default=_names(classes),
-        metavar="CLASS,…",
-        help=f"mimic classes (default {classes})",
-    )
-    tr.add_argument(
-        "--n",
-        type=_ints,
-        default=_ints("10,30,100,300,1000,3000,10000"),
-        metavar="N,…",
-        help="training sizes of the mimic",
-    )
-    tr.add_argument("--reps", type=int, default=8, help="training samples per N (8)")
+    _mimics_learning(tr, "10,30,100,300,1000,3000,10000", "training sizes of the mimic", reps=8)
     tr.add_argument(
         "--classifier-books",
         type=int,
@@ -331,5 +300,18 @@ def add_mimic_commands(sub: Any) -> None:
     )
     rd.add_argument("--json", action="store_true", help="print JSON instead of text")
     rd.add_argument("--seed", type=int, default=0, help="seed of the round")
-    rd.add_argument("--answer", type=_probability, help="your P(…), 0..1: show the reveal")
+    rd.add_argument("--answer", type=probability, help="your P(…), 0..1: show the reveal")
     rd.set_defaults(func=cmd_round)
+
+
+def _mimics_learning(sp: argparse.ArgumentParser, sizes: str, sizes_help: str, reps: int) -> None:
+    """--mimic, --n and --reps: which mimic classes learn from how many books, how often."""
+    sp.add_argument(
+        "--mimic",
+        type=_names,
+        default=_names(CLASSES),
+        metavar="CLASS,…",
+        help=f"mimic classes (default {CLASSES})",
+    )
+    sp.add_argument("--n", type=_ints, default=_ints(sizes), metavar="N,…", help=sizes_help)
+    sp.add_argument("--reps", type=int, default=reps, help=f"training samples per N ({reps})")

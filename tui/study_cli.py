@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tui.cli_common import add_command
+
 
 def cmd_build(args: argparse.Namespace) -> int:
     from store.study_ops import build_study
@@ -114,21 +116,21 @@ def add_study_commands(sub: Any) -> None:
     )
     ssub = sp.add_subparsers(dest="study_command", required=True, metavar="STEP")
 
-    def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = ssub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-        p.set_defaults(func=fn)
-        return p
-
-    b = add("build", cmd_build, "deal every round of a study file into a new study database")
+    b = add_command(
+        ssub, "build", cmd_build, "deal every round of a study file into a new study database"
+    )
     b.add_argument("study", metavar="STUDY.toml", help="the study file (examples/study.toml)")
     b.add_argument("-o", "--out", required=True, metavar="STUDY.db", help="database to create")
-    s = add("status", cmd_status, "who finished what")
+    s = add_command(ssub, "status", cmd_status, "who finished what")
     s.add_argument("db", metavar="STUDY.db")
-    m = add("simulate", cmd_simulate, "play every participant's rounds with simulated judges")
+    m = add_command(
+        ssub, "simulate", cmd_simulate, "play every participant's rounds with simulated judges"
+    )
     m.add_argument("db", metavar="STUDY.db")
     m.add_argument("--judges", default="maxent,bounds,trust-a", help="comma-separated sim judges")
-    r = add("report", cmd_report, "per condition accuracy, log10 error, calibration; files")
+    r = add_command(
+        ssub, "report", cmd_report, "per condition accuracy, log10 error, calibration; files"
+    )
     r.add_argument("db", metavar="STUDY.db")
     r.add_argument("-o", "--out", metavar="DIR", help="write CSV, PNG and report.html here")
 
