@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from helpers import d4_view as _view  # the tests' view of the D4 world
 
 import debate.script as script_mod
-from debate.protocol import DebaterView, StatementView
-from debate.rules import Rules
 from debate.sandbox import probe
 from debate.script import ScriptDebater
 from debate.verify import Oracle
@@ -35,20 +36,6 @@ class D:
     def argue(self, view, oracle):
         return {"text": f"pair {oracle.prob(['A', 'B'])}", "citations": []}
 """
-
-
-def _view() -> DebaterView:
-    world = load_world(EXAMPLES / "d4.json")
-    return DebaterView(
-        side="a",
-        claim=0.01,
-        opponent_claim=0.1,
-        phase="opening",
-        round=0,
-        statements=[StatementView(id=s, text=world.statement(s).text, p=0.5) for s in world.ids],
-        transcript=[],
-        rules=Rules(),
-    )
 
 
 def time_turns(path: str, reps: int, sandboxed: bool) -> tuple[list[float], list[float]]:

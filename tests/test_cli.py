@@ -8,23 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import SMALL_DEBATE, pz
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def pz(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = None
-    if env_db is not None:
-        import os
-
-        env = {**os.environ, "PZJUDGE_DB": str(env_db)}
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
 
 
 def test_generate_is_byte_identical_under_a_seed(tmp_path: Path) -> None:
@@ -79,16 +65,7 @@ def test_debate_is_recorded_then_exported_imported_and_summarised(tmp_path: Path
 
 def test_no_store_writes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "never.db"
-    r = pz(
-        "debate",
-        str(EXAMPLES / "small.json"),
-        "--a",
-        "builtin:honest",
-        "--b",
-        "builtin:pairwise",
-        "--no-store",
-        env_db=db,
-    )
+    r = pz(*SMALL_DEBATE, "--no-store", env_db=db)
     assert r.returncode == 0, r.stderr
     assert not db.exists()
 
@@ -96,16 +73,7 @@ def test_no_store_writes_nothing(tmp_path: Path) -> None:
 def test_bad_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "notes.db"
     db.write_text("my notes, not a database\n")
-    r = pz(
-        "debate",
-        str(EXAMPLES / "small.json"),
-        "--a",
-        "builtin:honest",
-        "--b",
-        "builtin:pairwise",
-        "--db",
-        str(db),
-    )
+    r = pz(*SMALL_DEBATE, "--db", str(db))
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "not a SQLite database" in r.stderr
     assert db.read_text() == "my notes, not a database\n"
@@ -175,8 +143,7 @@ def test_plant_keeps_low_order_probabilities(tmp_path: Path) -> None:
 
 
 def _small_debate(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    args = ["debate", str(EXAMPLES / "small.json"), "--a", "builtin:honest"]
-    return pz(*args, "--b", "builtin:pairwise", "--db", str(db), *extra)
+    return pz(*SMALL_DEBATE, "--db", str(db), *extra)
 
 
 def _one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:

@@ -10,23 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run_main as run
 
 from latent.errors import LatentError
 from latent.pz import world_pz
 from latent.world import load_world
-from tui.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 D4 = str(EXAMPLES / "d4.json")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:  # argparse refusing an option
-        rc = int(exc.code or 0)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 def one_line_error(err: str, *needles: str) -> None:

@@ -11,21 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import pz
+from helpers import timeless as _strip_times
 from llm_server import LLMServer, Reply
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SMALL = str(EXAMPLES / "small.json")
 KEY = "sk-cli-secret-0042"
-
-
-def pz(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-    )
 
 
 def _closed_port() -> int:
@@ -137,16 +129,6 @@ def test_server_down_forfeits_with_a_reason_and_no_traceback(tmp_path: Path) -> 
 )
 def test_bad_debate_input_is_one_line(args: list[str], needle: str) -> None:
     _one_line_error(pz("debate", SMALL, *args, "--no-store"), needle)
-
-
-def _strip_times(d: Any) -> Any:
-    if isinstance(d, dict):
-        return {
-            k: _strip_times(v) for k, v in d.items() if k not in ("at", "started_at", "seconds")
-        }
-    if isinstance(d, list):
-        return [_strip_times(v) for v in d]
-    return d
 
 
 def test_tournament_table_and_json_deterministic_under_a_seed() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import SMALL_DEBATE
 
 from debate.baselines import baselines
 from debate.builtin import LIARS, builtin
@@ -286,19 +287,7 @@ def test_examples_debaters_run(world: World) -> None:
 
 
 def test_cli_debate_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        [
-            "debate",
-            str(EXAMPLES / "small.json"),
-            "--a",
-            "builtin:honest",
-            "--b",
-            "builtin:pairwise",
-            "--judge",
-            "bounds",
-            "--json",
-        ]
-    )
+    code = main([*SMALL_DEBATE, "--judge", "bounds", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert {"turns", "judgement", "truth", "scores"} <= set(out)

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tui.cli import main
+from helpers import run_main as run
 
 FAST = {
     "merge": ["--n", "30,300", "--reps", "2", "--max-events", "3"],
@@ -16,15 +15,6 @@ FAST = {
     "goodhart": ["--random", "10", "--max-events", "3"],
     "transfer": ["--n", "30,300", "--reps", "2", "--max-events", "3"],
 }
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:
-        rc = int(exc.code or 0)
-    out = capsys.readouterr()
-    return rc, out.out, out.err
 
 
 @pytest.mark.parametrize("name", list(FAST))

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import pz
 
 from debate.rounds import deal_round, preset, world_seed
 from latent.generate import generate_world
 from tui.game import prepare_round
 from tui.game_store import GameStore
-
-
-def pz(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ),
-    )
 
 
 def _sha(text: str) -> str:

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import alive as _alive
+from helpers import d4_view as _view
 
 from debate.errors import DebateError
-from debate.protocol import DebaterView, StatementView
-from debate.rules import Rules
 from debate.sandbox import Limits, probe
 from debate.script import ScriptDebater
 from debate.verify import Oracle
@@ -37,20 +37,6 @@ pytestmark = pytest.mark.skipif(
     probe() is None,
     reason="no working bubblewrap here (apt-get install bubblewrap): the sandbox is untested",
 )
-
-
-def _view(turn: int = 0) -> DebaterView:
-    world = load_world(EXAMPLES / "d4.json")
-    return DebaterView(
-        side="a",
-        claim=0.01,
-        opponent_claim=0.1,
-        phase="opening" if turn == 0 else "round",
-        round=turn,
-        statements=[StatementView(id=s, text=world.statement(s).text, p=0.5) for s in world.ids],
-        transcript=[],
-        rules=Rules(),
-    )
 
 
 def _oracle() -> Oracle:
@@ -278,19 +264,6 @@ class D:
             listener.accept()  # nobody came
     assert seen["loopback"].startswith("refused")
     assert seen["outside"].startswith("refused")
-
-
-def _alive(mark: str) -> list[int]:
-    """Processes on this machine whose command line holds `mark`."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if mark.encode() in Path(f"/proc/{p}/cmdline").read_bytes():
-                    out.append(int(p))
-            except OSError:
-                pass
-    return out
 
 
 def test_fork_bomb_is_capped_and_dies_with_the_debate(tmp_path: Path) -> None:

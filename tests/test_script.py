@@ -13,30 +13,17 @@ from typing import Any
 
 import pytest
 from bad_files import write_case
+from helpers import alive as _alive
+from helpers import d4_view as _view
 
 from debate.errors import DebateError
-from debate.protocol import DebaterView, StatementView
-from debate.rules import Rules
+from debate.protocol import DebaterView
 from debate.script import FileDebater, ScriptDebater
 from debate.specs import make_debater
 from debate.verify import Oracle
 from latent.world import load_world
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _view() -> DebaterView:
-    world = load_world(EXAMPLES / "d4.json")
-    return DebaterView(
-        side="a",
-        claim=0.01,
-        opponent_claim=0.1,
-        phase="opening",
-        round=0,
-        statements=[StatementView(id=s, text=world.statement(s).text, p=0.5) for s in world.ids],
-        transcript=[],
-        rules=Rules(),
-    )
 
 
 def _oracle() -> Oracle:
@@ -270,19 +257,6 @@ def test_a_helper_process_cannot_hold_up_the_debate_or_lose_the_answer(tmp_path:
     while _alive(mark) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _alive(mark) == []
-
-
-def _alive(mark: str) -> list[int]:
-    """Processes on this machine whose command line holds `mark`."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                if mark.encode() in Path(f"/proc/{p}/cmdline").read_bytes():
-                    out.append(int(p))
-            except OSError:
-                pass
-    return out
 
 
 def test_aclose_ends_at_once_even_with_a_helper_holding_pipes_unsandboxed(

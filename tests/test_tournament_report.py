@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import timeless as _timeless
 
 from tui.cli import main
 
@@ -146,15 +147,6 @@ def test_report_to_an_unwritable_place_is_one_line(
     assert main([*ARGS, "--no-store", "--report", str(blocker / "rep")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("pzjudge: error: cannot write the report to")
-
-
-def _timeless(d: Any) -> Any:
-    """A result without the wall-clock fields (when each speech, query and answer was made)."""
-    if isinstance(d, dict):
-        return {k: _timeless(v) for k, v in d.items() if k not in ("at", "started_at", "seconds")}
-    if isinstance(d, list):
-        return [_timeless(v) for v in d]
-    return d
 
 
 def _stored(db: Path) -> dict[str, Any]:

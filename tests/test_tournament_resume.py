@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+
+from helpers import timeless as _strip_times
 
 from debate.rules import Rules
 from debate.tournament import debate_id, tournament_worlds
@@ -27,16 +28,6 @@ def _cmd(db: Path) -> list[str]:
 
 def _run(db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(_cmd(db), capture_output=True, text=True, timeout=300, env=os.environ)
-
-
-def _strip_times(d: Any) -> Any:
-    if isinstance(d, dict):
-        return {
-            k: _strip_times(v) for k, v in d.items() if k not in ("at", "started_at", "seconds")
-        }
-    if isinstance(d, list):
-        return [_strip_times(v) for v in d]
-    return d
 
 
 def _judged(db: Path) -> int:
