@@ -89,6 +89,13 @@ def attempt(name, fn):
 """
 
 
+def _hostile(argue: str, before: str = "") -> str:
+    """A hostile script: `before` at module level, then a turn that runs `argue` (lines
+    indented 8 spaces) and answers with everything `attempt` recorded, as JSON."""
+    turn = "class D:\n    def argue(self, view, oracle):\n"
+    return TRY + before + turn + argue + '        return {"text": json.dumps(found)}\n'
+
+
 def _secrets_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A parent with a key in its environment, a DB and a world file, in a telling cwd."""
     work = tmp_path / "cwd-sentinel-e1f7"
@@ -108,10 +115,8 @@ def test_parent_environment_cmdline_and_cwd_are_out_of_sight(
     s = _secrets_setup(tmp_path, monkeypatch)
     deb = _debater(
         tmp_path,
-        TRY
-        + f"""
-class D:
-    def argue(self, view, oracle):
+        _hostile(
+            f"""
         for pid in ({s["pid"]}, os.getppid(), 1):
             attempt(f"environ {{pid}}", lambda: open(f"/proc/{{pid}}/environ", "rb").read())
             attempt(f"cmdline {{pid}}", lambda: open(f"/proc/{{pid}}/cmdline", "rb").read())
@@ -127,8 +132,8 @@ class D:
         found["every"] = every
         found["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
         found["own"] = dict(os.environ)
-        return {{"text": json.dumps(found)}}
-""",
+"""
+        ),
     )
     seen = _report(deb)
     dump = json.dumps(seen)
@@ -146,10 +151,8 @@ def test_db_world_file_and_latent_are_unreachable(
     s = _secrets_setup(tmp_path, monkeypatch)
     deb = _debater(
         tmp_path,
-        TRY
-        + f"""
-class D:
-    def argue(self, view, oracle):
+        _hostile(
+            f"""
         attempt("db", lambda: open({s["db"]!r}).read())
         attempt("world", lambda: open({s["world"]!r}).read())
         attempt("work dir", lambda: os.listdir({s["work"]!r}))
@@ -163,8 +166,8 @@ class D:
         attempt("latent", pz)
         attempt("debate", lambda: __import__("debate.engine"))
         attempt("store", lambda: __import__("store.db"))
-        return {{"text": json.dumps(found)}}
-""",
+"""
+        ),
     )
     seen = _report(deb)
     for what in ("db", "world", "work dir", "latent", "debate", "store"):
@@ -214,18 +217,16 @@ def test_writes_land_only_in_a_private_tmp(tmp_path: Path) -> None:
     mark = f"pzjudge-sandbox-{uuid.uuid4().hex}"
     deb = _debater(
         tmp_path,
-        TRY
-        + f"""
-class D:
-    def argue(self, view, oracle):
+        _hostile(
+            f"""
         attempt("script", lambda: open(__file__, "a").write("x"))
         attempt("runtime", lambda: open(os.path.join(sys.prefix, {mark!r}), "w").write("x"))
         attempt("usr", lambda: open("/usr/{mark}", "w").write("x"))
         attempt("outside", lambda: open({str(tmp_path / mark)!r}, "w").write("x"))
         attempt("tmp", lambda: open("/tmp/{mark}", "w").write("x"))
         attempt("huge", lambda: open("/tmp/big", "wb").write(b"x" * (64 << 20)))
-        return {{"text": json.dumps(found)}}
-""",
+"""
+        ),
         limits=Limits(file_size=1 << 20),
     )
     script_text = Path(deb.path).read_text()
@@ -246,18 +247,18 @@ def test_no_network_not_even_loopback(tmp_path: Path) -> None:
         port = listener.getsockname()[1]
         deb = _debater(
             tmp_path,
-            TRY
-            + f"""
+            _hostile(
+                f"""
+        attempt("loopback", lambda: connect(("127.0.0.1", {port})))
+        attempt("outside", lambda: connect(("192.0.2.1", 80)))
+""",
+                before="""
 import socket
 def connect(addr):
     with socket.create_connection(addr, timeout=2):
         return "connected"
-class D:
-    def argue(self, view, oracle):
-        attempt("loopback", lambda: connect(("127.0.0.1", {port})))
-        attempt("outside", lambda: connect(("192.0.2.1", 80)))
-        return {{"text": json.dumps(found)}}
 """,
+            ),
         )
         seen = _report(deb)
         with pytest.raises(TimeoutError):
@@ -371,8 +372,8 @@ class D:
 
 #: A parent that starts a script debater whose script starts a helper, then waits.
 PARENT = """
-import asyncio, sys
-sys.path.insert(0, {root!r})
+import asyncio, os, sys
+sys.path[:0] = [{root!r}, os.path.join({root!r}, "tests")]  # the tests import their helpers
 from debate.script import ScriptDebater
 from tests.test_sandbox import _view, _oracle
 async def main():

@@ -36,6 +36,24 @@ def _script(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
+def _starts_helpers(tmp_path: Path, *popens: str) -> tuple[str, str]:
+    """A script whose turn starts helper processes, one `subprocess.Popen(...)` per entry of
+    `popens` (its arguments; `{mark}` in them becomes a mark to find the helper by), then
+    speaks: the script's path and the mark."""
+    mark = f"{uuid.uuid4().hex[:8]}"
+    calls = "".join(f"        subprocess.Popen({p.format(mark=mark)})\n" for p in popens)
+    turn = "class D:\n    def argue(self, view, oracle):\n" + calls
+    speak = '        return {"text": "I started a helper", "citations": []}\n'
+    return _script(tmp_path, "import subprocess\n" + turn + speak), mark
+
+
+def _wait_gone(mark: str, seconds: float = 5.0) -> None:
+    """Give the processes marked `mark` up to `seconds` to end."""
+    deadline = time.monotonic() + seconds
+    while _alive(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def _argue(deb: ScriptDebater, timeout: float = 20.0):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         try:
@@ -230,18 +248,7 @@ def test_a_helper_process_cannot_hold_up_the_debate_or_lose_the_answer(tmp_path:
 
     from tui.cli import main
 
-    mark = f"{uuid.uuid4().hex[:8]}"
-    path = _script(
-        tmp_path,
-        f"""
-        import subprocess
-        class D:
-            def argue(self, view, oracle):
-                subprocess.Popen(["sh", "-c", "sleep 90; : {mark}"])
-                subprocess.Popen(["sleep", "90"])
-                return {{"text": "I started a helper", "citations": []}}
-        """,
-    )
+    path, mark = _starts_helpers(tmp_path, '["sh", "-c", "sleep 90; : {mark}"]', '["sleep", "90"]')
     db = tmp_path / "pz.db"
     t0 = time.monotonic()
     world = str(EXAMPLES / "d4.json")
@@ -253,9 +260,7 @@ def test_a_helper_process_cannot_hold_up_the_debate_or_lose_the_answer(tmp_path:
     assert took < 15, took  # was the helper's 90 s
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 1
-    deadline = time.monotonic() + 5
-    while _alive(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_gone(mark)
     assert _alive(mark) == []
 
 
@@ -264,18 +269,8 @@ def test_aclose_ends_at_once_even_with_a_helper_holding_pipes_unsandboxed(
 ) -> None:
     """Without a sandbox (trusted), the process group is killed and no pipe is waited on."""
     monkeypatch.setattr("debate.script.probe", lambda: None)
-    mark = f"{uuid.uuid4().hex[:8]}"
-    path = _script(
-        tmp_path,
-        f"""
-        import os, subprocess
-        class D:
-            def argue(self, view, oracle):
-                # a helper that holds every descriptor it can get
-                subprocess.Popen(["sh", "-c", "sleep 90; : {mark}"], close_fds=False)
-                return {{"text": "ok", "citations": []}}
-        """,
-    )
+    # a helper that holds every descriptor it can get
+    path, mark = _starts_helpers(tmp_path, '["sh", "-c", "sleep 90; : {mark}"], close_fds=False')
     deb = ScriptDebater(path, "D", trust=True)
     assert not deb.sandboxed
 
@@ -286,9 +281,7 @@ def test_aclose_ends_at_once_even_with_a_helper_holding_pipes_unsandboxed(
         return time.monotonic() - t0
 
     assert asyncio.run(go()) < 2
-    deadline = time.monotonic() + 5
-    while _alive(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_gone(mark)
     assert _alive(mark) == []
 
 
