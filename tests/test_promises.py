@@ -155,8 +155,12 @@ def test_storage_failing_mid_round_is_a_notice_and_the_game_goes_on(
 
     db = tmp_path / "f.db"
 
+    # a message over two lines that quotes a key: the screen shows it as the CLI would
+    # (tui/errors.py error_line), on one line and with the key masked
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-route-test-0a1b2c3d")
+
     def broken(*_: Any, **__: Any) -> None:
-        raise StoreError("disk I/O error (the disk is full?)")
+        raise StoreError("disk I/O error\n(the disk is full?) sk-route-test-0a1b2c3d")
 
     async def script(app: PzJudgeApp, pilot: Pilot[None], seen: list[Message]) -> None:
         await pilot.press("t")
@@ -169,6 +173,7 @@ def test_storage_failing_mid_round_is_a_notice_and_the_game_goes_on(
         notes = _notices(app)
         assert any("the answer could not be stored: disk I/O error" in n for n in notes)
         assert all("\n" not in n and "Traceback" not in n for n in notes)
+        assert not any("sk-route-test" in n for n in notes)
         assert type(app.screen).__name__ == "RoundScreen"
         assert not any(isinstance(m, Revealed) for m in seen)
 

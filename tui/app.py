@@ -16,6 +16,7 @@ from textual import on, work
 
 from store.errors import StoreError
 from tui.app_base import AppBase
+from tui.errors import error_line
 from tui.game_store import GameStore
 from tui.messages import ResumeSession, StartSession
 
@@ -38,8 +39,8 @@ class PzJudgeApp(AppBase):
         try:
             self.game_store = GameStore(self.db_path)
         except StoreError as exc:
-            self.store_error = str(exc)
-            self.notify(f"{exc} — nothing will be saved", severity="error", timeout=10)
+            self.store_error = error_line(exc)
+            self.notify(f"{error_line(exc)} — nothing will be saved", severity="error", timeout=10)
         self.push_screen(HomeScreen())
         self.call_after_refresh(self.preload)
 

@@ -31,6 +31,7 @@ from debate.rounds import debaters_of
 from store.errors import StoreError
 from store.recorder import TurnRecorder
 from tui.app_base import app_of
+from tui.errors import error_line
 from tui.estimate import fmt_p
 from tui.game import GameStore, Reveal, Round, SessionRun, evidence_of, judge_round
 from tui.human_judge import HumanJudge, SpeechClock
@@ -305,14 +306,14 @@ class RoundScreen(PagedScreen[Reveal | None]):
         try:
             p = self.oracle.prob(ids)
         except DebateError as exc:
-            self.post_message(QueryRefused(str(exc)))
+            self.post_message(QueryRefused(error_line(exc)))
             return
         if len(self.oracle.log) > before:
             _, _, at = self.oracle.log[-1]
             try:
                 self.store_query(sorted(ids), p, at)
             except StoreError as exc:
-                self.post_message(StoreTrouble(str(exc)))
+                self.post_message(StoreTrouble(error_line(exc)))
         self.post_message(QueryAnswered(sorted(ids), p, self.oracle.left))
 
     def store_query(self, ids: list[str], p: float, at: float) -> None:
@@ -345,7 +346,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
                 rnd, base_url=settings.base_url, trust_scripts=settings.trust_scripts
             )
         except DebateError as exc:
-            self.post_message(StoreTrouble(f"cannot start the debaters: {exc}"))
+            self.post_message(StoreTrouble(f"cannot start the debaters: {error_line(exc)}"))
             self.post_message(DebateOver())
             return
 
@@ -371,7 +372,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
                     recorder.on_event(ev)
                     self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
             except StoreError as exc:
-                self.post_message(StoreTrouble(str(exc)))
+                self.post_message(StoreTrouble(error_line(exc)))
 
         result = judge.run(lambda: run_debate(rnd, a, b, judge, on_event=on_event))
         j = result.judgement
@@ -545,7 +546,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
                 result_scores=result.scores if result is not None else None,
             )
         except StoreError as exc:
-            self.post_message(StoreTrouble(f"the answer could not be stored: {exc}"))
+            self.post_message(StoreTrouble(f"the answer could not be stored: {error_line(exc)}"))
             return
         self.post_message(Revealed(reveal))
 
@@ -579,7 +580,7 @@ class RoundScreen(PagedScreen[Reveal | None]):
             elif self.round.debate and last_turn >= 0:
                 self.store.add_credence(self.round.round_id, last_turn, credence, time.time())
         except StoreError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            self.app.call_from_thread(self.notify, error_line(exc), severity="error")
         self.app.call_from_thread(self.hand_back, None)
 
     def hand_back(self, result: Reveal | None) -> None:

@@ -23,6 +23,7 @@ from textual.widgets import Header, Input, Static
 
 from store.errors import StoreError
 from tui.app_base import app_of
+from tui.errors import error_line
 from tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class MimicScreen(Screen[None]):
                 try:
                     store.abandon_round(rid, "left before answering")
                 except StoreError as exc:
-                    app.call_from_thread(app.notify, str(exc), severity="error")
+                    app.call_from_thread(app.notify, error_line(exc), severity="error")
 
             # the app's worker, not this screen's (it goes now): off the UI thread, since
             # another process may hold the database for a while

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Static
 
 from store.errors import StoreError
 from tui.app_base import app_of
+from tui.errors import error_line
 from tui.messages import ResumeSession, StoreTrouble
 from tui.widgets.keybar import KeyBar
 
@@ -71,7 +72,7 @@ class ResumeScreen(Screen[None]):
             # judge's open session is not theirs to see, resume or abandon
             self.post_message(SessionsLoaded(app.game_store.unfinished(app.judge)))
         except StoreError as exc:
-            self.post_message(StoreTrouble(str(exc)))
+            self.post_message(StoreTrouble(error_line(exc)))
 
     @on(StoreTrouble)
     def _trouble(self, event: StoreTrouble) -> None:
@@ -138,7 +139,7 @@ class ResumeScreen(Screen[None]):
             if end:
                 store.end_session(session_id)
         except StoreError as exc:
-            self.post_message(StoreTrouble(str(exc)))
+            self.post_message(StoreTrouble(error_line(exc)))
         else:
             if not end:
                 self.app.call_from_thread(

@@ -28,6 +28,7 @@ from textual.widgets import (
 from debate.errors import DebateError
 from debate.specs import make_debater
 from tui.app_base import AppBase, app_of
+from tui.errors import error_line
 from tui.game import PRESET_LABELS, PRESETS, RANDOM_LIAR, SessionSettings, preset
 from tui.messages import StartSession
 from tui.user_settings import SETUP_FIELDS
@@ -165,7 +166,7 @@ class SetupScreen(Screen[None]):
                     )
                 except DebateError as exc:
                     self.query_one(f"#f-{field}", Input).add_class("-bad")
-                    self.error(str(exc))
+                    self.error(error_line(exc))
                     return
                 if getattr(deb, "sandboxed", True) is False:
                     self.app.notify(
@@ -176,7 +177,7 @@ class SetupScreen(Screen[None]):
         try:
             settings.rules()
         except DebateError as exc:
-            self.error(str(exc))
+            self.error(error_line(exc))
             return
         checked = self.query_one(RadioSet).pressed_button
         name = str(checked.id).removeprefix("preset-") if checked else "custom"

@@ -27,6 +27,7 @@ from textual_plotext import PlotextPlot
 
 from store.errors import StoreError
 from tui.app_base import app_of
+from tui.errors import error_line
 from tui.messages import StoreTrouble
 from tui.widgets.keybar import KeyBar
 
@@ -107,7 +108,7 @@ class StatsScreen(Screen[None]):
             history = [r for r in store.history() if not r["practice"]]
             stats = store.stats(self.group)  # type: ignore[arg-type]
         except StoreError as exc:
-            self.post_message(StoreTrouble(str(exc)))
+            self.post_message(StoreTrouble(error_line(exc)))
             return
         independence = [baseline_error(r, "independence") for r in history]
         self.post_message(StatsLoaded(history, independence, stats))
@@ -255,7 +256,7 @@ class ExportScreen(ModalScreen[None]):
         try:
             n = store.export(fmt, path)
         except StoreError as exc:
-            self.post_message(StoreTrouble(str(exc)))
+            self.post_message(StoreTrouble(error_line(exc)))
             return
         self.post_message(Exported(n, path))
 

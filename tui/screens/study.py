@@ -416,7 +416,7 @@ class DoneScreen(Screen[None]):
         try:
             code = finish_participant(self.seat.path, self.seat.code)
         except StoreError as exc:
-            self.post_message(StudyFailed(str(exc)))
+            self.post_message(StudyFailed(error_line(exc)))
             return
         self.post_message(Finished(code))
 

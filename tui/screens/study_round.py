@@ -34,6 +34,7 @@ from debate.rounds import SessionSettings
 from debate.verify import Oracle
 from store.errors import StoreError
 from store.study_ops import StudyItem, expiry_default, record_answer, record_query
+from tui.errors import error_line
 from tui.estimate import EstimateError, fmt_p, parse_credence, parse_interval, parse_log10
 from tui.game import Round, SessionRun
 from tui.human_judge import SpeechClock
@@ -231,7 +232,7 @@ class StudyRoundScreen(RoundScreen):
         try:
             record_answer(self.path, item, res, submitted=self.how)
         except StoreError as exc:
-            self.post_message(StoreTrouble(f"the answer could not be stored: {exc}"))
+            self.post_message(StoreTrouble(f"the answer could not be stored: {error_line(exc)}"))
             return
         self.post_message(StudyStored(self.how, res.estimate))
 

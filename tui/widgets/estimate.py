@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from debate.models import Side
 from debate.protocol import Decision
+from tui.errors import error_line
 from tui.estimate import (
     MIN_LOG10,
     STEP,
@@ -129,7 +130,9 @@ class EstimatePanel(Vertical):
                 event.input.remove_class("-bad")
             except EstimateError as exc:
                 self.log10 = None
-                self.hint(str(exc) if event.value.strip() else "", error=bool(event.value.strip()))
+                self.hint(
+                    error_line(exc) if event.value.strip() else "", error=bool(event.value.strip())
+                )
                 event.input.set_class(bool(event.value.strip()), "-bad")
         elif event.input.id == "credence":
             try:
@@ -138,7 +141,7 @@ class EstimatePanel(Vertical):
                 event.input.remove_class("-bad")
                 self.post_message(CredenceChanged(self.credence))
             except EstimateError as exc:
-                self.hint(str(exc), error=True)
+                self.hint(error_line(exc), error=True)
                 event.input.add_class("-bad")
         elif event.input.id == "interval":
             try:
@@ -146,7 +149,7 @@ class EstimatePanel(Vertical):
                 self.hint("")
                 event.input.remove_class("-bad")
             except EstimateError as exc:
-                self.hint(str(exc), error=True)
+                self.hint(error_line(exc), error=True)
                 event.input.add_class("-bad")
 
     def watch_log10(self, value: float | None) -> None:
@@ -198,14 +201,14 @@ class EstimatePanel(Vertical):
         try:
             lg = parse_log10(est.value)
         except EstimateError as exc:
-            self.hint(str(exc), error=True)
+            self.hint(error_line(exc), error=True)
             est.add_class("-bad")
             est.focus()
             return None
         try:
             interval = parse_interval(self.query_one("#interval", Input).value)
         except EstimateError as exc:
-            self.hint(str(exc), error=True)
+            self.hint(error_line(exc), error=True)
             self.query_one("#interval", Input).focus()
             return None
         if self.claims:
@@ -213,7 +216,7 @@ class EstimatePanel(Vertical):
             try:
                 parse_credence(cred.value)
             except EstimateError as exc:
-                self.hint(str(exc), error=True)
+                self.hint(error_line(exc), error=True)
                 cred.focus()
                 return None
         return Decision(
