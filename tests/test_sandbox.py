@@ -96,6 +96,11 @@ def _hostile(argue: str, before: str = "") -> str:
     return TRY + before + turn + argue + '        return {"text": json.dumps(found)}\n'
 
 
+def _found_by(tmp_path: Path, argue: str) -> dict[str, Any]:
+    """What a hostile script (see `_hostile`) found in its turn."""
+    return _report(_debater(tmp_path, _hostile(argue)))
+
+
 def _secrets_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A parent with a key in its environment, a DB and a world file, in a telling cwd."""
     work = tmp_path / "cwd-sentinel-e1f7"
@@ -113,10 +118,9 @@ def test_parent_environment_cmdline_and_cwd_are_out_of_sight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = _secrets_setup(tmp_path, monkeypatch)
-    deb = _debater(
+    seen = _found_by(
         tmp_path,
-        _hostile(
-            f"""
+        f"""
         for pid in ({s["pid"]}, os.getppid(), 1):
             attempt(f"environ {{pid}}", lambda: open(f"/proc/{{pid}}/environ", "rb").read())
             attempt(f"cmdline {{pid}}", lambda: open(f"/proc/{{pid}}/cmdline", "rb").read())
@@ -132,10 +136,8 @@ def test_parent_environment_cmdline_and_cwd_are_out_of_sight(
         found["every"] = every
         found["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
         found["own"] = dict(os.environ)
-"""
-        ),
+""",
     )
-    seen = _report(deb)
     dump = json.dumps(seen)
     assert "sk-sentinel-8c2d" not in dump  # neither the parent's nor anyone's environment
     assert "cwd-sentinel-e1f7" not in dump  # nor the parent's working directory
@@ -149,10 +151,9 @@ def test_db_world_file_and_latent_are_unreachable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = _secrets_setup(tmp_path, monkeypatch)
-    deb = _debater(
+    seen = _found_by(
         tmp_path,
-        _hostile(
-            f"""
+        f"""
         attempt("db", lambda: open({s["db"]!r}).read())
         attempt("world", lambda: open({s["world"]!r}).read())
         attempt("work dir", lambda: os.listdir({s["work"]!r}))
@@ -166,10 +167,8 @@ def test_db_world_file_and_latent_are_unreachable(
         attempt("latent", pz)
         attempt("debate", lambda: __import__("debate.engine"))
         attempt("store", lambda: __import__("store.db"))
-"""
-        ),
+""",
     )
-    seen = _report(deb)
     for what in ("db", "world", "work dir", "latent", "debate", "store"):
         assert seen[what].startswith("refused"), (what, seen[what])
     # the project: refused, or (a virtualenv made inside the clone, as the README's

@@ -101,6 +101,13 @@ def add_command(
     return sp
 
 
+def add_group(sub: Any, name: str, help_: str, description: str, dest: str, metavar: str) -> Any:
+    """A command with steps of its own (`pzjudge mimic merge`, `pzjudge study build`): the
+    subparsers its steps are added to."""
+    gp = sub.add_parser(name, help=help_, description=description)
+    return gp.add_subparsers(dest=dest, required=True, metavar=metavar)
+
+
 def _whole(s: str, least: int) -> int:
     try:
         v = int(s)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from latent.errors import LatentError
-from tui.cli_common import add_command, probability
+from tui.cli_common import add_command, add_group, probability
 from tui.errors import TuiError
 
 _T = TypeVar("_T")
@@ -216,13 +216,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def add_mimic_commands(sub: Any) -> None:
     """Register `pzjudge mimic merge|finetune|goodhart|transfer` on the top-level parser."""
-    mp = sub.add_parser(
+    msub = add_group(
+        sub,
         "mimic",
-        help="mimics: merging, fine-tuning, Goodhart-proneness, classifier transfer",
-        description="Exact measurements of seed 000's claims about mimics on a small world "
-        "of books (docs/mimics.md).",
+        "mimics: merging, fine-tuning, Goodhart-proneness, classifier transfer",
+        "Exact measurements of seed 000's claims about mimics on a small world of books "
+        "(docs/mimics.md).",
+        dest="mimic_command",
+        metavar="MEASUREMENT",
     )
-    msub = mp.add_subparsers(dest="mimic_command", required=True, metavar="MEASUREMENT")
 
     def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
         sp = add_command(msub, name, _run, help_)
@@ -250,20 +252,22 @@ def add_mimic_commands(sub: Any) -> None:
     _mimics_learning(mg, "10,30,100,300,1000,3000,10000,30000", "training sizes", reps=20)
 
     ft = add("finetune", cmd_finetune, "synchronisation error after fine-tuning against beta")
-    ft.add_argument(
+    _listed_arg(
+        ft,
         "--objectives",
-        type=_names,
-        default=_names("positive,helpful,recommend,enjoy,persuade"),
-        metavar="O,…",
-        help="objectives (positive, helpful: perfect control; recommend, enjoy, "
-        "persuade: the world decides)",
+        _names,
+        "positive,helpful,recommend,enjoy,persuade",
+        "O,…",
+        "objectives (positive, helpful: perfect control; recommend, enjoy, persuade: the "
+        "world decides)",
     )
-    ft.add_argument(
+    _listed_arg(
+        ft,
         "--betas",
-        type=_floats,
-        default=_floats("10,3,1,0.5,0.3,0.2,0.1,0.05,0.03,0.01,0.003,0"),
-        metavar="B,…",
-        help="KL weights (0 = the limit)",
+        _floats,
+        "10,3,1,0.5,0.3,0.2,0.1,0.05,0.03,0.01,0.003,0",
+        "B,…",
+        "KL weights (0 = the limit)",
     )
     ft.add_argument(
         "--base",
@@ -274,12 +278,8 @@ def add_mimic_commands(sub: Any) -> None:
     ft.add_argument("--train", type=int, default=10000, help="books the base mimic saw")
 
     gh = add("goodhart", cmd_goodhart, "Goodhart-proneness G and the 2ε bound")
-    gh.add_argument(
-        "--objectives",
-        type=_names,
-        default=_names("recommend,enjoy,persuade"),
-        metavar="O,…",
-        help="objectives to report G for",
+    _listed_arg(
+        gh, "--objectives", _names, "recommend,enjoy,persuade", "O,…", "objectives to report G for"
     )
     gh.add_argument("--random", type=int, default=300, help="random objectives for the bound")
 
@@ -306,12 +306,18 @@ def add_mimic_commands(sub: Any) -> None:
 
 def _mimics_learning(sp: argparse.ArgumentParser, sizes: str, sizes_help: str, reps: int) -> None:
     """--mimic, --n and --reps: which mimic classes learn from how many books, how often."""
-    sp.add_argument(
-        "--mimic",
-        type=_names,
-        default=_names(CLASSES),
-        metavar="CLASS,…",
-        help=f"mimic classes (default {CLASSES})",
-    )
-    sp.add_argument("--n", type=_ints, default=_ints(sizes), metavar="N,…", help=sizes_help)
+    _listed_arg(sp, "--mimic", _names, CLASSES, "CLASS,…", f"mimic classes (default {CLASSES})")
+    _listed_arg(sp, "--n", _ints, sizes, "N,…", sizes_help)
     sp.add_argument("--reps", type=int, default=reps, help=f"training samples per N ({reps})")
+
+
+def _listed_arg(
+    sp: argparse.ArgumentParser,
+    flag: str,
+    parse: Callable[[str], list[_T]],
+    default: str,
+    metavar: str,
+    help_: str,
+) -> None:
+    """A comma-separated option whose default is written as a user would type it."""
+    sp.add_argument(flag, type=parse, default=parse(default), metavar=metavar, help=help_)

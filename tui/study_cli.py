@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tui.cli_common import add_command
+from tui.cli_common import add_command, add_group
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -108,13 +108,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def add_study_commands(sub: Any) -> None:
     """Register `pzjudge study build|status|simulate|report` on the top-level parser."""
-    sp = sub.add_parser(
+    ssub = add_group(
+        sub,
         "study",
-        help="studies: build, status, simulate, report (README: Run a study)",
-        description="A study: the same dealt rounds for every participant, conditions "
-        "(protocols) counterbalanced, and a report.",
+        "studies: build, status, simulate, report (README: Run a study)",
+        "A study: the same dealt rounds for every participant, conditions (protocols) "
+        "counterbalanced, and a report.",
+        dest="study_command",
+        metavar="STEP",
     )
-    ssub = sp.add_subparsers(dest="study_command", required=True, metavar="STEP")
 
     b = add_command(
         ssub, "build", cmd_build, "deal every round of a study file into a new study database"
