@@ -20,13 +20,13 @@ from debate.ratings import Game, rate
 from debate.rounds import HONEST
 from store.db import Store
 from store.export import EXPORT_VERSION, FIELDS, STUDY_FIELDS, export_rows, to_text
+from store.export import finite as _json_safe
 from store.importing import import_logs
 from store.stats import NO_STUDY, stats
 from store.study import StudyDB
 from store.study_export import _debaters
 from store.study_ops import build_study, simulate_study
 from tui.cli import main
-from tui.cli_common import json_safe as _json_safe
 
 # (participant, item, condition, log10 error, credence in A, honest side, attention)
 STUDY_ROWS = [

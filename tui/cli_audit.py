@@ -11,13 +11,14 @@ import sys
 from typing import Any
 
 from debate.errors import DebateError
-from tui.cli_common import add_command, emit, json_safe, nonneg, positive
+from tui.cli_common import add_command, emit, nonneg, positive
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Play many rounds headlessly and test simple heuristics against a coin."""
     from debate.audit import AuditSpec, WorldOptions, markdown, render, report
     from debate.rounds import PRESETS
+    from store.export import finite
 
     world = {k: v for k, v in PRESETS[args.preset].items() if k in WorldOptions.model_fields}
     for key in ("statements", "families", "counterexamples", "flips"):
@@ -46,7 +47,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     rep = report(spec, facts)
     emit(
         args,
-        json_safe(rep.model_dump(mode="json")),
+        finite(rep.model_dump(mode="json")),
         lambda: (markdown if args.markdown else render)(rep),
     )
     return 0

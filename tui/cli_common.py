@@ -36,18 +36,6 @@ def safe(text: str) -> str:
     return clean_text(scrub_text(text))
 
 
-def json_safe(obj: Any) -> Any:
-    """The payload with non-finite floats as null (an estimate of 0 for a possible Z has an
-    infinite regret; JSON has no Infinity)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
 def emit(args: argparse.Namespace, payload: dict[str, Any], text: Callable[[], str]) -> None:
     """Print the payload as JSON with --json, else the readable summary `text()` writes."""
     if args.json:

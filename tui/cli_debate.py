@@ -19,7 +19,6 @@ from tui.cli_common import (
     cli_p,
     deal_args,
     emit,
-    json_safe,
     open_store,
     positive,
     run_settings,
@@ -77,6 +76,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
     from debate.rounds import RANDOM_LIAR, deal_round, debaters_of, world_maker
     from debate.specs import make_debater, make_judge
     from latent.world import load_world
+    from store.export import finite
 
     if (args.a is None) != (args.b is None):
         raise DebateError("give both --a and --b (the debaters, as they are), or neither")
@@ -148,7 +148,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
     payload = res.model_dump(mode="json")
     # which world was played, checkable against a game round or `generate` of the same seed
     payload["world_sha256"] = hashlib.sha256(world_text.encode()).hexdigest()
-    emit(args, json_safe(payload), lambda: _render_debate(res))
+    emit(args, finite(payload), lambda: _render_debate(res))
     return 0
 
 
@@ -258,6 +258,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     from debate.rules import load_rules
     from debate.specs import make_debater, make_judge
     from debate.tournament import run_tournament
+    from store.export import finite
 
     debaters = [d.strip() for d in args.debaters.split(",") if d.strip()]
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
@@ -369,7 +370,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             )
         return "\n".join(out)
 
-    emit(args, json_safe(res.model_dump(mode="json")), text)
+    emit(args, finite(res.model_dump(mode="json")), text)
     # after the results are shown (and stored): a report that cannot be written loses nothing
     if args.report:
         from pathlib import Path

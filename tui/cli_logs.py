@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from store.errors import StoreError
-from tui.cli_common import add_command, json_safe, open_store, store_args
+from tui.cli_common import add_command, open_store, store_args
 
 #: `stats --by` (store.stats.GROUPINGS, not imported here: the parser imports nothing heavy).
 _GROUPINGS = ["judge", "rules", "debaters", "kind", "condition", "item", "participant", "debater"]
@@ -57,6 +57,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from store.export import finite
     from store.stats import format_stats, stats
 
     if args.study:
@@ -72,7 +73,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             rows = stats(store, args.by, practice=args.practice)
     if args.json:
         # JSON has no infinity: an infinite mean regret is null, as in exports
-        print(json.dumps(json_safe(rows), indent=2, allow_nan=False))
+        print(json.dumps(finite(rows), indent=2, allow_nan=False))
     else:
         print(format_stats(rows, args.by) if rows else "no answered rounds yet")
     return 0
