@@ -35,7 +35,7 @@ from debate.judges import credence_from_estimate
 from debate.models import Side
 from debate.protocol import Action, Debater, Decision, Judge, JudgeView, Phase, Turn, evidence_key
 from debate.rounds import DealtRound, debaters_of
-from debate.scoring import log10_error, regret_bits, trust_log_score
+from debate.scoring import log10_error, regret_bits, trust_log_score, trust_verdict
 from debate.verify import Oracle
 
 ProtocolName = Literal["oracle", "consultancy", "debate", "offline"]
@@ -156,8 +156,7 @@ def _scored(
         honest_side=honest_side,
         credence_a=decision.credence_a if honest_side is not None and not failed else None,
         credence_honest=cred_honest,
-        # exactly 1/2 trusts nobody (as in the tournament's ratings)
-        trusted_honest=None if cred_honest is None or cred_honest == 0.5 else cred_honest > 0.5,
+        trusted_honest=None if cred_honest is None else trust_verdict(cred_honest),
         trust_log_score=None if cred_honest is None else trust_log_score(cred_honest),
         judge_failed=failed,
         turns=turns,

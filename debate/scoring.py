@@ -73,6 +73,22 @@ class Scores(BaseModel):
     trusted_honest: bool | None = None
 
 
+def trust_verdict(credence_honest: float) -> bool | None:
+    """Whether a final credence trusts the honest side: True above 1/2, False below, None at
+    exactly 1/2 (it trusts nobody; the default of every credence field)."""
+    return None if credence_honest == 0.5 else credence_honest > 0.5
+
+
+def trust_points(credence_a: float, side: str) -> float:
+    """A judgement's share in an accuracy (with `side` the honest one) or in a debater's
+    wins, from the final credence in A: 1 when it favours `side`, 0 the other, 1/2 when
+    undecided (what a coin earns), so that leaving the credence at 1/2 where unsure cannot
+    lift an accuracy above guessing. Computed from the credence, not a stored verdict, so
+    rows stored before 1/2 meant "nobody" count the same way."""
+    verdict = trust_verdict(credence_a if side == "a" else 1.0 - credence_a)
+    return 0.5 if verdict is None else float(verdict)
+
+
 def score(
     estimate: float,
     truth: float,
@@ -89,7 +105,7 @@ def score(
     if credence_a is not None and honest is not None:
         c = credence_a if honest == "a" else 1.0 - credence_a
         tls = trust_log_score(c)
-        trusted = c > 0.5
+        trusted = trust_verdict(c)
     return Scores(
         log10_error=log10_error(estimate, truth),
         regret_bits=regret_bits(estimate, truth),

@@ -26,6 +26,7 @@ from debate.errors import DebateError
 from debate.protocols import PROTOCOLS, ProtocolName
 from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, deal_round, preset
 from debate.rules import invalid, read_toml
+from debate.scoring import trust_points
 from latent.world import World
 
 
@@ -281,9 +282,10 @@ def summarize(rows: list[dict[str, Any]], *, seed: int = 0) -> list[ConditionSum
     for (judge, cond), rs in sorted(
         groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))
     ):
-        trusted = [float(r["trusted_honest"]) for r in rs if r["trusted_honest"] is not None]
         errs = [float(r["log10_error"]) for r in rs]
         cal_rows = [r for r in rs if r["credence_a"] is not None and r["honest_side"] is not None]
+        # undecided (credence 1/2) counts half: abstaining cannot lift an accuracy
+        trusted = [trust_points(r["credence_a"], r["honest_side"]) for r in cal_rows]
         out.append(
             ConditionSummary(
                 judge=judge,

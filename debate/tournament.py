@@ -27,6 +27,7 @@ from debate.events import Event
 from debate.ratings import Game, Ratings, rate
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
+from debate.scoring import trust_points
 from debate.specs import make_debater, make_judge
 from latent.generate import generate_world
 from latent.pz import world_pz
@@ -208,19 +209,11 @@ def tournament_worlds(
     return out
 
 
-def _favoured(credence_a: float, side: str) -> float:
-    """1 if the judge's final credence favours `side`, 0 if it favours the other, ½ if it
-    is exactly 0.5 (nobody: a coin would be right half the time)."""
-    if credence_a == 0.5:
-        return 0.5
-    return float((credence_a > 0.5) == (side == "a"))
-
-
 def _standing(name: str, rows: list[DebateResult], side_of: dict[int, str] | None) -> Standing:
-    honest_won = [_favoured(r.judgement.credence_a, r.honest_side) for r in rows]
+    honest_won = [trust_points(r.judgement.credence_a, r.honest_side) for r in rows]
     won = None
     if side_of is not None:
-        won = statistics.fmean(_favoured(r.judgement.credence_a, side_of[id(r)]) for r in rows)
+        won = statistics.fmean(trust_points(r.judgement.credence_a, side_of[id(r)]) for r in rows)
     errs = [r.scores.log10_error for r in rows]
     return Standing(
         name=name,

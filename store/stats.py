@@ -15,6 +15,7 @@ import numpy as np
 
 from debate.ratings import RESAMPLES, Game, bootstrap_mean, rate
 from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
+from debate.scoring import trust_points
 from store.db import Store
 from store.errors import StoreError
 from store.export import export_rows
@@ -162,7 +163,8 @@ def stats(
         rng = np.random.default_rng([zlib.crc32(key.encode()), 15])
         errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
         regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in rows]
-        trusted = [r["trusted_honest"] for r in rows if r["trusted_honest"] is not None]
+        # undecided (credence 1/2) counts half: abstaining cannot lift an accuracy
+        trusted = [trust_points(r["credence_a"], r["honest_side"]) for r in rows if _has_trust(r)]
         fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
         ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
         ind_err = [baseline_error(r, "independence") for r in rows]

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debate.scoring import log10_error, regret_bits, score, trust_log_score
+from debate.scoring import (
+    log10_error,
+    regret_bits,
+    score,
+    trust_log_score,
+    trust_points,
+    trust_verdict,
+)
 
 mpmath.mp.dps = 50
 
@@ -117,9 +124,18 @@ def test_edges_of_the_scores() -> None:
     assert (s.trust_log_score, s.trusted_honest, s.trust_log_scores) == (None, None, [])
     s = score(t, t, credence_a=0.9, honest="a")
     assert s.trusted_honest is True and s.trust_log_score == pytest.approx(math.log2(0.9))
-    assert score(t, t, credence_a=0.5, honest="a").trusted_honest is False
-    assert score(t, t, credence_a=0.5, honest="b").trusted_honest is False
+    # exactly 1/2 trusts nobody (it counted as trusting the liar; studies already said None)
+    assert score(t, t, credence_a=0.5, honest="a").trusted_honest is None
+    assert score(t, t, credence_a=0.5, honest="b").trusted_honest is None
     # Z certain: KL = log2(1/q) exactly (1 bit at q = 1/2); an estimate of 1 is right
     assert regret_bits(0.5, 1.0) == pytest.approx(1.0, rel=1e-15)
     assert regret_bits(1.0, 1.0) == 0.0
     assert regret_bits(1.0, 0.5) == math.inf
+
+
+def test_a_credence_of_a_half_trusts_nobody_and_earns_a_coins_share() -> None:
+    assert [trust_verdict(c) for c in (0.2, 0.5, 0.8)] == [False, None, True]
+    assert score(0.1, 0.1, credence_a=0.5, honest="b").trusted_honest is None
+    assert score(0.1, 0.1, credence_a=0.6, honest="b").trusted_honest is False
+    # credit for the honest side (or any side): 1, 0, and 1/2 when undecided
+    assert [trust_points(0.7, "a"), trust_points(0.7, "b"), trust_points(0.5, "b")] == [1, 0, 0.5]

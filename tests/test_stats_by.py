@@ -175,18 +175,20 @@ def test_stats_by_condition_item_participant_match_hand_computation(hand_store: 
                 for _, _, _, _, c, h, _ in mine
                 if c is not None and c != 0.5
             ]
-            # credence exactly 1/2 trusts nobody: trusted_honest is False, as the scores say
+            # credence exactly 1/2 trusts nobody and earns a coin's half in the rate
             half = sum(1 for r in mine if r[4] == 0.5)
             n_trust = len(trusted) + half
             if n_trust:
                 assert g["trust_rounds"] == n_trust
-                assert g["trusted_honest_rate"] == pytest.approx(sum(trusted) / n_trust)
+                rate = (sum(trusted) + 0.5 * half) / n_trust
+                assert g["trusted_honest_rate"] == pytest.approx(rate)
             else:
                 assert g["trusted_honest_rate"] is None and g["trusted_honest_rate_ci"] is None
-    # by hand: debate rounds 0.1, 1.4, 0.5, 0.9, 2.6 -> 1.1; trusted: T, F, T, F, F -> 2/5
+    # by hand: debate rounds 0.1, 1.4, 0.5, 0.9, 2.6 -> 1.1; trusted: T, F, T, F and the
+    # last undecided (1/2) -> 2.5/5
     debate = {g["group"]: g for g in stats(hand_store, "condition")}["debate"]
     assert debate["mean_log10_error"] == pytest.approx(1.1)
-    assert debate["trusted_honest_rate"] == pytest.approx(0.4)
+    assert debate["trusted_honest_rate"] == pytest.approx(0.5)
     # attention checks count with --practice (as practice rounds do)
     oracle = {g["group"]: g for g in stats(hand_store, "condition", practice=True)}["oracle"]
     assert oracle["rounds"] == 5
@@ -202,7 +204,7 @@ def test_stats_intervals_match_the_exact_bootstrap_distribution(hand_store: Stor
         # exact distribution are 0.01/n apart
         assert got[0] == pytest.approx(lo, abs=0.04) and got[1] == pytest.approx(hi, abs=0.04)
         assert got[0] < by[cond]["mean_log10_error"] < got[1]
-    trusted = [1.0, 0.0, 1.0, 0.0, 0.0]
+    trusted = [1.0, 0.0, 1.0, 0.0, 0.5]  # the last trusts nobody: half
     lo, hi = _exact_bootstrap_interval(trusted)
     got = by["debate"]["trusted_honest_rate_ci"]
     assert got[0] == pytest.approx(lo, abs=0.02) and got[1] == pytest.approx(hi, abs=0.02)

@@ -19,7 +19,14 @@ from debate.judges import sim_judge
 from debate.protocol import Decision, JudgeView
 from debate.protocols import consultancy_credence, consultant_honest, run_protocol
 from debate.rounds import deal_round, preset
-from debate.study import StudySpec, assignments, bootstrap_ci, calibration, load_study
+from debate.study import (
+    StudySpec,
+    assignments,
+    bootstrap_ci,
+    calibration,
+    load_study,
+    summarize,
+)
 from debate.verify import Oracle
 from store.study import StudyDB
 from store.study_ops import build_study, simulate_study, study_round
@@ -244,6 +251,24 @@ def test_a_judge_without_an_answer_is_scored_as_failed_not_as_a_coin() -> None:
 
 
 # ------------------------------------------------------------------ statistics
+
+
+def test_leaving_the_credence_at_a_half_cannot_lift_an_accuracy() -> None:
+    # a participant sure of 2 rounds (right) who leaves 2 at 1/2 is as good as one who
+    # guesses those 2: 3 of 4, not 2 of 2 (undecided left out) nor 2 of 4 (counted wrong)
+    def row(credence: float, honest: str) -> dict[str, object]:
+        return {
+            "judge": "p1", "condition": "debate", "credence_a": credence,
+            "honest_side": honest, "trusted_honest": None, "log10_error": 1.0,
+            "truth": 0.1, "seconds": 1.0, "timed_out": 0,
+        }  # fmt: skip
+
+    rows = [row(0.9, "a"), row(0.2, "b"), row(0.5, "a"), row(0.5, "b")]
+    (s,) = summarize(rows)
+    assert s.accuracy == pytest.approx(3 / 4)
+    # and the oracle (no sides) has no accuracy at all
+    (o,) = summarize([{**row(0.5, "a"), "condition": "oracle", "credence_a": None}])
+    assert o.accuracy is None
 
 
 def test_calibration_murphy_identity_and_ece_by_hand() -> None:
