@@ -27,7 +27,7 @@ from debate.events import Event
 from debate.ratings import Game, Ratings, rate
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
-from debate.scoring import trust_points
+from debate.scoring import trust_points, trust_verdict
 from debate.specs import make_debater, make_judge
 from latent.generate import generate_world
 from latent.pz import world_pz
@@ -230,7 +230,7 @@ def _game(res: DebateResult, spec_a: str, spec_b: str, spec_j: str) -> Game:
     """A debate as the ratings see it, under the specs the tournament was given."""
     honest, liar = (spec_a, spec_b) if res.honest_side == "a" else (spec_b, spec_a)
     credence = res.judgement.credence_a
-    trusted = None if credence == 0.5 else (credence > 0.5) == (res.honest_side == "a")
+    trusted = trust_verdict(credence if res.honest_side == "a" else 1.0 - credence)
     return Game(
         honest=honest,
         liar=liar,
