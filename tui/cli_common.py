@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from debate.fmt import fmt_log10
+from debate.protocol import Debater
 
 #: `generate`'s world options, which headless runs deal with too.
 WORLD_OPTIONS = ("statements", "families", "counterexamples", "flips")
@@ -62,10 +63,10 @@ def run_settings(args: argparse.Namespace, keys: Sequence[str]) -> dict[str, Any
     return {k: getattr(args, k) for k in keys}
 
 
-def warn_unsandboxed(debaters: Sequence[Any]) -> None:
+def warn_unsandboxed(debaters: Sequence[Debater]) -> None:
     """Say once, on stderr, that a script runs without a sandbox (the user trusted it)."""
     for d in debaters:
-        if getattr(d, "sandboxed", True) is False:
+        if not d.sandboxed:
             from debate.sandbox import unavailable_reason
 
             print(

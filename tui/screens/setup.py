@@ -168,7 +168,7 @@ class SetupScreen(Screen[None]):
                     self.query_one(f"#f-{field}", Input).add_class("-bad")
                     self.error(error_line(exc))
                     return
-                if getattr(deb, "sandboxed", True) is False:
+                if not deb.sandboxed:
                     self.app.notify(
                         f"{spec} runs without a sandbox (none works here): with your rights",
                         severity="warning",
