@@ -43,6 +43,8 @@ class Lie(BaseModel):
     world: World
     truth: float
     log10_truth: float | None
+    #: The standard error of log10_truth (0 when exact, or when the truth was given).
+    log10_stderr: float = 0.0
     #: The liar's claimed P(Z).
     claim: float
     spec: str
@@ -100,18 +102,20 @@ def deal_lie(
     shadow: float | None = None
     how = "fallback"
     log10_truth: float | None
+    se = 0.0
     pair = None
     if not isinstance(source, World):
         pair = deal_world(source, seed, rules.lie_factor)
     if pair is not None:
         world, truth, log10_truth = pair.real, pair.truth.pz, pair.truth.log10_pz
+        se = pair.truth.log10_pz_stderr
         shadow, how = pair.lie.pz, "pair"
     else:
         world = source if isinstance(source, World) else source(seed, None)
         pz: WorldPZ | None = None
         if truth is None:
             pz = world_pz(world)
-            truth, log10_truth = pz.pz, pz.log10_pz
+            truth, log10_truth, se = pz.pz, pz.log10_pz, pz.log10_pz_stderr
         else:
             log10_truth = math.log10(truth) if truth > 0 else None
         if isinstance(source, World):
@@ -137,6 +141,7 @@ def deal_lie(
         world=world,
         truth=truth,
         log10_truth=log10_truth,
+        log10_stderr=se,
         claim=claim,
         spec=liar,
         toward=toward,

@@ -144,6 +144,9 @@ class Secret(BaseModel):
 
     truth: float
     log10_truth: float | None
+    #: The standard error of log10_truth (0 when exact): an estimated truth may lie a few
+    #: of them outside the evidence's range without a fault (latent.bounds.truth_outside).
+    log10_stderr: float = 0.0
     honest_side: Side | None = None
     #: Debater spec per side.
     specs: dict[str, str] = Field(default_factory=dict)
@@ -232,12 +235,12 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
             honest=settings.debater_honest,
             liar=settings.debater_liar,
         )
-        world, truth, log10_truth = lie.world, lie.truth, lie.log10_truth
+        world, truth, log10_truth, se = lie.world, lie.truth, lie.log10_truth, lie.log10_stderr
         specs = {str(side): spec for side, spec in by_side.items()}
     else:
         world = source if isinstance(source, World) else source(seed, None)
         pz = world_pz(world)
-        truth, log10_truth = pz.pz, pz.log10_pz
+        truth, log10_truth, se = pz.pz, pz.log10_pz, pz.log10_pz_stderr
     views = sorted(statement_views(world, rules), key=lambda s: s.id)
     return DealtRound(
         seed=seed,
@@ -246,7 +249,9 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
         statements=views,
         claims=claims,
         independence=shown_product(views),
-        secret=Secret(truth=truth, log10_truth=log10_truth, honest_side=honest, specs=specs),
+        secret=Secret(
+            truth=truth, log10_truth=log10_truth, log10_stderr=se, honest_side=honest, specs=specs
+        ),
     )
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from rich.text import Text
 
-from debate.baselines import Baselines
+from debate.baselines import Baselines, baselines
+from debate.protocol import Decision
+from debate.rounds import Secret, preset
 from debate.scoring import score
-from tui.game import Reveal
+from latent.bounds import truth_outside
+from tui.game import Reveal, evidence_of, judge_round, prepare_round
+from tui.game_store import GameStore
 from tui.screens.reveal import TRUTH_OUTSIDE, render_reveal
 
 
-def _reveal(truth: float, lower: float, upper: float) -> Reveal:
+def _reveal(truth: float, lower: float, upper: float, outside: bool | None = None) -> Reveal:
+    """A reveal whose `truth_outside` is the core's answer for an exact truth (or `outside`)."""
     return Reveal(
         estimate=1e-3,
         interval=None,
@@ -24,6 +30,7 @@ def _reveal(truth: float, lower: float, upper: float) -> Reveal:
         log10_truth=math.log10(truth) if truth > 0 else None,
         scores=score(1e-3, truth),
         baselines=Baselines(independence=1e-3, maxent=None, lower=lower, upper=upper),
+        truth_outside=truth_outside(truth, lower, upper) if outside is None else outside,
         traps=[],
         honest_side=None,
         specs={},
@@ -32,9 +39,10 @@ def _reveal(truth: float, lower: float, upper: float) -> Reveal:
     )
 
 
-def _plain(truth: float, lower: float, upper: float) -> list[str]:
+def _plain(truth: float, lower: float, upper: float, outside: bool | None = None) -> list[str]:
     rnd: Any = SimpleNamespace(seed=7)
-    return Text.from_markup(render_reveal(rnd, _reveal(truth, lower, upper), {})).plain.splitlines()
+    rv = _reveal(truth, lower, upper, outside)
+    return Text.from_markup(render_reveal(rnd, rv, {})).plain.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -65,6 +73,54 @@ def test_an_impossible_truth_within_an_impossible_range_is_not_flagged() -> None
     assert not [s for s in _plain(0.0, 0.0, 0.0) if TRUTH_OUTSIDE in s]
 
 
+@pytest.mark.parametrize(
+    ("truth", "outside"),
+    [
+        (1e-2 * 1.05, False),  # 5% above the range: an estimate within its error
+        (2e-4, True),  # well inside, yet the core says outside
+    ],
+)
+def test_the_reveal_shows_the_cores_verdict_not_its_own(truth: float, outside: bool) -> None:
+    """The UI never compares probabilities: it says what `Reveal.truth_outside` (the core's
+    `latent.bounds.truth_outside`) says, even where its own reading of the numbers would
+    differ."""
+    lines = _plain(truth, 1e-4, 1e-2, outside)
+    assert [s for s in lines if TRUTH_OUTSIDE in s] == ([f"  {TRUTH_OUTSIDE}"] if outside else [])
+
+
+@pytest.mark.parametrize(
+    ("se", "sigmas", "outside"),
+    [
+        (0.0, 0.0, False),  # an exact truth on the upper end
+        (0.0, 1.0, True),  # an exact truth past it by 1e-3 orders (0.23%): a fault
+        (1e-3, 2.0, False),  # an estimate 2 of its standard errors past it: its error
+        (1e-3, 6.0, True),  # 6 are more than its error (the margin is 4)
+    ],
+)
+def test_an_estimated_truth_within_its_error_of_the_range_is_not_a_fault(
+    tmp_path: Path, se: float, sigmas: float, outside: bool
+) -> None:
+    """A game round whose truth is an estimate (large Gaussian blocks) keeps its standard
+    error from dealing to the reveal: `judge_round` asks the core with it. A truth placed
+    `sigmas` standard errors (or, exact, 1e-3 orders of magnitude) above the upper end of
+    the range the judge's evidence allows, computed here from that evidence."""
+    settings = preset("practice", seed=3, judge="tester")
+    store = GameStore(tmp_path / "game.db")
+    sid = store.start_session(settings)
+    rnd = prepare_round(settings, 1, store, sid)
+    evidence = evidence_of(rnd, [])
+    bl = baselines([s.id for s in rnd.statements], evidence)
+    assert 0 < bl.upper < 0.9  # room above it for the truth
+    lt = math.log10(bl.upper) + (sigmas * se if se else sigmas * 1e-3)
+    rnd = rnd.model_copy(update={"secret": Secret(truth=10.0**lt, log10_truth=lt, log10_stderr=se)})
+    rv = judge_round(rnd, Decision(estimate=0.01), evidence, 1.0, store)
+    store.close()
+    assert (rv.baselines.lower, rv.baselines.upper) == (bl.lower, bl.upper)
+    assert rv.truth_outside is outside
+    lines = Text.from_markup(render_reveal(rnd, rv, {})).plain.splitlines()
+    assert (f"  {TRUTH_OUTSIDE}" in lines) is outside
+
+
 def test_the_reveal_names_every_planted_block_of_a_dealt_world() -> None:
     """A debate-preset world has planted blocks; the reveal names each one, trap or not
     (the lie may have been a trap where the real block is innocent), and says which."""
@@ -82,3 +138,17 @@ def test_the_reveal_names_every_planted_block_of_a_dealt_world() -> None:
             v = planted_variant(b)
             expect = {"low": b.trap, "high": "planted-high"}.get(v or "", "planted-independent")
             assert kinds[b.name or ""] == expect, (seed, b.name, v)
+
+
+@pytest.mark.parametrize("name", ["practice", "debate"])
+def test_a_dealt_round_keeps_its_truths_standard_error(name: str) -> None:
+    """Game worlds have Gaussian blocks whose P(all) is an estimate: the round's secret
+    carries its standard error (the world's own, from latent.pz) for the reveal's check."""
+    from debate.rounds import deal_round
+    from latent.pz import world_pz
+
+    for seed in range(2):
+        dealt = deal_round(preset(name, seed=1), seed)
+        pz = world_pz(dealt.world)
+        assert dealt.secret.truth == pz.pz
+        assert dealt.secret.log10_stderr == pz.log10_pz_stderr > 0

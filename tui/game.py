@@ -33,6 +33,7 @@ from debate.rules import Rules
 from debate.scoring import Scores, score
 from debate.verify import Oracle
 from debate.views import shown_product, statement_views
+from latent.bounds import truth_outside
 from latent.shadow import planted_variant
 from latent.world import GaussianBlock, World, parse_world
 from tui.game_store import GameStore
@@ -96,6 +97,9 @@ class Reveal(BaseModel):
     log10_truth: float | None
     scores: Scores
     baselines: Baselines
+    #: Whether the truth lies outside the baselines' range by more than rounding (and, for
+    #: an estimated truth, 4 standard errors): latent.bounds.truth_outside's answer.
+    truth_outside: bool
     traps: list[Trap]
     honest_side: Side | None
     specs: dict[str, str]
@@ -259,6 +263,7 @@ def judge_round(
         log10_truth=rnd.secret.log10_truth,
         scores=sc,
         baselines=bl,
+        truth_outside=truth_outside(rnd.secret.truth, bl.lower, bl.upper, rnd.secret.log10_stderr),
         traps=traps_of(rnd.world),
         honest_side=honest,
         specs=rnd.secret.specs,

@@ -35,6 +35,7 @@ from latent.bounds._blocks import (
     block_bounds,
     bounds_from_known,
     split_block_bounds,
+    truth_outside,
     world_bounds,
 )
 from latent.bounds._blocks import _atom_probs as _atom_probs
@@ -101,5 +102,6 @@ __all__ = [
     "sharp_bounds",
     "split_block_bounds",
     "tree_maxent",
+    "truth_outside",
     "world_bounds",
 ]

@@ -127,6 +127,13 @@ def _truth_outside(
     return log10_hi is None or log10_truth > log10_hi + math.log10(1.0 + rel)
 
 
+def truth_outside(truth: float, lower: float, upper: float, log10_stderr: float = 0.0) -> bool:
+    """`_truth_outside` for probabilities: whether `truth` (estimated with `log10_stderr`,
+    0 when exact) lies outside a range [lower, upper] computed from evidence alone by
+    more than rounding. The one test for every range, the judge's baselines' included."""
+    return _truth_outside(_log10(truth), log10_stderr, _log10(lower), _log10(upper))
+
+
 def _finish_block(
     block: GaussianBlock | DiscreteBlock,
     method: str,

@@ -101,9 +101,10 @@ def render_reveal(
         f"  max entropy  {err(bl.maxent)}",
         f"  the evidence allowed anything in [{fmt_p(bl.lower)}, {fmt_p(bl.upper)}]",
     ]
-    # The range comes from the evidence alone, so it must hold the truth (up to rounding);
-    # if it does not, the game computed something wrong, and the player should say so.
-    if not bl.lower * (1 - 1e-9) <= rv.truth <= bl.upper * (1 + 1e-9):
+    # The range comes from the evidence alone, so it must hold the truth (up to rounding,
+    # and an estimated truth's error); if it does not, the game computed something wrong,
+    # and the player should say so. The core decides (latent.bounds.truth_outside).
+    if rv.truth_outside:
         lines.append(f"  [red]{TRUTH_OUTSIDE}[/]")
     lines.append("")
     if rv.traps:
