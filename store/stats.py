@@ -292,7 +292,8 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
             return f"{100 * v:.0f}%"
         return format(v, spec)
 
-    columns = _COLUMNS + (_DEBATER_COLUMNS if rows and "honest_rating" in rows[0] else [])
+    debater = bool(rows) and "honest_rating" in rows[0]
+    columns = _COLUMNS + (_DEBATER_COLUMNS if debater else [])
     header = [by if k == "group" else title for k, title, _ in columns]
     body = [[fmt(r[k], spec, r, k) for k, _, spec in columns] for r in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
@@ -306,7 +307,7 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
     if not rows:
         lines.append("(no judgements yet)")
     calibrated = [r for r in rows if r["reliability"]]
-    if columns is not _COLUMNS:
+    if debater:  # (`columns is not _COLUMNS` was always true: the sum is a new list)
         lines += [
             "",
             "rating: Bradley-Terry log-odds; rating as honest of X minus rating as liar of Y "
