@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
+from debate.endpoints import endpoint_slot
 from debate.errors import DebateError
 from debate.llm_config import LLMConfig
 from debate.secrets import MIN_SECRET
@@ -321,11 +322,13 @@ class ChatHTTP:
             )
             try:
                 try:
-                    if stream:
-                        return await self._stream_once(
-                            url, payload, headers, on_token, emitted, key
-                        )
-                    return await self._plain_once(url, payload, headers, key)
+                    # one slot of the endpoint's cap per request (docs/scale.md)
+                    async with endpoint_slot(cfg.base_url, cfg.model):
+                        if stream:
+                            return await self._stream_once(
+                                url, payload, headers, on_token, emitted, key
+                            )
+                        return await self._plain_once(url, payload, headers, key)
                 except httpx.TransportError as exc:
                     raise self._classify(exc) from exc
                 except _TooLong:

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from debate.endpoints import GATES, LocalGates
 from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
-from debate.events import Event
+from debate.events import Event, TurnEvent
 from debate.ratings import Game, Ratings, rate
+from debate.ray_runner import DebateFailed, Play, play_on_ray
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
 from debate.scoring import trust_points, trust_verdict
@@ -60,6 +62,8 @@ class TournamentResult(BaseModel):
     #: and error, with bootstrap 95% intervals (`debate.ratings`).
     ratings: Ratings
     debates: list[DebateResult]
+    #: Debates that failed (after Ray's retries, with --ray): the run went on without them.
+    failed: list[FailedDebate] = []
 
 
 #: Version of how a tournament plays a debate from its inputs; part of every debate id, so
@@ -106,75 +110,46 @@ class DebateJob(BaseModel):
 def play_debate(job: DebateJob) -> tuple[list[Event], DebateResult]:
     """Play one debate to its end in this process (the body of a Ray task): its events in
     the order they came, and its result. Deterministic under the job's seed for non-LLM
-    parties, so a task retried elsewhere plays the same debate."""
+    parties, so a task retried elsewhere plays the same debate. A debate that fails raises
+    `DebateFailed` carrying the events it made first, so that they are stored."""
     events: list[Event] = []
-    res = asyncio.run(
-        run_debate(
-            job.world,
-            make_debater(job.spec_a, base_url=job.base_url),
-            make_debater(job.spec_b, base_url=job.base_url),
-            make_judge(job.spec_j, base_url=job.base_url),
-            job.rules,
-            seed=job.seed,
-            truth=job.truth,
-            on_record=events.append,
+    try:
+        res = asyncio.run(
+            run_debate(
+                job.world,
+                make_debater(job.spec_a, base_url=job.base_url),
+                make_debater(job.spec_b, base_url=job.base_url),
+                make_judge(job.spec_j, base_url=job.base_url),
+                job.rules,
+                seed=job.seed,
+                truth=job.truth,
+                on_record=events.append,
+            )
         )
-    )
+    except Exception as exc:
+        raise DebateFailed(_reason(exc), events) from exc
     return events, res
 
 
-#: Times Ray plays a debate again after its task failed (a worker died, an exception).
-RAY_RETRIES = 3
+def _reason(exc: BaseException) -> str:
+    """A failure as one line: its message, or its type when it has none."""
+    text = " ".join(str(exc).split())
+    return (text or type(exc).__name__)[:300]
 
 
-def _play_on_ray(
-    jobs: list[tuple[str, DebateJob]],
-    *,
-    address: str | None,
-    in_flight: int,
-    finished: Callable[[str, DebateJob, list[Event], DebateResult], None],
-) -> None:
-    """Play `jobs` (debate id, job) as Ray tasks, at most `in_flight` at once (a cap on the
-    debaters' calls across the cluster), and hand each result to `finished` here, in the
-    driver, as it arrives. A local Ray is started when none is running and `address` is
-    None (and shut down at the end); `address` joins a running cluster ("auto" finds the
-    local node's). A task that still fails after `RAY_RETRIES` retries ends the run with a
-    DebateError; what finished before it stays with `finished`'s writer."""
-    try:
-        import ray
-    except ImportError:
-        raise DebateError("--ray needs Ray: pip install 'pzjudge[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = address or "a local Ray"
-            raise DebateError(f"cannot start or reach {where}: {exc}".splitlines()[0]) from None
-    task = ray.remote(max_retries=RAY_RETRIES, retry_exceptions=True)(play_debate)
-    waiting = list(reversed(jobs))
-    running: dict[Any, tuple[str, DebateJob]] = {}
-    try:
-        while waiting or running:
-            while waiting and len(running) < max(1, in_flight):
-                did, job = waiting.pop()
-                running[task.remote(job)] = (did, job)
-            (ref,), _ = ray.wait(list(running), num_returns=1)
-            did, job = running.pop(ref)
-            try:
-                events, res = ray.get(ref)
-            except ray.exceptions.RayError as exc:
-                cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else "failed"
-                raise DebateError(
-                    f"a debate failed on Ray after {RAY_RETRIES} retries ({cause[:300]}); "
-                    "the debates finished before it are kept: run again to resume"
-                ) from None
-            finished(did, job, events, res)
-    finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
+class FailedDebate(BaseModel):
+    """A debate that could not finish: not in the standings or ratings. Its turns are
+    stored as an abandoned round (when a store is given), so a rerun on the same store plays
+    it again."""
+
+    debate_id: str
+    world: int
+    debater_a: str
+    debater_b: str
+    judge: str
+    error: str
+    #: Turns it made before it failed (stored with it).
+    turns: int
 
 
 class Watcher(Protocol):
@@ -257,6 +232,9 @@ async def run_tournament(
     progress: Callable[[int, int], Any] | None = None,
     use_ray: bool = False,
     ray_address: str | None = None,
+    endpoint_limit: int | None = None,
+    task_cpus: float = 1.0,
+    ray_play: Play = play_debate,
 ) -> TournamentResult:
     """Every ordered pair of distinct debaters × every judge × every world.
 
@@ -270,15 +248,29 @@ async def run_tournament(
     Debates whose id (`debate_id`) is in `played` are not played again: their stored result
     stands, so a rerun after a crash (or with more worlds) plays only what is missing and
     returns what an uninterrupted run would. `progress(done, total)` counts the debates
-    played in this run (`total` excludes those already played).
+    played in this run, finished or failed (`total` excludes those already played).
 
-    With `use_ray`, the debates are Ray tasks (`_play_on_ray`; `concurrency` caps those in
-    flight) on a local Ray or the cluster at `ray_address`; each watcher sees its debate's
-    events replayed here when the task returns, then its result: the same store rows and
-    the same result as the local run.
+    A debate that fails (an exception; with Ray, after Ray's retries) does not stop the
+    run: its watcher gets the error after the events it made, and it is listed in
+    `failed`, outside the standings and ratings. When every debate to play fails, the run
+    raises DebateError with the first reason.
+
+    `endpoint_limit` caps the LLM calls in progress at once per endpoint (base URL and
+    model): in this process by asyncio semaphores, with Ray across the whole cluster
+    (`debate.ray_runner`), whatever `concurrency` allows.
+
+    With `use_ray`, the debates are Ray tasks (`debate.ray_runner.play_on_ray`, each
+    running `ray_play`, reserving `task_cpus` CPUs; `concurrency` caps those in flight) on a
+    local Ray or the cluster at `ray_address`; each watcher sees its debate's events
+    replayed here when the task returns, then its result: the same store rows and the same
+    result as the local run.
     """
     if not debaters or not judges:
         raise DebateError("a tournament needs at least one debater and one judge")
+    if endpoint_limit is not None and endpoint_limit < 1:
+        raise DebateError("the endpoint limit must be at least 1 call at once")
+    if task_cpus <= 0:
+        raise DebateError("each Ray task must reserve more than 0 CPUs (e.g. 0.25)")
     rules = rules or Rules()
     worlds = tournament_worlds(n_worlds, seed, statements, settings)
     truths = [world_pz(w).pz for w in worlds]
@@ -291,16 +283,43 @@ async def run_tournament(
             for spec_j in judges:
                 jobs.append((w, world, truth, spec_a, spec_b, spec_j))
     ids = [debate_id(j[1], seed * 7919 + j[0], j[2], j[3], j[4], j[5], rules) for j in jobs]
+    index = {did: i for i, did in enumerate(ids)}
     todo = sum(did not in played for did in ids)
     done = 0
+    failures: dict[str, FailedDebate] = {}
 
-    async def one(job: tuple[int, World, float, str, str, str], did: str) -> DebateResult:
+    def count() -> None:
         nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, todo)
+
+    def fail(did: str, events: list[Event], reason: str) -> None:
+        w, _, _, spec_a, spec_b, spec_j = jobs[index[did]]
+        failures[did] = FailedDebate(
+            debate_id=did,
+            world=w,
+            debater_a=spec_a,
+            debater_b=spec_b,
+            judge=spec_j,
+            error=reason,
+            turns=sum(isinstance(e, TurnEvent) for e in events),
+        )
+        count()
+
+    async def one(job: tuple[int, World, float, str, str, str], did: str) -> DebateResult | None:
         w, world, truth, spec_a, spec_b, spec_j = job
         if did in played:
             return played[did]
         async with sem:
             watcher = watch(world, did) if watch is not None else None
+            events: list[Event] = []
+
+            def record(event: Event) -> None:
+                events.append(event)
+                if watcher is not None:
+                    watcher.on_event(event)
+
             try:
                 res = await run_debate(
                     world,
@@ -310,8 +329,14 @@ async def run_tournament(
                     rules,
                     seed=seed * 7919 + w,
                     truth=truth,
-                    on_record=None if watcher is None else watcher.on_event,
+                    on_record=record,
                 )
+            except Exception as exc:
+                # the run goes on: this debate's turns are already stored, marked abandoned
+                if watcher is not None:
+                    watcher.on_error(exc)
+                fail(did, events, _reason(exc))
+                return None
             except BaseException as exc:
                 if watcher is not None:
                     watcher.on_error(exc)
@@ -320,16 +345,13 @@ async def run_tournament(
             watcher.on_result(res)
         if on_result is not None:
             on_result(res)
-        done += 1
-        if progress is not None:
-            progress(done, todo)
+        count()
         return res
 
     if use_ray:
         by_id: dict[str, DebateResult] = {}
 
         def finished(did: str, job: DebateJob, events: list[Event], res: DebateResult) -> None:
-            nonlocal done
             watcher = watch(job.world, did) if watch is not None else None
             if watcher is not None:
                 for event in events:
@@ -338,9 +360,16 @@ async def run_tournament(
             if on_result is not None:
                 on_result(res)
             by_id[did] = res
-            done += 1
-            if progress is not None:
-                progress(done, todo)
+            count()
+
+        def failed(did: str, job: DebateJob, events: list[Event], reason: str) -> None:
+            # the partial debate is stored as the local runner stores it: turns, abandoned
+            watcher = watch(job.world, did) if watch is not None else None
+            if watcher is not None:
+                for event in events:
+                    watcher.on_event(event)
+                watcher.on_error(DebateError(reason))
+            fail(did, events, reason)
 
         pending = {
             did: DebateJob(
@@ -356,29 +385,48 @@ async def run_tournament(
             for (w, world, truth, spec_a, spec_b, spec_j), did in zip(jobs, ids, strict=True)
             if did not in played
         }
-        _play_on_ray(
-            list(pending.items()), address=ray_address, in_flight=concurrency, finished=finished
+        play_on_ray(
+            list(pending.items()),
+            play=ray_play,
+            address=ray_address,
+            in_flight=concurrency,
+            finished=finished,
+            failed=failed,
+            task_cpus=task_cpus,
+            endpoint_limit=endpoint_limit,
         )
-        results = [played[did] if did in played else by_id[did] for did in ids]
+        outcome: list[DebateResult | None] = [
+            played[did] if did in played else by_id.get(did) for did in ids
+        ]
     else:
-        results = await asyncio.gather(*(one(j, did) for j, did in zip(jobs, ids, strict=True)))
+        token = GATES.set(LocalGates(endpoint_limit)) if endpoint_limit else None
+        try:
+            outcome = await asyncio.gather(*(one(j, did) for j, did in zip(jobs, ids, strict=True)))
+        finally:
+            if token is not None:
+                GATES.reset(token)
+    kept = [(res, job) for res, job in zip(outcome, jobs, strict=True) if res is not None]
+    if not kept and failures:
+        first = failures[next(iter(failures))]
+        raise DebateError(f"every debate of the tournament failed; the first: {first.error}")
     deb_rows: dict[str, list[DebateResult]] = {}
     side_of: dict[str, dict[int, str]] = {}
-    for res, job in zip(results, jobs, strict=True):
+    for res, job in kept:
         for side, name in (("a", job[3]), ("b", job[4])):
             if id(res) not in side_of.setdefault(name, {}):
                 deb_rows.setdefault(name, []).append(res)
                 side_of[name][id(res)] = side
     standings = [_standing(name, rows, side_of[name]) for name, rows in deb_rows.items()]
     judge_rows: dict[str, list[DebateResult]] = {}
-    for res, job in zip(results, jobs, strict=True):
+    for res, job in kept:
         judge_rows.setdefault(job[5], []).append(res)
-    games = [_game(res, job[3], job[4], job[5]) for res, job in zip(results, jobs, strict=True)]
+    games = [_game(res, job[3], job[4], job[5]) for res, job in kept]
     return TournamentResult(
         seed=seed,
         worlds=n_worlds,
         debaters=standings,
         judges=[_standing(name, rows, None) for name, rows in judge_rows.items()],
         ratings=rate(games, seed=seed),
-        debates=list(results),
+        debates=[res for res, _ in kept],
+        failed=[failures[did] for did in ids if did in failures],
     )

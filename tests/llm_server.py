@@ -346,6 +346,23 @@ class LLMServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def max_concurrent(self, model: str | None = None) -> int:
+        """The most requests (for `model`, if given) the server was working on at once: each
+        counts from its arrival for `latency` seconds, the least time it holds the server
+        (needs a latency; read from the arrival times, so no race with the next requests)."""
+        if self.latency <= 0:
+            raise ValueError("max_concurrent needs a server latency")
+        with self._lock:
+            arrivals = sorted(
+                r.at for r in self.requests if model is None or r.body.get("model") == model
+            )
+        most, first = 0, 0
+        for i, at in enumerate(arrivals):
+            while arrivals[first] <= at - self.latency:
+                first += 1
+            most = max(most, i - first + 1)
+        return most
+
     def _next(self, body: dict[str, Any]) -> Behaviour:
         with self._lock:
             if self._queue:

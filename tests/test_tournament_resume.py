@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from helpers import timeless as _strip_times
 
 from debate.rules import Rules
 from debate.tournament import debate_id, tournament_worlds
+from tui.cli import main
 
 ARGS = [
     "tournament", "--worlds", "3", "--seed", "5", "--statements", "16", "--debaters",
@@ -87,3 +90,68 @@ def test_debate_id_depends_on_every_input() -> None:
     ]
     ids = {debate_id(*c) for c in changed}
     assert len(ids) == len(changed) and one not in ids
+
+
+class _Exploding:
+    """A judge whose endpoint goes down after the openings: its debate has made turns, then
+    fails with an exception that is not a DebateError (which a judge's failure to answer is,
+    and the engine absorbs)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.honest = inner, inner.name, inner.honest
+        self.seen = 0
+
+    async def observe(self, view: Any, oracle: Any) -> Any:
+        self.seen += 1
+        if self.seen > 2:
+            raise RuntimeError("the judge's endpoint went away")
+        return await self.inner.observe(view, oracle)
+
+    async def decide(self, view: Any, oracle: Any) -> Any:
+        return await self.inner.decide(view, oracle)
+
+
+def test_a_failing_debate_is_stored_and_the_local_run_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [*ARGS[:2], "2", *ARGS[3:]]  # 2 worlds: 4 debates
+    assert main([*args, "--db", str(tmp_path / "straight.db")]) == 0
+    straight = json.loads(capsys.readouterr().out)
+
+    import debate.tournament as t
+
+    real = t.run_debate
+
+    async def one_fails(world: Any, a: Any, b: Any, judge: Any, *rest: Any, **kw: Any) -> Any:
+        if kw["seed"] == 5 * 7919 + 1 and a.name == "builtin:honest":
+            judge = _Exploding(judge)
+        return await real(world, a, b, judge, *rest, **kw)
+
+    monkeypatch.setattr(t, "run_debate", one_fails)
+    db = tmp_path / "t.db"
+    assert main([*args, "--db", str(db)]) == 1
+    out = capsys.readouterr()
+    res = json.loads(out.out)
+    (failed,) = res["failed"]
+    assert failed["world"] == 1 and failed["error"] == "the judge's endpoint went away"
+    assert len(res["debates"]) == 3  # the others were played and count
+    assert sum(j["debates"] for j in res["ratings"]["judges"]) == 3
+    assert out.err.strip().splitlines()[-1] == (
+        "pzjudge: 1 debate(s) failed (kept as abandoned rounds; run again with the same --db "
+        "to play them); the first: the judge's endpoint went away"
+    )
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT r.debate_result IS NULL, r.abandon_reason, COUNT(t.id) FROM rounds r"
+            " LEFT JOIN turns t ON t.round_id = r.id GROUP BY r.id"
+        ).fetchall()
+    assert len(rows) == 4
+    (lost,) = [r for r in rows if r[0]]
+    assert "the judge's endpoint went away" in lost[1] and lost[2] == failed["turns"] >= 2
+
+    # the endpoint is back: a rerun plays only the failed debate and ends as a straight run
+    monkeypatch.setattr(t, "run_debate", real)
+    assert main([*args, "--db", str(db)]) == 0
+    out = capsys.readouterr()
+    assert "played 1/1 debates" in out.err
+    assert _strip_times(json.loads(out.out)) == _strip_times(straight)

@@ -19,6 +19,7 @@ from tui.cli_common import (
     cli_p,
     deal_args,
     emit,
+    number_in,
     open_store,
     positive,
     run_settings,
@@ -321,6 +322,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             progress=_Progress(),
             use_ray=args.ray is not None,
             ray_address=args.ray or None,
+            endpoint_limit=args.endpoint_limit,
+            task_cpus=args.task_cpus,
         )
     )
     if store is not None:
@@ -380,6 +383,15 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         title = f"Tournament: {args.worlds} worlds, seed {args.seed}"
         for f in write_tournament_report(res.ratings, Path(args.report), title):
             print(f"wrote {f}", file=sys.stderr)
+    if res.failed:
+        # the others are shown and stored; the failed ones are played again by a rerun
+        kept = "kept as abandoned rounds; " if store is not None else ""
+        print(
+            f"pzjudge: {len(res.failed)} debate(s) failed ({kept}run again with the same "
+            f"--db to play them); the first: {res.failed[0].error}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -428,6 +440,20 @@ def add_debate_commands(sub: Any) -> None:
         metavar="ADDRESS",
         help="play the debates as Ray tasks: on a local Ray, or the cluster at ADDRESS "
         "('auto': the one this node belongs to); needs pzjudge[ray] (docs/scale.md)",
+    )
+    tn.add_argument(
+        "--endpoint-limit",
+        type=positive,
+        metavar="N",
+        help="at most N LLM calls at once per endpoint (base URL and model); with --ray, "
+        "across the whole cluster",
+    )
+    tn.add_argument(
+        "--task-cpus",
+        type=number_in(0.0, 1024.0, "give the CPUs as a number above 0, e.g. 0.25", ends=False),
+        default=1.0,
+        metavar="C",
+        help="CPUs Ray reserves per debate (default 1); e.g. 0.25 runs 4 LLM debates per core",
     )
     tn.add_argument(
         "--report",
