@@ -10,17 +10,28 @@ into its words); a statement without a latent point (a planted block's) passes i
 sentence as its meaning. A statement of a family also shows the model its neighbour's
 sentence, so that neighbours along a path stay near-paraphrases.
 
+A rewrite is checked before it is kept (`drift`, a cheap token measure, no NLP model): it
+must keep at least `DRIFT_THRESHOLD` of its meaning's content words (subject, verb and
+complement, tail; small stem-less normalisation: case, plural "s"/"ies") and its polarity (an
+odd number of negation words, `NEGATION_WORDS`, exactly when it words the denied side's
+complement, or, for a statement without a latent point, as many as the built-in sentence
+modulo 2). A rewrite that drifts keeps the built-in sentence; so the neighbours of a family,
+which share most content words, stay near-paraphrases of one another.
+
 The sentences are stored in the world file, so the world stays reproducible and playable
-offline. A call that fails (no answer within the time, invalid or parroted reply, a text that
-repeats another statement's) keeps the built-in sentence and the report says how many and
-why. Truth never comes from a decoder: only texts change, never thresholds, flips, outcomes
-or covariances.
+offline. A call that fails (no answer within the time, invalid or parroted reply, a rewrite
+that drifts, a text that repeats another statement's) keeps the built-in sentence; the report
+says how many and why, and the world file's `meta.settings.sentences_kept` names each such
+statement with its reason. Truth never comes from a decoder: only texts change, never
+thresholds, flips, outcomes or covariances.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +41,46 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from debate.errors import DebateError
 from debate.llm import LLMClient, LLMConfig, gather_limited, load_prompt
 from debate.llm_players import llm_config, parroted
+from debate.rounds import DealtRound
+from debate.views import statement_views
 from latent.decoder import TOPICS, BuiltinDecoder
 from latent.text import CleanText
 from latent.world import GaussianStatement, World
 
-__all__ = ["Meaning", "RewriteReport", "meanings", "rewrite_world"]
+__all__ = [
+    "DRIFT_THRESHOLD",
+    "Meaning",
+    "RewriteReport",
+    "drift",
+    "meanings",
+    "reword_round",
+    "rewrite_world",
+]
 
 #: Longest sentence kept; a longer one keeps the built-in text.
 MAX_SENTENCE = 300
+#: Least share of the meaning's content words a rewrite keeps (see `drift`). A paraphrase
+#: keeps the subject and the complement's noun at least ("Huskies are naturally big dogs"
+#: keeps 2 of "a husky is a large dog by nature"'s 4); a sentence about something else
+#: keeps fewer.
+DRIFT_THRESHOLD = 0.5
+#: Words that negate what they govern (the built-in decoder's negation styles and leads, and
+#: the usual others); a sentence with an odd number of them says the opposite of its words.
+NEGATION_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "not no never hardly cannot nobody none nothing neither nor without false untrue "
+        "myth wrong rarely seldom fails fail failed",
+    )
+)
+#: Words that carry no content of the meaning (articles, copulas, prepositions, pronouns).
+STOP_WORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the is are was were be been being am do does did of in on at to for by with "
+        "from as and or that this these those it its there their they them than then",
+    )
+)
 SENTENCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"sentence": {"type": "string"}},
@@ -84,6 +127,8 @@ class RewriteReport:
 
     rewritten: int = 0
     kept: int = 0
+    #: Statements whose call has ended (for progress).
+    done: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
@@ -93,6 +138,72 @@ class RewriteReport:
             top = "; ".join(f"{n} × {r}" for r, n in self.reasons.most_common(3))
             line += f", {self.kept} kept the built-in text ({top})"
         return line
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case word tokens; "n't" is its own "not"."""
+    text = re.sub(r"n't\b", " not", text.lower().replace("\u2019", "'"))
+    return re.findall(r"[a-z0-9]+", text)
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def content_words(text: str) -> Counter[str]:
+    """The words of `text` that carry its content (no stop or negation words), stemmed, with
+    how often each occurs ("hot peppers are hot": the complement repeats a subject word)."""
+    return Counter(
+        _stem(w) for w in _words(text) if w not in STOP_WORDS and w not in NEGATION_WORDS
+    )
+
+
+def negated(text: str) -> bool:
+    """Whether `text` has an odd number of negation words."""
+    return sum(w in NEGATION_WORDS for w in _words(text)) % 2 == 1
+
+
+def drift(m: Meaning, sentence: str) -> str | None:
+    """Why `sentence` is not a faithful rewording of `m` (see the module notes), or None.
+
+    The content words come from what the sentence must assert or what it must deny (the
+    better kept of the two; the built-in sentence when there is no latent point); the
+    polarity from which side of the polar pair it words."""
+    got = content_words(sentence)
+    # either side's words: "by no means unimportant" words the denied side, negated
+    sides = [m.asserts, m.denies] if m.asserts and m.denies else [m.sentence]
+    kept = max(len(w.keys() & got.keys()) / max(1, len(w)) for w in map(content_words, sides))
+    if kept < DRIFT_THRESHOLD:
+        return (
+            f"drifted: kept {kept:.0%} of the meaning's words "
+            f"(at least {DRIFT_THRESHOLD:.0%} needed)"
+        )
+    if m.asserts and m.denies:
+        says, denied = content_words(m.asserts), content_words(m.denies)
+
+        def words(side: Counter[str], other: Counter[str]) -> bool:
+            return any(got[w] >= side[w] for w in side - other)
+
+        # worded with the denied side's complement ("not small" for "large"): negated
+        other_side = words(denied, says) and not words(says, denied)
+        expected = not negated(m.denies) if other_side else negated(m.asserts)
+    else:
+        expected = negated(m.sentence)
+    if negated(sentence) != expected:
+        return "drifted: the polarity (negation) changed"
+    return None
+
+
+def _reason(exc: DebateError) -> str:
+    """The short reason a call failed: what the repair could not fix, else the head of the
+    error's line (which names the server, never a key)."""
+    text = str(exc)
+    head, sep, tail = text.partition("after one repair: ")
+    return (tail if sep else head.split(": ")[0])[:80]
 
 
 def meanings(world: World) -> list[Meaning]:
@@ -145,12 +256,14 @@ async def rewrite_world(
     concurrency: int = 4,
     timeout: float = 60.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     **config: Any,
 ) -> tuple[World, RewriteReport]:
     """`world` with every statement reworded by `model` (see the module notes), and a report.
 
-    Each call ends within `timeout` seconds; at most `concurrency` run at once. Raises
-    DebateError only for a bad configuration; failed calls keep the built-in sentence."""
+    Each call ends within `timeout` seconds; at most `concurrency` run at once;
+    `on_progress(done, total)` follows each statement's end. Raises DebateError only for a
+    bad configuration; failed calls keep the built-in sentence."""
     cfg: LLMConfig = llm_config(model, base_url, **config)
     instructions = load_prompt("decoder_rewrite", sentence="", meaning="", neighbour="")
     items = meanings(world)
@@ -163,7 +276,7 @@ async def rewrite_world(
 
             def check(reply: _Sentence) -> None:
                 # against the instructions alone: a good sentence may well repeat the meaning
-                why = parroted(reply.sentence, instructions)
+                why = parroted(reply.sentence, instructions) or drift(m, reply.sentence)
                 if why:
                     raise ValueError(why)
 
@@ -177,9 +290,18 @@ async def rewrite_world(
             )
             return reply.sentence
 
-        got = await gather_limited([one(m) for m in items], concurrency, return_exceptions=True)
+        async def counted(m: Meaning) -> str:
+            try:
+                return await one(m)
+            finally:
+                report.done += 1
+                if on_progress is not None:
+                    on_progress(report.done, len(items))
+
+        got = await gather_limited([counted(m) for m in items], concurrency, return_exceptions=True)
 
     texts: dict[str, str] = {}
+    kept: dict[str, str] = {}
     taken = {m.sentence for m in items}
     for m, result in zip(items, got, strict=True):
         if isinstance(result, str) and result != m.sentence and result not in taken:
@@ -191,12 +313,13 @@ async def rewrite_world(
             raise result  # a bug, not the model's failure
         report.kept += 1
         if isinstance(result, DebateError):
-            reason = str(result).split(": ")[0][:80]
+            reason = _reason(result)
         elif result == m.sentence:
             reason = "unchanged"
         else:
             reason = "the sentence repeats another statement's"
         report.reasons[reason] += 1
+        kept[m.id] = reason
     data = world.model_dump(mode="json")
     for block in data["blocks"]:
         for st in block["statements"]:
@@ -207,6 +330,8 @@ async def rewrite_world(
         "sentences": f"openai:{model}",
         "sentences_rewritten": report.rewritten,
         "sentences_builtin": report.kept,
+        "sentences_kept": kept,
+        "sentences_drift_threshold": DRIFT_THRESHOLD,
     }
     data["meta"] = meta
     return World.model_validate(data), report
@@ -215,3 +340,21 @@ async def rewrite_world(
 def rewrite_world_sync(world: World, model: str, **kw: Any) -> tuple[World, RewriteReport]:
     """`rewrite_world` for callers without an event loop (the command line)."""
     return asyncio.run(rewrite_world(world, model, **kw))
+
+
+def reword_round(
+    dealt: DealtRound, decoder: str, base_url: str | None = None, **kw: Any
+) -> tuple[DealtRound, RewriteReport | None]:
+    """`dealt` with its world's statements worded by `decoder` ("builtin": as it is, and no
+    report; "openai:MODEL": `rewrite_world`, `kw` passed on). The round is dealt first, so
+    the truth, claims and sides are those of the built-in round; only the texts (and the
+    statement views showing them) change. For callers without an event loop (the game's
+    worker thread)."""
+    if decoder == "builtin":
+        return dealt, None
+    kind, _, model = decoder.partition(":")
+    if kind != "openai" or not model:
+        raise DebateError(f"decoder {decoder!r}: use builtin or openai:MODEL")
+    world, report = rewrite_world_sync(dealt.world, model, base_url=base_url, **kw)
+    views = sorted(statement_views(world, dealt.rules), key=lambda v: v.id)
+    return dealt.model_copy(update={"world": world, "statements": views}), report

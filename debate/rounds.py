@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from debate.lies import RANDOM_LIAR, Lie, WorldMaker, deal_lie
 from debate.models import Side
@@ -66,8 +66,12 @@ class SessionSettings(BaseModel):
     #: `random-liar` picks a built-in liar per round.
     debater_honest: str = HONEST
     debater_liar: str = RANDOM_LIAR
-    #: OpenAI-compatible endpoint for openai: debaters.
+    #: OpenAI-compatible endpoint for openai: debaters (and the openai: decoder).
     base_url: str | None = None
+    #: Who words the statements: "builtin", or "openai:MODEL", a chat model at `base_url`
+    #: rewording the built-in decoder's meaning (`debate.llm_decoder`; texts only, never
+    #: the truth).
+    decoder: str = "builtin"
     #: Where no sandbox (bubblewrap) works, run script: debaters with the user's rights.
     trust_scripts: bool = False
     rules_file: str | None = None
@@ -80,6 +84,14 @@ class SessionSettings(BaseModel):
     seed_known: bool = False
     #: Practice rounds are stored but left out of stats.
     practice: bool = False
+
+    @field_validator("decoder")
+    @classmethod
+    def _decoder(cls, value: str) -> str:
+        value = value.strip()
+        if value == "builtin" or (value.startswith("openai:") and value[7:].strip()):
+            return value
+        raise ValueError(f"{value!r}: use builtin or openai:MODEL")
 
     def rules(self) -> Rules:
         """The rules file (or defaults) with this session's oracle budget and order."""

@@ -9,11 +9,13 @@ through `GameStore` (tui/game_store.py), one small adapter over `store.db.Store`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from debate.baselines import Baselines, baselines
+from debate.llm_decoder import reword_round
 from debate.models import Side
 from debate.protocol import Decision, Turn, evidence_key
 from debate.rounds import (
@@ -74,6 +76,8 @@ class Round(DealtRound):
     credence_a: float = 0.5
     #: The judge's own oracle (budget and order from the rules); replays stored queries.
     oracle: Oracle
+    #: One line on an LLM decoder's sentences that kept the built-in text (None: none did).
+    decoder_note: str | None = None
 
     def public_queries(self) -> list[tuple[list[str], float]]:
         return [(ids, p) for ids, p, _ in self.oracle.log]
@@ -113,10 +117,20 @@ def prepare_round(
     store: GameStore,
     session_id: int,
     world: World | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Round:
     """Deal round `number` of the session (`debate.rounds.deal_round`, as `pzjudge debate
-    --seed` deals it) and store it: all of it before the judge sees a statement."""
+    --seed` deals it) and store it: all of it before the judge sees a statement. With an
+    LLM decoder the dealt world's statements are then reworded (`reword_round`: texts
+    only; `on_progress(done, total)` per statement), and stored as worded."""
     dealt = deal_round(settings, world_seed(settings, number), world)
+    note = None
+    if settings.decoder != "builtin":
+        dealt, report = reword_round(
+            dealt, settings.decoder, settings.base_url, on_progress=on_progress
+        )
+        if report is not None and report.kept:
+            note = f"{settings.decoder}: {report.summary()}"
     if dealt.debate:
         # fail now, not mid-round
         debaters_of(dealt, base_url=settings.base_url, trust_scripts=settings.trust_scripts)
@@ -144,6 +158,7 @@ def prepare_round(
         oracle=Oracle(
             dealt.world, max_order=dealt.rules.judge_order, budget=dealt.rules.judge_budget
         ),
+        decoder_note=note,
     )
 
 

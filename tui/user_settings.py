@@ -41,6 +41,7 @@ SETUP_FIELDS = (
     "debater_honest",
     "debater_liar",
     "base_url",
+    "decoder",
     "rules_file",
     "oracle_budget",
     "oracle_order",
@@ -72,6 +73,8 @@ class LastSetup(BaseModel):
     debater_liar: str | None = None
     #: OpenAI-compatible endpoint for openai: debaters (never a key: keys stay in the env).
     base_url: str | None = None
+    #: Who words the statements: builtin, or openai:MODEL.
+    decoder: str | None = None
     rules_file: str | None = None
     oracle_budget: int | None = None
     oracle_order: int | None = None

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from textual import on, work
 from textual.binding import BindingType
+from textual.widgets import Static
 
 from latent.errors import PzJudgeError
 from store.errors import StoreError
@@ -28,13 +29,23 @@ class LoadingScreen(WaitScreen[Round | None]):
         self.run = run
         self.resume = resume
 
-    def waiting_for(self) -> str:
+    def waiting_for(self, worded: tuple[int, int] | None = None) -> str:
         s = self.run.settings
         what = "Restoring" if self.resume else "Generating"
-        return (
-            f"{what} round {self.run.number} of {s.rounds}: "
-            f"{s.statements} statements, computing P(Z)…"
-        )
+        line = f"{what} round {self.run.number} of {s.rounds}: {s.statements} statements, "
+        if worded is not None:
+            return line + f"{s.decoder} words them ({worded[0]}/{worded[1]})…"
+        return line + "computing P(Z)…"
+
+    def _worded(self, done: int, total: int) -> None:
+        """Progress of an LLM decoder (called from the worker's thread)."""
+        text = self.waiting_for((done, total))
+
+        def show() -> None:
+            if self.is_mounted:  # the judge may have gone back meanwhile
+                self.query_one("#loading-text", Static).update(text)
+
+        self.app.call_from_thread(show)
 
     @work(thread=True, exit_on_error=False, group="prepare")
     def prepare(self) -> None:
@@ -46,7 +57,13 @@ class LoadingScreen(WaitScreen[Round | None]):
                 secret = store.round_secret(self.resume["id"])
                 rnd = resume_round(self.run.settings, self.resume, secret)
             else:
-                rnd = prepare_round(self.run.settings, self.run.number, store, self.run.session_id)
+                rnd = prepare_round(
+                    self.run.settings,
+                    self.run.number,
+                    store,
+                    self.run.session_id,
+                    on_progress=self._worded,
+                )
         except PzJudgeError as exc:
             self.post_message(RoundFailed(error_line(exc)))
         else:
@@ -54,6 +71,8 @@ class LoadingScreen(WaitScreen[Round | None]):
 
     @on(RoundReady)
     def _ready(self, event: RoundReady) -> None:
+        if isinstance(event.round, Round) and event.round.decoder_note:
+            self.app.notify(event.round.decoder_note, severity="warning", timeout=10)
         self.dismiss(event.round)
 
     @on(RoundFailed)

@@ -1,5 +1,10 @@
 """Session setup: a preset in one keypress, or every setting by hand.
 
+"sentences by" picks the decoder: the built-in one, or `openai:MODEL` at the LLM base URL
+(the key only from the environment, never stored): each round is dealt as usual, then its
+statements are reworded in the loading screen's worker (texts only; see
+`debate.llm_decoder`).
+
 The screen checks what was typed and asks the app for the session (`StartSession`); the
 session flow stores it and shows its first round (tui/session_flow.py)."""
 
@@ -26,6 +31,7 @@ from textual.widgets import (
 )
 
 from debate.errors import DebateError
+from debate.llm_players import llm_config
 from debate.specs import make_debater
 from tui.app_base import AppBase, app_of
 from tui.errors import error_line
@@ -44,6 +50,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("debater_honest", "honest debater", "builtin:honest, script:f.py:C, file:f.toml, openai:M"),
     ("debater_liar", "lying debater", "random-liar, builtin:pairwise, openai:MODEL, …"),
     ("base_url", "LLM base URL", "http://127.0.0.1:8000/v1 (for openai:)"),
+    ("decoder", "sentences by", "builtin, or openai:MODEL (an LLM words them)"),
     ("rules_file", "rules file", "optional TOML"),
     ("oracle_budget", "oracle budget", "queries per round"),
     ("oracle_order", "oracle order", "most statements per query"),
@@ -124,7 +131,7 @@ class SetupScreen(Screen[None]):
         if key in PRESETS:
             keep = {
                 k: self.query_one(f"#f-{k}", Input).value.strip() or None
-                for k in ("judge", "seed", "base_url", "rules_file")
+                for k in ("judge", "seed", "base_url", "rules_file", "decoder")
             }
             self.fill(preset(key, **{k: v for k, v in keep.items() if v}), seed=keep["seed"])
 
@@ -179,6 +186,13 @@ class SetupScreen(Screen[None]):
         except DebateError as exc:
             self.error(error_line(exc))
             return
+        if settings.decoder != "builtin":
+            try:  # a bad endpoint fails here; the key is read from the environment per call
+                llm_config(settings.decoder.partition(":")[2], settings.base_url)
+            except DebateError as exc:
+                self.query_one("#f-decoder", Input).add_class("-bad")
+                self.error(error_line(exc))
+                return
         checked = self.query_one(RadioSet).pressed_button
         name = str(checked.id).removeprefix("preset-") if checked else "custom"
         values.update(preset=name)
