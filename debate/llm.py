@@ -60,7 +60,15 @@ from debate.llm_http import (
     one_line,
     parse_retry_after,
 )
-from debate.llm_reply import echo, extract_json, kind_name, parse_reply, strict_compatible
+from debate.llm_reply import (
+    CUT_MARK,
+    close_cut,
+    echo,
+    extract_json,
+    kind_name,
+    parse_reply,
+    strict_compatible,
+)
 
 __all__ = [
     "FORMAT_CHAIN",
@@ -240,6 +248,7 @@ class LLMClient(ChatHTTP):
         schema: Mapping[str, Any] | None = None,
         schema_name: str = "reply",
         check: Callable[[M], None] | None = None,
+        cut_field: str | None = None,
     ) -> tuple[M, str]:
         """Ask for JSON, return ``(validated model, raw reply text)``.
 
@@ -253,6 +262,10 @@ class LLMClient(ChatHTTP):
         streaming tokens can start a fresh view. With `timeout`, both requests together end
         within that many seconds. Raises LLMReplyError (with the last raw reply) if the
         repair fails too, DebateError on any other failure.
+
+        `cut_field` names a free-text string that the schema puts last: a reply cut at
+        max_tokens inside it is an over-long text, not a broken reply, so it is closed,
+        marked with `CUT_MARK` and used (a small model that rambles then still answers).
         """
         return await self._within(
             timeout,
@@ -266,6 +279,7 @@ class LLMClient(ChatHTTP):
                 schema=schema,
                 schema_name=schema_name,
                 check=check,
+                cut_field=cut_field,
             ),
         )
 
@@ -288,14 +302,28 @@ class LLMClient(ChatHTTP):
         model_cls: type[M],
         char_limit: int | None,
         check: Callable[[M], None] | None,
+        cut_field: str | None = None,
     ) -> M:
         """The reply parsed, validated and checked; ValueError with the reason if not (a
-        reply cut at max_tokens says so first, since that is why its JSON is broken)."""
+        reply cut at max_tokens says so first, since that is why its JSON is broken). A
+        reply cut inside `cut_field` is closed and used, that text marked as cut."""
         try:
             parsed = parse_reply(done.text, model_cls, char_limit)
             if check is not None:
                 check(parsed)
         except ValueError as exc:
+            closed = close_cut(done.text, cut_field) if cut_field else None
+            if done.finish == "length" and cut_field and closed is not None:
+                try:
+                    parsed = parse_reply(closed, model_cls)
+                    parsed = parsed.model_copy(
+                        update={cut_field: str(getattr(parsed, cut_field)) + CUT_MARK}
+                    )
+                    if check is not None:
+                        check(parsed)
+                    return parsed
+                except ValueError:
+                    pass  # broken elsewhere too: the reason below
             if done.finish == "length":
                 limit = self.config.max_tokens
                 at = f"max_tokens ({limit})" if limit else "the server's token limit"
@@ -317,6 +345,7 @@ class LLMClient(ChatHTTP):
         schema: Mapping[str, Any] | None,
         schema_name: str,
         check: Callable[[M], None] | None,
+        cut_field: str | None = None,
     ) -> tuple[M, str]:
         async def ask(sent: Sequence[ChatMessage]) -> Completion:
             return await self._chat(
@@ -330,7 +359,7 @@ class LLMClient(ChatHTTP):
 
         done = await ask(messages)
         try:
-            return self._judge_reply(done, model_cls, char_limit, check), done.text
+            return self._judge_reply(done, model_cls, char_limit, check, cut_field), done.text
         except ValueError as exc:
             reason = str(exc)
         log.info("%s reply invalid (%s); asking for one repair", self.config.model, reason)
@@ -350,7 +379,7 @@ class LLMClient(ChatHTTP):
         ]
         done = await ask(retry_messages)
         try:
-            return self._judge_reply(done, model_cls, char_limit, check), done.text
+            return self._judge_reply(done, model_cls, char_limit, check, cut_field), done.text
         except ValueError as exc:
             raise LLMReplyError(
                 f"{self.config.model} reply was not a valid {kind_name(model_cls)} after one "

@@ -57,6 +57,8 @@ PROMPT_STATEMENTS = 400
 #: Reply length cap: a speech of the default 1,200 characters is ~300 tokens plus JSON; a
 #: cap keeps a small local model from rambling until the turn times out.
 MAX_TOKENS = 800
+#: A judge's answer: its numbers (~40 tokens) and a reason of `JUDGE_REASON_CHARS` (~150).
+JUDGE_MAX_TOKENS = 400
 
 
 def llm_config(model: str, base_url: str | None, **kw: Any) -> LLMConfig:
@@ -167,33 +169,50 @@ def argument_schema(ids: Sequence[str], rules: Rules) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            "text": {"type": "string"},
             "citations": {
                 "type": "array",
                 "items": {"anyOf": [statement, prob]},
                 "maxItems": rules.citations_per_turn,
             },
+            "text": {"type": "string"},
         },
-        "required": ["text", "citations"],
+        "required": ["citations", "text"],
         "additionalProperties": False,
     }
 
 
+#: A log10 probability (0 or less) and a probability (0 to 1), as the patterns of strings:
+#: grammar-constrained servers (llama.cpp, llama-cpp-python) ignore numeric bounds but
+#: enforce a pattern, so a small model cannot answer log10 P(Z) = 0.885 or a credence of 7.
+#: `[.]`, not an escaped dot (llama-cpp-python writes that into a grammar it cannot parse),
+#: and no bounded repetition (it crashes on long ones, as on maxLength).
+LOG10_PATTERN = r"^(0|-[0-9]+([.][0-9]+)?)$"
+PROB_PATTERN = r"^(0([.][0-9]+)?|1([.]0+)?)$"
+
+
 def judge_schema() -> dict[str, Any]:
-    """The JSON schema of a judge's answer: the reason first (a small model then reasons
-    before it commits to numbers), every key required, nullable where the prompt allows."""
-    number_or_null = {"type": ["number", "null"]}
+    """The JSON schema of a judge's answer: the numbers first and the reason last (a small
+    model that rambles in its reason until max_tokens has then answered already, and the
+    reason is cut, as the rules say, not the answer lost), every key required, nullable
+    where the prompt allows;
+    the numbers as strings of `LOG10_PATTERN` and `PROB_PATTERN` (pydantic reads either a
+    number or such a string, and checks the bounds again), `trust` an enum in an anyOf
+    (llama-cpp-python ignores an enum beside a list of types)."""
+
+    def pattern_or_null(pattern: str) -> dict[str, Any]:
+        return {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}]}
+
     return {
         "type": "object",
         "properties": {
+            "log10_p": {"type": "string", "pattern": LOG10_PATTERN},
+            "log10_low": pattern_or_null(LOG10_PATTERN),
+            "log10_high": pattern_or_null(LOG10_PATTERN),
+            "trust": {"anyOf": [{"type": "string", "enum": ["a", "b"]}, {"type": "null"}]},
+            "credence_a": pattern_or_null(PROB_PATTERN),
             "reason": {"type": "string"},
-            "log10_p": {"type": "number"},
-            "log10_low": number_or_null,
-            "log10_high": number_or_null,
-            "trust": {"type": ["string", "null"], "enum": ["a", "b", None]},
-            "credence_a": number_or_null,
         },
-        "required": ["reason", "log10_p", "log10_low", "log10_high", "trust", "credence_a"],
+        "required": ["log10_p", "log10_low", "log10_high", "trust", "credence_a", "reason"],
         "additionalProperties": False,
     }
 
@@ -308,6 +327,7 @@ class LLMDebater(BaseDebater):
                 schema=argument_schema([s.id for s in view.statements], view.rules),
                 schema_name="argument",
                 check=_not_parroting(system, lambda arg: arg.text),
+                cut_field="text",
             )
         return Argument(text=arg.text, citations=arg.citations)
 
@@ -335,6 +355,7 @@ class LLMJudge:
     honest = None
 
     def __init__(self, model: str, *, base_url: str | None = None, **config: Any) -> None:
+        config.setdefault("max_tokens", JUDGE_MAX_TOKENS)
         self.config = llm_config(model, base_url, **config)
         self.name = f"llm:{model}"
         self.last: JudgeReply | None = None
@@ -365,6 +386,7 @@ class LLMJudge:
                 schema=judge_schema(),
                 schema_name="judgement",
                 check=_not_parroting(system, lambda reply: reply.reason),
+                cut_field="reason",
             )
         self.last = reply
         return reply

@@ -113,6 +113,24 @@ def _measured_length(parsed: BaseModel, reply: str) -> int:
     return len(text) if isinstance(text, str) else len(reply)
 
 
+#: A quote that ends a JSON string: not preceded by an odd number of backslashes.
+_CLOSING_QUOTE = re.compile(r'(?:^|[^\\])(?:\\\\)*"')
+#: What marks a free text closed by `close_cut`.
+CUT_MARK = " [… cut at the token limit]"
+
+
+def close_cut(reply: str, field: str) -> str | None:
+    """`reply`, cut (at max_tokens) inside the string value of `field`, closed so that it can
+    parse: the string and the object are ended. None when the reply is not open inside a
+    `field` string (then the cut lost something else, and the reply stays invalid). Only
+    right for a `field` that the schema puts last, so that nothing else is missing."""
+    text = re.sub(r"\\(u[0-9a-fA-F]{0,3})?$", "", reply)  # a cut escape sequence
+    opened = list(re.finditer(rf'"{re.escape(field)}"\s*:\s*"', text))
+    if not opened or _CLOSING_QUOTE.search(text[opened[-1].end() - 1 :], 1):
+        return None
+    return text + '"}'
+
+
 def kind_name(model_cls: type[BaseModel]) -> str:
     """'Argument' -> 'argument', 'JudgeAnswer' -> 'judge answer' (for error messages); a
     private subclass (a reader's variant of Argument) is named by its public base."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import re
 import sqlite3
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from llm_server import Behaviour, Hang, LLMServer, Reply, Status
-from tui_steps import on_screen, type_text, until
+from tui_steps import STEPS, on_screen, type_text, until
 
 from debate.builtin import builtin
 from debate.engine import run_debate
@@ -282,11 +283,17 @@ async def _set(pilot: Any, field: str, text: str) -> None:
     await type_text(pilot, text)
 
 
-def _play_with_decoder(db: Path, url: str, statements_seen: list[list[str]]) -> list[str]:
+def _play_with_decoder(
+    db: Path, url: str, statements_seen: list[list[str]], loading: list[str] | None = None
+) -> list[str]:
     """From home, a one-round debate of 16 statements whose sentences `openai:tiny` at
     `url` words; answered; returns the notifications shown."""
+    from textual.widgets import Static
+
     from tui.app import PzJudgeApp
     from tui.widgets.statements import StatementList
+
+    loading = [] if loading is None else loading
 
     paused: list[object] = []
 
@@ -304,6 +311,12 @@ def _play_with_decoder(db: Path, url: str, statements_seen: list[list[str]]) -> 
             await _set(pilot, "base_url", url)
             await _set(pilot, "decoder", "openai:tiny")
             await pilot.press("ctrl+s")
+            for _ in range(STEPS):  # the loading screen counts the sentences as they come
+                if type(app.screen).__name__ == "RoundScreen":
+                    break
+                if type(app.screen).__name__ == "LoadingScreen":
+                    loading.append(str(app.screen.query_one("#loading-text", Static).render()))
+                await pilot.pause(0.02)
             await on_screen(app, pilot, "RoundScreen")
             lst = app.screen.query_one(StatementList)
             statements_seen.append(
@@ -338,8 +351,13 @@ def test_the_games_setup_offers_the_llm_decoder_and_the_round_plays_its_sentence
 ) -> None:
     db = tmp_path / "g.db"
     seen: list[list[str]] = []
-    with LLMServer(respond=fluent) as server:
-        notes = _play_with_decoder(db, server.url, seen)
+    loading: list[str] = []
+
+    def slowly(body: dict[str, Any]) -> Behaviour:
+        return dataclasses.replace(fluent(body), delay=0.1)  # type: ignore[type-var]
+
+    with LLMServer(respond=slowly) as server:
+        notes = _play_with_decoder(db, server.url, seen, loading)
         prompts = sorted(_prompt(r.body) for r in server.requests)
     settings, row = _stored_round(db)
     assert settings.decoder == "openai:tiny" and settings.base_url == server.url
@@ -350,6 +368,9 @@ def test_the_games_setup_offers_the_llm_decoder_and_the_round_plays_its_sentence
     assert sorted(texts) == sorted(seen[0][-16:])
     assert any("It is plainly so that" in line for line in seen[0][:-16])
     assert not any("kept the built-in text" in n for n in notes)
+    counts = [re.search(r"openai:tiny words them \((\d+)/16\)", t) for t in loading]
+    done = [int(m.group(1)) for m in counts if m]
+    assert done and done == sorted(done) and done[-1] <= 16
     # the same round dealt with the built-in decoder: the same truth and the same shown
     # probabilities, and its meanings are what the model was asked to word
     builtin = deal_round(settings.model_copy(update={"decoder": "builtin"}), row["world_seed"])

@@ -17,6 +17,7 @@ from debate.builtin import builtin
 from debate.engine import DebateResult, run_debate
 from debate.llm import SERVERS, load_prompt
 from debate.llm_players import LLMDebater, LLMJudge, parroted
+from debate.llm_reply import CUT_MARK
 from debate.rules import Rules
 from latent.world import load_world
 from store.db import Store
@@ -36,7 +37,8 @@ def fresh_servers() -> Iterator[None]:
 
 
 def _arg(text: str, ids: list[str], p: float) -> str:
-    return json.dumps({"text": text, "citations": [{"kind": "prob", "ids": ids, "claimed": p}]})
+    """A speech as the schema orders it: citations, then the text."""
+    return json.dumps({"citations": [{"kind": "prob", "ids": ids, "claimed": p}], "text": text})
 
 
 def test_llm_debate_with_messy_output_and_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,14 +152,16 @@ def test_runaway_reply_forfeits_the_turn_with_the_cap_in_the_reason() -> None:
     assert n_requests == 1  # not retried, no repair sending it back
 
 
+#: As a grammar-constrained server writes it: the numbers as the schema's strings, in its
+#: order (the reason last).
 JUDGE_REPLY = json.dumps(
     {
-        "reason": "b cites the triple of the die, which a ignores",
-        "log10_p": -3.5,
-        "log10_low": -5,
-        "log10_high": -2,
+        "log10_p": "-3.5",
+        "log10_low": "-5",
+        "log10_high": "-2",
         "trust": "b",
-        "credence_a": 0.2,
+        "credence_a": "0.2",
+        "reason": "b cites the triple of the die, which a ignores",
     }
 )
 SPEECH = _arg("the die's pairs look independent but the triple is rare", ["s03", "s09"], 0.26)
@@ -198,7 +202,7 @@ def test_the_schema_sent_is_made_for_the_turn_and_checked_by_the_server() -> Non
     assert first.mode == "json_schema"
     assert first.body["response_format"]["json_schema"]["strict"] is True
     schema = first.schema
-    assert schema is not None and schema["required"] == ["text", "citations"]
+    assert schema is not None and schema["required"] == ["citations", "text"]
     cites = schema["properties"]["citations"]
     assert cites["maxItems"] == 4
     statement, prob = cites["items"]["anyOf"]
@@ -228,6 +232,42 @@ def test_a_llama_cpp_python_like_server_is_learned_once_for_the_run() -> None:
     assert problems == []
     assert all(t.forfeit is None for t in res.turns) and not res.judgement.errors
     assert res.judgement.estimate == pytest.approx(10**-3.5)
+
+
+def test_the_judge_schema_holds_the_bounds_a_grammar_server_can_enforce() -> None:
+    """llama.cpp's grammars ignore numeric bounds: gemma-3-270m answered log10 P(Z) = 0.885,
+    a credence of 50 and trust "> [0.47932], " through the old schema. The schema sent now
+    refuses each of them (the loopback server checks replies against what it was sent),
+    in a form llama-cpp-python's converter turns into a grammar: no escaped dot, no bounded
+    repetition, no enum beside a list of types. The numbers as numbers still parse."""
+    bad = json.dumps(
+        {
+            "reason": "a and b",
+            "log10_p": "0.885",
+            "log10_low": "-2e8",
+            "log10_high": "70",
+            "trust": "> [0.47932], ",
+            "credence_a": "50",
+        }
+    )
+    as_numbers = json.dumps({**json.loads(JUDGE_REPLY), "log10_p": -3.5, "credence_a": 0.2})
+    with LLMServer(respond=by_role(Reply(JUDGE_REPLY), Reply(SPEECH))) as server:
+        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
+        res = _debate(server, judge)
+        server.script(Reply(SPEECH), Reply(bad), Reply(bad), Reply(as_numbers))
+        again = _debate(server, LLMJudge("tiny", base_url=server.url, max_retries=0))
+        judged = [r for r in server.requests if "log10_p" in json.dumps(r.body)]
+    good, refused = judged[0], judged[len(judged) // 2 :]
+    assert good.schema_problems == [] and not res.judgement.errors
+    assert res.judgement.estimate == pytest.approx(10**-3.5)
+    problems = " ".join(refused[0].schema_problems)
+    for key in ("log10_p", "log10_low", "log10_high", "trust", "credence_a"):
+        assert f"['{key}']" in problems, (key, problems)
+    schema = json.dumps(good.schema)
+    assert "\\\\." not in schema and "{1," not in schema and '"type": ["' not in schema
+    # the bad answer (and its repair) fail; the next, numbers as numbers, is read
+    assert len(again.judgement.errors) == 1 and not again.judgement.failed
+    assert again.judgement.estimate == pytest.approx(10**-3.5)
 
 
 def test_a_template_without_system_role_gets_the_rules_folded_in(
@@ -303,6 +343,34 @@ def test_a_stream_cut_by_the_server_and_a_reply_cut_at_max_tokens_are_named() ->
     a = next(t for t in res.turns if t.speaker == "a")
     assert a.forfeit and "without a finish_reason" in a.forfeit and a.raw_reply == SPEECH[:30]
     with LLMServer(default=Reply(SPEECH[:30], finish="length")) as server:
+        res = _debate(server)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit and "cut at max_tokens (800)" in a.forfeit
+
+
+def test_a_reply_cut_at_max_tokens_inside_its_last_text_is_an_over_long_text() -> None:
+    """gemma-3-270m rambled in its reason until max_tokens (800 tokens, 250 s a call on a
+    busy CPU) and every such answer was lost. With the free text last in the schema, a
+    reply cut inside it has said everything else: the text is closed and marked as cut, the
+    speech cut by the engine as the rules say, the judge's answer kept; one request each."""
+    ramble = "the pairs look independent and " * 80
+    speech = _arg(ramble, ["s03", "s09"], 0.26)
+    answer = JUDGE_REPLY[: JUDGE_REPLY.index('"reason"')] + f'"reason": "{ramble}'
+    with LLMServer(
+        respond=by_role(Reply(answer, finish="length"), Reply(speech[:-40], finish="length"))
+    ) as server:
+        judge = LLMJudge("tiny", base_url=server.url, max_retries=0)
+        res = _debate(server, judge, char_limit=300)
+        n_requests = len(server.requests)
+    a = next(t for t in res.turns if t.speaker == "a")
+    assert a.forfeit is None and a.truncated and len(a.text) <= 300 + 10
+    assert a.text.startswith("the pairs look independent") and a.citations
+    assert not res.judgement.errors and not res.judgement.failed
+    assert res.judgement.estimate == pytest.approx(10**-3.5)
+    assert judge.last is not None and judge.last.reason.endswith(CUT_MARK)
+    assert n_requests == 1 + 3  # no repair asked for
+    # cut anywhere else (in the citations) the reply is still broken, and says why
+    with LLMServer(default=Reply(speech[:25], finish="length")) as server:
         res = _debate(server)
     a = next(t for t in res.turns if t.speaker == "a")
     assert a.forfeit and "cut at max_tokens (800)" in a.forfeit
