@@ -253,36 +253,57 @@ def calibration(forecasts: list[float], outcomes: list[int], bins: int = 10) -> 
     )
 
 
+def own_answer(row: dict[str, Any]) -> bool:
+    """Whether a stored judgement is the judge's own answer: not the stand-in submitted when
+    the time ran out before anything valid was typed (`submitted = "expiry-default"`), nor
+    the stand-in of a judge that gave no answer (`judge_failed`). An estimate the participant
+    typed and the time limit submitted (`"expiry"`) is their own."""
+    return row.get("submitted", "answer") != "expiry-default" and not row.get("judge_failed")
+
+
 class ConditionSummary(BaseModel):
     """One condition (under one judge): how often the honest side was trusted, and the
-    log10 error of P(Z), each with a bootstrap 95% interval."""
+    log10 error of P(Z), each with a bootstrap 95% interval.
+
+    Only the judge's own answers (`own_answer`) enter accuracy, log10 error and
+    calibration; the rest are counted in `no_answer`. The log10 error is undefined when
+    P(Z) = 0 (an estimate above 0 is infinitely many orders off): such rounds count in
+    accuracy and calibration, not in the log10 error, and are counted in `zero_truth`."""
 
     judge: str
     condition: str
+    #: Every stored judgement of the condition, answered or not.
     rounds: int
+    #: Judgements that are not the judge's own answer (the time ran out with nothing
+    #: valid typed, or the judge gave none): left out of every number below.
+    no_answer: int
     accuracy: float | None
     accuracy_ci: tuple[float, float] | None
-    mean_log10_error: float
+    #: Mean over own answers whose P(Z) > 0 (None: there are none).
+    mean_log10_error: float | None
     log10_error_ci: tuple[float, float] | None
-    #: Rounds whose P(Z) is exactly 0 (their log10 error uses the floor of 1e-300).
+    #: Own answers whose P(Z) is exactly 0 (not in the log10 error).
     zero_truth: int
     mean_seconds: float
+    #: Judgements the time limit submitted (with the typed estimate, or with none).
     timed_out: int
     calibration: Calibration | None
 
 
 def summarize(rows: list[dict[str, Any]], *, seed: int = 0) -> list[ConditionSummary]:
     """Per (judge, condition) summaries of result rows (keys: judge, condition,
-    trusted_honest, credence_a, honest_side, log10_error, truth, seconds, timed_out)."""
+    credence_a, honest_side, log10_error, truth, seconds, timed_out; `submitted` and
+    `judge_failed` when known, see `own_answer`)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["judge"], r["condition"]), []).append(r)
     out = []
     order: dict[str, int] = {c: i for i, c in enumerate(PROTOCOLS)}
-    for (judge, cond), rs in sorted(
+    for (judge, cond), every in sorted(
         groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))
     ):
-        errs = [float(r["log10_error"]) for r in rs]
+        rs = [r for r in every if own_answer(r)]
+        errs = [float(r["log10_error"]) for r in rs if r["truth"] > 0]
         cal_rows = [r for r in rs if r["credence_a"] is not None and r["honest_side"] is not None]
         # undecided (credence 1/2) counts half: abstaining cannot lift an accuracy
         trusted = [trust_points(r["credence_a"], r["honest_side"]) for r in cal_rows]
@@ -290,14 +311,15 @@ def summarize(rows: list[dict[str, Any]], *, seed: int = 0) -> list[ConditionSum
             ConditionSummary(
                 judge=judge,
                 condition=cond,
-                rounds=len(rs),
+                rounds=len(every),
+                no_answer=len(every) - len(rs),
                 accuracy=sum(trusted) / len(trusted) if trusted else None,
                 accuracy_ci=bootstrap_ci(trusted, seed=seed),
-                mean_log10_error=sum(errs) / len(errs),
+                mean_log10_error=sum(errs) / len(errs) if errs else None,
                 log10_error_ci=bootstrap_ci(errs, seed=seed),
                 zero_truth=sum(1 for r in rs if r["truth"] <= 0),
-                mean_seconds=sum(float(r["seconds"] or 0.0) for r in rs) / len(rs),
-                timed_out=sum(1 for r in rs if r.get("timed_out")),
+                mean_seconds=sum(float(r["seconds"] or 0.0) for r in every) / len(every),
+                timed_out=sum(1 for r in every if r.get("timed_out")),
                 calibration=calibration(
                     [float(r["credence_a"]) for r in cal_rows],
                     [int(r["honest_side"] == "a") for r in cal_rows],
@@ -318,6 +340,8 @@ def attention_failures(
     for r in rows:
         key = (r["judge"], r["participant"])
         passed.setdefault(key, 0)
-        if r["attention"] and r["log10_error"] <= spec.attention.max_log10_error:
+        # a stand-in estimate (no answer) never passes, however close it happens to be
+        ok = own_answer(r) and r["log10_error"] <= spec.attention.max_log10_error
+        if r["attention"] and ok:
             passed[key] += 1
     return {k: (v, need) for k, v in passed.items() if v < need}

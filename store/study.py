@@ -196,8 +196,11 @@ class StudyDB:
         return {r[0] for r in self.conn.execute(q, (code, judge))}
 
     def results(self) -> list[dict[str, Any]]:
+        """Every judgement, oldest first; `judge_failed` (the protocol's mark of a judge
+        that gave no answer) is read out of `result_json` for the report and exports."""
         rows = [dict(r) for r in self.conn.execute("SELECT * FROM results ORDER BY id")]
         for r in rows:
+            r["judge_failed"] = bool(json.loads(r["result_json"]).get("judge_failed", False))
             r["attention"] = bool(r["attention"])
             r["timed_out"] = bool(r["timed_out"])
             if r["trusted_honest"] is not None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
+from debate.study import own_answer
 from latent.errors import PzJudgeError
 from store.export import EXPORT_VERSION, FIELDS, trust_fields
 from store.study import StudyDB
@@ -54,6 +55,15 @@ def _debaters(
     return None, None
 
 
+def _judge_error(row: dict[str, Any], res: dict[str, Any]) -> str:
+    """Why a judgement is not the judge's own answer, in a line."""
+    if row.get("submitted") == "expiry-default":
+        # the estimate is store.study_ops.expiry_default's stand-in
+        return "the time ran out before an estimate was typed"
+    errors = [str(e) for e in res.get("errors") or []]
+    return errors[-1] if errors else "the judge gave no answer"
+
+
 def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
     """One export row (keys: `FIELDS`) per judgement of the study, oldest first.
 
@@ -73,7 +83,11 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
                 specs[r["item"]] = None  # a world file gone, another pipeline: unknown
         debater_a, debater_b = _debaters(specs[r["item"]], r["condition"], item)
         honest = r["honest_side"]
-        ca = r["credence_a"]
+        # no answer of the judge's own: the time ran out with nothing valid typed, or the
+        # protocol marked the judge failed (`debate.study.own_answer`); then no credence
+        # is the judge's either (docs/logs.md)
+        failed = not own_answer(r)
+        ca = None if failed else r["credence_a"]
         shown = res.get("claims") or {}
         row = {
             "schema_version": EXPORT_VERSION,
@@ -97,8 +111,8 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "covered": None,
             "credence_a": ca,
             **trust_fields(ca, honest),
-            "trusted_honest": r["trusted_honest"],
-            "trust_log_score": _fin(res.get("trust_log_score")),
+            "trusted_honest": None if failed else r["trusted_honest"],
+            "trust_log_score": None if failed else _fin(res.get("trust_log_score")),
             "truth_pz": r["truth"],
             "log10_truth": item["log10_truth"],
             "log10_error": _fin(r["log10_error"]),
@@ -115,12 +129,8 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "time_limit": r["time_limit"],
             "timed_out": r["timed_out"],
             "attention": r["attention"],
-            # the time ran out before a valid estimate was typed: the estimate stands in
-            # (store.study_ops.expiry_default), it is not the participant's
-            "judge_failed": r.get("submitted") == "expiry-default",
-            "judge_error": "the time ran out before an estimate was typed"
-            if r.get("submitted") == "expiry-default"
-            else None,
+            "judge_failed": failed,
+            "judge_error": _judge_error(r, res) if failed else None,
             "baselines": None,
             # the claims the judge was shown (consultancy: the consultant's alone, as "a")
             "claims": {"a": shown.get("a"), "b": shown.get("b")} if shown else None,

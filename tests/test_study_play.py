@@ -295,7 +295,7 @@ def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], cl
 
     # an answered round cannot be answered again, and nothing is left to play
     assert next_item(path, first) is None and next_item(path, second) is None
-    again = {k: v for k, v in a[0].items() if k not in ("id", "created_at")}
+    again = {k: v for k, v in a[0].items() if k not in ("id", "created_at", "judge_failed")}
     with StudyDB(path) as db, pytest.raises(StoreError, match="already judged"):
         db.add_result({**again, "estimate": 0.5})
     assert rows(path, "SELECT estimate FROM results WHERE participant = ? AND position = 1", first)[

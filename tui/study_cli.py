@@ -85,20 +85,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"{data['title']}: {data['kept']} judgements kept of {data['rows']}")
     print(
         f"{'judge':14s} {'condition':12s} {'n':>4s} {'accuracy':>18s} "
-        f"{'log10 error':>20s} {'ECE':>5s}"
+        f"{'log10 error':>20s} {'ECE':>5s} {'no answer':>9s}"
     )
     for r in condition_table(data):
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.2f}"
         if r["accuracy_lo"] is not None:
             acc += f" [{r['accuracy_lo']:.2f},{r['accuracy_hi']:.2f}]"
-        err = f"{r['mean_log10_error']:.2f}"
+        err = "-" if r["mean_log10_error"] is None else f"{r['mean_log10_error']:.2f}"
         if r["log10_error_lo"] is not None:
             err += f" [{r['log10_error_lo']:.2f},{r['log10_error_hi']:.2f}]"
         ece = "-" if r["ece"] is None else f"{r['ece']:.2f}"
         print(
             f"{r['judge'][:14]:14s} {r['condition']:12s} {r['rounds']:4d} {acc:>18s} "
-            f"{err:>20s} {ece:>5s}"
+            f"{err:>20s} {ece:>5s} {r['no_answer']:9d}"
         )
+    print(
+        "accuracy: how often the final credence favoured the honest side; ECE: expected "
+        "calibration error of that credence (0: calibrated); [lo,hi]: 95% bootstrap"
+    )
+    if any(r["no_answer"] for r in condition_table(data)):
+        print("no answer: the time ran out with nothing valid typed, or the judge gave none;")
+        print("  such rounds are left out of accuracy, log10 error and ECE")
     if data["excluded"]:
         print(f"excluded by the attention rule: {len(data['excluded'])} participant-judges")
     for f in files:

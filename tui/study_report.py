@@ -20,6 +20,7 @@ from debate.study import (
     StudySpec,
     attention_failures,
     bootstrap_ci,
+    own_answer,
     summarize,
 )
 
@@ -34,10 +35,13 @@ def report_data(
     by_item: list[dict[str, Any]] = []
     groups: dict[tuple[str, str, str], list[float]] = {}
     for r in kept:
-        groups.setdefault((r["judge"], names[r["item"]], r["condition"]), []).append(
-            r["log10_error"]
-        )
+        errs = groups.setdefault((r["judge"], names[r["item"]], r["condition"]), [])
+        # as by condition: own answers only, and no log10 error where P(Z) = 0
+        if own_answer(r) and r["truth"] > 0:
+            errs.append(r["log10_error"])
     for (judge, item, cond), errs in sorted(groups.items()):
+        if not errs:
+            continue
         by_item.append(
             {
                 "judge": judge,
@@ -86,6 +90,7 @@ def condition_table(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "judge": s["judge"],
                 "condition": s["condition"],
                 "rounds": s["rounds"],
+                "no_answer": s["no_answer"],
                 "accuracy": s["accuracy"],
                 "accuracy_lo": _ci(s["accuracy_ci"], 0),
                 "accuracy_hi": _ci(s["accuracy_ci"], 1),
@@ -216,9 +221,15 @@ def write_report(data: dict[str, Any], out: Path) -> list[Path]:
         "padding:2px 6px}img{max-width:100%}</style>"
         f"<h1>{html.escape(data['title'])}</h1>"
         f"<p>{data['kept']} judgements kept of {data['rows']} (attention-check rounds and "
-        "participants who failed the attention rule are left out). Accuracy: the final "
-        "credence favoured the honest side (consultancy: the consultant when honest, else "
-        "not). Intervals: 95% percentile bootstrap of the mean. ECE: expected calibration "
+        "participants who failed the attention rule are left out). <i>no_answer</i>: rounds "
+        "whose estimate is not the judge's own (the time ran out before a valid estimate "
+        "was typed, or the judge gave none); they are counted, and left out of accuracy, "
+        "log10 error and calibration. An estimate typed and submitted by the time limit is "
+        "the participant's own (counted in <i>timed_out</i> too). <i>zero_truth</i>: rounds "
+        "whose P(Z) is exactly 0, where the log10 error is undefined; they count in accuracy, "
+        "not in the log10 error. Accuracy: the final credence favoured the honest side "
+        "(consultancy: the consultant when honest, else not; a credence of exactly 1/2 counts "
+        "half). Intervals: 95% percentile bootstrap of the mean. ECE: expected calibration "
         "error over 10 bins; Brier = reliability − resolution + uncertainty (+ a within-bin "
         "term).</p>"
         f"<h2>By condition</h2>{_html_table(table)}{imgs}"
