@@ -52,6 +52,7 @@ __all__ = [
     "record_debate",
     "run_protocol",
     "run_protocol_sync",
+    "score_decision",
     "shown_claims",
 ]
 
@@ -163,6 +164,32 @@ def _scored(
         queries=queries,
         seconds=seconds,
         errors=errors or [],
+    )
+
+
+def score_decision(
+    dealt: DealtRound, protocol: str, judge: str, decision: Decision, errors: list[str]
+) -> ProtocolResult:
+    """A decision scored as `protocol` would score it, without running the protocol: for
+    an answer that must be kept when its protocol failed after it (a study stores it)."""
+    name = protocol_name(protocol)
+    honest: Side | None = None
+    if name == "consultancy":
+        honest = "a" if consultant_honest(dealt) else "b"
+    elif name != "oracle":
+        honest = dealt.secret.honest_side
+    claims = shown_claims(dealt, name) or {}
+    return _scored(
+        name,
+        dealt,
+        judge,
+        decision,
+        claims={str(k): v for k, v in claims.items()},
+        honest_side=honest,
+        turns=[],
+        queries=0,
+        seconds=0.0,
+        errors=errors,
     )
 
 

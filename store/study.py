@@ -22,7 +22,7 @@ from store.errors import StoreError
 
 #: "pzst" as a big-endian 32-bit integer: marks the file as a pzjudge study.
 STUDY_APPLICATION_ID = 0x707A7374
-STUDY_SCHEMA = 2
+STUDY_SCHEMA = 3
 
 #: The tables schema 2 added (both in a new file and in the upgrade from schema 1).
 _V2_TABLES = """
@@ -33,6 +33,16 @@ CREATE TABLE started (
 CREATE TABLE queries (
     id INTEGER PRIMARY KEY, participant TEXT NOT NULL, position INTEGER NOT NULL,
     judge TEXT NOT NULL, ids TEXT NOT NULL, p REAL NOT NULL, at REAL NOT NULL
+);
+"""
+
+#: The table schema 3 added: a participant's answer, stored the moment it is given and
+#: before the protocol scores it, so an answer outlives a protocol that fails after it.
+_V3_TABLES = """
+CREATE TABLE answers (
+    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
+    decision TEXT NOT NULL, submitted TEXT NOT NULL, at REAL NOT NULL, error TEXT,
+    PRIMARY KEY (participant, position, judge)
 );
 """
 
@@ -66,6 +76,7 @@ CREATE TABLE results (
 );
 """
     + _V2_TABLES
+    + _V3_TABLES
 )
 
 #: Schema 1 → 2: when each round was first shown (its time limit runs from then, across a
@@ -76,6 +87,9 @@ _TO_2 = (
     + _V2_TABLES
     + "PRAGMA user_version = 2;"
 )
+
+#: Schema 2 → 3: answers stored before they are scored (`StudyDB.add_answer`).
+_TO_3 = _V3_TABLES + "PRAGMA user_version = 3;"
 
 #: How a judgement was submitted: by the participant, by the time limit with the estimate
 #: typed so far, or by the time limit with nothing valid typed (the estimate is then the
@@ -117,6 +131,8 @@ class StudyDB:
                     raise StoreError(f"{self.path}: made by a newer pzjudge; upgrade to open it")
                 if ver < 2:
                     self.conn.executescript(f"BEGIN; {_TO_2} COMMIT;")
+                if ver < 3:
+                    self.conn.executescript(f"BEGIN; {_TO_3} COMMIT;")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a study database ({exc})") from None
 
@@ -266,6 +282,36 @@ class StudyDB:
                 f"round {row['position']} of {row['participant']} is already judged by "
                 f"{row['judge']}"
             ) from None
+
+    def add_answer(
+        self, code: str, position: int, judge: str, decision: dict[str, Any], submitted: str
+    ) -> None:
+        """A judge's answer to a round, before anything scores it (the first one given
+        stands: a round is answered once)."""
+        if submitted not in SUBMITTED:
+            raise StoreError(f"submitted must be one of {', '.join(SUBMITTED)}")
+        with self.tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO answers (participant, position, judge, decision, "
+                "submitted, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (code, position, judge, json.dumps(decision), submitted, time.time()),
+            )
+
+    def answer_of(self, code: str, position: int, judge: str) -> dict[str, Any] | None:
+        """The stored answer of a round (`decision` parsed), or None."""
+        q = "SELECT * FROM answers WHERE participant = ? AND position = ? AND judge = ?"
+        row = self.conn.execute(q, (code, position, judge)).fetchone()
+        if row is None:
+            return None
+        return {**dict(row), "decision": json.loads(row["decision"])}
+
+    def answer_failed(self, code: str, position: int, judge: str, error: str) -> None:
+        """Record why the protocol did not score a stored answer."""
+        with self.tx() as c:
+            c.execute(
+                "UPDATE answers SET error = ? WHERE participant = ? AND position = ? AND judge = ?",
+                (error, code, position, judge),
+            )
 
     def finish(self, code: str) -> str:
         """Mark a participant finished; their completion code."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from debate.errors import DebateError
 from debate.judges import sim_judge
 from debate.models import Side
-from debate.protocol import Judge, Turn
+from debate.protocol import Decision, Judge, Turn
 from debate.protocols import (
     ProtocolName,
     ProtocolResult,
@@ -32,6 +32,7 @@ from debate.protocols import (
     protocol_name,
     record_debate,
     run_protocol,
+    score_decision,
     shown_claims,
 )
 from debate.rounds import DealtRound, debaters_of
@@ -282,10 +283,16 @@ def give_consent(path: str | Path, code: str) -> None:
 
 def next_item(path: str | Path, code: str) -> StudyItem | None:
     """The participant's next round not yet judged (None: all are), re-dealt and checked
-    against the study (`study_round`), its clock started the first time it is asked for."""
+    against the study (`study_round`), its clock started the first time it is asked for.
+
+    A round answered but never scored (the game stopped between the two) is scored from
+    its stored answer first (`score_stored_answer`): an answer is never asked for twice."""
     with StudyDB(path) as db:
         spec = study_spec(db)
         rnd = db.next_round(code, HUMAN)
+        while rnd is not None and db.answer_of(code, rnd["position"], HUMAN) is not None:
+            _score_stored(db, code, rnd, "the round was left after the answer, before scoring")
+            rnd = db.next_round(code, HUMAN)
         if rnd is None:
             return None
         total = len(db.rounds_of(code))
@@ -312,6 +319,59 @@ def next_item(path: str | Path, code: str) -> StudyItem | None:
 def record_query(path: str | Path, item: StudyItem, ids: list[str], p: float, at: float) -> None:
     with StudyDB(path) as db:
         db.add_query(item.code, item.position, HUMAN, ids, p, at)
+
+
+def record_submission(
+    path: str | Path, item: StudyItem, decision: Decision, submitted: str = "answer"
+) -> None:
+    """Store a participant's answer the moment it is given, before the protocol scores it
+    (`record_answer` then stores the scored judgement; `score_stored_answer` scores it
+    alone if the protocol fails)."""
+    with StudyDB(path) as db:
+        db.add_answer(item.code, item.position, HUMAN, decision.model_dump(mode="json"), submitted)
+
+
+def _score_stored(db: StudyDB, code: str, rnd: dict[str, Any], error: str) -> ProtocolResult:
+    """The stored answer of `rnd`, scored alone (`debate.protocols.score_decision`) and
+    stored as its judgement, with `error` (why the protocol did not score it) recorded on
+    the answer and in the judgement's errors."""
+    ans = db.answer_of(code, rnd["position"], HUMAN)
+    if ans is None:
+        raise StoreError(f"round {rnd['position']} of {code} has no stored answer")
+    dealt, _ = study_round(db, rnd["item"])
+    decision = Decision.model_validate(ans["decision"])
+    res = score_decision(dealt, rnd["condition"], HUMAN, decision, [error])
+    db.answer_failed(code, rnd["position"], HUMAN, error)
+    spec = study_spec(db)
+    row = result_row(
+        code,
+        rnd,
+        res,
+        time_limit=spec.time_limit,
+        submitted=ans["submitted"],
+        seconds=_seconds(db, code, rnd["position"], ans["at"]),
+    )
+    db.add_result(row)
+    return res
+
+
+def _seconds(db: StudyDB, code: str, position: int, at: float) -> float | None:
+    q = "SELECT started_at FROM started WHERE participant = ? AND position = ? AND judge = ?"
+    got = db.conn.execute(q, (code, position, HUMAN)).fetchone()
+    return None if got is None else max(0.0, at - float(got[0]))
+
+
+def score_stored_answer(path: str | Path, item: StudyItem, error: str) -> ProtocolResult:
+    """The protocol failed after the participant answered: their stored answer is scored
+    alone and stored as the round's judgement, the failure recorded with it."""
+    rnd = {
+        "position": item.position,
+        "item": item.item,
+        "condition": item.condition,
+        "attention": item.attention,
+    }
+    with StudyDB(path) as db:
+        return _score_stored(db, item.code, rnd, error)
 
 
 def expiry_default(dealt: DealtRound) -> float:

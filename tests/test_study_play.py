@@ -34,6 +34,7 @@ from tui.cli import main
 from tui.messages import QueryAnswered
 from tui.screens import study_round
 from tui.study_app import StudyApp
+from tui.widgets.estimate import EstimatePanel
 
 SIZE = (80, 24)
 LIMIT = 60.0
@@ -406,12 +407,13 @@ def test_a_schema_1_study_opens_and_gains_the_new_tables(study: tuple[Path, list
     with sqlite3.connect(path) as conn:  # as `study build` made it before schema 2
         conn.executescript(
             "DROP TABLE started; DROP TABLE queries; ALTER TABLE results DROP COLUMN submitted;"
-            "PRAGMA user_version = 1;"
+            "DROP TABLE answers; PRAGMA user_version = 1;"
         )
     item = next_item(path, codes[0])
     assert item is not None and item.position == 1
-    assert rows(path, "PRAGMA user_version") == [(2,)]
+    assert rows(path, "PRAGMA user_version") == [(3,)]
     assert rows(path, "SELECT COUNT(*) FROM started") == [(1,)]
+    assert rows(path, "SELECT COUNT(*) FROM answers") == [(0,)]
 
 
 def test_round_header_snapshot(  # type: ignore[no-untyped-def]
@@ -467,3 +469,74 @@ def test_serve_study_passes_the_study_to_each_browsers_game(
     assert "--participant" not in argv
     assert main(["serve", "--study", "none.db"]) == 2
     assert "no such study database" in capsys.readouterr().err and len(started) == 1
+
+
+def test_an_answer_outlives_a_protocol_that_fails_after_it(
+    study: tuple[Path, list[str]], clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is stored the moment it is given; a protocol failing after it leaves the
+    answer scored alone (the failure recorded), not lost."""
+    path, (first, second) = study
+    real = study_round.run_protocol
+
+    async def broken(*args: Any, **kw: Any) -> Any:
+        await real(*args, **kw)  # the whole round, the participant's answer included
+        raise RuntimeError("scoring broke")
+
+    monkeypatch.setattr(study_round, "run_protocol", broken)
+
+    async def play(app: StudyApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await on_screen(app, pilot, "InstructionsScreen")
+        await pilot.press("enter")
+        await on_screen(app, pilot, "ConsentScreen")
+        await pilot.press("y")
+        for k, (est, cred) in enumerate((("1e-3", None), ("2e-2", "0.8")), start=1):
+            await on_screen(app, pilot, "StudyRoundScreen")
+            assert header(app).startswith(f"Round {k} of 4")
+            if cred is not None:
+                app.screen.query_one(EstimatePanel).set_credence(float(cred))
+            await answer(pilot, est)
+            await on_screen(app, pilot, "BetweenScreen")
+            text = screen_text(app)
+            assert "Your answer is stored" in text and "scoring broke" in text
+            await pilot.press("n")
+        await on_screen(app, pilot, "StudyRoundScreen")
+        await pilot.press("escape")
+        await on_screen(app, pilot, "StudyLeave")
+        await pilot.press("q")
+
+    run_app(path, play, participant=first)
+    with StudyDB(path) as db:
+        res = sorted(
+            (r for r in db.results() if r["participant"] == first), key=lambda r: r["position"]
+        )
+        items = {it["id"]: it for it in db.items()}
+        answers = [db.answer_of(first, k, "human") for k in (1, 2)]
+    assert [r["position"] for r in res] == [1, 2]
+    assert [r["condition"] for r in res] == ["oracle", "debate"]
+    for r, want in zip(res, (1e-3, 2e-2), strict=True):
+        truth = items[r["item"]]["truth"]
+        assert r["estimate"] == pytest.approx(want) and r["submitted"] == "answer"
+        assert r["log10_error"] == pytest.approx(abs(math.log10(want) - math.log10(truth)))
+        assert "scoring broke" in json.loads(r["result_json"])["errors"][-1]
+    assert res[0]["credence_a"] is None  # oracle: no side to trust
+    # the debate answer's credence, scored by the one trust rule against the honest side
+    honest = items[res[1]["item"]]["honest_side"]
+    assert res[1]["credence_a"] == pytest.approx(0.8)
+    assert res[1]["trusted_honest"] == (honest == "a")
+    assert all(a is not None and "scoring broke" in a["error"] for a in answers)
+
+    # the game stopping between the answer and its scoring: the stored answer is scored
+    # when the participant comes back, and they go on with the next round
+    first_round = next_item(path, second)
+    assert first_round is not None and first_round.position == 1
+    from debate.protocol import Decision
+    from store.study_ops import record_submission
+
+    record_submission(path, first_round, Decision(estimate=0.25), "answer")
+    nxt = next_item(path, second)
+    assert nxt is not None and nxt.position == 2
+    with StudyDB(path) as db:
+        (got,) = [r for r in db.results() if r["participant"] == second]
+    assert got["position"] == 1 and got["estimate"] == 0.25
+    assert "before scoring" in json.loads(got["result_json"])["errors"][-1]

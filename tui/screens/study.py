@@ -354,7 +354,13 @@ class BetweenScreen(Screen[None]):
     ]
 
     def __init__(
-        self, seat: Seat, position: int, total: int, submitted: str, estimate: float
+        self,
+        seat: Seat,
+        position: int,
+        total: int,
+        submitted: str,
+        estimate: float,
+        failure: str | None = None,
     ) -> None:
         super().__init__()
         self.seat = seat
@@ -362,6 +368,7 @@ class BetweenScreen(Screen[None]):
         self.total = total
         self.submitted = submitted
         self.estimate = estimate
+        self.failure = failure
 
     def compose(self) -> ComposeResult:
         lines = [f"Round {self.position} of {self.total} is stored."]
@@ -372,10 +379,14 @@ class BetweenScreen(Screen[None]):
                 "The time ran out before you typed a valid estimate; the round is recorded "
                 "as timed out."
             )
+        if self.failure:
+            lines.append(
+                f"Your answer is stored, but {self.failure}; it is recorded for the researcher."
+            )
         last = self.position >= self.total
         go = "n: finish" if last else "n: next round"
         with Vertical(classes="study-page"):
-            yield Static("\n".join(lines), classes="study-text")
+            yield Static(Text("\n".join(lines)), classes="study-text")
             yield Static(
                 f"{go} · q: quit for now (come back with your code to go on)",
                 classes="study-keys",

@@ -33,7 +33,14 @@ from debate.protocols import ProtocolResult, run_protocol
 from debate.rounds import SessionSettings
 from debate.verify import Oracle
 from store.errors import StoreError
-from store.study_ops import StudyItem, expiry_default, record_answer, record_query
+from store.study_ops import (
+    StudyItem,
+    expiry_default,
+    record_answer,
+    record_query,
+    record_submission,
+    score_stored_answer,
+)
 from tui.errors import error_line
 from tui.estimate import EstimateError, fmt_p, parse_credence, parse_interval, parse_log10
 from tui.game import Round, SessionRun
@@ -64,12 +71,14 @@ HURRY = 30.0
 
 
 class StudyStored(Message):
-    """The participant's judgement of the round is stored in the study database."""
+    """The participant's judgement of the round is stored in the study database
+    (`failure`: the protocol failed after the answer, which was stored and scored alone)."""
 
-    def __init__(self, submitted: str, estimate: float) -> None:
+    def __init__(self, submitted: str, estimate: float, failure: str | None = None) -> None:
         super().__init__()
         self.submitted = submitted
         self.estimate = estimate
+        self.failure = failure
 
 
 def study_view(item: StudyItem) -> Round:
@@ -224,17 +233,44 @@ class StudyRoundScreen(RoundScreen):
             elif isinstance(ev, CredenceEvent):
                 self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
 
-        res: ProtocolResult = judge.run(
-            lambda: run_protocol(
-                item.dealt, item.condition, judge, transcript=item.transcript, on_event=on_event
+        try:
+            res: ProtocolResult = judge.run(
+                lambda: run_protocol(
+                    item.dealt, item.condition, judge, transcript=item.transcript, on_event=on_event
+                )
             )
-        )
+        except Exception as exc:
+            if not self.answered:
+                raise  # nothing was answered: the round is shown as failed, taken again later
+            # the answer is stored already (`_store_then_submit`): score it alone, and
+            # record why the protocol did not
+            first = str(exc).strip().splitlines()
+            why = f"the protocol failed after the answer: {first[0] if first else repr(exc)}"
+            try:
+                res = score_stored_answer(self.path, item, why)
+            except StoreError as err:
+                trouble = f"the answer could not be scored: {error_line(err)}"
+                self.post_message(StoreTrouble(trouble))
+                return
+            self.post_message(StudyStored(self.how, res.estimate, failure=why))
+            return
         try:
             record_answer(self.path, item, res, submitted=self.how)
         except StoreError as exc:
             self.post_message(StoreTrouble(f"the answer could not be stored: {error_line(exc)}"))
             return
         self.post_message(StudyStored(self.how, res.estimate))
+
+    @work(thread=True, exit_on_error=False, group="study-answer")
+    def _store_then_submit(self, decision: Decision) -> None:
+        """Store the answer, then hand it to the protocol: whatever the protocol does next,
+        the answer is kept (`store.study_ops.record_submission`)."""
+        try:
+            record_submission(self.path, self.item, decision, self.how)
+        except StoreError as exc:
+            self.post_message(StoreTrouble(f"the answer could not be stored: {error_line(exc)}"))
+        if self.judge is not None:
+            self.judge.submit(decision)  # thread-safe: it schedules onto the debate's loop
 
     @on(AnswerSubmitted)
     def _submit(self, event: AnswerSubmitted) -> None:
@@ -244,7 +280,8 @@ class StudyRoundScreen(RoundScreen):
         self.answered = True
         self.query_one(EstimatePanel).disabled = True
         self.submitted = event.decision
-        self.judge.submit(event.decision)  # the protocol's worker scores and stores it
+        # stored first, then scored and stored as a judgement by the protocol's worker
+        self._store_then_submit(event.decision)
 
     @on(Worker.StateChanged)
     def _failed_after_answer(self, event: Worker.StateChanged) -> None:
@@ -264,7 +301,12 @@ class StudyRoundScreen(RoundScreen):
     def _stored(self, event: StudyStored) -> None:
         self.app.switch_screen(
             BetweenScreen(
-                self.seat, self.item.position, self.item.total, event.submitted, event.estimate
+                self.seat,
+                self.item.position,
+                self.item.total,
+                event.submitted,
+                event.estimate,
+                failure=event.failure,
             )
         )
 
