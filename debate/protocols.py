@@ -168,10 +168,16 @@ def _scored(
 
 
 def score_decision(
-    dealt: DealtRound, protocol: str, judge: str, decision: Decision, errors: list[str]
+    dealt: DealtRound,
+    protocol: str,
+    judge: str,
+    decision: Decision,
+    errors: list[str],
+    turns: list[Turn] | None = None,
 ) -> ProtocolResult:
     """A decision scored as `protocol` would score it, without running the protocol: for
-    an answer that must be kept when its protocol failed after it (a study stores it)."""
+    an answer that must be kept when its protocol failed after it, or given after a live
+    debate stopped (`turns`: what the judge had seen of it; a study stores it)."""
     name = protocol_name(protocol)
     honest: Side | None = None
     if name == "consultancy":
@@ -186,7 +192,7 @@ def score_decision(
         decision,
         claims={str(k): v for k, v in claims.items()},
         honest_side=honest,
-        turns=[],
+        turns=list(turns or []),
         queries=0,
         seconds=0.0,
         errors=errors,

@@ -36,13 +36,20 @@ CREATE TABLE queries (
 );
 """
 
-#: The table schema 3 added: a participant's answer, stored the moment it is given and
-#: before the protocol scores it, so an answer outlives a protocol that fails after it.
+#: The tables schema 3 added: a participant's answer, stored the moment it is given and
+#: before the protocol scores it, so an answer outlives a protocol that fails after it; and
+#: the speeches of a live debate (or consultation) as they are shown, with the credence set
+#: after each, so a participant who leaves mid-debate comes back to the same transcript.
 _V3_TABLES = """
 CREATE TABLE answers (
     participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
     decision TEXT NOT NULL, submitted TEXT NOT NULL, at REAL NOT NULL, error TEXT,
     PRIMARY KEY (participant, position, judge)
+);
+CREATE TABLE seen_turns (
+    participant TEXT NOT NULL, position INTEGER NOT NULL, judge TEXT NOT NULL,
+    idx INTEGER NOT NULL, turn TEXT NOT NULL, credence_a REAL,
+    PRIMARY KEY (participant, position, judge, idx)
 );
 """
 
@@ -312,6 +319,38 @@ class StudyDB:
                 "UPDATE answers SET error = ? WHERE participant = ? AND position = ? AND judge = ?",
                 (error, code, position, judge),
             )
+
+    def add_seen_turn(
+        self, code: str, position: int, judge: str, idx: int, turn: dict[str, Any]
+    ) -> None:
+        """A speech of a live round, stored before it is shown."""
+        with self.tx() as c:
+            c.execute(
+                "INSERT OR IGNORE INTO seen_turns (participant, position, judge, idx, turn) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (code, position, judge, idx, json.dumps(turn)),
+            )
+
+    def set_seen_credence(
+        self, code: str, position: int, judge: str, idx: int, credence_a: float
+    ) -> None:
+        """The credence the judge set after speech `idx` of a live round."""
+        with self.tx() as c:
+            c.execute(
+                "UPDATE seen_turns SET credence_a = ? WHERE participant = ? AND position = ? "
+                "AND judge = ? AND idx = ?",
+                (credence_a, code, position, judge, idx),
+            )
+
+    def seen_turns_of(
+        self, code: str, position: int, judge: str
+    ) -> list[tuple[dict[str, Any], float | None]]:
+        """The speeches shown in a live round, in order, each with the credence set after it."""
+        q = (
+            "SELECT turn, credence_a FROM seen_turns WHERE participant = ? AND position = ? "
+            "AND judge = ? ORDER BY idx"
+        )
+        return [(json.loads(t), c) for t, c in self.conn.execute(q, (code, position, judge))]
 
     def finish(self, code: str) -> str:
         """Mark a participant finished; their completion code."""

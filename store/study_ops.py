@@ -247,6 +247,16 @@ class StudyItem(BaseModel):
     time_limit: float | None
     #: Statement ids of the oracle queries already asked in this round, in order.
     queries: list[list[str]] = Field(default_factory=list)
+    #: A live debate or consultation left part-way: the speeches already shown (stored as
+    #: they were shown), and the last credence in A set after one. With any, the round
+    #: comes back as it was left: these speeches, no new ones, and the answer.
+    seen: list[Turn] = Field(default_factory=list)
+    seen_credence: float | None = None
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the round is a live one coming back after the participant left it."""
+        return bool(self.seen)
 
     @property
     def deadline(self) -> float | None:
@@ -300,6 +310,8 @@ def next_item(path: str | Path, code: str) -> StudyItem | None:
         condition = protocol_name(rnd["condition"])
         started = db.start_round(code, rnd["position"], HUMAN)
         queries = db.queries_of(code, rnd["position"], HUMAN)
+        seen = db.seen_turns_of(code, rnd["position"], HUMAN)
+    credences = [c for _, c in seen if c is not None]
     return StudyItem(
         code=code,
         position=rnd["position"],
@@ -313,7 +325,20 @@ def next_item(path: str | Path, code: str) -> StudyItem | None:
         started_at=started,
         time_limit=spec.time_limit,
         queries=queries,
+        seen=[Turn.model_validate(t) for t, _ in seen],
+        seen_credence=credences[-1] if credences else None,
     )
+
+
+def record_turn(path: str | Path, item: StudyItem, turn: Turn) -> None:
+    """A speech of a live round, stored before it is shown (a return shows it again)."""
+    with StudyDB(path) as db:
+        db.add_seen_turn(item.code, item.position, HUMAN, turn.index, turn.model_dump(mode="json"))
+
+
+def record_credence(path: str | Path, item: StudyItem, after_turn: int, credence_a: float) -> None:
+    with StudyDB(path) as db:
+        db.set_seen_credence(item.code, item.position, HUMAN, after_turn, credence_a)
 
 
 def record_query(path: str | Path, item: StudyItem, ids: list[str], p: float, at: float) -> None:
@@ -340,7 +365,8 @@ def _score_stored(db: StudyDB, code: str, rnd: dict[str, Any], error: str) -> Pr
         raise StoreError(f"round {rnd['position']} of {code} has no stored answer")
     dealt, _ = study_round(db, rnd["item"])
     decision = Decision.model_validate(ans["decision"])
-    res = score_decision(dealt, rnd["condition"], HUMAN, decision, [error])
+    seen = [Turn.model_validate(t) for t, _ in db.seen_turns_of(code, rnd["position"], HUMAN)]
+    res = score_decision(dealt, rnd["condition"], HUMAN, decision, [error], turns=seen)
     db.answer_failed(code, rnd["position"], HUMAN, error)
     spec = study_spec(db)
     row = result_row(

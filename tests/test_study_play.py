@@ -35,6 +35,7 @@ from tui.messages import QueryAnswered
 from tui.screens import study_round
 from tui.study_app import StudyApp
 from tui.widgets.estimate import EstimatePanel
+from tui.widgets.transcript import Transcript
 
 SIZE = (80, 24)
 LIMIT = 60.0
@@ -407,7 +408,7 @@ def test_a_schema_1_study_opens_and_gains_the_new_tables(study: tuple[Path, list
     with sqlite3.connect(path) as conn:  # as `study build` made it before schema 2
         conn.executescript(
             "DROP TABLE started; DROP TABLE queries; ALTER TABLE results DROP COLUMN submitted;"
-            "DROP TABLE answers; PRAGMA user_version = 1;"
+            "DROP TABLE answers; DROP TABLE seen_turns; PRAGMA user_version = 1;"
         )
     item = next_item(path, codes[0])
     assert item is not None and item.position == 1
@@ -540,3 +541,80 @@ def test_an_answer_outlives_a_protocol_that_fails_after_it(
         (got,) = [r for r in db.results() if r["participant"] == second]
     assert got["position"] == 1 and got["estimate"] == 0.25
     assert "before scoring" in json.loads(got["result_json"])["errors"][-1]
+
+
+def test_a_live_debate_left_part_way_comes_back_as_it_was(
+    study: tuple[Path, list[str]], clock: Clock
+) -> None:
+    """Leaving mid-debate and coming back shows the same speeches (stored as shown), the
+    credence set, and no new speech: nothing is dealt or spoken again, so leaving cannot
+    re-roll a debate; the answer is scored on what was seen."""
+    path, (first, _) = study
+    shown: list[str] = []
+
+    def turns(app: StudyApp) -> list[Any]:
+        return list(app.screen.round.turns)  # type: ignore[attr-defined]
+
+    async def leave_mid_debate(app: StudyApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await on_screen(app, pilot, "InstructionsScreen")
+        await pilot.press("enter")
+        await on_screen(app, pilot, "ConsentScreen")
+        await pilot.press("y")
+        await on_screen(app, pilot, "StudyRoundScreen")
+        await answer(pilot, "1e-3")  # round 1: oracle
+        await on_screen(app, pilot, "BetweenScreen")
+        await pilot.press("n")
+        await on_screen(app, pilot, "StudyRoundScreen")
+        assert header(app).startswith("Round 2 of 4") and "live debate" in header(app)
+        await until(pilot, lambda: len(turns(app)) >= 1, "the first speech")
+        for k in (2, 3):
+            await pilot.press("n")
+            await until(pilot, lambda k=k: len(turns(app)) >= k, f"speech {k}")  # type: ignore[misc]
+        await pilot.pause(0.3)
+        assert len(turns(app)) == 3  # paced: no speech comes before the participant asks
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        shown.extend(t.text for t in turns(app))
+        await pilot.press("escape")
+        await on_screen(app, pilot, "StudyLeave")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the app to quit")
+
+    run_app(path, leave_mid_debate, participant=first)
+    stored = rows(
+        path,
+        "SELECT turn, credence_a FROM seen_turns WHERE participant = ? AND position = 2 "
+        "ORDER BY idx",
+        first,
+    )
+    assert [json.loads(t)["text"] for t, _ in stored] == shown
+    assert stored[-1][1] == pytest.approx(0.6)  # the credence set after the last speech
+
+    async def come_back(app: StudyApp, pilot: Pilot[None], seen: list[Message]) -> None:
+        await on_screen(app, pilot, "InstructionsScreen")
+        await pilot.press("enter")
+        await on_screen(app, pilot, "StudyRoundScreen")
+        assert header(app).startswith("Round 2 of 4")
+        assert [t.text for t in turns(app)] == shown
+        line = app.screen.query_one(Transcript)._speaking
+        assert line is not None and "stopped when you left" in str(line.text)
+        assert app.screen.query_one(EstimatePanel).credence == pytest.approx(0.6)
+        await pilot.press("n")  # no speech comes, however long one waits
+        await pilot.pause(0.5)
+        assert [t.text for t in turns(app)] == shown
+        await answer(pilot, "2e-2")
+        await on_screen(app, pilot, "BetweenScreen")
+        await pilot.press("n")
+        await on_screen(app, pilot, "StudyRoundScreen")
+        assert header(app).startswith("Round 3 of 4")
+
+    run_app(path, come_back, participant=first)
+    with StudyDB(path) as db:
+        (r,) = [r for r in db.results() if r["participant"] == first and r["position"] == 2]
+        honest = db.item(r["item"])["honest_side"]
+        truth = db.item(r["item"])["truth"]
+    res = json.loads(r["result_json"])
+    assert r["estimate"] == pytest.approx(2e-2) and r["condition"] == "debate"
+    assert r["log10_error"] == pytest.approx(abs(math.log10(2e-2) - math.log10(truth)))
+    assert r["credence_a"] == pytest.approx(0.6) and r["trusted_honest"] == (honest == "a")
+    assert [t["text"] for t in res["turns"]] == shown
+    assert "stopped when the participant left it after 3 speeches" in res["errors"][-1]

@@ -37,8 +37,10 @@ from store.study_ops import (
     StudyItem,
     expiry_default,
     record_answer,
+    record_credence,
     record_query,
     record_submission,
+    record_turn,
     score_stored_answer,
 )
 from tui.errors import error_line
@@ -96,8 +98,10 @@ def study_view(item: StudyItem) -> Round:
         session_id=0,
         number=item.position,
         practice=False,
-        turns=list(item.transcript or []),
+        turns=list(item.transcript or item.seen),
         oracle=oracle,
+        resumed=item.resumed,
+        credence_a=0.5 if item.seen_credence is None else item.seen_credence,
     )
 
 
@@ -136,7 +140,7 @@ class StudyRoundScreen(RoundScreen):
         self.condition = item.condition
         # every condition runs its protocol in a worker until the answer; there is a debate
         # to steer only in a live one
-        self.debate_over = self.condition not in ("debate", "consultancy")
+        self.debate_over = self.condition not in ("debate", "consultancy") or item.resumed
         #: How the answer was submitted ("answer", or by the time limit).
         self.how = "answer"
         self.quitting = False
@@ -168,16 +172,29 @@ class StudyRoundScreen(RoundScreen):
 
     def start(self) -> None:
         """Every condition runs its protocol in a worker (not the game's debate, which
-        stores to the game's store); an offline one shows its recorded debate first."""
-        if self.condition == "offline":
+        stores to the game's store); an offline one shows its recorded debate first.
+
+        A live debate (or consultation) left part-way comes back as the game's does: the
+        speeches shown before (stored as they were shown), the credence set after the last,
+        no new speech; the answer is then scored on what was seen (`store.study_ops.
+        score_stored_answer`). Nothing is dealt or spoken again, so leaving cannot re-roll a
+        debate the participant has read."""
+        if self.condition == "offline" or self.item.resumed:
             transcript = self.query_one(Transcript)
             for t in self.round.turns:
                 self._show_turn(t, transcript)
-            transcript.speaking("A debate recorded earlier, shown whole: read it, then answer (a).")
-        self.judge = self.human_judge(
-            self.item.code, paced=self.condition in ("debate", "consultancy")
-        )
-        self.debate_worker = self.play_protocol()
+            if self.item.resumed:
+                transcript.speaking("(the debate stopped when you left; answer when ready)")
+                self.query_one(EstimatePanel).set_credence(self.round.credence_a)
+            else:
+                transcript.speaking(
+                    "A debate recorded earlier, shown whole: read it, then answer (a)."
+                )
+        if not self.item.resumed:
+            self.judge = self.human_judge(
+                self.item.code, paced=self.condition in ("debate", "consultancy")
+            )
+            self.debate_worker = self.play_protocol()
         if self.item.deadline is not None:
             self.set_interval(0.5, self._tick)
             self._tick()
@@ -224,14 +241,19 @@ class StudyRoundScreen(RoundScreen):
         clock = SpeechClock(self.speech_quantum)
 
         def on_event(ev: PublicEvent) -> None:
-            if isinstance(ev, TurnStartedEvent):
-                clock.began(ev.speaker)
-                self.post_message(SpeechStarted(ev.speaker, ev.phase, ev.round))
-            elif isinstance(ev, TurnEvent):
-                clock.hold(ev.turn.speaker)  # speaking time must not tell who is honest
-                self.post_message(SpeechArrived(ev.turn))
-            elif isinstance(ev, CredenceEvent):
-                self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
+            try:
+                if isinstance(ev, TurnStartedEvent):
+                    clock.began(ev.speaker)
+                    self.post_message(SpeechStarted(ev.speaker, ev.phase, ev.round))
+                elif isinstance(ev, TurnEvent):
+                    record_turn(self.path, item, ev.turn)  # stored before shown
+                    clock.hold(ev.turn.speaker)  # speaking time must not tell who is honest
+                    self.post_message(SpeechArrived(ev.turn))
+                elif isinstance(ev, CredenceEvent):
+                    record_credence(self.path, item, ev.after_turn, ev.credence_a)
+                    self.post_message(CredenceRecorded(ev.after_turn, ev.credence_a))
+            except StoreError as exc:
+                self.post_message(StoreTrouble(error_line(exc)))
 
         try:
             res: ProtocolResult = judge.run(
@@ -261,6 +283,18 @@ class StudyRoundScreen(RoundScreen):
             return
         self.post_message(StudyStored(self.how, res.estimate))
 
+    @on(AnswerSubmitted)
+    def _submit(self, event: AnswerSubmitted) -> None:
+        event.prevent_default()  # not the game's handler: nothing goes to the game's store
+        if self.answered or (self.judge is None and not self.item.resumed):
+            return
+        self.answered = True
+        self.query_one(EstimatePanel).disabled = True
+        self.submitted = event.decision
+        # stored first, then scored and stored as a judgement by the protocol's worker (a
+        # resumed live round has none running: it is scored on the speeches seen)
+        self._store_then_submit(event.decision)
+
     @work(thread=True, exit_on_error=False, group="study-answer")
     def _store_then_submit(self, decision: Decision) -> None:
         """Store the answer, then hand it to the protocol: whatever the protocol does next,
@@ -269,19 +303,20 @@ class StudyRoundScreen(RoundScreen):
             record_submission(self.path, self.item, decision, self.how)
         except StoreError as exc:
             self.post_message(StoreTrouble(f"the answer could not be stored: {error_line(exc)}"))
-        if self.judge is not None:
+            if self.item.resumed:
+                return
+        if self.item.resumed:
+            seen = len(self.item.seen)
+            note = f"the debate stopped when the participant left it after {seen} speeches"
+            try:
+                res = score_stored_answer(self.path, self.item, note)
+            except StoreError as exc:
+                trouble = f"the answer could not be scored: {error_line(exc)}"
+                self.post_message(StoreTrouble(trouble))
+                return
+            self.post_message(StudyStored(self.how, res.estimate))
+        elif self.judge is not None:
             self.judge.submit(decision)  # thread-safe: it schedules onto the debate's loop
-
-    @on(AnswerSubmitted)
-    def _submit(self, event: AnswerSubmitted) -> None:
-        event.prevent_default()  # not the game's handler: nothing goes to the game's store
-        if self.answered or self.judge is None:
-            return
-        self.answered = True
-        self.query_one(EstimatePanel).disabled = True
-        self.submitted = event.decision
-        # stored first, then scored and stored as a judgement by the protocol's worker
-        self._store_then_submit(event.decision)
 
     @on(Worker.StateChanged)
     def _failed_after_answer(self, event: Worker.StateChanged) -> None:
@@ -318,10 +353,24 @@ class StudyRoundScreen(RoundScreen):
             return
 
         def chosen(quit_: bool | None) -> None:
-            if quit_:
+            if quit_ and not self.quitting:
                 self.quitting = True
                 if self.judge is not None and not self.answered:
                     self.judge.cancel()
-                self.app.exit()
+                live = self.condition in ("debate", "consultancy") and not self.answered
+                last = len(self.round.turns) - 1
+                if live and last >= 0:
+                    self.leave_live(self.query_one(EstimatePanel).credence, last)
+                else:
+                    self.app.exit()
 
         self.app.push_screen(StudyLeave(self.item.deadline is not None), chosen)
+
+    @work(thread=True, exit_on_error=False, group="study-leave")
+    def leave_live(self, credence: float, last_turn: int) -> None:
+        """Keep the credence set since the last speech (it comes back with the round), off
+        the UI thread, then quit."""
+        try:
+            record_credence(self.path, self.item, last_turn, credence)
+        finally:
+            self.app.call_from_thread(self.app.exit)
