@@ -17,7 +17,7 @@ decomposition of the Brier score).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -29,12 +29,26 @@ from debate.rules import invalid, read_toml
 from debate.scoring import trust_points
 from latent.world import World
 
+if TYPE_CHECKING:
+    from debate.mimic_round import MimicRound
+
+
+#: The condition of a mimic item: it has no protocol (no sides, no debaters), so it is
+#: judged the same way by everyone, outside the Latin square of the P(Z) items.
+MIMIC = "mimic"
+
 
 class ItemSpec(BaseModel):
-    """One item: a round every participant judges (under their condition for it)."""
+    """One item: a round every participant judges (under their condition for it).
+
+    `kind = "pz"` (the default) is a P(Z) round of the game; `kind = "mimic"` a mimic
+    round (`debate.mimic_round`: forecast a fine-tuned mimic's next book), dealt from
+    `seed`, with the objective and question drawn from it unless `objective` and
+    `question` fix them."""
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["pz", "mimic"] = "pz"
     #: A name for the report (default: item1, item2, … in file order).
     name: str | None = None
     #: Game preset whose world options deal the item (ignored with `world`).
@@ -45,9 +59,27 @@ class ItemSpec(BaseModel):
     world: str | None = None
     #: A fixed liar spec for this item (default: a built-in liar drawn per round).
     liar: str = RANDOM_LIAR
+    #: Mimic items: what the mimic was fine-tuned on (`debate.mimic_round.OBJECTIVES`).
+    objective: str | None = None
+    #: Mimic items: which question is asked (an index into `debate.mimic_round.QUESTIONS`).
+    question: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _known_preset(self) -> ItemSpec:
+        if self.kind == "mimic":
+            from debate.mimic_round import OBJECTIVES, QUESTIONS
+
+            if self.world is not None or self.liar != RANDOM_LIAR:
+                raise ValueError("a mimic item takes seed, objective, question; not world, liar")
+            if self.objective is not None and self.objective not in OBJECTIVES:
+                raise ValueError(
+                    f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
+                )
+            if self.question is not None and self.question >= len(QUESTIONS):
+                raise ValueError(f"question is 0..{len(QUESTIONS) - 1}")
+            return self
+        if self.objective is not None or self.question is not None:
+            raise ValueError('objective and question are for mimic items (kind = "mimic")')
         if self.world is None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         return self
@@ -60,6 +92,13 @@ class AttentionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _pz_only(self) -> AttentionSpec:
+        if any(it.kind != "pz" for it in self.items):
+            raise ValueError("attention items are P(Z) rounds; a mimic item cannot be one")
+        return self
+
     #: The protocol attention items are played under.
     condition: ProtocolName = "oracle"
     #: An attention item is passed when the estimate is within this many orders of P(Z).
@@ -131,11 +170,22 @@ def item_world(item: ItemSpec) -> World | None:
 
 def deal_item(item: ItemSpec, world: World | None = None) -> DealtRound:
     """The item's round, dealt with debate on: the same for every condition and every
-    participant (a protocol only chooses what of it is shown)."""
+    participant (a protocol only chooses what of it is shown). P(Z) items only."""
+    if item.kind != "pz":
+        raise DebateError("a mimic item is dealt by deal_mimic_item")
     settings = preset(item.preset, debate=True, debater_liar=item.liar)
     if world is None:
         world = item_world(item)
     return deal_round(settings, item.seed, world=world)
+
+
+def deal_mimic_item(item: ItemSpec) -> MimicRound:
+    """A mimic item's round, exact and the same for every participant."""
+    from debate.mimic_round import deal_mimic_round
+
+    if item.kind != "mimic":
+        raise DebateError("a P(Z) item is dealt by deal_item")
+    return deal_mimic_round(item.seed, item.objective, item.question)
 
 
 class Assignment(BaseModel):
@@ -154,16 +204,19 @@ def assignments(spec: StudySpec, participant: int) -> list[Assignment]:
     Within: item i under condition (i + p) mod k, items in the order rotated by p, so a
     full square of k participants sees each item in each condition once and each item at
     each position equally often (when k divides the items). Between: every item under
-    condition p mod k. Attention items come after the first half, under their condition."""
+    condition p mod k. Attention items come after the first half, under their condition.
+    Mimic items keep their place in the rotated order under the condition `MIMIC`; the
+    square runs over the P(Z) items (their rank among them), so mixing in mimic items
+    leaves it balanced."""
     k = len(spec.conditions)
     n = len(spec.items)
     order = [(participant + j) % n for j in range(n)]
+    rank = {i: r for r, i in enumerate(i for i, it in enumerate(spec.items) if it.kind == "pz")}
     out: list[Assignment] = []
     for i in order:
-        c = (i + participant) % k if spec.design == "within" else participant % k
-        out.append(
-            Assignment(participant=participant, position=0, item=i, condition=spec.conditions[c])
-        )
+        c = (rank.get(i, 0) + participant) % k if spec.design == "within" else participant % k
+        cond = MIMIC if spec.items[i].kind == "mimic" else spec.conditions[c]
+        out.append(Assignment(participant=participant, position=0, item=i, condition=cond))
     checks = [
         Assignment(
             participant=participant,
@@ -332,13 +385,18 @@ def summarize(rows: list[dict[str, Any]], *, seed: int = 0) -> list[ConditionSum
 def attention_failures(
     rows: list[dict[str, Any]], spec: StudySpec
 ) -> dict[tuple[str, str], tuple[int, int]]:
-    """(judge, participant) → (passed, required) for those who failed the attention rule."""
+    """(judge, participant) → (passed, required) for those who failed the attention rule.
+
+    A judge that plays only mimic items (a simulated operator) is never dealt an attention
+    check (they are P(Z) rounds), so the rule does not apply to it."""
     need = spec.attention.min_passed
     if need is None:
         need = len(spec.attention.items)
     passed: dict[tuple[str, str], int] = {}
     for r in rows:
         key = (r["judge"], r["participant"])
+        if r["condition"] == MIMIC:
+            continue
         passed.setdefault(key, 0)
         # a stand-in estimate (no answer) never passes, however close it happens to be
         ok = own_answer(r) and r["log10_error"] <= spec.attention.max_log10_error

@@ -23,7 +23,7 @@ from debate.study import own_answer
 from latent.errors import PzJudgeError
 from store.export import EXPORT_VERSION, FIELDS, trust_fields
 from store.study import StudyDB
-from store.study_ops import study_round
+from store.study_ops import item_kind, study_round
 
 
 def _uid(*parts: object) -> str:
@@ -32,7 +32,10 @@ def _uid(*parts: object) -> str:
 
 
 def _n_statements(world_json: str) -> int:
-    return sum(len(b["statements"]) for b in json.loads(world_json)["blocks"])
+    world = json.loads(world_json)
+    if "mimic" in world:  # a mimic round has no statements (as the game stores one)
+        return 0
+    return sum(len(b["statements"]) for b in world["blocks"])
 
 
 def _fin(x: Any) -> float | None:
@@ -76,7 +79,10 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
     for r in db.results():
         item = items[r["item"]]
         res = json.loads(r["result_json"])
-        if r["item"] not in specs:
+        mimic = item_kind(item) == "mimic"
+        if mimic:
+            specs[r["item"]] = None  # no debaters
+        elif r["item"] not in specs:
             try:
                 specs[r["item"]] = dict(study_round(db, r["item"])[0].secret.specs)
             except (PzJudgeError, OSError):
@@ -119,7 +125,7 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "regret_bits": _fin(r["regret_bits"]),
             "seconds": r["seconds"],
             "created_at": r["created_at"],
-            "kind": "pz",
+            "kind": "mimic" if mimic else "pz",
             "study": title,
             "participant": r["participant"],
             "item": item["name"],

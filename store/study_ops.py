@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from debate.errors import DebateError
+from debate.errors import DebateError, unknown
 from debate.judges import sim_judge
+from debate.mimic_round import MimicRound, build_mimic_round, reveal_mimic_round, table_forecast
 from debate.models import Side
 from debate.protocol import Decision, Judge, Turn
 from debate.protocols import (
@@ -36,7 +39,15 @@ from debate.protocols import (
     shown_claims,
 )
 from debate.rounds import DealtRound, debaters_of
-from debate.study import ItemSpec, StudySpec, assignments, deal_item, load_study
+from debate.study import (
+    MIMIC,
+    ItemSpec,
+    StudySpec,
+    assignments,
+    deal_item,
+    deal_mimic_item,
+    load_study,
+)
 from latent.world import parse_world
 from store.errors import StoreError
 from store.study import StudyDB
@@ -64,6 +75,9 @@ def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list
         all_items = spec.items + spec.attention.items
         db.set_meta(spec=spec.model_dump(mode="json"), title=spec.title, items=len(all_items))
         for i, item in enumerate(all_items):
+            if item.kind == "mimic":
+                db.add_item(_mimic_item_row(i, names[i], item))
+                continue
             dealt = deal_item(item)
             debaters_of(dealt)  # a bad liar spec fails here, before any participant
             transcript = None
@@ -100,6 +114,73 @@ def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list
     return spec, codes
 
 
+def _mimic_item_row(i: int, name: str, item: ItemSpec) -> dict[str, Any]:
+    """A mimic item as stored: the dealt round (spec, public part and reveal numbers) in
+    `world_json` as the game stores a mimic round (`{"mimic": …}`), no sides or claims."""
+    rnd = deal_mimic_item(item)
+    return {
+        "id": i,
+        "name": name,
+        "attention": 0,
+        "spec": item.model_dump_json(),
+        "seed": item.seed,
+        "world_json": json.dumps({"mimic": rnd.model_dump(mode="json")}),
+        "truth": rnd.truth,
+        "log10_truth": math.log10(rnd.truth) if rnd.truth > 0 else None,
+        "honest_side": None,
+        "claims": None,
+        "consultant_honest": None,
+        "transcript": None,
+    }
+
+
+def item_kind(row: dict[str, Any]) -> str:
+    """ "pz" or "mimic": what a stored item asks."""
+    return ItemSpec.model_validate_json(row["spec"]).kind
+
+
+def study_mimic(db: StudyDB, item_id: int) -> MimicRound:
+    """A mimic item's round for play, rebuilt from its stored spec and checked against the
+    stored truth (a changed pipeline must not silently change a study)."""
+    row = db.item(item_id)
+    stored = MimicRound.model_validate(json.loads(row["world_json"])["mimic"])
+    rnd = build_mimic_round(stored.public.spec)
+    if rnd.truth != row["truth"] or rnd.public != stored.public:
+        raise StoreError(
+            f"item {row['name']}: this pzjudge deals a different mimic round than the study "
+            "was built with; play it with the version that built it"
+        )
+    return rnd
+
+
+def mimic_result(
+    rnd: MimicRound, judge: str, estimate: float, seconds: float, errors: list[str] | None = None
+) -> dict[str, Any]:
+    """A mimic judgement as `result_row` stores it (the fields of a `ProtocolResult` that
+    apply, and the reveal: what simulated operators would have said)."""
+    rev = reveal_mimic_round(rnd, estimate)
+    return {
+        "kind": "mimic",
+        "protocol": None,
+        "seed": rnd.public.spec.seed,
+        "judge": judge,
+        "estimate": estimate,
+        "truth": rnd.truth,
+        "log10_truth": math.log10(rnd.truth) if rnd.truth > 0 else None,
+        "log10_error": rev.scores.log10_error,
+        "regret_bits": rev.scores.regret_bits,
+        "claims": {},
+        "honest_side": None,
+        "credence_a": None,
+        "trusted_honest": None,
+        "trust_log_score": None,
+        "judge_failed": False,
+        "seconds": seconds,
+        "errors": errors or [],
+        "reveal": rev.model_dump(mode="json"),
+    }
+
+
 def study_spec(db: StudyDB) -> StudySpec:
     return StudySpec.model_validate(db.meta()["spec"])
 
@@ -132,7 +213,7 @@ def study_round(db: StudyDB, item_id: int) -> tuple[DealtRound, list[Turn] | Non
 def result_row(
     code: str,
     rnd: dict[str, Any],
-    res: ProtocolResult,
+    res: ProtocolResult | dict[str, Any],
     *,
     time_limit: float | None,
     timed_out: bool = False,
@@ -144,41 +225,100 @@ def result_row(
     timing (a participant's round is timed from when it was first shown)."""
     if submitted is None:
         submitted = "expiry" if timed_out else "answer"
+    # a mimic judgement (`mimic_result`) is a dict, read as a `ProtocolResult` is
+    got: ProtocolResult | _MimicRow = (
+        _MimicRow.model_validate(res) if isinstance(res, dict) else res
+    )
     return {
         "participant": code,
         "position": rnd["position"],
-        "judge": res.judge,
+        "judge": got.judge,
         "item": rnd["item"],
         "condition": rnd["condition"],
         "attention": int(rnd["attention"]),
-        "estimate": res.estimate,
-        "truth": res.truth,
-        "log10_error": res.log10_error,
-        "regret_bits": res.regret_bits,
-        "honest_side": res.honest_side,
-        "credence_a": res.credence_a,
-        "trusted_honest": None if res.trusted_honest is None else int(res.trusted_honest),
-        "seconds": res.seconds if seconds is None else seconds,
+        "estimate": got.estimate,
+        "truth": got.truth,
+        "log10_error": got.log10_error,
+        "regret_bits": got.regret_bits,
+        "honest_side": got.honest_side,
+        "credence_a": got.credence_a,
+        "trusted_honest": None if got.trusted_honest is None else int(got.trusted_honest),
+        "seconds": got.seconds if seconds is None else seconds,
         "time_limit": time_limit,
         "timed_out": int(timed_out or submitted != "answer"),
         "submitted": submitted,
-        "result_json": res.model_dump_json(),
+        "result_json": got.model_dump_json(),
     }
 
 
-def simulate_study(db: StudyDB, judges: list[str]) -> int:
-    """Every participant's rounds judged by each simulated judge (a judgement already
-    stored is kept, so a simulation can be resumed); the number of new judgements."""
+class _MimicRow(BaseModel):
+    """A mimic judgement (`mimic_result`) read the way `result_row` reads a
+    `ProtocolResult`; extra fields (the reveal) are kept in `result_json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    judge: str
+    estimate: float
+    truth: float
+    log10_error: float
+    regret_bits: float
+    honest_side: Side | None = None
+    credence_a: float | None = None
+    trusted_honest: bool | None = None
+    seconds: float = 0.0
+
+
+#: Simulated operators of mimic items (`study simulate --operators`): what each forecasts
+#: (the reveal's baselines, `debate.mimic_round`), under the judge name `sim:NAME`.
+OPERATORS: dict[str, Callable[[MimicRound], float]] = {
+    # the natural conditional given the objective: right under perfect control
+    "synchronised": lambda rnd: rnd.synchronised,
+    # the natural frequency, ignoring the fine-tuning
+    "unconditioned": lambda rnd: rnd.unconditioned,
+    # the training table's smoothed share among books where the objective was achieved
+    "table": lambda rnd: table_forecast(rnd.public),
+}
+
+
+def check_operators(names: list[str]) -> list[str]:
+    """Simulated operator names, checked (a one-line error for an unknown one)."""
+    for n in names:
+        if n not in OPERATORS:
+            raise unknown("operator", n, tuple(OPERATORS))
+    return names
+
+
+def simulate_study(db: StudyDB, judges: list[str], operators: list[str] | None = None) -> int:
+    """Every participant's rounds judged by each simulated judge (P(Z) items) and each
+    simulated operator (mimic items; default all of `OPERATORS`); a judgement already
+    stored is kept, so a simulation can be resumed. The number of new judgements."""
     made: list[Judge] = [sim_judge(j) for j in judges]
+    ops = check_operators(list(OPERATORS) if operators is None else operators)
     spec = study_spec(db)
-    cache: dict[int, tuple[DealtRound, list[Turn] | None]] = {}
+    kinds = {it["id"]: item_kind(it) for it in db.items()}
+    mimics: dict[int, MimicRound] = {}
     n = 0
+    for p in db.participants():
+        code = p["code"]
+        for op in ops:
+            name = f"sim:{op}"
+            done = db.done_positions(code, name)
+            for rnd in db.rounds_of(code):
+                if kinds[rnd["item"]] != "mimic" or rnd["position"] in done:
+                    continue
+                if rnd["item"] not in mimics:
+                    mimics[rnd["item"]] = study_mimic(db, rnd["item"])
+                m = mimics[rnd["item"]]
+                made_row = mimic_result(m, name, OPERATORS[op](m), 0.0)
+                db.add_result(result_row(code, rnd, made_row, time_limit=spec.time_limit))
+                n += 1
+    cache: dict[int, tuple[DealtRound, list[Turn] | None]] = {}
     for p in db.participants():
         code = p["code"]
         for judge in made:
             done = db.done_positions(code, judge.name)
             for rnd in db.rounds_of(code):
-                if rnd["position"] in done:
+                if rnd["position"] in done or kinds[rnd["item"]] == "mimic":
                     continue
                 if rnd["item"] not in cache:
                     cache[rnd["item"]] = study_round(db, rnd["item"])
@@ -264,6 +404,31 @@ class StudyItem(BaseModel):
         return None if self.time_limit is None else self.started_at + self.time_limit
 
 
+class StudyMimicItem(BaseModel):
+    """A participant's mimic round, ready to show: the round (its public part is all the
+    screen shows before the answer) and where its clock stands."""
+
+    code: str
+    position: int
+    total: int
+    item: int
+    condition: str = MIMIC
+    attention: bool = False
+    mimic: MimicRound
+    started_at: float
+    time_limit: float | None
+
+    @property
+    def deadline(self) -> float | None:
+        """When the round is submitted for the participant (epoch seconds), if ever."""
+        return None if self.time_limit is None else self.started_at + self.time_limit
+
+
+#: What a mimic round's time limit submits when nothing valid was typed (stored as
+#: "expiry-default", so the report leaves it out): a plain stand-in, nobody's forecast.
+MIMIC_EXPIRY_DEFAULT = 0.5
+
+
 def participant_info(path: str | Path, code: str) -> dict[str, Any]:
     """What the game needs before a participant's first round: the study's title and
     texts, their code as stored, whether they consented and finished, their progress; a
@@ -291,7 +456,7 @@ def give_consent(path: str | Path, code: str) -> None:
         db.consent(code)
 
 
-def next_item(path: str | Path, code: str) -> StudyItem | None:
+def next_item(path: str | Path, code: str) -> StudyItem | StudyMimicItem | None:
     """The participant's next round not yet judged (None: all are), re-dealt and checked
     against the study (`study_round`), its clock started the first time it is asked for.
 
@@ -306,6 +471,17 @@ def next_item(path: str | Path, code: str) -> StudyItem | None:
         if rnd is None:
             return None
         total = len(db.rounds_of(code))
+        if item_kind(db.item(rnd["item"])) == "mimic":
+            mimic = study_mimic(db, rnd["item"])
+            return StudyMimicItem(
+                code=code,
+                position=rnd["position"],
+                total=total,
+                item=rnd["item"],
+                mimic=mimic,
+                started_at=db.start_round(code, rnd["position"], HUMAN),
+                time_limit=spec.time_limit,
+            )
         dealt, turns = study_round(db, rnd["item"])
         condition = protocol_name(rnd["condition"])
         started = db.start_round(code, rnd["position"], HUMAN)
@@ -356,17 +532,23 @@ def record_submission(
         db.add_answer(item.code, item.position, HUMAN, decision.model_dump(mode="json"), submitted)
 
 
-def _score_stored(db: StudyDB, code: str, rnd: dict[str, Any], error: str) -> ProtocolResult:
+def _score_stored(
+    db: StudyDB, code: str, rnd: dict[str, Any], error: str
+) -> ProtocolResult | dict[str, Any]:
     """The stored answer of `rnd`, scored alone (`debate.protocols.score_decision`) and
     stored as its judgement, with `error` (why the protocol did not score it) recorded on
     the answer and in the judgement's errors."""
     ans = db.answer_of(code, rnd["position"], HUMAN)
     if ans is None:
         raise StoreError(f"round {rnd['position']} of {code} has no stored answer")
-    dealt, _ = study_round(db, rnd["item"])
     decision = Decision.model_validate(ans["decision"])
-    seen = [Turn.model_validate(t) for t, _ in db.seen_turns_of(code, rnd["position"], HUMAN)]
-    res = score_decision(dealt, rnd["condition"], HUMAN, decision, [error], turns=seen)
+    res: ProtocolResult | dict[str, Any]
+    if item_kind(db.item(rnd["item"])) == "mimic":
+        res = mimic_result(study_mimic(db, rnd["item"]), HUMAN, decision.estimate, 0.0, [error])
+    else:
+        dealt, _ = study_round(db, rnd["item"])
+        seen = [Turn.model_validate(t) for t, _ in db.seen_turns_of(code, rnd["position"], HUMAN)]
+        res = score_decision(dealt, rnd["condition"], HUMAN, decision, [error], turns=seen)
     db.answer_failed(code, rnd["position"], HUMAN, error)
     spec = study_spec(db)
     row = result_row(
@@ -387,9 +569,9 @@ def _seconds(db: StudyDB, code: str, position: int, at: float) -> float | None:
     return None if got is None else max(0.0, at - float(got[0]))
 
 
-def score_stored_answer(path: str | Path, item: StudyItem, error: str) -> ProtocolResult:
+def score_stored_answer(path: str | Path, item: StudyItem, error: str) -> float:
     """The protocol failed after the participant answered: their stored answer is scored
-    alone and stored as the round's judgement, the failure recorded with it."""
+    alone and stored as the round's judgement, the failure recorded with it; the estimate."""
     rnd = {
         "position": item.position,
         "item": item.item,
@@ -397,7 +579,25 @@ def score_stored_answer(path: str | Path, item: StudyItem, error: str) -> Protoc
         "attention": item.attention,
     }
     with StudyDB(path) as db:
-        return _score_stored(db, item.code, rnd, error)
+        res = _score_stored(db, item.code, rnd, error)
+    return float(res["estimate"] if isinstance(res, dict) else res.estimate)
+
+
+def record_mimic_answer(
+    path: str | Path, item: StudyMimicItem, estimate: float, submitted: str = "answer"
+) -> float:
+    """Store a participant's forecast of a mimic round: the answer first (as every answer,
+    `StudyDB.add_answer`), then the scored judgement, timed from when the round was first
+    shown; the log10 error."""
+    rnd = {"position": item.position, "item": item.item, "condition": MIMIC, "attention": False}
+    seconds = max(0.0, time.time() - item.started_at)
+    with StudyDB(path) as db:
+        db.add_answer(item.code, item.position, HUMAN, {"estimate": estimate}, submitted)
+        res = mimic_result(item.mimic, HUMAN, estimate, seconds)
+        db.add_result(
+            result_row(item.code, rnd, res, time_limit=item.time_limit, submitted=submitted)
+        )
+    return float(res["log10_error"])
 
 
 def expiry_default(dealt: DealtRound) -> float:

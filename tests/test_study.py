@@ -142,7 +142,9 @@ def test_cli_bad_study_file_exits_2_with_one_line(
 def test_example_study_file_is_valid() -> None:
     spec = load_study(Path(__file__).parent.parent / "examples" / "study.toml")
     assert spec.participants % len(spec.conditions) == 0
-    assert len(spec.items) % len(spec.conditions) == 0
+    pz = [it for it in spec.items if it.kind == "pz"]
+    assert len(pz) % len(spec.conditions) == 0
+    assert any(it.kind == "mimic" for it in spec.items)
 
 
 # ------------------------------------------------------------------ protocols

@@ -68,7 +68,15 @@ class StudyApp(AppBase):
 
     @on(ItemReady)
     def _round(self, event: ItemReady) -> None:
-        """A round is dealt (by the loading screen): show it, under its condition."""
+        """A round is dealt (by the loading screen): show it, under its condition (a mimic
+        item on the mimic screen of a study)."""
+        from store.study_ops import StudyMimicItem
+
+        if isinstance(event.item, StudyMimicItem):
+            from tui.screens.study_mimic import StudyMimicScreen
+
+            self.switch_screen(StudyMimicScreen(event.seat, event.item))
+            return
         from tui.screens.study_round import StudyRoundScreen
 
         self.switch_screen(StudyRoundScreen(event.seat, event.item))

@@ -54,15 +54,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from store.study import StudyDB
-    from store.study_ops import check_judges, simulate_study
+    from store.study_ops import check_judges, check_operators, simulate_study
 
     judges = check_judges([j.strip() for j in args.judges.split(",") if j.strip()])
+    operators = check_operators([o.strip() for o in args.operators.split(",") if o.strip()])
     with StudyDB(args.db) as db:
-        n = simulate_study(db, judges)
+        n = simulate_study(db, judges, operators)
     if args.json:
         print(json.dumps({"judgements": n}))
     else:
-        print(f"{n} judgements by {', '.join('sim:' + j for j in judges)} stored in {args.db}")
+        who = ", ".join("sim:" + j for j in judges + operators)
+        print(f"{n} judgements by {who} stored in {args.db}")
     return 0
 
 
@@ -84,7 +86,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     print(f"{data['title']}: {data['kept']} judgements kept of {data['rows']}")
     print(
-        f"{'judge':14s} {'condition':12s} {'n':>4s} {'accuracy':>18s} "
+        f"{'judge':18s} {'condition':12s} {'n':>4s} {'accuracy':>18s} "
         f"{'log10 error':>20s} {'ECE':>5s} {'no answer':>9s}"
     )
     for r in condition_table(data):
@@ -96,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             err += f" [{r['log10_error_lo']:.2f},{r['log10_error_hi']:.2f}]"
         ece = "-" if r["ece"] is None else f"{r['ece']:.2f}"
         print(
-            f"{r['judge'][:14]:14s} {r['condition']:12s} {r['rounds']:4d} {acc:>18s} "
+            f"{r['judge'][:18]:18s} {r['condition']:12s} {r['rounds']:4d} {acc:>18s} "
             f"{err:>20s} {ece:>5s} {r['no_answer']:9d}"
         )
     print(
@@ -137,6 +139,11 @@ def add_study_commands(sub: Any) -> None:
     )
     m.add_argument("db", metavar="STUDY.db")
     m.add_argument("--judges", default="maxent,bounds,trust-a", help="comma-separated sim judges")
+    m.add_argument(
+        "--operators",
+        default="synchronised,unconditioned,table",
+        help="simulated operators for mimic items (synchronised, unconditioned, table)",
+    )
     r = add_command(
         ssub, "report", cmd_report, "per condition accuracy, log10 error, calibration; files"
     )

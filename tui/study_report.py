@@ -125,7 +125,7 @@ def _figures(data: dict[str, Any], out: Path) -> list[Path]:
     paths = []
     for key, label, fname in (
         ("accuracy", "judge accuracy (trusted the honest side)", "accuracy.png"),
-        ("mean_log10_error", "mean log10 error of P(Z) (orders of magnitude)", "log10_error.png"),
+        ("mean_log10_error", "mean log10 error of the estimate (orders)", "log10_error.png"),
     ):
         lo_key = "accuracy_lo" if key == "accuracy" else "log10_error_lo"
         hi_key = "accuracy_hi" if key == "accuracy" else "log10_error_hi"
@@ -227,7 +227,11 @@ def write_report(data: dict[str, Any], out: Path) -> list[Path]:
         "log10 error and calibration. An estimate typed and submitted by the time limit is "
         "the participant's own (counted in <i>timed_out</i> too). <i>zero_truth</i>: rounds "
         "whose P(Z) is exactly 0, where the log10 error is undefined; they count in accuracy, "
-        "not in the log10 error. Accuracy: the final credence favoured the honest side "
+        "not in the log10 error. Condition <i>mimic</i>: mimic items (forecast a fine-tuned "
+        "mimic's next book; simulated operators <i>sim:synchronised</i>, "
+        "<i>sim:unconditioned</i>, <i>sim:table</i>): there are no sides, so no accuracy, "
+        "and the log10 error is that of the forecast P(event). Accuracy: the final credence "
+        "favoured the honest side "
         "(consultancy: the consultant when honest, else not; a credence of exactly 1/2 counts "
         "half). Intervals: 95% percentile bootstrap of the mean. ECE: expected calibration "
         "error over 10 bins; Brier = reliability − resolution + uncertainty (+ a within-bin "

@@ -52,6 +52,18 @@ def next_mimic_seed(base: int | None, played: int) -> int:
     return random.randrange(2**31) if base is None else base + played
 
 
+def parse_probability(typed: str) -> float:
+    """A forecast as typed ("0.3" or "30%"); a ValueError saying what to type instead."""
+    text = typed.strip()
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ValueError("type a probability such as 0.3 or 30%") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("a probability is between 0 and 1")
+    return value
+
+
 def render_public(pub: MimicRoundPublic) -> str:
     """What the judge reads, as Rich markup (pure, for tests)."""
     lines = [
@@ -153,14 +165,10 @@ class MimicScreen(Screen[None]):
         if self.revealed:
             self.app.pop_screen()
             return
-        text = event.value.strip().rstrip("%")
         try:
-            value = float(text) / (100 if event.value.strip().endswith("%") else 1)
-        except ValueError:
-            self._hint("type a probability such as 0.3 or 30%")
-            return
-        if not 0.0 <= value <= 1.0:
-            self._hint("a probability is between 0 and 1")
+            value = parse_probability(event.value)
+        except ValueError as exc:
+            self._hint(str(exc))
             return
         event.input.disabled = True
         self.score(value, time.monotonic() - self.shown_at)

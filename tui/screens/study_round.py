@@ -269,12 +269,12 @@ class StudyRoundScreen(RoundScreen):
             first = str(exc).strip().splitlines()
             why = f"the protocol failed after the answer: {first[0] if first else repr(exc)}"
             try:
-                res = score_stored_answer(self.path, item, why)
+                estimate = score_stored_answer(self.path, item, why)
             except StoreError as err:
                 trouble = f"the answer could not be scored: {error_line(err)}"
                 self.post_message(StoreTrouble(trouble))
                 return
-            self.post_message(StudyStored(self.how, res.estimate, failure=why))
+            self.post_message(StudyStored(self.how, estimate, failure=why))
             return
         try:
             record_answer(self.path, item, res, submitted=self.how)
@@ -309,12 +309,12 @@ class StudyRoundScreen(RoundScreen):
             seen = len(self.item.seen)
             note = f"the debate stopped when the participant left it after {seen} speeches"
             try:
-                res = score_stored_answer(self.path, self.item, note)
+                estimate = score_stored_answer(self.path, self.item, note)
             except StoreError as exc:
                 trouble = f"the answer could not be scored: {error_line(exc)}"
                 self.post_message(StoreTrouble(trouble))
                 return
-            self.post_message(StudyStored(self.how, res.estimate))
+            self.post_message(StudyStored(self.how, estimate))
         elif self.judge is not None:
             self.judge.submit(decision)  # thread-safe: it schedules onto the debate's loop
 
