@@ -161,11 +161,18 @@ def stats(
     out = []
     for key, rows in sorted(groups.items()):
         rng = np.random.default_rng([zlib.crc32(key.encode()), 15])
+        # P(Z) = 0 exactly: a log10 error is undefined (any estimate above 0 is infinitely
+        # many orders off; the 1e-300 floor would make it ~300), so such rounds are left
+        # out of every error and counted apart; regret and trust are defined and kept
+        zero = [r for r in rows if zero_truth(r)]
+        all_rows, rows = rows, [r for r in rows if not zero_truth(r)]
         errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
-        regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in rows]
+        regrets = [math.inf if r["regret_bits"] is None else r["regret_bits"] for r in all_rows]
         # undecided (credence 1/2) counts half: abstaining cannot lift an accuracy
-        trusted = [trust_points(r["credence_a"], r["honest_side"]) for r in rows if _has_trust(r)]
-        fc = [(r["credence_a"], r["honest_side"] == "a") for r in rows if _has_trust(r)]
+        trusted = [
+            trust_points(r["credence_a"], r["honest_side"]) for r in all_rows if _has_trust(r)
+        ]
+        fc = [(r["credence_a"], r["honest_side"] == "a") for r in all_rows if _has_trust(r)]
         ece, bins = calibration([f for f, _ in fc], [o for _, o in fc])
         ind_err = [baseline_error(r, "independence") for r in rows]
         me_err = [baseline_error(r, "maxent") for r in rows]
@@ -189,7 +196,7 @@ def stats(
             and r["baselines"].get("upper") is not None
             and r["estimate"] is not None
         ]
-        covered = [r["covered"] for r in rows if r["covered"] is not None]
+        covered = [r["covered"] for r in all_rows if r["covered"] is not None]
         extra: dict[str, Any] = {}
         if by == "debater":
             d = ratings.get(key)
@@ -204,7 +211,11 @@ def stats(
         out.append(
             {
                 "group": key,
-                "rounds": len(rows),
+                "rounds": len(all_rows),
+                "zero_truth_rounds": len(zero),
+                # of those, the answers that were exactly right (0: the only estimate
+                # without an infinite error)
+                "zero_truth_said_zero": sum(1 for r in zero if r["estimate"] == 0),
                 "mean_log10_error": _mean(errs),
                 "mean_log10_error_ci": _interval(errs, rng, resamples),
                 "median_log10_error": statistics.median(errs) if errs else None,
@@ -214,7 +225,7 @@ def stats(
                 "trusted_honest_rate": _mean([float(t) for t in trusted]),
                 "trusted_honest_rate_ci": _interval([float(t) for t in trusted], rng, resamples),
                 "mean_trust_honest": _mean(
-                    [r["trust_honest"] for r in rows if r["trust_honest"] is not None]
+                    [r["trust_honest"] for r in all_rows if r["trust_honest"] is not None]
                 ),
                 "trust_ece": ece,
                 "reliability": bins,
@@ -231,13 +242,14 @@ def stats(
 
 
 def baseline_error(row: dict[str, Any], name: str) -> float | None:
-    """A baseline's error in orders of magnitude on the row's evidence (None if unknown).
+    """A baseline's error in orders of magnitude on the row's evidence (None if unknown, or
+    undefined when P(Z) is exactly 0).
 
     The truth's log comes from `log10_truth`, exact even where `truth_pz` underflows.
     """
     value = (row["baselines"] or {}).get(name)
-    if value is None:
-        return None
+    if value is None or zero_truth(row):
+        return None  # unknown, or undefined (P(Z) = 0: any estimate above 0 is infinitely off)
     if row["log10_truth"] is not None:
         truth = row["log10_truth"]
     elif row["truth_pz"] is not None:
@@ -245,6 +257,11 @@ def baseline_error(row: dict[str, Any], name: str) -> float | None:
     else:
         return None
     return abs(_log10(value) - truth)
+
+
+def zero_truth(row: dict[str, Any]) -> bool:
+    """P(Z) is exactly 0 (not a truth too small for a float: that one has its log)."""
+    return row["log10_truth"] is None and row["truth_pz"] is not None and row["truth_pz"] <= 0
 
 
 def _has_trust(row: dict[str, Any]) -> bool:
@@ -306,6 +323,15 @@ def format_stats(rows: list[dict[str, Any]], by: str = "group") -> str:
         lines.append("  ".join(parts).rstrip())
     if not rows:
         lines.append("(no judgements yet)")
+    zero = sum(r.get("zero_truth_rounds", 0) for r in rows)
+    if zero:
+        said = sum(r.get("zero_truth_said_zero", 0) for r in rows)
+        lines += [
+            "",
+            f"{zero} rounds had P(Z) = 0 exactly ({said} answered 0): a log10 error is "
+            "undefined there, so they are left out of the error columns (kept in rounds, "
+            "regret and trust)",
+        ]
     calibrated = [r for r in rows if r["reliability"]]
     if debater:  # (`columns is not _COLUMNS` was always true: the sum is a new list)
         lines += [
@@ -332,4 +358,5 @@ __all__ = [
     "calibration",
     "format_stats",
     "stats",
+    "zero_truth",
 ]

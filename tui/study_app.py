@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
 from tui.app_base import AppBase
-from tui.screens.help import ESTIMATES, HelpScreen, round_keys
+from tui.screens.help import ESTIMATES, WORDS, HelpScreen, round_keys
 from tui.screens.study import CodeScreen, ItemReady
 
 KEYS = f"""\
@@ -29,6 +29,8 @@ debaters, the oracle's budget or the time limit.
 {round_keys("quit for now (come back with your code)", game=False)}
 
 {ESTIMATES}
+
+{WORDS}
 """
 
 

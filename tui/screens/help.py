@@ -33,6 +33,12 @@ ROUND_KEYS: list[tuple[str, str, bool]] = [
 ]
 #: How an estimate may be typed (both helps end their table of keys with it).
 ESTIMATES = "Estimates: `0.3`, `3e-5`, `10^-12`, `log10 -12`, `1 in 1000`, `2%`."
+#: The words of the round's screen a newcomer meets (both helps show them).
+WORDS = """**Words**: the **oracle** answers exactly "how likely are all the picked statements at
+once?" (a query spends one of the round's budget: "oracle: 7 left"); **≤ 3 at once** means a
+query may pick at most that many statements. On the answer bar, **A** and **B** mark the
+debaters' claims and **i** the product of the statements' own probabilities (what P(Z)
+would be if they were independent)."""
 
 
 def round_keys(esc: str, game: bool = True) -> str:
@@ -59,6 +65,8 @@ KEYS = f"""\
 
 {ESTIMATES}
 Interval: `1e-8 .. 1e-4`.
+
+{WORDS}
 
 **Reveal**: `n` next round · `h` home · `s` stats
 

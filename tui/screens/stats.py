@@ -3,6 +3,7 @@ against the baselines on the same evidence; and export (the same as `pzjudge exp
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -26,6 +27,7 @@ from textual.widgets import (
 from textual_plotext import PlotextPlot
 
 from store.errors import StoreError
+from store.stats import zero_truth
 from tui.app_base import app_of
 from tui.errors import error_line
 from tui.messages import StoreTrouble
@@ -40,6 +42,24 @@ BARS = (
     ("independence_log10_error", "independence"),
     ("maxent_log10_error", "max entropy"),
 )
+
+
+#: What the columns and legends say, for a newcomer (one line under the summary).
+WORDS = (
+    "err: log10 error, orders of magnitude from P(Z) · regret: bits lost to the truth "
+    "(expected log-score loss) · trusted: rounds trusting the honest side · ECE: expected "
+    "calibration error of your credence (0 = calibrated) · indep: the product of the single "
+    "probabilities · maxent (max entropy): the least-committal distribution matching the "
+    "evidence"
+)
+
+
+def whole_ticks(n: int, most: int = 10) -> list[int]:
+    """At most `most` whole-number ticks from 1 to n (rounds are counted, not measured)."""
+    if n <= 0:
+        return []
+    step = max(1, -(-n // most))
+    return list(range(1, n + 1, step))
 
 
 class StatsLoaded(Message):
@@ -82,6 +102,7 @@ class StatsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Loading your history…", id="stats-summary")
+        yield Static(WORDS, id="stats-words", classes="dim")
         with TabbedContent(id="stats-tabs"):
             with TabPane("Errors", id="errors"):
                 yield PlotextPlot(id="plot-errors")
@@ -121,12 +142,16 @@ class StatsScreen(Screen[None]):
     def _loaded(self, event: StatsLoaded) -> None:
         self.history = event.history
         rows = event.history
-        errs = [r["log10_error"] for r in rows if r["log10_error"] is not None]
+        zero = sum(1 for r in rows if zero_truth(r))
+        errs = [
+            r["log10_error"] for r in rows if r["log10_error"] is not None and not zero_truth(r)
+        ]
         if rows:
             mean = sum(errs) / len(errs) if errs else float("nan")
+            apart = f" ({zero} with P(Z) = 0 left out: no log10 error there)" if zero else ""
             self.query_one("#stats-summary", Static).update(
                 f"{len(rows)} answered rounds (practice left out) · mean log10 error "
-                f"{mean:.2f} · x export · g group by ({self.group})"
+                f"{mean:.2f}{apart} · x export · g group by ({self.group})"
             )
         else:
             self.query_one("#stats-summary", Static).update(
@@ -143,11 +168,16 @@ class StatsScreen(Screen[None]):
         plt = w.plt
         plt.clear_data()
         plt.title("log10 error per round (lower is better)")
-        xs = list(range(1, len(rows) + 1))
-        if rows:
-            plt.plot(xs, [r["log10_error"] or 0.0 for r in rows], label="you", marker="dot")
-            ind = [e or 0.0 for e in independence]
+        # a round whose P(Z) is 0 has no log10 error: it keeps its number, with no point
+        xs = [i for i, r in enumerate(rows, start=1) if not zero_truth(r)]
+        if xs:
+            kept = [r for r in rows if not zero_truth(r)]
+            ind = [e or 0.0 for r, e in zip(rows, independence, strict=True) if not zero_truth(r)]
+            plt.plot(xs, [r["log10_error"] or 0.0 for r in kept], label="you", marker="dot")
             plt.plot(xs, ind, label="independence", marker="dot")
+        ticks = whole_ticks(len(rows))
+        if ticks:
+            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
         plt.xlabel("round")
         w.refresh()
 
@@ -206,6 +236,21 @@ class StatsScreen(Screen[None]):
         self.app.push_screen(ExportScreen())
 
 
+#: Characters of the export path shown (two lines of the dialog, less "writes ").
+WHERE_CHARS = 110
+
+
+def _writes(typed: str) -> Text:
+    """Where an export will be written: the absolute path (a relative one is relative to
+    the directory pzjudge was started in, which a player may not know)."""
+    if not typed.strip():
+        return Text("type a file name")
+    where = str(Path(typed.strip()).expanduser().absolute())
+    if len(where) > WHERE_CHARS:  # the end of a long path says most: its folder and name
+        where = "…" + where[-(WHERE_CHARS - 1) :]
+    return Text(f"writes {where}")
+
+
 def _cell(v: Any) -> Text:
     """A table cell as plain text: a DataTable reads a str cell as markup, and group names
     (judges, debater specs) come from the database."""
@@ -219,15 +264,22 @@ def _cell(v: Any) -> Text:
 class ExportScreen(ModalScreen[None]):
     """Write every judgement as JSONL or CSV (the rows of `pzjudge export`)."""
 
+    # two lines kept for the path whatever its length, so typing never moves the buttons
+    DEFAULT_CSS = "#export-where { height: 2; }"
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "close")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export"):
-            yield Static("[b]Export judgements[/b] (one row per answered round)")
+            yield Static(
+                "[b]Export judgements[/b] (one row per answered round; practice rounds are "
+                "included, marked [i]practice[/i])"
+            )
             with RadioSet(id="format"):
                 yield RadioButton("JSONL", value=True, id="jsonl")
                 yield RadioButton("CSV", id="csv")
             yield Input(value="pzjudge-export.jsonl", id="export-path", compact=True)
+            yield Static(_writes("pzjudge-export.jsonl"), id="export-where")
             yield Static("", id="export-status")
             with Horizontal():
                 yield Button("Export", id="do-export", variant="primary")
@@ -238,6 +290,10 @@ class ExportScreen(ModalScreen[None]):
         inp = self.query_one("#export-path", Input)
         stem = inp.value.rsplit(".", 1)[0] if "." in inp.value else inp.value
         inp.value = f"{stem}.{event.pressed.id}"
+
+    @on(Input.Changed, "#export-path")
+    def _where(self, event: Input.Changed) -> None:
+        self.query_one("#export-where", Static).update(_writes(event.value))
 
     @on(Button.Pressed, "#do-export")
     @on(Input.Submitted, "#export-path")
