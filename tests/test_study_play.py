@@ -133,7 +133,9 @@ async def ask_oracle(app: StudyApp, pilot: Pilot[None], seen: list[Message]) -> 
     await until(pilot, lambda: sum(isinstance(m, QueryAnswered) for m in seen) > n, "oracle")
 
 
-def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], clock: Clock) -> None:
+def test_two_participants_take_the_pilot_study(
+    study: tuple[Path, list[str]], clock: Clock, capsys: pytest.CaptureFixture[str]
+) -> None:
     path, (first, second) = study
     spec = load_study(path.parent / "study.toml")
     budget = deal_item(spec.items[0]).rules.judge_budget
@@ -294,6 +296,27 @@ def test_two_participants_take_the_pilot_study(study: tuple[Path, list[str]], cl
     with StudyDB(path) as db:
         failed = {(r["participant"], r["position"]) for r in study_rows(db) if r["judge_failed"]}
     assert failed == {(first, 4)}
+
+    # ---- the report, checked against the stored rows by hand: per condition, the own
+    # answers' mean log10 error (the round with nothing typed is counted, not scored), the
+    # credence left at 1/2 in every debate round worth half a round of accuracy
+    out = path.parent / "report"
+    assert main(["study", "report", str(path), "-o", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by = {s["condition"]: s for s in data["conditions"]}
+    assert set(by) == {"oracle", "debate"} and data["kept"] == data["rows"] == 8
+    for cond, s in by.items():
+        mine = [r for r in a + b if r["condition"] == cond]
+        own = [r for r in mine if r["submitted"] != "expiry-default"]
+        errs = [abs(math.log10(r["estimate"]) - math.log10(items[r["item"]]["truth"])) for r in own]
+        assert s["rounds"] == len(mine) == 4 and s["no_answer"] == len(mine) - len(own)
+        assert s["mean_log10_error"] == pytest.approx(sum(errs) / len(errs))
+        assert s["timed_out"] == sum(r["submitted"] != "answer" for r in mine)
+        assert s["accuracy"] == (None if cond == "oracle" else 0.5)
+    assert by["oracle"]["no_answer"] + by["debate"]["no_answer"] == 1
+    for name in ("accuracy.png", "log10_error.png", "reliability.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "data:image/png;base64," in (out / "report.html").read_text()
 
     # an answered round cannot be answered again, and nothing is left to play
     assert next_item(path, first) is None and next_item(path, second) is None
