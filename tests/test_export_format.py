@@ -178,3 +178,20 @@ def test_the_export_reads_the_process_umask_without_changing_it() -> None:
         assert os.umask(0o027) == 0o027  # unchanged by the read
     finally:
         os.umask(old)
+
+
+def test_the_dict_path_counts_the_rows_it_writes(tmp_path: Path) -> None:
+    """Rows given as dicts (a list, or a study's rows) take the slow path: it still returns
+    how many rows it wrote (the count `pzjudge export` reports), 0 with a header alone."""
+    import csv
+    import io
+
+    with _store_two_rounds(tmp_path / "s.db") as s:
+        rows = list(export_rows(s))
+    for fmt in ("csv", "jsonl"):
+        out = io.StringIO()
+        assert export_mod.write_export(rows, fmt, out) == 2
+        assert len(out.getvalue().splitlines()) == 2 + (fmt == "csv")
+    out = io.StringIO()
+    assert export_mod.write_export([], "csv", out) == 0
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == [export_mod.FIELDS]
