@@ -1,6 +1,7 @@
 """Draw a uniform random sample of one module's mutants for a mutation run (docs/testing.md).
 
     python tests/mutation_sample.py OUT N SEED MODULE...
+    python tests/mutation_sample.py --report DIR SAMPLE [SAMPLE_RERUN_DIR]
 
 lists every mutant that mutmut 3 makes of the MODULE files (globs such as 'latent/mvn*.py'
 allowed; the same generator `mutmut run` uses, with no coverage filter, so a mutant in a
@@ -10,11 +11,18 @@ comment lines that say how they were drawn. A complete run of a module takes hou
 shared cores; a sample of a few hundred gives its kill rate within a stated interval and is
 rerun with `mutmut run $(grep -v '^#' OUT)` in a copy made by tests/mutation_copy.py.
 The names depend on the source: a changed module needs a new sample.
+
+`--report` reads the results of that run in DIR (mutmut's `mutants/**/*.meta`) for the
+names in SAMPLE and prints the counts by status and the kill rate with its exact 95%
+(Clopper–Pearson) interval, counting a timeout as caught and as not caught. With a
+second directory (a rerun of the timeouts at a longer timeout), a mutant's status there
+replaces its timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +44,45 @@ def mutant_names(paths: list[Path]) -> list[str]:
     return names
 
 
+def _statuses(run_dir: Path) -> dict[str, str]:
+    """Each mutant's status in a mutmut run directory, in mutmut's words."""
+    from mutmut.stats import status_by_exit_code
+
+    out: dict[str, str] = {}
+    for meta in (run_dir / "mutants").rglob("*.py.meta"):
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        out.update({k: status_by_exit_code[v] for k, v in codes.items()})
+    return out
+
+
+def report(run_dir: Path, sample: Path, rerun: Path | None) -> int:
+    from scipy.stats import binomtest
+
+    names = [s for s in sample.read_text(encoding="utf-8").splitlines() if s and s[0] != "#"]
+    got = _statuses(run_dir)
+    again = _statuses(rerun) if rerun is not None else {}
+    status = {n: got.get(n, "not generated") for n in names}
+    for n, s in status.items():
+        if s == "timeout" and again.get(n, "not checked") != "not checked":
+            status[n] = again[n] + " (after a timeout)"
+    counts: dict[str, int] = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    n = len(names)
+    print(f"{n} mutants: " + ", ".join(f"{c} {s}" for s, c in sorted(counts.items())))
+    killed = sum(c for s, c in counts.items() if s.startswith("killed"))
+    timeout = counts.get("timeout", 0)
+    for label, k in (("killed", killed), ("killed or timed out", killed + timeout)):
+        ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+        print(f"{label}: {k}/{n} = {k / n:.1%}, 95% CI [{ci.low:.1%}, {ci.high:.1%}]")
+    for s in sorted(set(status.values()) - {"killed", "killed (after a timeout)"}):
+        print(f"{s}:", *sorted(k for k, v in status.items() if v == s))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--report"] and len(argv) in (3, 4):
+        return report(Path(argv[1]), Path(argv[2]), Path(argv[3]) if len(argv) == 4 else None)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("n", type=int)

@@ -225,3 +225,101 @@ def test_proportional_fitting_reaches_the_product_or_says_none() -> None:
     assert w is not None
     assert w.tolist() == pytest.approx([0.7 * 0.4, 0.3 * 0.4, 0.7 * 0.6, 0.3 * 0.6], abs=1e-12)
     assert bounds._ipf(2, masks, p, np.array([0.5, 0.0, 0.5, 0.0]), 1e-12) is None
+
+
+def test_proportional_fitting_keeps_a_cell_already_at_a_certain_value() -> None:
+    """A cylinder whose mass is already exactly 0 (or 1) and is asked to be 0 (or 1) is left
+    as it is: not an infeasibility (only 0 asked to become positive, or 1 to shrink, is)."""
+    masks = np.array([1])
+    assert bounds._ipf(1, masks, np.array([1.0]), np.array([0.0, 1.0]), 1e-12).tolist() == [0, 1]
+    assert bounds._ipf(1, masks, np.array([0.0]), np.array([1.0, 0.0]), 1e-12).tolist() == [1, 0]
+    assert bounds._ipf(1, masks, np.array([0.5]), np.array([1.0, 0.0]), 1e-12) is None
+    assert bounds._ipf(1, masks, np.array([0.5]), np.array([0.0, 1.0]), 1e-12) is None
+
+
+def _mutual_information(pa: float, pb: float, pab: float) -> float:
+    """I(A; B) in nats from the 2x2 table, written out cell by cell."""
+    table = {
+        (1, 1): pab,
+        (1, 0): pa - pab,
+        (0, 1): pb - pab,
+        (0, 0): 1.0 - pa - pb + pab,
+    }
+    marg_a, marg_b = {1: pa, 0: 1.0 - pa}, {1: pb, 0: 1.0 - pb}
+    return sum(c * math.log(c / (marg_a[a] * marg_b[b])) for (a, b), c in table.items() if c > 0)
+
+
+def test_pair_information_is_the_mutual_information_of_the_table() -> None:
+    from latent.bounds._maxent import _pair_information
+
+    for pa, pb, pab in [(0.5, 0.4, 0.3), (0.3, 0.6, 0.05), (0.2, 0.7, 0.14), (0.9, 0.8, 0.8)]:
+        assert _pair_information(pa, pb, pab) == pytest.approx(
+            _mutual_information(pa, pb, pab), rel=1e-12, abs=1e-15
+        )
+    assert _pair_information(0.2, 0.7, 0.14) == pytest.approx(0.0, abs=1e-15)  # independent
+    assert _pair_information(0.3, 0.4, 0.35) is None  # P(a and b) above P(a)
+    assert _pair_information(0.6, 0.7, 0.2) is None  # below P(a) + P(b) - 1
+
+
+def test_tree_maxent_keeps_the_most_informative_spanning_tree() -> None:
+    """Chow–Liu by brute force: among all spanning trees of 4 statements over their 6 known
+    pairs, the one of largest total mutual information (unique here); maximum entropy on a
+    tree is prod p_i prod_(ij in tree) p_ij / (p_i p_j)."""
+    from itertools import combinations
+
+    p = [0.5, 0.4, 0.3, 0.6]
+    lift = {(0, 1): 1.3, (0, 2): 0.7, (0, 3): 1.1, (1, 2): 1.5, (1, 3): 0.9, (2, 3): 1.2}
+    known: dict[tuple[int, ...], float] = {(i,): p[i] for i in range(4)}
+    known.update({(i, j): p[i] * p[j] * f for (i, j), f in lift.items()})
+    info = {e: _mutual_information(p[e[0]], p[e[1]], known[e]) for e in lift}
+    assert len({round(v, 12) for v in info.values()}) == 6
+
+    def spans(edges: tuple[tuple[int, int], ...]) -> bool:
+        reach = {0}
+        for _ in range(4):
+            reach |= {b for a, b in edges if a in reach} | {a for a, b in edges if b in reach}
+        return reach == {0, 1, 2, 3}
+
+    trees = [t for t in combinations(sorted(lift), 3) if spans(t)]
+    assert len(trees) == 16  # Cayley: 4^(4-2)
+    best = max(trees, key=lambda t: sum(info[e] for e in t))
+    expect = math.prod(p) * math.prod(known[e] / (p[e[0]] * p[e[1]]) for e in best)
+    assert bounds.tree_maxent(4, known) == pytest.approx(expect, rel=1e-12)
+    # only a tree's worth of pairs: the product over exactly those
+    chain = {k: v for k, v in known.items() if len(k) == 1 or k in ((0, 1), (1, 2), (2, 3))}
+    assert bounds.tree_maxent(4, chain) == pytest.approx(
+        known[(0, 1)] * known[(1, 2)] * known[(2, 3)] / (p[1] * p[2]), rel=1e-12
+    )
+    # no pairs: the product of the singles; an unknown single: None; a zero: 0
+    assert bounds.tree_maxent(4, {(i,): p[i] for i in range(4)}) == pytest.approx(math.prod(p))
+    assert bounds.tree_maxent(4, {(i,): p[i] for i in range(3)}) is None
+    assert bounds.tree_maxent(2, {(0,): 0.0, (1,): 0.5}) == 0.0
+    # a pair inside the tree that is impossible: P(all) = 0
+    assert bounds.tree_maxent(2, {(0,): 0.5, (1,): 0.4, (0, 1): 0.0}) == 0.0
+    # an inconsistent pair is left out, not used
+    bad = {(0,): 0.5, (1,): 0.4, (0, 1): 0.45}
+    assert bounds.tree_maxent(2, bad) == pytest.approx(0.2, rel=1e-12)
+
+
+def test_the_unscaled_moment_lp_gives_the_closed_forms() -> None:
+    """The benchmark's comparison LP: with S_1 alone, Fréchet's [max(0, S_1 - (m - 1)),
+    S_1 / m]; with every moment of 2 statements, P(all) = S_2 exactly."""
+    lo, hi = bounds.binomial_moment_bounds_unscaled(3, [1.0, 2.4])
+    assert (lo, hi) == (pytest.approx(0.4, abs=1e-9), pytest.approx(0.8, abs=1e-9))
+    lo, hi = bounds.binomial_moment_bounds_unscaled(3, [1.0, 1.2])
+    assert (lo, hi) == (pytest.approx(0.0, abs=1e-9), pytest.approx(0.4, abs=1e-9))
+    lo, hi = bounds.binomial_moment_bounds_unscaled(2, [1.0, 0.9, 0.3])
+    assert lo == pytest.approx(0.3, abs=1e-9) and hi == pytest.approx(0.3, abs=1e-9)
+    assert bounds.binomial_moment_bounds_unscaled(2, [1.0, 2.5]) is None  # infeasible
+
+
+def test_a_failed_moment_lp_gives_the_trivial_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When HiGHS returns no point, the certified LP falls back to [0, 1], never a guess."""
+    from types import SimpleNamespace
+
+    import latent.bounds._moments as mom
+
+    monkeypatch.setattr(mom, "linprog", lambda *a, **k: SimpleNamespace(x=None, status=2))
+    mat, rhs, c = np.eye(2), np.array([0.5, 0.5]), np.array([0.0, 1.0])
+    assert mom._certified_lp(mat, rhs, c, "min") == 0.0
+    assert mom._certified_lp(mat, rhs, c, "max") == 1.0

@@ -58,6 +58,7 @@ citations = [
     assert out.startswith("Rules: openings + 1 round (up to")
     assert "[A opening]" in out and "[B round 1]" in out
     assert "[cut at the limit]" in out
+    # 0.4408 = P(s01) P(s02), blocks apart in small.json: (0.245 + 0.245 + 0.02) Phi(1.1)
     assert "✗ false P(s01 ∩ s02) = 0.4408 (claimed 0.3)" in out
     assert "nope: rejected, unknown statement id 'nope'" in out
     assert "rejected, order 4 is above the limit 3" in out
