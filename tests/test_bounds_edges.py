@@ -323,3 +323,67 @@ def test_a_failed_moment_lp_gives_the_trivial_bounds(monkeypatch: pytest.MonkeyP
     mat, rhs, c = np.eye(2), np.array([0.5, 0.5]), np.array([0.0, 1.0])
     assert mom._certified_lp(mat, rhs, c, "min") == 0.0
     assert mom._certified_lp(mat, rhs, c, "max") == 1.0
+
+
+def test_maxent_of_a_certain_statement_rules_out_every_atom_without_it() -> None:
+    """P(s0) = 1: the atoms where s0 is false get exactly 0 (removed before the fit, not
+    driven towards 0 by a multiplier running off to infinity); the rest is s1's 0.3."""
+    w = bounds.maxent_distribution(2, {(0,): 1.0, (1,): 0.3})
+    assert w is not None
+    # atoms by bit: none, s0 only, s1 only, both
+    assert w[0] == 0.0 and w[2] == 0.0
+    assert w.tolist() == pytest.approx([0.0, 0.7, 0.0, 0.3], abs=1e-12)
+
+
+def test_newton_alone_solves_an_interior_maxent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Newton's method reaches an interior solution by itself; proportional fitting is only
+    the fallback when it stalls. With the fallback switched off, three statements with all
+    singles and pairs are still fitted (each constraint to 1e-10)."""
+    import latent.bounds._maxent as mx
+
+    def no_fallback(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Newton stalled on an interior problem")
+
+    monkeypatch.setattr(mx, "_ipf", no_fallback)
+    known = {(0,): 0.5, (1,): 0.4, (2,): 0.3, (0, 1): 0.25, (1, 2): 0.15, (0, 2): 0.16}
+    w = mx.maxent_distribution(3, known)
+    assert w is not None
+    for key, p in known.items():
+        mask = sum(1 << i for i in key)
+        assert sum(w[a] for a in range(8) if a & mask == mask) == pytest.approx(p, abs=1e-10)
+
+
+def test_maxent_falls_back_to_proportional_fitting() -> None:
+    """With no Newton step allowed, the fallback fits alone: two statements with their
+    pair fix the four atoms, (1 - pa - pb + pab, pa - pab, pb - pab, pab)."""
+    pa, pb, pab = 0.5, 0.4, 0.3
+    w = bounds.maxent_distribution(2, {(0,): pa, (1,): pb, (0, 1): pab}, max_iter=0)
+    assert w is not None
+    assert w.tolist() == pytest.approx([1 - pa - pb + pab, pa - pab, pb - pab, pab], abs=1e-10)
+
+
+def test_gaussian_order_is_cut_where_the_subsets_exceed_the_limit() -> None:
+    """10 statements: 10 singles + 45 pairs = 55 subsets at order 2, + 120 triples = 175."""
+    from latent.bounds._blocks import _gauss_order
+
+    assert _gauss_order(10, 2, 55) == 2 and _gauss_order(10, 2, 54) == 1
+    assert _gauss_order(10, 3, 175) == 3 and _gauss_order(10, 3, 174) == 2
+    assert _gauss_order(10, 5, 10**6) == bounds.GAUSS_MAX_ORDER == 3
+    assert _gauss_order(2, 3, 10**6) == 2 and _gauss_order(10, 2, 1) == 1
+
+
+def test_a_large_block_reports_its_independence_value() -> None:
+    """A discrete block past the sharp LP's size (16 statements, each true on one of two
+    equally likely outcomes): its independence value is the product of the singles."""
+    m = 16
+    assert m > bounds.MAX_ATOM_M
+    block = DiscreteBlock(
+        outcomes={"x": 0.5, "y": 0.5},
+        statements=[
+            DiscreteStatement(id=f"s{i}", text=f"s{i}", outcomes=["x" if i % 4 else "y"])
+            for i in range(m)
+        ],
+    )
+    b = bounds.block_bounds(block, 1)
+    assert b.independence == pytest.approx(0.5**m, rel=1e-12)
+    assert b.log10_independence == pytest.approx(m * math.log10(0.5), rel=1e-12)
