@@ -387,3 +387,17 @@ def test_a_large_block_reports_its_independence_value() -> None:
     b = bounds.block_bounds(block, 1)
     assert b.independence == pytest.approx(0.5**m, rel=1e-12)
     assert b.log10_independence == pytest.approx(m * math.log10(0.5), rel=1e-12)
+
+
+def test_the_world_truths_standard_error_adds_the_blocks_in_quadrature() -> None:
+    """Independent blocks' estimates have independent errors: the world's log10 standard
+    error is the root of the sum of the blocks' squares (small.json: one estimated block)."""
+    from pathlib import Path
+
+    from latent.world import load_world
+
+    w = load_world(Path(__file__).resolve().parent.parent / "examples" / "small.json")
+    wb = bounds.world_bounds(w, 2)
+    ses = [b.truth_log10_stderr for b in wb.blocks]
+    assert any(se > 0 for se in ses)
+    assert wb.truth_log10_stderr == pytest.approx(math.sqrt(sum(se * se for se in ses)), rel=1e-12)
