@@ -401,3 +401,27 @@ def test_the_world_truths_standard_error_adds_the_blocks_in_quadrature() -> None
     ses = [b.truth_log10_stderr for b in wb.blocks]
     assert any(se > 0 for se in ses)
     assert wb.truth_log10_stderr == pytest.approx(math.sqrt(sum(se * se for se in ses)), rel=1e-12)
+
+
+def test_a_position_past_the_block_is_refused_with_its_range() -> None:
+    """Positions run 0..m-1: m itself is outside (one past the end), and the message says
+    the range to use."""
+    with pytest.raises(LatentError) as e:
+        bounds.check_known(3, {(0, 3): 0.1})
+    assert str(e.value) == "known subset (0, 3) has a position outside 0..2; fix it"
+    with pytest.raises(LatentError, match=r"^known subset \(-1,\) has a position outside 0\.\.2"):
+        bounds.check_known(3, {(-1,): 0.1})
+    assert bounds.check_known(3, {(2, 0): 0.1}) == {(0, 2): 0.1}
+
+
+def test_a_worlds_logs_are_the_sums_of_its_blocks() -> None:
+    """Two blocks of two fair coins: every figure of each block is 1/4 (the pairs say they
+    are independent), so the world's truth and maximum entropy are 1/16, logs included."""
+    w = World(blocks=[_coins(2, "a"), _coins(2, "b")])
+    wb = bounds.world_bounds(w, 2)
+    want = math.log10(1 / 16)
+    assert wb.maxent == pytest.approx(1 / 16, rel=1e-9)
+    assert wb.log10_maxent == pytest.approx(want, rel=1e-9)
+    assert wb.log10_truth == pytest.approx(want, rel=1e-12)
+    assert wb.log10_lower == pytest.approx(want, rel=1e-6)
+    assert wb.log10_upper == pytest.approx(want, rel=1e-6)
