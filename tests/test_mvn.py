@@ -315,3 +315,105 @@ def test_truncated_draws_by_inversion_against_mpmath() -> None:
         for k, w in enumerate(want):
             assert y[k] == pytest.approx(float(-w if flip else w), rel=1e-9, abs=1e-12), (a, b)
             assert a <= y[k] <= b
+
+
+def _mp_trunc(a: float, b: float) -> tuple[float, float, float]:
+    """(log mass, mean, variance - 1) of N(0, 1) truncated to [a, b], at 50 digits."""
+    import mpmath
+
+    with mpmath.workdps(50):
+        phi = lambda x: mpmath.npdf(x) if mpmath.isfinite(x) else mpmath.mpf(0)  # noqa: E731
+        xphi = lambda x: x * mpmath.npdf(x) if mpmath.isfinite(x) else mpmath.mpf(0)  # noqa: E731
+        lo, hi = mpmath.mpf(a), mpmath.mpf(b)
+        z = mpmath.ncdf(hi) - mpmath.ncdf(lo)
+        mean = (phi(lo) - phi(hi)) / z
+        dvar = (xphi(lo) - xphi(hi)) / z - mean**2
+        return float(mpmath.log(z)), float(mean), float(dvar)
+
+
+TRUNC_INTERVALS = [
+    (-np.inf, -3.0),
+    (-np.inf, 0.5),
+    (-1.0, 2.0),
+    (-0.5, np.inf),
+    (1.0, 3.0),
+    (0.3, 0.8),
+    (-4.0, -3.5),
+    (-np.inf, np.inf),
+]
+
+
+def test_truncated_normal_moments_against_mpmath() -> None:
+    """The tilting's building block (latent.mvn_tilting): mass, mean and variance of a
+    standard normal truncated to [a, b], one- and two-sided, against mpmath at 50 digits."""
+    from latent.mvn_tilting import _trunc_mean, _trunc_mean_scalar, _trunc_moments
+
+    a = np.array([lo for lo, _ in TRUNC_INTERVALS])
+    b = np.array([hi for _, hi in TRUNC_INTERVALS])
+    lz, mean, dvar = _trunc_moments(a, b)
+    for i, (lo, hi) in enumerate(TRUNC_INTERVALS):
+        ref_lz, ref_mean, ref_dvar = _mp_trunc(lo, hi)
+        assert lz[i] == pytest.approx(ref_lz, rel=1e-12, abs=1e-15), (lo, hi)
+        assert mean[i] == pytest.approx(ref_mean, rel=1e-10, abs=1e-14), (lo, hi)
+        assert dvar[i] == pytest.approx(ref_dvar, rel=1e-8, abs=1e-12), (lo, hi)
+        assert _trunc_mean_scalar(lo, hi) == pytest.approx(ref_mean, rel=1e-10, abs=1e-14)
+        assert _trunc_mean(lo, hi) == pytest.approx(ref_mean, rel=1e-10, abs=1e-14)
+    # an empty interval has no mean: the scalar path's error is answered, not raised
+    with np.errstate(invalid="ignore"):
+        assert math.isnan(_trunc_mean(0.3, 0.3))
+
+
+def test_reordering_cholesky_of_a_two_sided_pair() -> None:
+    """Botev's ordering for two correlated variables with two-sided intervals: the one of
+    smaller mass first; its truncated mean z0; then the other, conditioned on the first
+    (mean rho z0, sd sqrt(1 - rho^2)), with its truncated mean z1; L L' the permuted
+    correlation. Written out with mpmath's truncated means."""
+    from latent.mvn_tilting import _cholperm
+
+    rho = 0.6
+    corr = np.array([[1.0, rho], [rho, 1.0]])
+    lower, upper = np.array([-1.0, 0.2]), np.array([1.5, 0.9])  # masses 0.775, 0.236
+    lmat, perm, z = _cholperm(corr, lower, upper)
+    assert perm.tolist() == [1, 0]
+    z0 = _mp_trunc(0.2, 0.9)[1]
+    s = math.sqrt(1 - rho * rho)
+    z1 = _mp_trunc((-1.0 - rho * z0) / s, (1.5 - rho * z0) / s)[1]
+    assert z.tolist() == pytest.approx([z0, z1], rel=1e-10)
+    np.testing.assert_allclose(lmat @ lmat.T, corr[np.ix_(perm, perm)], atol=1e-14)
+    np.testing.assert_allclose(lmat, [[1.0, 0.0], [rho, s]], atol=1e-14)
+
+
+def test_log_mean_and_its_error_from_replicates() -> None:
+    """Replicate means (1 + 3) / 2 = 2 and (2 + 2) / 2 = 2: no spread, SE 0; means 1 and 3:
+    SD sqrt(2), SE of the mean sqrt(2) / sqrt(2) = 1, relative 1/2. One replicate has no
+    spread to measure (infinite SE); all weights 0 give log 0 = -inf."""
+    from latent.mvn import _log_mean_and_rel_se
+
+    lp, se = _log_mean_and_rel_se(np.log(np.array([[1.0, 3.0], [2.0, 2.0]])))
+    assert lp == pytest.approx(math.log(2.0), rel=1e-15) and se == pytest.approx(0.0, abs=1e-15)
+    lp, se = _log_mean_and_rel_se(np.log(np.array([[1.0, 1.0], [3.0, 3.0]])))
+    assert lp == pytest.approx(math.log(2.0), rel=1e-15) and se == pytest.approx(0.5, rel=1e-14)
+    lp, se = _log_mean_and_rel_se(np.log(np.array([[1.0, 3.0]])))
+    assert lp == pytest.approx(math.log(2.0), rel=1e-15) and se == math.inf
+    assert _log_mean_and_rel_se(np.full((2, 3), -np.inf)) == (-math.inf, math.inf)
+
+
+def test_input_edges_of_log_mvn_prob() -> None:
+    """A scalar variance is a 1-D problem; an interval of zero width has probability exactly
+    0; a covariance with inf, or asymmetric beyond rounding (0.5 against 0.4), is refused
+    with what to pass instead."""
+    r = log_mvn_prob(4.0, [1.0], [np.inf])
+    assert r.log_p == pytest.approx(float(log_ndtr(-0.5)), rel=1e-14)
+    r = log_mvn_prob(equi(2, 0.5), [0.0, 1.0], [1.0, 1.0])
+    assert (r.log_p, r.rel_stderr, r.n_samples, r.method) == (-math.inf, 0.0, 0, "exact-empty")
+    with pytest.raises(LatentError, match=r"^covariance contains inf or nan; pass a finite"):
+        log_mvn_prob(np.array([[1.0, np.inf], [np.inf, 1.0]]), np.zeros(2), np.ones(2))
+    with pytest.raises(LatentError, match=r"^covariance matrix is not symmetric"):
+        log_mvn_prob(np.array([[1.0, 0.5], [0.4, 1.0]]), np.zeros(2), np.ones(2))
+
+
+def test_the_sample_budget_is_kept() -> None:
+    """`max_samples` bounds the QMC points: a small budget takes fewer points per replicate."""
+    for budget in (100, 1_000, 5_000):
+        r = log_mvn_prob(equi(6, 0.5), np.zeros(6), np.full(6, np.inf), max_samples=budget)
+        assert r.method == "botev" and 0 < r.n_samples <= budget
