@@ -417,3 +417,22 @@ def test_the_sample_budget_is_kept() -> None:
     for budget in (100, 1_000, 5_000):
         r = log_mvn_prob(equi(6, 0.5), np.zeros(6), np.full(6, np.inf), max_samples=budget)
         assert r.method == "botev" and 0 < r.n_samples <= budget
+
+
+def test_zero_variance_and_unconstrained_coordinates() -> None:
+    """A coordinate of variance 0 is identically 0: inside its interval it drops out,
+    outside it makes the probability exactly 0; a variance 0 with a nonzero covariance is
+    refused. Unconstrained coordinates drop out: with every one unconstrained P = 1; with
+    the third unconstrained, an orthant of the first two, 1/4 + asin(1/2) / (2 pi) = 1/3."""
+    cov = np.array([[0.0, 0.0], [0.0, 1.0]])
+    r = log_mvn_prob(cov, [-1.0, 0.0], [1.0, np.inf])
+    assert r.log_p == pytest.approx(math.log(0.5), rel=1e-14) and r.rel_stderr == 0.0
+    r = log_mvn_prob(cov, [0.5, 0.0], [1.0, np.inf])
+    assert (r.log_p, r.rel_stderr, r.n_samples, r.method) == (-math.inf, 0.0, 0, "exact-empty")
+    with pytest.raises(LatentError, match="zero variance with nonzero covariances"):
+        log_mvn_prob(np.array([[0.0, 0.1], [0.1, 1.0]]), [-1.0, 0.0], [1.0, np.inf])
+    r = log_mvn_prob(equi(3, 0.5), np.full(3, -np.inf), np.full(3, np.inf))
+    assert (r.log_p, r.rel_stderr, r.n_samples, r.method) == (0.0, 0.0, 0, "trivial")
+    cov = np.array([[1.0, 0.5, 0.3], [0.5, 1.0, 0.2], [0.3, 0.2, 1.0]])
+    r = log_mvn_prob(cov, [0.0, 0.0, -np.inf], [np.inf, np.inf, np.inf])
+    check(r, math.log(1 / 3), slack=1e-3)
