@@ -195,3 +195,67 @@ def test_the_dict_path_counts_the_rows_it_writes(tmp_path: Path) -> None:
     out = io.StringIO()
     assert export_mod.write_export([], "csv", out) == 0
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [export_mod.FIELDS]
+
+
+def test_the_fast_export_splices_a_rounds_own_fields(tmp_path: Path) -> None:
+    """A round's own rules override its session's; its world comes with the transcripts; a
+    failed judge reads `true` in CSV; a missing sources map is JSON null: every line of
+    the fast path is valid JSON and says what was stored."""
+    import csv
+    import io
+    import json
+    import sqlite3
+
+    from debate.baselines import Baselines
+    from debate.scoring import score
+
+    own = {**Rules().model_dump(mode="json"), "judge_order": 1}
+    world = '{"blocks":[]}'
+    with Store(tmp_path / "s.db") as s:
+        sid = s.start_session("judge-x", kind="game", rules=Rules().model_dump(mode="json"))
+        rid = s.start_round(
+            sid, number=1, world_json=world, n_statements=4, truth_pz=0.01, log10_truth=-2.0,
+            rules=own,
+        )  # fmt: skip
+        s.record_judgement(
+            rid, estimate=0.02, interval=None, credence_a=None, seconds=1.0,
+            scores=score(0.02, 0.01), evidence={},
+            baselines=Baselines(independence=0.01, maxent=None, lower=0.0, upper=1.0),
+            judge_error="no answer",
+        )  # fmt: skip
+        out = io.StringIO()
+        assert export_mod.write_export(export_rows(s, transcripts=True), "jsonl", out) == 1
+        (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+        fast_csv = io.StringIO()
+        assert export_mod.write_export(export_rows(s), "csv", fast_csv) == 1
+    assert row["rules"] == own and row["world"] == world
+    assert row["judge_failed"] is True
+    header, cells = list(csv.reader(io.StringIO(fast_csv.getvalue())))
+    assert dict(zip(header, cells, strict=True))["judge_failed"] == "true"
+    # a database migrated from before evidence sources (002) may hold NULL for them
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("UPDATE judgements SET evidence = NULL, evidence_sources = NULL")
+    conn.close()
+    with Store(tmp_path / "s.db") as s:
+        out = io.StringIO()
+        assert export_mod.write_export(export_rows(s), "jsonl", out) == 1
+    (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert row["evidence"] is None and row["evidence_sources"] is None
+
+
+def test_other_measurements_are_grouped_apart_by_judge_and_by_debater(tmp_path: Path) -> None:
+    """Rounds of another kind than P(Z) (a mimic's) are never pooled: by judge they are
+    'judge [kind]', by anything else '[kind]'; by debater such a group has no ratings
+    (no games), so its counts are 0. A tie with a baseline is not a win over it."""
+    with _store_two_rounds(tmp_path / "s.db") as s:
+        rows = list(export_rows(s))
+    mimic = {**rows[0], "kind": "mimic", "debater_a": "x", "debater_b": "y", "honest_side": "a"}
+    assert _keys(mimic, "judge") == ["judge-x [mimic]"] and _keys(mimic, "rules") == ["[mimic]"]
+    (g,) = stats([mimic], "debater")
+    assert g["group"] == "[mimic]" and (g["as_honest"], g["as_liar"]) == (0, 0)
+    assert g["honest_rating"] is None and g["liar_rating"] is None
+    # truth 10^-2, max-ent 10^-1 and independence 10^-3: both one order away, as the judge
+    tie = {**rows[0], "log10_truth": -2.0, "log10_error": 1.0}
+    tie["baselines"] = {**tie["baselines"], "maxent": 0.1, "independence": 0.001}
+    (g,) = stats([tie], "judge")
+    assert g["beats_maxent_rate"] == 0.0 and g["beats_independence_rate"] == 0.0
