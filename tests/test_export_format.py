@@ -259,3 +259,48 @@ def test_other_measurements_are_grouped_apart_by_judge_and_by_debater(tmp_path: 
     tie["baselines"] = {**tie["baselines"], "maxent": 0.1, "independence": 0.001}
     (g,) = stats([tie], "judge")
     assert g["beats_maxent_rate"] == 0.0 and g["beats_independence_rate"] == 0.0
+
+
+def test_credentials_stored_by_an_old_version_never_reach_an_export(tmp_path: Path) -> None:
+    """Settings written before the store removed credentials are redacted on the way out
+    (a key named like one, a URL's password); settings with nothing to remove are exported
+    as the very text stored."""
+    import io
+    import json
+    import sqlite3
+
+    with _store_two_rounds(tmp_path / "s.db"):
+        pass
+    raw = '{"api_key": "sk-secret-123", "base_url": "http://user:hunter2@127.0.0.1:9/v1"}'
+    plain = '{"judge_order":  2}'  # odd spacing: kept byte for byte
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("UPDATE sessions SET settings = ? WHERE id = 1", [raw])
+        conn.execute("UPDATE sessions SET settings = ? WHERE id = 2", [plain])
+    conn.close()
+    with Store(tmp_path / "s.db") as s:
+        out = io.StringIO()
+        export_mod.write_export(export_rows(s), "jsonl", out)
+        rows = list(export_rows(s))
+    text = out.getvalue()
+    assert "sk-secret-123" not in text and "hunter2" not in text
+    first = json.loads(text.splitlines()[0])["settings"]
+    assert set(first) == {"api_key", "base_url"} and first["api_key"] != "sk-secret-123"
+    assert "127.0.0.1" in first["base_url"]
+    assert export_mod._redacted(plain) == plain
+    assert "sk-secret-123" not in json.dumps(rows[0]["settings"])
+
+
+def test_a_session_is_chosen_by_id_or_by_a_uid_of_32_digits(tmp_path: Path) -> None:
+    """Numeric ids are short; a session uid is 32 characters and may be all digits."""
+    import sqlite3
+
+    with _store_two_rounds(tmp_path / "s.db"):
+        pass
+    uid = "1" * 32
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("UPDATE sessions SET uid = ? WHERE id = 2", [uid])
+    conn.close()
+    with Store(tmp_path / "s.db") as s:
+        assert [r["session"] for r in export_rows(s, session=uid)] == [uid]
+        assert len(list(export_rows(s, session=1))) == 1
+        assert len(list(export_rows(s, session="2"))) == 1
