@@ -72,15 +72,21 @@ def _tournament(server: LLMServer, limit: int | None) -> TournamentResult:
     )
 
 
+#: Seconds the loopback server takes per call. Long against dealing a debate (~0.2 s of CPU,
+#: seconds at load 20), so that calls overlap however loaded the machine: at 0.2 s the
+#: uncapped control once saw only 2 at once under load and showed nothing.
+LATENCY = 1.0
+
+
 def test_the_endpoint_limit_holds_across_ray_workers(local_ray: None) -> None:
     # without a limit the debates in flight call the endpoint at once: the check can fail
-    with LLMServer(latency=0.2, default=Reply(SPEECH)) as server:
+    with LLMServer(latency=LATENCY, default=Reply(SPEECH)) as server:
         free = _tournament(server, None)
         free_peak = server.max_concurrent()
     assert not free.failed and len(free.debates) == 6
     assert free_peak > 2, f"the tasks never overlapped ({free_peak}): the test shows nothing"
 
-    with LLMServer(latency=0.2, default=Reply(SPEECH)) as server:
+    with LLMServer(latency=LATENCY, default=Reply(SPEECH)) as server:
         capped = _tournament(server, 2)
         peak = server.max_concurrent()
         calls = len(server.requests)
