@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from helpers import SMALL_DEBATE, pz
+from test_bounds_truth import GENZ_ABS, GENZ_REL, _truth
+
+from latent.pz import SMALL_REL_TOL
+from latent.world import load_world
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -54,7 +59,17 @@ def test_debate_is_recorded_then_exported_imported_and_summarised(tmp_path: Path
     assert len(rows) == 1
     row = rows[0]
     assert row["judge"] == "sim:maxent" and row["debater_a"] == "builtin:honest"
-    assert row["truth_pz"] > 0 and row["log10_error"] >= 0
+    # the truth against one computed without the engine: each block's P(all hold) by brute
+    # force or scipy's Genz integration (test_bounds_truth._truth), multiplied over blocks
+    world = load_world(EXAMPLES / "small.json")
+    truth = math.prod(_truth(block) for block in world.blocks)
+    # to what the engine claims for its Gaussian blocks (SMALL_REL_TOL each, two here) plus
+    # the reference's own error
+    claimed = 2 * SMALL_REL_TOL + GENZ_REL
+    assert row["truth_pz"] == pytest.approx(truth, rel=claimed, abs=GENZ_ABS)
+    # and the error is the documented |log10 estimate - log10 truth| of the row's own fields
+    gap = abs(math.log10(row["estimate"]) - math.log10(row["truth_pz"]))
+    assert row["log10_error"] == pytest.approx(gap, rel=1e-9)
     r = pz("import", str(log), "--db", str(db2), "--json")
     assert json.loads(r.stdout) == {"added": 1, "skipped": 0}
     r = pz("import", str(log), "--db", str(db2), "--json")
@@ -118,7 +133,6 @@ def test_plant_keeps_low_order_probabilities(tmp_path: Path) -> None:
     from itertools import combinations
 
     from latent.nway import nway
-    from latent.world import load_world
 
     src = EXAMPLES / "small.json"
     for extreme in ("min", "max"):
