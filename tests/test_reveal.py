@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,11 +14,11 @@ from rich.text import Text
 from debate.baselines import Baselines, baselines
 from debate.protocol import Decision
 from debate.rounds import Secret, preset
-from debate.scoring import score
+from debate.scoring import log10_error, score
 from latent.bounds import truth_outside
 from tui.game import Reveal, evidence_of, judge_round, prepare_round
 from tui.game_store import GameStore
-from tui.screens.reveal import TRUTH_OUTSIDE, render_reveal
+from tui.screens.reveal import TRUTH_OUTSIDE, WORDS, render_reveal
 
 
 def _reveal(truth: float, lower: float, upper: float, outside: bool | None = None) -> Reveal:
@@ -152,3 +153,44 @@ def test_a_dealt_round_keeps_its_truths_standard_error(name: str) -> None:
         pz = world_pz(dealt.world)
         assert dealt.secret.truth == pz.pz
         assert dealt.secret.log10_stderr == pz.log10_pz_stderr > 0
+
+
+@pytest.mark.parametrize(
+    ("estimate", "said"), [(1e-3, "0.001: too high"), (0.0, "0: exactly right")]
+)
+def test_a_truth_of_exactly_zero_shows_no_floored_error(estimate: float, said: str) -> None:
+    """P(Z) = 0 exactly: a log10 error is undefined (the scoring floor, 1e-300, would show
+    ~300 orders of magnitude, for the judge and for each baseline); the reveal says so and
+    what was answered, as stats counts such rounds apart (store.stats.zero_truth)."""
+    rnd: Any = SimpleNamespace(seed=7)
+    rv = _reveal(0.0, 0.0, 1e-2).model_copy(
+        update={"estimate": estimate, "scores": score(estimate, 0.0)}
+    )
+    assert rv.scores.log10_error > 290 or estimate == 0  # what the old reveal printed
+    text = Text.from_markup(render_reveal(rnd, rv, {})).plain
+    lines = text.splitlines()
+    assert lines[0].startswith("P(Z) = 0 ")
+    assert lines[1] == f"P(Z) is exactly 0: a log10 error is not defined; you answered {said}"
+    assert "orders of magnitude" not in text and "(error " not in text
+    assert "  independence 0.001 (no log10 error: P(Z) = 0)" in lines
+    assert not re.search(r"\b(29\d|30\d)\.\d\d\b", text)  # no floored error anywhere
+    assert all(len(s) <= 78 for s in lines)
+
+
+def test_an_exact_truth_above_zero_keeps_its_error() -> None:
+    lines = _plain(2e-4, 1e-4, 1e-2)
+    assert lines[1].startswith(f"error {log10_error(1e-3, 2e-4):.2f} orders of magnitude")
+    assert not [s for s in lines if "not defined" in s]
+
+
+def test_the_baselines_are_explained_under_their_names() -> None:
+    """ "independence" and "max entropy" are jargon: each has a short line right under it."""
+    lines = _plain(2e-4, 1e-4, 1e-2)
+    for name in ("independence", "max entropy"):
+        at = next(i for i, s in enumerate(lines) if s.startswith(f"  {name} "))
+        assert lines[at + 1] == f"    {WORDS[name]}"
+    assert "multiplied" in WORDS["independence"]
+    assert "least-committal" in WORDS["max entropy"]
+    regret = next(s for s in lines if s.startswith("regret "))
+    assert "log score lost" in regret
+    assert all(len(s) <= 78 for s in lines)

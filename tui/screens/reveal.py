@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from debate.scoring import log10_error
+from store.stats import zero_truth
 from tui.estimate import fmt_log10, fmt_p
 from tui.game import PRESETS, RANDOM_LIAR, Reveal, Round, SessionRun, SessionSettings
 from tui.widgets.keybar import KeyBar
@@ -28,6 +29,13 @@ TRAP_WORDS = {
     "flip": "a hidden flip: reads like its neighbours but says the opposite",
     "planted-high": "every smaller group looks independent; all together twice as often",
     "planted-independent": "planted, but innocent: the statements are independent",
+}
+
+
+#: What the reveal's baselines are, for a newcomer (a dim line under each; fits 80 columns).
+WORDS = {
+    "independence": "the statements' own probabilities multiplied, as if none were linked",
+    "max entropy": "the least-committal world that fits every probability you saw",
 }
 
 
@@ -62,11 +70,21 @@ def render_reveal(
     nowhere before the answer: with it the round can be dealt again, truth and all."""
     sc, bl = rv.scores, rv.baselines
     lt = rv.log10_truth
-    lines = [
-        f"[b]P(Z) = {fmt_log10(lt)}[/b]   you said {fmt_p(rv.estimate)}",
-        f"error [b]{sc.log10_error:.2f}[/b] orders of magnitude · regret "
-        f"[b]{sc.regret_bits:.3g}[/b] bits (expected log-score loss)",
-    ]
+    # P(Z) = 0 exactly (a planted impossibility): a log10 error is undefined there (the
+    # scoring floor would show ~300 orders); stats leaves such rounds out the same way
+    zero = zero_truth({"log10_truth": lt, "truth_pz": rv.truth})
+    lines = [f"[b]P(Z) = {fmt_log10(lt)}[/b]   you said {fmt_p(rv.estimate)}"]
+    if zero:
+        said = "0: exactly right" if rv.estimate == 0 else f"{fmt_p(rv.estimate)}: too high"
+        lines.append(f"P(Z) is exactly 0: a log10 error is not defined; you answered {said}")
+    else:
+        lines.append(
+            f"error [b]{sc.log10_error:.2f}[/b] orders of magnitude (1 = a factor of 10 off)"
+        )
+    lines.append(
+        f"regret [b]{sc.regret_bits:.3g}[/b] bits (the expected log score lost by not saying "
+        "the truth)"
+    )
     if rv.interval is not None:
         lo, hi = rv.interval
         lines.append(
@@ -92,13 +110,17 @@ def render_reveal(
     def err(p: float | None) -> str:
         if p is None:
             return "—"
+        if zero:
+            return f"{fmt_p(p)} (no log10 error: P(Z) = 0)"
         return f"{fmt_p(p)} (error {log10_error(p, rv.truth):.2f})"
 
     lines += [
         "",
-        f"[b]On the same evidence[/b] ({rv.evidence_count} probabilities):",
+        f"[b]On the same evidence[/b] ({rv.evidence_count} probabilities), two rules of thumb:",
         f"  independence {err(bl.independence)}",
+        f"    [dim]{WORDS['independence']}[/dim]",
         f"  max entropy  {err(bl.maxent)}",
+        f"    [dim]{WORDS['max entropy']}[/dim]",
         f"  the evidence allowed anything in [{fmt_p(bl.lower)}, {fmt_p(bl.upper)}]",
     ]
     # The range comes from the evidence alone, so it must hold the truth (up to rounding,
