@@ -25,10 +25,12 @@ from debate.scoring import safe_log10 as _log10  # the one floor (LOG10_FLOOR)
 from debate.secrets import scrub
 from store.db import Store
 from store.errors import StoreError
+from store.export_world import WorldFields
 from store.writes import json_text
 
-#: Version of the exported row format (see docs/logs.md for the policy). 2: study fields.
-EXPORT_VERSION = 2
+#: Version of the exported row format (see docs/logs.md for the policy). 2: study fields;
+#: 3: `world` is a JSON object (store/export_world.py).
+EXPORT_VERSION = 3
 
 #: Where a judgement sits in a study (all null outside studies), in column order.
 STUDY_FIELDS = [
@@ -87,7 +89,7 @@ FIELDS = [
     "settings",
 ]
 #: Extra keys with `transcripts=True`.
-TRANSCRIPT_FIELDS = ["world", "turns", "queries", "credences"]
+TRANSCRIPT_FIELDS = ["world", "world_sha256", "world_text", "turns", "queries", "credences"]
 #: Keys whose values are stored as JSON text and passed through as such when writing.
 _RAW = ("claims", "evidence", "evidence_sources", "rules", "settings")
 
@@ -259,6 +261,7 @@ class ExportRows(Iterator[dict[str, Any]]):
         self._params = params
         self._dicts: Iterator[dict[str, Any]] | None = None
         self._session_json: dict[int, tuple[str | None, str | None]] = {}
+        self._world = WorldFields()
 
     def session_json(self, sid: int) -> tuple[str | None, str | None]:
         """A session's rules and settings as stored JSON text (read once per session)."""
@@ -293,13 +296,13 @@ class ExportRows(Iterator[dict[str, Any]]):
             " LEFT JOIN worlds w ON w.id = r.world_id WHERE r.id = ?",
             [rid],
         )
-        world = None if got is None else got["world"]
+        world = self._world(None if got is None else got["world"])
         extra = {
             "turns": self.store.turns(rid),
             "queries": self.store.queries(rid),
             "credences": self.store.credences(rid),
         }
-        return {"world": world, **finite(extra)}
+        return {**world, **finite(extra)}
 
     def _iter_dicts(self) -> Iterator[dict[str, Any]]:
         parsed: dict[str | None, Any] = {None: None}

@@ -15,6 +15,7 @@ from typing import Any
 from store.db import Store
 from store.errors import StoreError
 from store.export import EXPORT_VERSION, STUDY_FIELDS
+from store.export_world import stored_text
 from store.migrations import world_id
 from store.reads import named
 from store.schema import row_problem
@@ -152,7 +153,9 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "uid": row["round_uid"],
                 "session_id": session_id,
                 "number": row["round"],
-                "world_id": world_id(conn, row.get("world"), created),
+                "world_id": world_id(
+                    conn, stored_text(row.get("world"), row.get("world_text")), created
+                ),
                 "world_seed": row.get("world_seed"),
                 "n_statements": row["n_statements"],
                 "truth_pz": row["truth_pz"],

@@ -143,15 +143,17 @@ class LogRow(_Row):
     evidence_sources: dict[str, list[Literal["a", "b", "judge"]]] | None = None
     rules: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
-    world: str | None = None
+    #: a JSON object from version 3 (the world file's text, a string, before)
+    world: str | dict[str, Any] | None = None
+    world_text: str | None = None
     turns: list[TurnRow] | None = None
     queries: list[QueryRow] | None = None
     credences: list[CredenceRow] | None = None
 
-    @field_validator("rules", "settings")
+    @field_validator("rules", "settings", "world")
     @classmethod
-    def _shallow(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and too_deep(v, MAX_DEPTH):
+    def _shallow(cls, v: Any) -> Any:
+        if isinstance(v, dict) and too_deep(v, MAX_DEPTH):
             raise ValueError(f"nests deeper than {MAX_DEPTH} levels")
         return v
 

@@ -249,12 +249,13 @@ def test_debate_and_tournament_record_how_they_were_run(tmp_path: Path) -> None:
 
     files = {w.meta.seed: w.to_json() for w in tournament_worlds(2, 4, 16) if w.meta}
     for x in tourney:
-        assert x["world"] == files[x["world_seed"]]  # the world file itself is kept
+        # the world file itself is kept: as an object, rebuilt to the stored text on import
+        assert x["world"] == json.loads(files[x["world_seed"]]) and x["world_text"] is None
         assert x["session_seed"] == 4 and x["settings"]["worlds"] == 2
         assert x["settings"]["debaters"] == "builtin:honest,builtin:pairwise"
     (deb,) = [x for x in rows if x["session_kind"] == "debate"]
     assert deb["session_seed"] == 9 and deb["settings"]["judge"] == "maxent"
-    assert len(json.loads(deb["world"])["blocks"]) == len(
+    assert len(deb["world"]["blocks"]) == len(
         json.loads((EXAMPLES / "small.json").read_text())["blocks"]
     )
     # --session takes the uid a log row shows as well as the numeric id

@@ -129,7 +129,7 @@ def test_study_fields_are_exported_and_survive_a_round_trip(
 ) -> None:
     rows = list(export_rows(hand_store))
     assert [list(r) for r in rows] == [FIELDS] * len(rows)
-    assert {r["schema_version"] for r in rows} == {EXPORT_VERSION} == {2}
+    assert {r["schema_version"] for r in rows} == {EXPORT_VERSION} == {3}
     first = rows[0]
     assert {k: first[k] for k in STUDY_FIELDS} == {
         "study": "pilot",

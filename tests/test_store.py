@@ -174,7 +174,9 @@ def test_ui_round_trip(store: Store) -> None:
     assert row["seconds"] == 42.5 and row["world_seed"] == 11 and row["n_statements"] == 6
     assert row["debater_a"] == "builtin:honest" and row["session_seed"] == 7
     assert [Turn.model_validate(t) for t in row["turns"]] == turns
-    assert row["world"] == WORLD.read_text()
+    # stored as the file's own text (not World.to_json()): the object, and the text as is
+    assert row["world"] == json.loads(WORLD.read_text())
+    assert row["world_text"] == WORLD.read_text()
 
     rid2 = _round(store, sid, 2)
     store.abandon_round(rid2, "judge quit")
