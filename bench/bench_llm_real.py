@@ -100,7 +100,10 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("llama_cpp.server did not answer within 300 s")
 
 
-async def play(url: str, worlds: int, settings: dict[str, Any]) -> list[DebateResult]:
+async def play(
+    url: str, worlds: int, settings: dict[str, Any], log: Path | None = None, mode: str = ""
+) -> list[DebateResult]:
+    """The debates of one mode, in turn; each logged (`log`) as soon as it ends."""
     rules = Rules(rounds=1, max_rounds=1, turn_timeout=TURN_TIMEOUT)
     out = []
     for i in range(worlds):
@@ -109,6 +112,8 @@ async def play(url: str, worlds: int, settings: dict[str, Any]) -> list[DebateRe
         judge = LLMJudge("gemma", base_url=url, **settings)
         other = builtin("honest" if i % 2 else "independence")
         out.append(await run_debate(world, llm, other, judge, rules, seed=i))
+        if log is not None:
+            log_results(log, mode, out[-1:])
     return out
 
 
@@ -193,7 +198,7 @@ def main() -> int:
         for name in modes:
             SERVERS.forget()
             t0 = time.perf_counter()
-            results = asyncio.run(play(url, args.worlds, MODES[name]))
+            results = asyncio.run(play(url, args.worlds, MODES[name], args.log, name))
             wall = time.perf_counter() - t0
             f = figures(results)
             print(
@@ -201,8 +206,6 @@ def main() -> int:
                 f"{f['parroted']:>10.0%}{wall:>9.0f}",
                 flush=True,
             )
-            if args.log:
-                log_results(args.log, name, results)
         if args.decoder_statements:
             SERVERS.forget()
             print(decode(url, args.decoder_statements))

@@ -376,7 +376,13 @@ class LLMJudge:
             "Transcript:\n" + transcript_text(view.transcript),
             "Joint probabilities known so far:\n" + (known or "(none)"),
         )
-        async with LLMClient(_for_rules(self.config, view.rules)) as llm:
+        config = _for_rules(self.config, view.rules)
+        # not streamed: the read timeout spans the whole answer, and a retry after a shorter
+        # one only queues behind the abandoned answer on a one-slot local server
+        config = config.model_copy(
+            update={"read_timeout": max(config.read_timeout, view.rules.turn_timeout)}
+        )
+        async with LLMClient(config) as llm:
             # a judge's answer is bounded like a speech: a hanging server costs one turn
             # timeout per question, not retries x read timeout
             reply, _ = await llm.structured(

@@ -376,6 +376,18 @@ def test_a_reply_cut_at_max_tokens_inside_its_last_text_is_an_over_long_text() -
     assert a.forfeit and "cut at max_tokens (800)" in a.forfeit
 
 
+def test_a_slow_judge_answer_is_waited_for_within_the_turn_not_retried() -> None:
+    """A judge's answer is not streamed, so a read timeout shorter than the turn cut a slow
+    local model's answer and sent it again (queued behind the first on llama_cpp.server):
+    within the turn timeout the answer is awaited, once."""
+    with LLMServer(respond=by_role(Reply(JUDGE_REPLY, delay=0.8), Reply(SPEECH))) as server:
+        judge = LLMJudge("tiny", base_url=server.url, read_timeout=0.3, max_retries=1)
+        res = _debate(server, judge, turn_timeout=5)
+        judged = [r for r in server.requests if "log10_p" in json.dumps(r.body)]
+    assert not res.judgement.errors and res.judgement.estimate == pytest.approx(10**-3.5)
+    assert len(judged) == 3  # two observations and the decision, none sent twice
+
+
 def test_a_failed_llm_judge_is_stored_and_exported_as_failed(tmp_path: Path) -> None:
     garbage = "I think P(Z) is small."
     with LLMServer(respond=by_role(Reply(garbage), Reply("not json either"))) as server:
