@@ -26,12 +26,23 @@ _CACHED = 8
 
 def world_text(world: Any) -> str:
     """The text the store keeps for an exported world object: its `World.to_json()` (what
-    the game, `pzjudge debate`, tournaments and studies store), or `json.dumps` of it for
-    what is not a world (a mimic round's spec, stored so)."""
+    the game, `pzjudge debate`, tournaments and studies store), or `json.dumps` of a mimic
+    round's `{"mimic": …}` (stored so). ValueError for anything else."""
+    if isinstance(world, dict) and set(world) == {"mimic"}:
+        return json.dumps(world)
     try:
         return parse_world(world, "world").to_json()
-    except LatentError:
-        return json.dumps(world)
+    except LatentError as exc:
+        # an import must not store what no round can be played or scored from
+        raise ValueError(f"world is neither a world nor a mimic round: {exc}") from None
+
+
+def _rebuilds(world: Any, text: str) -> bool:
+    """Whether import would rebuild `text` from `world` (then the export leaves it out)."""
+    try:
+        return world_text(world) == text
+    except ValueError:
+        return False
 
 
 def sha256_of(text: str) -> str:
@@ -56,7 +67,7 @@ class WorldFields:
             got = {
                 "world": world,
                 "world_sha256": sha256_of(text),
-                "world_text": None if world_text(world) == text else text,
+                "world_text": None if _rebuilds(world, text) else text,
             }
             if len(self._seen) >= _CACHED:
                 self._seen.clear()

@@ -149,3 +149,19 @@ def test_an_edited_world_imports_as_a_new_world_and_a_wrong_text_is_refused(
         import_logs(s, [wrong])
     assert "world_text is not the text of world" in str(err.value)
     assert "\n" not in str(err.value) and "nothing was imported" in str(err.value)
+
+
+def test_an_object_that_is_no_world_is_refused_on_import(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row whose `world` object is neither a world nor a mimic round's spec is refused in
+    one line and nothing is stored (before, it was stored as its JSON)."""
+    good, *_ = _export(db, tmp_path / "log.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**good, "world": {"blocks": 1}}) + "\n")
+    fresh = tmp_path / "fresh.db"
+    rc, _, err = run_main(capsys, "import", str(bad), "--db", str(fresh))
+    assert rc != 0 and "neither a world nor a mimic round" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with Store(fresh) as s:
+        assert list(export_rows(s)) == []
