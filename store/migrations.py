@@ -311,6 +311,15 @@ def m007_worlds(db: Database) -> None:
         )
 
 
+@migrations(name="008_truth_stderr")
+def m008_truth_stderr(db: Database) -> None:
+    """A round's truth may be estimated (a large Gaussian block): its log10 standard error
+    is kept so that a round resumed from the store judges "truth outside the evidence's
+    range" with the same margin as when it was dealt. NULL (rounds stored before) reads as
+    0, the margin of an exact truth."""
+    db.table("rounds").add_column("log10_truth_stderr", float)
+
+
 #: The names this version knows, in order; the schema version is how many are applied.
 KNOWN = [m.name for m in migrations.pending(Database(memory=True))]
 SCHEMA_VERSION = len(KNOWN)

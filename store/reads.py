@@ -124,7 +124,8 @@ class Reads:
         for the engine (scoring, resuming) only; nothing the judge sees before answering may
         show them (a debater spec such as builtin:honest names the honest side)."""
         r = self._one(
-            "SELECT r.truth_pz, r.log10_truth, r.honest_side,"
+            "SELECT r.truth_pz, r.log10_truth, COALESCE(r.log10_truth_stderr, 0.0)"
+            " AS log10_truth_stderr, r.honest_side,"
             " COALESCE(r.debater_a, s.debater_a) AS debater_a,"
             " COALESCE(r.debater_b, s.debater_b) AS debater_b"
             " FROM rounds r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",

@@ -185,6 +185,7 @@ class Writes(Reads):
         n_statements: int,
         truth_pz: float,
         log10_truth: float | None,
+        log10_truth_stderr: float | None = None,
         world_json: str | None = None,
         world_seed: int | None = None,
         honest_side: str | None = None,
@@ -198,7 +199,9 @@ class Writes(Reads):
         """A new round of a session, with its world and (hidden) truth; returns its id.
         A round may have no world file and no debate (no honest side, no claims). `rules`,
         `debater_a`/`debater_b` are this round's when they differ from the session's (a
-        random liar is drawn per round). `kind` is what is judged: "pz" or "mimic"."""
+        random liar is drawn per round). `kind` is what is judged: "pz" or "mimic".
+        `log10_truth_stderr` is the estimated truth's standard error (0 exact, None not
+        known): a resumed round judges "truth outside the range" with it."""
         if honest_side not in (None, "a", "b"):
             raise StoreError(f"honest_side must be 'a', 'b' or None, not {honest_side!r}")
         if kind not in ROUND_KINDS:
@@ -221,6 +224,7 @@ class Writes(Reads):
                 "n_statements": n_statements,
                 "truth_pz": truth_pz,
                 "log10_truth": log10_truth,
+                "log10_truth_stderr": log10_truth_stderr,
                 "honest_side": honest_side,
                 "claims": json_text(claims),
                 "rules": json_text(scrub(rules, self._secrets)),

@@ -122,6 +122,48 @@ def test_an_estimated_truth_within_its_error_of_the_range_is_not_a_fault(
     assert (f"  {TRUTH_OUTSIDE}" in lines) is outside
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_resumed_round_keeps_its_truths_standard_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, resume: bool
+) -> None:
+    """The truth's standard error is stored with the round (migration 008), so a round
+    resumed from the store judges "outside the range" as the round dealt did: a truth
+    2 standard errors above the evidence's upper end is within its error either way
+    (with the error forgotten, as before, the resumed round called it a fault)."""
+    import tui.game as game
+
+    settings = preset("practice", seed=3, judge="tester")
+    probe = GameStore(tmp_path / "probe.db")
+    first = prepare_round(settings, 1, probe, probe.start_session(settings))
+    probe.close()
+    bl = baselines([s.id for s in first.statements], evidence_of(first, []))
+    se = 1e-3
+    lt = math.log10(bl.upper) + 2 * se
+    assert truth_outside(10.0**lt, bl.lower, bl.upper, 0.0)  # a fault without its error
+    real = game.deal_round
+
+    def estimated(*a: Any, **kw: Any) -> Any:
+        dealt = real(*a, **kw)
+        secret = Secret(truth=10.0**lt, log10_truth=lt, log10_stderr=se)
+        return dealt.model_copy(update={"secret": secret})
+
+    monkeypatch.setattr(game, "deal_round", estimated)
+    store = GameStore(tmp_path / "game.db")
+    sid = store.start_session(settings)
+    rnd = prepare_round(settings, 1, store, sid)
+    if resume:
+        store.close()
+        store = GameStore(tmp_path / "game.db")
+        (public,) = store.open_rounds(sid)
+        rnd = game.resume_round(settings, public, store.round_secret(public["id"]))
+        assert rnd.resumed and rnd.secret.truth == 10.0**lt
+    assert rnd.secret.log10_stderr == se
+    rv = judge_round(rnd, Decision(estimate=0.01), evidence_of(rnd, []), 1.0, store)
+    store.close()
+    assert (rv.baselines.lower, rv.baselines.upper) == (bl.lower, bl.upper)
+    assert not rv.truth_outside
+
+
 def test_the_reveal_names_every_planted_block_of_a_dealt_world() -> None:
     """A debate-preset world has planted blocks; the reveal names each one, trap or not
     (the lie may have been a trap where the real block is innocent), and says which."""

@@ -143,6 +143,7 @@ def prepare_round(
         n_statements=dealt.world.n_statements,
         truth_pz=secret.truth,
         log10_truth=secret.log10_truth,
+        log10_truth_stderr=secret.log10_stderr,
         honest_side=secret.honest_side,
         claims=dict(dealt.claims) if dealt.claims else None,
         practice=settings.practice,
@@ -192,6 +193,7 @@ def resume_round(
         secret=Secret(
             truth=truth,
             log10_truth=log10_truth,
+            log10_stderr=float(secret.get("log10_truth_stderr") or 0.0),
             honest_side=honest,
             specs={side: secret.get(f"debater_{side}") or "?" for side in ("a", "b")},
         ),
