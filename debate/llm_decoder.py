@@ -15,8 +15,10 @@ must keep at least `DRIFT_THRESHOLD` of its meaning's content words (subject, ve
 complement, tail; small stem-less normalisation: case, plural "s"/"ies") and its polarity (an
 odd number of negation words, `NEGATION_WORDS`, exactly when it words the denied side's
 complement, or, for a statement without a latent point, as many as the built-in sentence
-modulo 2). A rewrite that drifts keeps the built-in sentence; so the neighbours of a family,
-which share most content words, stay near-paraphrases of one another.
+modulo 2). It must be one declarative sentence (`not_one_statement`): a second sentence
+could add or retract a claim with every word and the polarity kept. A rewrite that drifts
+keeps the built-in sentence; so the neighbours of a family, which share most content words,
+stay near-paraphrases of one another.
 
 The sentences are stored in the world file, so the world stays reproducible and playable
 offline. A call that fails (no answer within the time, invalid or parroted reply, a rewrite
@@ -81,6 +83,12 @@ STOP_WORDS = frozenset(
         "from as and or that this these those it its there their they them than then",
     )
 )
+#: A full stop, "!", "?" or ";" with more words after it ends one sentence and starts
+#: another, unless it ends an abbreviation a fluent sentence uses.
+_SENTENCE_END = re.compile(r"(\S*)[.!?;](?=\s+\S)")
+_ABBREVIATIONS = frozenset(
+    {"e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "st", "no", "approx"}
+)
 SENTENCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"sentence": {"type": "string"}},
@@ -118,7 +126,22 @@ class _Sentence(BaseModel):
             raise ValueError("the sentence is empty")
         if len(value) > MAX_SENTENCE:
             raise ValueError(f"the sentence has {len(value)} characters, at most {MAX_SENTENCE}")
+        why = not_one_statement(value)
+        if why:
+            raise ValueError(why)
         return value
+
+
+def not_one_statement(text: str) -> str | None:
+    """Why `text` is not one declarative sentence, or None. A statement is one assertion:
+    a second sentence could add a claim (or retract the first) that the content-word and
+    negation checks of `drift` do not see, and a question asserts nothing."""
+    ends = (m.group(1).lstrip("([\"'").lower() for m in _SENTENCE_END.finditer(text))
+    if any(end not in _ABBREVIATIONS for end in ends):
+        return "the reply is more than one sentence; write exactly one"
+    if text.rstrip().endswith("?"):
+        return "the reply is a question; write one sentence that asserts the meaning"
+    return None
 
 
 @dataclass

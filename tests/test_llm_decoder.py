@@ -19,7 +19,14 @@ from tui_steps import STEPS, on_screen, type_text, until
 
 from debate.builtin import builtin
 from debate.engine import run_debate
-from debate.llm_decoder import DRIFT_THRESHOLD, Meaning, drift, meanings, rewrite_world
+from debate.llm_decoder import (
+    DRIFT_THRESHOLD,
+    Meaning,
+    drift,
+    meanings,
+    not_one_statement,
+    rewrite_world,
+)
 from debate.llm_decoder import _prompt as _prompt_of
 from debate.rounds import SessionSettings, deal_round
 from debate.rules import Rules
@@ -211,6 +218,56 @@ def test_a_rewrite_that_drifts_is_repaired_once_else_keeps_the_built_in_sentence
         ms[0].id: "drifted: kept 0% of the meaning's words (at least 50% needed)"
     }
     assert new.meta.settings["sentences_drift_threshold"] == DRIFT_THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("Huskies are naturally big dogs.", None),
+        ("Huskies, e.g. Siberian ones, are big by nature.", None),
+        ("It is so (i.e. by nature) that a husky is a large dog.", None),
+        ("Simply: a husky is a large dog by nature.", None),
+        ("A husky weighs 2.5 times a terrier, a large dog by nature.", None),
+        # every word and the polarity kept: drift alone lets this through
+        ("A husky is a large dog by nature. Or so they say.", "more than one"),
+        ("A husky is a large dog by nature; not really.", "more than one"),
+        ("A husky is a large dog by nature! Huskies are small.", "more than one"),
+        ("Is a husky a large dog by nature?", "question"),
+    ],
+)
+def test_a_statement_is_one_declarative_sentence(text: str, why: str | None) -> None:
+    """A second sentence can add or retract a claim that the word and negation checks do
+    not see ("... by nature. Or so they say." keeps every word and the polarity)."""
+    if "say" in text:
+        assert drift(HUSKY, text) is None
+    got = not_one_statement(text)
+    assert (got is None) if why is None else (got is not None and why in got)
+
+
+def test_every_built_in_sentence_is_one_statement() -> None:
+    """The check never refuses what the built-in decoder writes (many worlds, every style)."""
+    seen = 0
+    for seed in range(20):
+        world = generate_world(seed=seed, statements=40, families=4, counterexamples=2, flips=4)
+        for m in meanings(world):
+            assert not_one_statement(m.sentence) is None, m.sentence
+            seen += 1
+    assert seen == 800
+
+
+def test_a_reply_of_two_sentences_is_repaired_once_else_keeps_the_built_in_sentence() -> None:
+    world = generate_world(seed=3, statements=6, families=1)
+    ms = meanings(world)
+    two = json.dumps({"sentence": f"{ms[0].sentence} Or so they say."})
+    with LLMServer(respond=fluent) as server:
+        server.script(Reply(two), Reply(two))
+        new, report = asyncio.run(rewrite_world(world, "tiny", base_url=server.url, concurrency=1))
+        repair = str(server.requests[1].body["messages"][-1]["content"])
+    assert "more than one sentence" in repair
+    got = [st.text for b in new.blocks for st in b.statements]
+    assert got[0] == ms[0].sentence and "Or so they say" not in " ".join(got)
+    assert report.kept == 1 and new.meta is not None
+    assert "more than one sentence" in new.meta.settings["sentences_kept"][ms[0].id]
 
 
 def test_generate_with_an_llm_decoder_writes_a_world_that_plays(
