@@ -13,6 +13,7 @@ markup.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -470,3 +471,18 @@ def _clock(seconds: float) -> str:
     """Seconds as m:ss (rounded up: a limit never shows less time than is left)."""
     s = max(0, int(-(-seconds // 1)))
     return f"{s // 60}:{s % 60:02d}"
+
+
+#: Seconds left at which a round's clock turns red.
+HURRY = 30.0
+
+
+def time_left(deadline: float | None, limit: float | None) -> str:
+    """The status line's " · m:ss left" for a round with a time limit ("" without): red in
+    the last `HURRY` seconds, never above the limit (the clock may have stepped back since
+    the round started)."""
+    if deadline is None:
+        return ""
+    remaining = min(deadline - time.time(), limit or 0.0)
+    colour = "red" if remaining <= HURRY else "green"
+    return f" · [b {colour}]{_clock(max(0.0, remaining))} left[/]"

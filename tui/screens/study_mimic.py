@@ -28,11 +28,15 @@ from latent.errors import PzJudgeError
 from store.study_ops import MIMIC_EXPIRY_DEFAULT, StudyMimicItem, record_mimic_answer
 from tui.errors import error_line
 from tui.screens.mimic import parse_probability, render_public
-from tui.screens.study import STUDY_CSS, BetweenScreen, ProblemScreen, Seat, StudyLeave, _clock
+from tui.screens.study import (
+    STUDY_CSS,
+    BetweenScreen,
+    ProblemScreen,
+    Seat,
+    StudyLeave,
+    time_left,
+)
 from tui.widgets.keybar import KeyBar
-
-#: Seconds left at which the clock turns red (as in a P(Z) round).
-HURRY = 30.0
 
 
 @dataclass
@@ -73,11 +77,7 @@ class StudyMimicScreen(Screen[None]):
 
     def status_line(self) -> str:
         item = self.item
-        clock = ""
-        if item.deadline is not None:
-            remaining = min(item.deadline - time.time(), item.time_limit or 0.0)
-            colour = "red" if remaining <= HURRY else "green"
-            clock = f" · [b {colour}]{_clock(max(0.0, remaining))} left[/]"
+        clock = time_left(item.deadline, item.time_limit)
         return (
             f"[b]Round {item.position} of {item.total}[/b]{clock} · a mimic's next book: "
             "forecast from the training data"

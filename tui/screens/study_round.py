@@ -56,7 +56,7 @@ from tui.messages import (
     StoreTrouble,
 )
 from tui.screens.judging import RoundScreen
-from tui.screens.study import BetweenScreen, ProblemScreen, Seat, StudyLeave, _clock
+from tui.screens.study import BetweenScreen, ProblemScreen, Seat, StudyLeave, time_left
 from tui.widgets.estimate import EstimatePanel
 from tui.widgets.statements import StatementList
 from tui.widgets.transcript import Transcript
@@ -68,8 +68,6 @@ CONDITION_WORDS = {
     "debate": "live debate",
     "offline": "recorded debate",
 }
-#: Seconds left at which the clock turns red.
-HURRY = 30.0
 
 
 class StudyStored(Message):
@@ -159,12 +157,7 @@ class StudyRoundScreen(RoundScreen):
     def status_line(self) -> str:
         item, o = self.item, self.oracle
         left = "∞" if o.left is None else str(o.left)
-        clock = ""
-        if item.deadline is not None:
-            # never shown above the limit (the clock may have stepped back since the start)
-            remaining = min(item.deadline - time.time(), item.time_limit or 0.0)
-            colour = "red" if remaining <= HURRY else "green"
-            clock = f" · [b {colour}]{_clock(max(0.0, remaining))} left[/]"
+        clock = time_left(item.deadline, item.time_limit)
         return (
             f"[b]Round {item.position} of {item.total}[/b]{clock} · "
             f"{CONDITION_WORDS[self.condition]} · oracle: {left} left, ≤ {o.max_order} at once"
