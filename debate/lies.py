@@ -15,8 +15,14 @@ falls back to `liar_claim`.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -79,6 +85,104 @@ def liar_claim(
     return lie
 
 
+@dataclass(frozen=True)
+class _Shadowed:
+    """What `deal_lie` computed for a given world before its rng is used again: the world's
+    P(Z) (when the truth was not given), its shadow's P(Z) (None: no shadow), and the rng's
+    state after `shadow_of` drew the shadow."""
+
+    truth: WorldPZ | None
+    shadow: float | None
+    state: Mapping[str, Any]
+
+
+#: id(world) -> (a weak reference to that world, its dealt shadows by `_shadow_key`). Keyed
+#: by identity, not content: hashing a world's text costs as much as a small P(Z); the
+#: weak reference tells a reused id from the same world, and a finalizer drops the entry.
+_SHADOWS: dict[int, tuple[weakref.ReferenceType[World], dict[tuple[Any, ...], _Shadowed]]] = {}
+_CACHE_ON: ContextVar[bool] = ContextVar("deal_cache_on", default=True)
+
+
+@dataclass
+class DealCacheInfo:
+    """How often `deal_lie` reused a given world's shadow (hits) or drew it (misses)."""
+
+    hits: int = 0
+    misses: int = 0
+
+
+_INFO = DealCacheInfo()
+
+
+def deal_cache_info() -> DealCacheInfo:
+    """Hits and misses of the given-world cache since the process started (or `clear`)."""
+    return DealCacheInfo(_INFO.hits, _INFO.misses)
+
+
+def clear_deal_cache() -> None:
+    """Forget every cached shadow and reset the counts."""
+    _SHADOWS.clear()
+    _INFO.hits = _INFO.misses = 0
+
+
+@contextmanager
+def deal_cache_off() -> Iterator[None]:
+    """Inside this block (and the asyncio tasks it starts) `deal_lie` neither reads nor fills
+    the cache: what a benchmark compares against, and what a test checks results against."""
+    token = _CACHE_ON.set(False)
+    try:
+        yield
+    finally:
+        _CACHE_ON.reset(token)
+
+
+def _shadow_key(
+    seed: int, factor: float, truth: float | None, rng: np.random.Generator
+) -> tuple[Any, ...]:
+    """Everything besides the world that decides `_Shadowed`: the rng's whole state (which
+    shadow is drawn), the lie factor, and whether (and which) truth was given."""
+    state = json.dumps(rng.bit_generator.state, sort_keys=True)
+    return (seed, factor, truth, state)
+
+
+def _shadowed(
+    world: World, seed: int, rules: Rules, rng: np.random.Generator, truth: float | None
+) -> _Shadowed:
+    """The world's P(Z) (unless `truth` is given) and its re-drawn shadow's, leaving `rng` in
+    the state `shadow_of` leaves it. A tournament deals one world to every pairing with the
+    same seed, so the result is kept per world object for this process: a hit sets the
+    rng to the stored state, so everything drawn after it is what a fresh deal draws."""
+    key = _shadow_key(seed, rules.lie_factor, truth, rng) if _CACHE_ON.get() else None
+    slot = _SHADOWS.get(id(world)) if key is not None else None
+    if slot is not None and slot[0]() is world and key in slot[1]:
+        hit = slot[1][key]
+        rng.bit_generator.state = hit.state
+        _INFO.hits += 1
+        return hit
+    pz = world_pz(world) if truth is None else None
+    found = shadow_of(world, rng, rules.lie_factor, truth=pz)
+    out = _Shadowed(
+        truth=pz,
+        shadow=found[1].pz if found is not None else None,
+        state=rng.bit_generator.state,
+    )
+    if key is not None:
+        if slot is None or slot[0]() is not world:
+            slot = (weakref.ref(world), {})
+            _SHADOWS[id(world)] = slot
+            weakref.finalize(world, _forget, id(world), slot[0])
+        slot[1][key] = out
+        _INFO.misses += 1
+    return out
+
+
+def _forget(ident: int, ref: weakref.ReferenceType[World]) -> None:
+    """Drop a dead world's entry (unless its id was already taken by a newer world)."""
+    slot = _SHADOWS.get(ident)
+    if slot is not None and slot[0] is ref:
+        del _SHADOWS[ident]
+
+
 def deal_lie(
     source: World | WorldMaker,
     seed: int,
@@ -98,6 +202,11 @@ def deal_lie(
     ignored). Or it is the round's world (a world file, or a bare world given to
     `run_debate`): its shadow is re-drawn (`latent.shadow.shadow_of`). With nothing to
     re-draw, the lie is `liar_claim`'s. Deterministic in (source, seed, rng).
+
+    A given world's P(Z) and shadow are kept per world object in this process (a
+    tournament deals each world to every pairing with the same seed): a second deal with the
+    same world, seed, lie factor, truth and rng state reuses them and leaves `rng` as the
+    first left it, so the lie, liar and direction are those a fresh deal gives.
     """
     shadow: float | None = None
     how = "fallback"
@@ -110,18 +219,24 @@ def deal_lie(
         world, truth, log10_truth = pair.real, pair.truth.pz, pair.truth.log10_pz
         se = pair.truth.log10_pz_stderr
         shadow, how = pair.lie.pz, "pair"
+    elif isinstance(source, World):
+        world = source
+        dealt = _shadowed(world, seed, rules, rng, truth)
+        if dealt.truth is not None:
+            pz = dealt.truth
+            truth, log10_truth, se = pz.pz, pz.log10_pz, pz.log10_pz_stderr
+        else:
+            assert truth is not None  # given: `_shadowed` computes P(Z) only without it
+            log10_truth = math.log10(truth) if truth > 0 else None
+        if dealt.shadow is not None:
+            shadow, how = dealt.shadow, "redrawn"
     else:
-        world = source if isinstance(source, World) else source(seed, None)
-        pz: WorldPZ | None = None
+        world = source(seed, None)
         if truth is None:
             pz = world_pz(world)
             truth, log10_truth, se = pz.pz, pz.log10_pz, pz.log10_pz_stderr
         else:
             log10_truth = math.log10(truth) if truth > 0 else None
-        if isinstance(source, World):
-            found = shadow_of(world, rng, rules.lie_factor, truth=pz)
-            if found is not None:
-                shadow, how = found[1].pz, "redrawn"
     if tempting is None:
         tempting = independence_value(world)
     if shadow is not None:
