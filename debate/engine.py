@@ -307,6 +307,7 @@ async def run_debate(
     seed: int = 0,
     honest_side: Side | None = None,
     truth: float | None = None,
+    truth_stderr: float | None = None,
     claims: Mapping[Side, float] | None = None,
     on_event: Callable[[PublicEvent], None] | None = None,
     on_record: Callable[[Event], None] | None = None,
@@ -319,23 +320,28 @@ async def run_debate(
 
     Given a `DealtRound` (`debate.rounds.deal_round`), the round's world, rules, honest
     side, truth and claims are used as dealt, and `a`/`b` default to its debater specs;
-    `seed`, `honest_side`, `truth`, `claims` and `rules` must then be left out.
+    `seed`, `honest_side`, `truth`, `truth_stderr`, `claims` and `rules` must then be left
+    out.
 
     Given a bare world, `honest_side` defaults to the side of a debater declared honest
     (built-in honest), or away from one declared a liar, else a seeded coin flip; `truth`
-    defaults to P(Z); `claims` (each side's claimed P(Z)) default to the truth for the
+    defaults to P(Z) (`truth_stderr` is the standard error of log10 of a given truth: 0
+    exact, None not known); `claims` (each side's claimed P(Z)) default to the truth for the
     honest side and the lie `debate.rounds.deal_sides` deals for the other.
     """
     if judge is None:
         raise DebateError("run_debate needs a judge")
     log10_truth: float | None
+    #: stored with the round (0: exact; None: a truth given without one)
+    stderr: float | None = truth_stderr
     round_seed: int | None = None
     if isinstance(world, DealtRound):
         dealt = world
         round_seed = dealt.seed
         if dealt.claims is None or dealt.secret.honest_side is None:
             raise DebateError("this round was dealt without a debate; deal it with debate on")
-        if rules is not None or truth is not None or claims is not None or honest_side:
+        given = (rules, truth, truth_stderr, claims)
+        if any(x is not None for x in given) or honest_side:
             raise DebateError("a dealt round brings its own rules, truth, sides and claims")
         if a is None or b is None:
             made = debaters_of(dealt)
@@ -343,6 +349,7 @@ async def run_debate(
         world, rules = dealt.world, dealt.rules
         side: Side = dealt.secret.honest_side
         p_true, log10_truth = dealt.secret.truth, dealt.secret.log10_truth
+        stderr = dealt.secret.log10_stderr
         claimed: dict[Side, float] = {s: float(dealt.claims[s]) for s in ("a", "b")}
     else:
         if a is None or b is None:
@@ -365,11 +372,14 @@ async def run_debate(
                 truth=truth,
             )
             p_true, log10_truth = lie.truth, lie.log10_truth
+            if truth is None:
+                stderr = lie.log10_stderr
         else:
             claimed = {s: float(claims[s]) for s in ("a", "b")}
             if truth is None:
                 res_pz = world_pz(world)
                 p_true, log10_truth = res_pz.pz, res_pz.log10_pz
+                stderr = res_pz.log10_pz_stderr
             else:
                 p_true = truth
                 log10_truth = math.log10(truth) if truth > 0 else None
@@ -387,6 +397,7 @@ async def run_debate(
         claims=claimed,
         truth=p_true,
         log10_truth=log10_truth,
+        log10_truth_stderr=stderr,
     )
     if on_record is not None:
         on_record(head)  # only to the recorder: it names the honest side

@@ -80,6 +80,9 @@ class DebateHead(BaseModel):
     claims: dict[Side, float]
     truth: float
     log10_truth: float | None
+    #: The standard error of log10_truth: 0 when exact, None when not known (a truth given
+    #: without one). A large Gaussian block's P(Z) is an estimate.
+    log10_truth_stderr: float | None = None
 
 
 class DebateStartedEvent(DebateHead):

@@ -100,6 +100,8 @@ class DebateJob(BaseModel):
     world: World
     seed: int
     truth: float
+    #: The standard error of log10 of `truth` (0: exact), stored with the round.
+    truth_stderr: float | None = None
     spec_a: str
     spec_b: str
     spec_j: str
@@ -123,6 +125,7 @@ def play_debate(job: DebateJob) -> tuple[list[Event], DebateResult]:
                 job.rules,
                 seed=job.seed,
                 truth=job.truth,
+                truth_stderr=job.truth_stderr,
                 on_record=events.append,
             )
         )
@@ -273,7 +276,8 @@ async def run_tournament(
         raise DebateError("each Ray task must reserve more than 0 CPUs (e.g. 0.25)")
     rules = rules or Rules()
     worlds = tournament_worlds(n_worlds, seed, statements, settings)
-    truths = [world_pz(w).pz for w in worlds]
+    pzs = [world_pz(w) for w in worlds]
+    truths = [pz.pz for pz in pzs]
     pairs = list(permutations(debaters, 2)) if len(debaters) > 1 else [(debaters[0],) * 2]
     sem = asyncio.Semaphore(max(1, concurrency))
     played = played or {}
@@ -329,6 +333,7 @@ async def run_tournament(
                     rules,
                     seed=seed * 7919 + w,
                     truth=truth,
+                    truth_stderr=pzs[w].log10_pz_stderr,
                     on_record=record,
                 )
             except Exception as exc:
@@ -376,6 +381,7 @@ async def run_tournament(
                 world=world,
                 seed=seed * 7919 + w,
                 truth=truth,
+                truth_stderr=pzs[w].log10_pz_stderr,
                 spec_a=spec_a,
                 spec_b=spec_b,
                 spec_j=spec_j,

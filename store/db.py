@@ -194,6 +194,7 @@ class Store(Writes):
                 n_statements=started.n_statements,
                 truth_pz=started.truth,
                 log10_truth=started.log10_truth,
+                log10_truth_stderr=started.log10_truth_stderr,
                 honest_side=started.honest_side,
                 claims={str(k): v for k, v in started.claims.items()},
                 rules=rules,

@@ -73,6 +73,7 @@ FIELDS = [
     "trust_log_score",
     "truth_pz",
     "log10_truth",
+    "log10_truth_stderr",
     "log10_error",
     "regret_bits",
     "seconds",
@@ -102,7 +103,8 @@ _SQL = (
     " COALESCE(r.debater_a, s.debater_a) AS debater_a,"
     " COALESCE(r.debater_b, s.debater_b) AS debater_b, r.honest_side, j.estimate,"
     " j.interval_lo, j.interval_hi, j.covered, j.credence_a, j.trusted_honest,"
-    " j.trust_log_score, r.truth_pz, r.log10_truth, j.log10_error, j.regret_bits, j.seconds,"
+    " j.trust_log_score, r.truth_pz, r.log10_truth, r.log10_truth_stderr, j.log10_error,"
+    " j.regret_bits, j.seconds,"
     " j.created_at, j.base_independence, j.base_maxent, j.base_lower, j.base_upper,"
     " r.claims, j.evidence, r.rules, s.id AS session_id, r.id AS round_id,"
     " j.evidence_sources, r.kind, r.study, r.participant, r.item, r.condition, r.position,"
@@ -200,6 +202,7 @@ def _scalars(r: Record) -> dict[str, Any]:
         "trust_log_score": _fin(r["trust_log_score"]),
         "truth_pz": r["truth_pz"],
         "log10_truth": r["log10_truth"],
+        "log10_truth_stderr": r["log10_truth_stderr"],
         "log10_error": _fin(r["log10_error"]),
         "regret_bits": _fin(r["regret_bits"]),
         "seconds": r["seconds"],
@@ -494,6 +497,7 @@ def _csv_cells(r: Record) -> list[Any]:
         d["trust_log_score"],
         r["truth_pz"],
         r["log10_truth"],
+        r["log10_truth_stderr"],
         d["log10_error"],
         d["regret_bits"],
         r["seconds"],

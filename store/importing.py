@@ -160,6 +160,7 @@ def _import_row(store: Store, row: dict[str, Any]) -> bool:
                 "n_statements": row["n_statements"],
                 "truth_pz": row["truth_pz"],
                 "log10_truth": row.get("log10_truth"),
+                "log10_truth_stderr": row.get("log10_truth_stderr"),
                 "honest_side": row.get("honest_side"),
                 "claims": json_text(row.get("claims")),
                 "rules": json_text(row.get("rules")),

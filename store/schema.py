@@ -118,6 +118,8 @@ class LogRow(_Row):
     trust_log_score: Annotated[float, Field(le=0.0)] | None = None
     truth_pz: Prob
     log10_truth: Annotated[float, Field(le=0.0)] | None = None
+    #: 0 when the truth is exact; null when not recorded (logs from before the field too).
+    log10_truth_stderr: Annotated[float, Field(ge=0.0)] | None = None
     log10_error: Annotated[float, Field(ge=0.0)] | None = None
     regret_bits: Annotated[float, Field(ge=0.0)] | None = None
     seconds: Seconds | None = None

@@ -121,6 +121,7 @@ def study_rows(db: StudyDB) -> Iterator[dict[str, Any]]:
             "trust_log_score": None if failed else _fin(res.get("trust_log_score")),
             "truth_pz": r["truth"],
             "log10_truth": item["log10_truth"],
+            "log10_truth_stderr": None,  # a study's items do not keep it (not recorded)
             "log10_error": _fin(r["log10_error"]),
             "regret_bits": _fin(r["regret_bits"]),
             "seconds": r["seconds"],

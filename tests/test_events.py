@@ -26,7 +26,7 @@ from latent.world import load_world
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "small.json"
-SECRET_FIELDS = {"honest_side", "truth", "log10_truth", "secret"}
+SECRET_FIELDS = {"honest_side", "truth", "log10_truth", "log10_truth_stderr", "secret"}
 #: The classes of the public union (Annotated[A | B | ..., discriminator]).
 PUBLIC = get_args(get_args(PublicEvent)[0])
 
