@@ -168,6 +168,10 @@ def decode(url: str, statements: int) -> str:
     return f"decoder: {report.summary()} in {time.perf_counter() - t0:.0f} s"
 
 
+#: Fewest statements of the decoder's world (`decode`: two families and a counterexample).
+DECODER_MIN = 9
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", type=int, default=5, help="debates per mode (default 5)")
@@ -181,6 +185,10 @@ def main() -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := [m for m in modes if m not in MODES]:
         print(f"unknown mode {unknown[0]!r}: use {', '.join(MODES)}")
+        return 2
+    if args.decoder_statements and args.decoder_statements < DECODER_MIN:
+        # the decoder's world has 2 families and a counterexample: 9 statements at least
+        print(f"--decoder-statements: 0 (skip) or at least {DECODER_MIN}")
         return 2
     why = None if args.base_url else missing()
     if why:

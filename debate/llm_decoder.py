@@ -16,7 +16,8 @@ complement, tail; small stem-less normalisation: case, plural "s"/"ies") and its
 odd number of negation words, `NEGATION_WORDS`, exactly when it words the denied side's
 complement, or, for a statement without a latent point, as many as the built-in sentence
 modulo 2). It must be one declarative sentence (`not_one_statement`): a second sentence
-could add or retract a claim with every word and the polarity kept. A rewrite that drifts
+could add or retract a claim with every word and the polarity kept. Nor may it add a hedge,
+a name or the prompt's labels (`adds`). A rewrite that drifts
 keeps the built-in sentence; so the neighbours of a family, which share most content words,
 stay near-paraphrases of one another.
 
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from debate.errors import DebateError
 from debate.llm import LLMClient, LLMConfig, gather_limited, load_prompt
+from debate.llm_http import LLMUnreachable
 from debate.llm_players import llm_config, parroted
 from debate.rounds import DealtRound
 from debate.views import statement_views
@@ -59,6 +61,8 @@ __all__ = [
     "rewrite_world",
 ]
 
+#: Longest reason a kept built-in sentence records.
+REASON_CHARS = 160
 #: Longest sentence kept; a longer one keeps the built-in text.
 MAX_SENTENCE = 300
 #: Least share of the meaning's content words a rewrite keeps (see `drift`). A paraphrase
@@ -89,6 +93,30 @@ _SENTENCE_END = re.compile(r"(\S*)[.!?;](?=\s+\S)")
 _ABBREVIATIONS = frozenset(
     {"e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "st", "no", "approx"}
 )
+#: Words and phrases that hedge a claim ("or so they say", "allegedly"): a statement asserts
+#: plainly, so a rewrite may not add one its meaning does not have.
+HEDGES = (
+    "or so",
+    "they say",
+    "some say",
+    "it is said",
+    "supposedly",
+    "allegedly",
+    "reportedly",
+    "rumoured",
+    "rumored",
+    "perhaps",
+    "maybe",
+    "possibly",
+    "probably",
+    "might",
+    "apparently",
+    "arguably",
+    "likely",
+)
+#: The labels of the rewrite prompt (`prompts/decoder_rewrite.md`), which a small model
+#: copies into its sentence.
+PROMPT_LABELS = ("the statement", "what it says", "rewrite", "rewritten", "reworded")
 SENTENCE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"sentence": {"type": "string"}},
@@ -132,6 +160,30 @@ class _Sentence(BaseModel):
         return value
 
 
+def _known(m: Meaning) -> str:
+    """Every text the meaning gives the model, lower case: what a rewrite may repeat."""
+    return " ".join(t for t in (m.sentence, m.asserts, m.denies, m.neighbour) if t).lower()
+
+
+def adds(m: Meaning, sentence: str) -> str | None:
+    """Why `sentence` says more than `m`, or None: a hedge, a name (a capitalised word past
+    the first, unless the meaning has a word of the same 5-letter stem: "European" for
+    "Europe"), or the prompt's labels. `drift` counts the meaning's words kept; it cannot
+    see "... printer in Asia" for "... in Europe" or a sentence headed "The statement:"."""
+    low, known = f" {sentence.lower()} ", f" {_known(m)} "
+    for label in PROMPT_LABELS:
+        if re.search(rf"\b{label}\b", low) and not re.search(rf"\b{label}\b", known):
+            return f"the sentence repeats the prompt's label {label!r}"
+    for hedge in HEDGES:
+        if re.search(rf"\b{hedge}\b", low) and not re.search(rf"\b{hedge}\b", known):
+            return f"the sentence adds a hedge ({hedge!r}); assert the meaning plainly"
+    stems = {w[:5] for w in re.findall(r"[a-z]+", known)}
+    for name in re.findall(r"[A-Za-z][A-Za-z]*", sentence)[1:]:
+        if name[0].isupper() and name.lower()[:5] not in stems:
+            return f"the sentence adds a name the meaning does not have ({name!r})"
+    return None
+
+
 def not_one_statement(text: str) -> str | None:
     """Why `text` is not one declarative sentence, or None. A statement is one assertion:
     a second sentence could add a claim (or retract the first) that the content-word and
@@ -158,9 +210,12 @@ class RewriteReport:
         """One line for the command line."""
         line = f"{self.rewritten} sentences reworded by the LLM"
         if self.kept:
-            top = "; ".join(f"{n} × {r}" for r, n in self.reasons.most_common(3))
-            line += f", {self.kept} kept the built-in text ({top})"
+            line += f", {self.kept} kept the built-in text ({self.top_reasons()})"
         return line
+
+    def top_reasons(self) -> str:
+        """The three commonest reasons a built-in sentence was kept, with their counts."""
+        return "; ".join(f"{n} × {r}" for r, n in self.reasons.most_common(3))
 
 
 def _words(text: str) -> list[str]:
@@ -226,7 +281,9 @@ def _reason(exc: DebateError) -> str:
     error's line (which names the server, never a key)."""
     text = str(exc)
     head, sep, tail = text.partition("after one repair: ")
-    return (tail if sep else head.split(": ")[0])[:80]
+    reason = tail if sep else head.split(": ")[0]
+    # cut at a word, and said so (a URL cut at 80 characters read "running at http://1")
+    return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 def meanings(world: World) -> list[Meaning]:
@@ -299,7 +356,11 @@ async def rewrite_world(
 
             def check(reply: _Sentence) -> None:
                 # against the instructions alone: a good sentence may well repeat the meaning
-                why = parroted(reply.sentence, instructions) or drift(m, reply.sentence)
+                why = (
+                    parroted(reply.sentence, instructions)
+                    or drift(m, reply.sentence)
+                    or adds(m, reply.sentence)
+                )
                 if why:
                     raise ValueError(why)
 
@@ -321,7 +382,14 @@ async def rewrite_world(
                 if on_progress is not None:
                     on_progress(report.done, len(items))
 
-        got = await gather_limited([counted(m) for m in items], concurrency, return_exceptions=True)
+        # the first alone: a server that is not there fails it, and then no other call is made
+        first = await gather_limited([counted(m) for m in items[:1]], 1, return_exceptions=True)
+        if first and isinstance(first[0], LLMUnreachable):
+            got: list[str | Exception] = [first[0]] * len(items)
+            report.done = len(items)
+        else:
+            rest = [counted(m) for m in items[1:]]
+            got = first + await gather_limited(rest, concurrency, return_exceptions=True)
 
     texts: dict[str, str] = {}
     kept: dict[str, str] = {}

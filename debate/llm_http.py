@@ -76,6 +76,12 @@ class LLMReplyError(DebateError):
         self.raw = raw
 
 
+class LLMUnreachable(DebateError):
+    """No server answered at the base URL (refused, no connection, connect timeout) after the
+    retries: every other call to it would fail the same way, so a caller with many calls
+    may stop at the first."""
+
+
 class Refused(DebateError):
     """The server refused the response format or the system role it was sent (what: which)."""
 
@@ -478,6 +484,8 @@ class ChatHTTP:
             "broken": "check the server logs, then try again",
             "status": "the server is failing; try again later",
         }[failure.kind]
+        if failure.kind in ("connect_timeout", "refused", "connect"):
+            return LLMUnreachable(f"{what} ({tries}) — {advice}")
         return DebateError(f"{what} ({tries}) — {advice}")
 
     async def _plain_once(

@@ -239,7 +239,8 @@ def parroted(text: str, instructions: str) -> str | None:
     said = _norm(text)
     if not said:
         return "the text has no words"
-    if said in _norm(instructions) or any(said in _norm(p) for p in KNOWN_PLACEHOLDERS):
+    # whole words in order: "10" is not a copy of "log10", nor "ate" of "estimate"
+    if any(f" {said} " in f" {_norm(src)} " for src in (instructions, *KNOWN_PLACEHOLDERS)):
         quote = text.strip()[:60]
         return f"the text repeats the prompt's wording ({quote!r}) instead of saying something"
     return None
@@ -334,7 +335,7 @@ class LLMDebater(BaseDebater):
 
 class JudgeReply(BaseModel):
     """What an LLM judge answers (see prompts/judge_system.md). A reason over
-    `JUDGE_REASON_CHARS` is cut, not refused."""
+    `JUDGE_REASON_CHARS` is cut and marked with "…", not refused."""
 
     reason: str = ""
     log10_p: float = Field(le=0.0, allow_inf_nan=False)
@@ -346,7 +347,9 @@ class JudgeReply(BaseModel):
     @field_validator("reason", mode="before")
     @classmethod
     def _cut(cls, value: Any) -> Any:
-        return value[:JUDGE_REASON_CHARS] if isinstance(value, str) else value
+        if isinstance(value, str) and len(value) > JUDGE_REASON_CHARS:
+            return value[: JUDGE_REASON_CHARS - 1] + "…"
+        return value
 
 
 class LLMJudge:

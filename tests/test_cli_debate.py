@@ -69,6 +69,20 @@ citations = [
         assert part in out
 
 
+def test_progress_lines_on_a_redirected_stderr_only_when_asked(tmp_path: Path) -> None:
+    """A headless run logged to a file (stderr not a terminal) is quiet by default and
+    writes a line per turn with --progress: who spoke, what and how long (never a side)."""
+    quiet = pz("debate", "--seed", "2", "--no-store")
+    loud = pz("debate", "--seed", "2", "--no-store", "--progress")
+    assert quiet.returncode == 0 == loud.returncode, loud.stderr
+    assert quiet.stderr == ""
+    done = [line for line in loud.stderr.splitlines() if "characters" in line]
+    starts = [line for line in loud.stderr.splitlines() if line.endswith("speaking…")]
+    assert len(done) == len(starts) >= 2 and done[0].startswith("a opening 0: ")
+    assert "honest" not in loud.stderr and "liar" not in loud.stderr
+    assert loud.stdout == quiet.stdout  # the transcript itself is unchanged
+
+
 def test_llm_debater_through_the_cli_never_shows_the_key(tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text("rounds = 1\nturn_timeout = 20\n")

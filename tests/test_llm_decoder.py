@@ -22,6 +22,7 @@ from debate.engine import run_debate
 from debate.llm_decoder import (
     DRIFT_THRESHOLD,
     Meaning,
+    adds,
     drift,
     meanings,
     not_one_statement,
@@ -244,15 +245,48 @@ def test_a_statement_is_one_declarative_sentence(text: str, why: str | None) -> 
     assert (got is None) if why is None else (got is not None and why in got)
 
 
-def test_every_built_in_sentence_is_one_statement() -> None:
-    """The check never refuses what the built-in decoder writes (many worlds, every style)."""
+def test_every_built_in_sentence_is_one_statement_that_adds_nothing() -> None:
+    """The checks never refuse what the built-in decoder writes (many worlds, every style;
+    names such as "Mainz", hedges such as "likely" where the meaning has them)."""
     seen = 0
     for seed in range(20):
         world = generate_world(seed=seed, statements=40, families=4, counterexamples=2, flips=4)
         for m in meanings(world):
             assert not_one_statement(m.sentence) is None, m.sentence
+            assert adds(m, m.sentence) is None, m.sentence
             seen += 1
     assert seen == 800
+
+
+GUTENBERG = Meaning(
+    id="s2",
+    sentence="Gutenberg of Mainz was an important printer in Europe.",
+    topic="gutenberg",
+    asserts="gutenberg of mainz was an important printer in europe",
+    denies="gutenberg of mainz was an unimportant printer in europe",
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "why"),
+    [
+        ("In Europe, Gutenberg of Mainz was an important printer.", None),
+        ("Gutenberg of Mainz was an important European printer.", None),  # a stem it has
+        ("Gutenberg, from Mainz, was a printer of importance in Europe.", None),
+        ("Gutenberg of Mainz was an important printer in Asia.", "name"),
+        ("Gutenberg of Mainz in Germany was an important printer in Europe.", "name"),
+        ("Gutenberg of Mainz was an important printer in Europe, or so they say.", "hedge"),
+        ("Gutenberg of Mainz was probably an important printer in Europe.", "hedge"),
+        ("The statement: Gutenberg of Mainz was an important printer in Europe.", "label"),
+    ],
+)
+def test_a_rewrite_adds_no_name_hedge_or_label(sentence: str, why: str | None) -> None:
+    """What `drift` cannot see: every word of the meaning kept, its polarity kept, and yet
+    a different place, an added name, a hedge, or the prompt's label copied in."""
+    if why in ("hedge", "label"):
+        assert drift(GUTENBERG, sentence) is None
+    got = adds(GUTENBERG, sentence)
+    assert (got is None) if why is None else (got is not None and why in got)
 
 
 def test_a_reply_of_two_sentences_is_repaired_once_else_keeps_the_built_in_sentence() -> None:
@@ -291,6 +325,34 @@ def test_generate_with_an_llm_decoder_writes_a_world_that_plays(
     assert res.turns and all(t.forfeit is None for t in res.turns)
     assert main(["generate", "--seed", "1", "--statements", "3", "--decoder", "gpt"]) == 2
     assert "use builtin or openai:MODEL" in capsys.readouterr().err
+
+
+def test_generate_against_no_server_stops_at_the_first_call_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A base URL where nothing listens: one statement's call and its retries, then the
+    others keep the built-in text without calls of their own; the command refuses in one
+    line naming the server (whole, not cut mid-URL) and writes no world labelled with
+    sentences it does not have."""
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v1"
+    out = tmp_path / "w.json"
+    code = main(
+        [
+            "generate", "--seed", "3", "--statements", "12",
+            "--decoder", "openai:x", "--base-url", url, "-o", str(out),
+        ]
+    )  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert 1 <= len(retries) <= 3  # one call's retries (before: every statement's, 36)
+    assert "no sentence was reworded (12 × " in line and f"running at {url}?" in line
+    assert "nothing written" in line
 
 
 def _judge() -> Any:

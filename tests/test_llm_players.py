@@ -313,6 +313,19 @@ def test_parroted_only_for_text_of_its_own() -> None:
     assert parroted("why, in a few sentences", prompt)
     assert parroted("b cites the triple of the die, which a ignores", prompt) is None
     assert parroted("The pairs look independent; the triple is far rarer.", prompt) is None
+    # words of its own that happen to be inside the prompt's words ("log10", "estimate")
+    for own in ("10", "ate", "Mat."):
+        assert own.lower().strip(".") in prompt.lower()  # as characters, it is in there
+        assert parroted(own, prompt) is None, own
+
+
+def test_a_judge_reason_over_the_limit_is_cut_and_marked() -> None:
+    from debate.llm_players import JUDGE_REASON_CHARS, JudgeReply
+
+    long = JudgeReply.model_validate({"reason": "x" * (JUDGE_REASON_CHARS + 50), "log10_p": -2})
+    assert len(long.reason) == JUDGE_REASON_CHARS and long.reason.endswith("…")
+    fits = JudgeReply.model_validate({"reason": "y" * JUDGE_REASON_CHARS, "log10_p": -2})
+    assert fits.reason == "y" * JUDGE_REASON_CHARS
 
 
 def test_an_over_long_speech_is_cut_and_marked_not_forfeited() -> None:

@@ -123,7 +123,7 @@ def cmd_debate(args: argparse.Namespace) -> int:
     # each turn is committed the moment it is made: a run killed mid-debate keeps them
     on_record = None if recorder is None else recorder.on_event
     # an LLM turn can take minutes
-    on_event = debate_progress(sys.stderr) if sys.stderr.isatty() else None
+    on_event = debate_progress(sys.stderr) if args.progress or sys.stderr.isatty() else None
     try:
         if dealt is not None:
             run = run_debate(dealt, a, b, judge, on_event=on_event, on_record=on_record)
@@ -414,6 +414,11 @@ def add_debate_commands(sub: Any) -> None:
     )
     db.add_argument("--rules", help="rules file (TOML)")
     db.add_argument("--base-url", help="OpenAI-compatible endpoint for openai:/llm: specs")
+    db.add_argument(
+        "--progress",
+        action="store_true",
+        help="a line per turn on stderr even when it is not a terminal (logs of long LLM runs)",
+    )
     store_args(db, record=True)
     trust_arg(db)
 

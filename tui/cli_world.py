@@ -36,6 +36,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from debate.llm_decoder import rewrite_world_sync
 
         world, report = rewrite_world_sync(world, model, base_url=args.base_url)
+        if not report.rewritten:
+            # a world labelled with the model's sentences that has none of them misleads
+            raise DebateError(
+                f"--decoder {decoder}: no sentence was reworded "
+                f"({report.top_reasons()}); nothing written — "
+                "fix the server or model, or leave out --decoder for the built-in sentences"
+            )
         print(report.summary(), file=sys.stderr)
     if args.output:
         save_world(world, args.output)
