@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import socket
 import sys
 import time
 import uuid
@@ -34,6 +35,12 @@ from debate.events import Event
 if TYPE_CHECKING:
     from debate.engine import DebateResult
     from debate.tournament import DebateJob
+
+#: Seconds to wait for a TCP connection to a Ray address before calling it unreachable (Ray
+#: itself retries for many minutes, printing warnings, before it gives up).
+CONNECT_SECONDS = 5.0
+#: Ray's ports when an address names none: the GCS of `ray start --head`, and Ray Client.
+GCS_PORT, CLIENT_PORT = 6379, 10001
 
 #: Times Ray plays a debate again after its task failed (a worker died, an exception).
 RAY_RETRIES = 3
@@ -192,6 +199,32 @@ def _failure(exc: BaseException) -> tuple[str, list[Event]]:
     return (lines[-1].strip() if lines else type(exc).__name__)[:300], []
 
 
+def check_ray_address(address: str | None, timeout: float = CONNECT_SECONDS) -> None:
+    """Fail fast, in one line, when nothing listens at a Ray `address` (HOST:PORT, or
+    ray://HOST:PORT for Ray Client): ray.init would retry for many minutes. No address (a
+    local Ray) and "auto"/"local" (Ray finds its own) are not checked."""
+    if not address or address in ("auto", "local"):
+        return
+    rest = address.removeprefix("ray://")
+    host, sep, port_text = rest.rpartition(":")
+    if not sep or not port_text.isdigit():
+        host, port_text = rest, str(CLIENT_PORT if rest != address else GCS_PORT)
+    host = host.strip("[]")  # an IPv6 literal: [::1]:6379
+    hint = "start one with `ray start --head` or leave out the address for a local Ray"
+    if not host or not 0 < int(port_text) < 65536:
+        raise DebateError(f"no Ray cluster at {address}: not a HOST:PORT address; {hint}")
+    try:
+        with socket.create_connection((host, int(port_text)), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise DebateError(
+            f"no Ray cluster at {address}: no answer within {timeout:g} s; {hint}"
+        ) from None
+    except OSError as exc:
+        why = exc.strerror or str(exc) or type(exc).__name__
+        raise DebateError(f"no Ray cluster at {address}: {why.lower()}; {hint}") from None
+
+
 def play_on_ray(
     jobs: list[tuple[str, DebateJob]],
     *,
@@ -215,6 +248,7 @@ def play_on_ray(
         raise DebateError("--ray needs Ray: pip install 'pzjudge[ray]'") from None
     started = not ray.is_initialized()
     if started:
+        check_ray_address(address)
         try:
             ray.init(
                 address=address,

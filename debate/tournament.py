@@ -17,6 +17,7 @@ import json
 import statistics
 from collections.abc import Callable, Mapping
 from itertools import permutations
+from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -26,7 +27,7 @@ from debate.engine import DebateResult, run_debate
 from debate.errors import DebateError
 from debate.events import Event, TurnEvent
 from debate.ratings import Game, Ratings, rate
-from debate.ray_runner import DebateFailed, Play, play_on_ray
+from debate.ray_runner import DebateFailed, Play, check_ray_address, play_on_ray
 from debate.rounds import SessionSettings, deal_round, world_seed
 from debate.rules import Rules
 from debate.scoring import trust_points, trust_verdict
@@ -71,16 +72,57 @@ class TournamentResult(BaseModel):
 PROTOCOL = 1
 
 
+def world_digest(world: World) -> str:
+    """The SHA-256 of a world as played (its JSON text): what a debate id holds of it.
+    Computed once per world of a tournament, not once per debate (a large world's text
+    takes a while)."""
+    return hashlib.sha256(world.to_json().encode()).hexdigest()
+
+
+def spec_runs(spec: str, base_url: str | None = None) -> dict[str, str] | None:
+    """What a debater or judge spec runs beyond its string, for a debate id: the SHA-256 of
+    the file a `script:` or `file:` spec names (editing it changes the debates), the
+    endpoint (base URL as resolved, model) of an `openai:`/`llm:` spec, never a key. None
+    for built-in and simulated parties (their behaviour is `PROTOCOL`'s). A file that cannot
+    be read is a one-line DebateError."""
+    kind, _, rest = spec.partition(":")
+    if kind in ("script", "file") and rest:
+        path = rest.rpartition(":")[0] if kind == "script" else rest
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise DebateError(
+                f"{spec}: cannot read {path} ({exc.strerror}); check the path"
+            ) from None
+        return {"sha256": hashlib.sha256(data).hexdigest()}
+    if kind in ("openai", "llm") and rest:
+        from debate.llm_players import llm_config
+
+        return {"base_url": llm_config(rest, base_url).base_url, "model": rest}
+    return None
+
+
 def debate_id(
-    world: World, seed: int, truth: float, spec_a: str, spec_b: str, spec_j: str, rules: Rules
+    world: World | str,
+    seed: int,
+    truth: float,
+    spec_a: str,
+    spec_b: str,
+    spec_j: str,
+    rules: Rules,
+    runs: Mapping[str, Mapping[str, str] | None] | None = None,
 ) -> str:
     """The id of one debate of a tournament: a hash of everything that decides it (the world
-    as played, the debate's seed and truth, both debater specs in side order, the judge, the
-    rules, `PROTOCOL`). The same inputs give the same id in any run, so a rerun can tell
-    what it has already played."""
-    inputs = {
+    as played, or its `world_digest`; the debate's seed and truth, both debater specs in
+    side order, the judge, the rules, `PROTOCOL`, and what each spec runs: `runs` maps a
+    spec to its `spec_runs`, the hash of its script or speeches file or its endpoint). The
+    same inputs give the same id in any run, so a rerun can tell what it has already
+    played; an edited script or another endpoint gives new ids, so it plays again.
+    Debates of built-in and simulated parties only have the ids they had before `runs`
+    existed."""
+    inputs: dict[str, Any] = {
         "protocol": PROTOCOL,
-        "world": hashlib.sha256(world.to_json().encode()).hexdigest(),
+        "world": world if isinstance(world, str) else world_digest(world),
         "seed": seed,
         "truth": truth,
         "a": spec_a,
@@ -88,6 +130,9 @@ def debate_id(
         "judge": spec_j,
         "rules": rules.model_dump(mode="json"),
     }
+    ran = {s: dict(r) for s in (spec_a, spec_b, spec_j) if (r := (runs or {}).get(s))}
+    if ran:  # absent otherwise: built-in-only ids stay what they were
+        inputs["runs"] = ran
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -274,6 +319,8 @@ async def run_tournament(
         raise DebateError("the endpoint limit must be at least 1 call at once")
     if task_cpus <= 0:
         raise DebateError("each Ray task must reserve more than 0 CPUs (e.g. 0.25)")
+    if use_ray:
+        check_ray_address(ray_address)  # before the worlds are made: a bad address fails fast
     rules = rules or Rules()
     worlds = tournament_worlds(n_worlds, seed, statements, settings)
     pzs = [world_pz(w) for w in worlds]
@@ -286,7 +333,13 @@ async def run_tournament(
         for spec_a, spec_b in pairs:
             for spec_j in judges:
                 jobs.append((w, world, truth, spec_a, spec_b, spec_j))
-    ids = [debate_id(j[1], seed * 7919 + j[0], j[2], j[3], j[4], j[5], rules) for j in jobs]
+    # what each spec runs (a file's hash, an endpoint) and each world's hash, once each
+    runs = {spec: spec_runs(spec, base_url) for spec in {*debaters, *judges}}
+    digests = [world_digest(w) for w in worlds]
+    ids = [
+        debate_id(digests[j[0]], seed * 7919 + j[0], j[2], j[3], j[4], j[5], rules, runs)
+        for j in jobs
+    ]
     index = {did: i for i, did in enumerate(ids)}
     todo = sum(did not in played for did in ids)
     done = 0

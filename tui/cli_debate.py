@@ -285,12 +285,18 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
         store.abandon_orphans()
 
+        # each world's text once, not once per debate (the world is kept with its text:
+        # its id() is not reused while the run lasts)
+        texts: dict[int, tuple[Any, str]] = {}
+
         def watch(world: Any, debate_id: str) -> DebateRecorder:
             # each debate has its own session under its judge's name; every turn is
             # committed as it is made, so an interrupted tournament keeps what it played
+            if id(world) not in texts:
+                texts[id(world)] = (world, world.to_json())
             return DebateRecorder(
                 store,
-                world_json=world.to_json(),
+                world_json=texts[id(world)][1],
                 kind="tournament",
                 seed=args.seed,
                 settings=settings,
