@@ -9,8 +9,9 @@ honest(X) - liar(Y) is the log-odds that the judge trusts X over Y. The fit is
 `choix.opt_pairwise` (maximum a posteriori under a weak Gaussian prior, so an unbeaten
 player gets a finite rating); nothing here optimises by hand.
 
-Judges get their accuracy (share of debates where they trusted the honest side) and mean
-log10 error. Every figure carries a percentile bootstrap 95% interval over debates.
+Judges get their accuracy (share of debates where they trusted the honest side, a credence
+of exactly 0.5 counting half, as in `pzjudge stats` and the study report) and mean log10
+error. Every figure carries a percentile bootstrap 95% interval over debates.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ class DebaterRating(BaseModel):
 
 
 class JudgeRating(BaseModel):
-    """A judge's accuracy (share trusting the honest side) and mean log10 error."""
+    """A judge's accuracy (share trusting the honest side; undecided counts half, what a coin
+    earns, so leaving the credence at 0.5 cannot lift it above guessing) and mean log10
+    error."""
 
     name: str
     debates: int
@@ -120,6 +123,12 @@ def bootstrap_mean(values: np.ndarray, rng: np.random.Generator, resamples: int)
     idx = rng.integers(0, len(values), size=(resamples, len(values)))
     low, high = _interval(values[idx].mean(axis=1))
     return Estimate(value=float(values.mean()), low=low, high=high)
+
+
+def _points(honest_trusted: bool | None) -> float:
+    """A debate's share in a judge's accuracy: 1 trusting the honest side, 0 the liar, 1/2
+    trusting nobody (`debate.scoring.trust_points`)."""
+    return 0.5 if honest_trusted is None else float(honest_trusted)
 
 
 def rate(
@@ -181,7 +190,7 @@ def rate(
                 name=judge,
                 debates=len(rows),
                 accuracy=bootstrap_mean(
-                    np.array([g.honest_trusted is True for g in rows], dtype=float),
+                    np.array([_points(g.honest_trusted) for g in rows], dtype=float),
                     rng,
                     resamples,
                 ),

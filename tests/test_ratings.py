@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from debate.ratings import Game, bradley_terry, rate
+from debate.scoring import trust_points, trust_verdict
 
 
 def test_two_players_bt_is_log_odds_of_their_record() -> None:
@@ -79,9 +80,9 @@ def test_judge_accuracy_and_error_are_direct_means_with_intervals() -> None:
     games += [_game("A", "B", True, "j2", 0.2)] * 3
     j = {x.name: x for x in rate(games, resamples=400).judges}
     assert j["j1"].debates == 4
-    assert j["j1"].accuracy.value == 0.5
+    assert j["j1"].accuracy.value == (1 + 0 + 1 + 0.5) / 4  # undecided counts half
     assert math.isclose(j["j1"].log10_error.value, 1.25)
-    assert 0.0 <= j["j1"].accuracy.low < 0.5 < j["j1"].accuracy.high <= 1.0
+    assert 0.0 <= j["j1"].accuracy.low < 0.625 < j["j1"].accuracy.high <= 1.0
     assert j["j2"].accuracy.value == j["j2"].accuracy.low == j["j2"].accuracy.high == 1.0
 
 
@@ -94,3 +95,13 @@ def test_a_role_never_played_has_no_rating() -> None:
 def test_ratings_are_reproducible() -> None:
     games = [_game("A", "B", True), _game("B", "A", False), _game("A", "B", False)]
     assert rate(games, seed=5) == rate(games, seed=5)
+
+
+def test_undecided_counts_half_in_a_judges_accuracy_as_in_stats() -> None:
+    # final credences in A and the honest side; 0.5 trusts nobody: a coin's half point,
+    # as `pzjudge stats` and the study report count it (trust_points)
+    rows = [(0.9, "a"), (0.2, "b"), (0.5, "a"), (0.5, "b"), (0.7, "b"), (0.5, "a")]
+    games = [_game("A", "B", trust_verdict(c if side == "a" else 1 - c), "j") for c, side in rows]
+    (j,) = rate(games, resamples=50).judges
+    assert j.accuracy.value == (1 + 1 + 0.5 + 0.5 + 0 + 0.5) / 6  # by hand
+    assert math.isclose(j.accuracy.value, sum(trust_points(c, s) for c, s in rows) / len(rows))

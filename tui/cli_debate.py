@@ -7,6 +7,7 @@ that `--json` stays clean.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -231,26 +232,29 @@ def debate_progress(out: IO[str]) -> Callable[[PublicEvent], None]:
 
 class _Progress:
     """Debates played, rate and ETA on stderr (never stdout: --json stays clean), at most
-    about once a second."""
+    about once a second. The rate counts from the first debate to finish, not from the
+    start: start-up (worlds, a local Ray, worker processes, the first LLM calls) would
+    stretch the first ETAs far past the run (618 s shown for a run of 40 s)."""
 
     def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.shown = 0.0
+        self.shown = -math.inf
+        #: When the first debate finished, and how many had then.
+        self.first: tuple[float, int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
         if done < total and now - self.shown < 1.0:
             return
         self.shown = now
-        rate = done / max(now - self.start, 1e-9)
-        eta = (total - done) / rate if rate > 0 else 0.0
+        since, base = self.first
+        line = f"played {done}/{total} debates"
+        if done > base and now > since:  # a rate needs a second debate to finish
+            rate = (done - base) / (now - since)
+            line += f", {rate:.1f}/s, ETA {(total - done) / rate:.0f}s"
         end = "\n" if done == total or not sys.stderr.isatty() else ""
-        print(
-            f"\rplayed {done}/{total} debates, {rate:.1f}/s, ETA {eta:.0f}s",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"\r{line}", end=end, file=sys.stderr, flush=True)
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
@@ -357,7 +361,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         )
         head = (
             f"{'':28s} {'debates':>7s} {'judge trusted it':>16s} "
-            f"{'mean log10 error':>16s} {'median':>7s} {'regret bits':>11s}"
+            f"{'mean log10 error':>16s} {'median':>7s} {'mean regret (bits)':>18s}"
         )
         out += ["", "debaters", head]
         for st in res.debaters:
@@ -365,8 +369,15 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             out.append(
                 f"{st.name[:28]:28s} {st.debates:7d} {won:>16s} "
                 f"{st.mean_log10_error:16.2f} {st.median_log10_error:7.2f} "
-                f"{st.mean_regret_bits:11.3g}"
+                f"{st.mean_regret_bits:18.3g}"
             )
+        out += [
+            "judge trusted it: share of its debates the judge ended favouring it (undecided "
+            "counts half)",
+            "log10 error: orders of magnitude between the judge's P(Z) and the true one",
+            "regret: log score lost, in bits, by betting at the judge's P(Z) instead of the "
+            "true one (0: none)",
+        ]
         out += [
             "",
             f"{'judge':28s} {'debates':>7s} {'trusted the honest side (95% CI)':>32s} "
