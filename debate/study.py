@@ -4,10 +4,12 @@ participants, counterbalanced, and the numbers a paper reports.
 A study file (TOML, `StudySpec`) names the items (a game preset + round seed, or a world
 file; optionally a fixed liar), the conditions (`debate.protocols.PROTOCOLS`), the design
 and the texts participants read. `assignments` is the design: within-subject, participant
-p judges item i under condition (i + p) mod k, in the order rotated by p (a Latin square
-over items × conditions and over order); between-subject, participant p judges every item
-under condition p mod k. `deal_item` deals an item through the one round pipeline
-(`debate.rounds.deal_round`, debate on), so the same file deals the same rounds.
+p judges item i under condition (i + p) mod k (a Latin square over items × conditions),
+with the conditions in the order of a Williams design row (position and carry-over
+balanced; `balanced_set` participants complete the design); between-subject, participant
+p judges every item under condition p mod k. `deal_item` deals an item through the one
+round pipeline (`debate.rounds.deal_round`, debate on), so the same file deals the same
+rounds.
 
 The statistics of the report (`summarize`) live here too: they are pure numbers from
 stored rows (bootstrap intervals with a seeded generator, calibration with the Murphy
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 
 #: The condition of a mimic item: it has no protocol (no sides, no debaters), so it is
-#: judged the same way by everyone, outside the Latin square of the P(Z) items.
+#: judged the same way by everyone, outside the design of the P(Z) items.
 MIMIC = "mimic"
 
 
@@ -201,22 +203,40 @@ class Assignment(BaseModel):
 def assignments(spec: StudySpec, participant: int) -> list[Assignment]:
     """The rounds of participant `participant` (0-based), in the order they are played.
 
-    Within: item i under condition (i + p) mod k, items in the order rotated by p, so a
-    full square of k participants sees each item in each condition once and each item at
-    each position equally often (when k divides the items). Between: every item under
-    condition p mod k. Attention items come after the first half, under their condition.
-    Mimic items keep their place in the rotated order under the condition `MIMIC`; the
-    square runs over the P(Z) items (their rank among them), so mixing in mimic items
-    leaves it balanced."""
+    Within-subject, three balances over every set of `balanced_set(spec)` participants
+    (exact when the number of conditions k divides the number of P(Z) items n):
+
+    - item × condition (list counterbalancing): the P(Z) item of rank i is judged under
+      condition (i + p) mod k, so each item is in each condition equally often;
+    - condition × position and first-order carry-over: the conditions of the P(Z) rounds
+      follow row p of a Williams design (`williams`), repeated forwards and backwards
+      (row, mirror, row, …: each block keeps both balances, a junction repeats a
+      condition), so each condition is at each position equally often and follows each
+      other condition equally often;
+    - the items of a condition fill its positions in an order shuffled per participant
+      from the study's seed (the same file and seed give the same order).
+
+    Between-subject, every item is under condition p mod k, in the file's order rotated
+    by p. Mimic items (condition `MIMIC`, outside the design) keep their places in the
+    file's order, rotated among themselves by p; the attention items come after the first
+    half of the rounds, under their condition."""
     k = len(spec.conditions)
     n = len(spec.items)
-    order = [(participant + j) % n for j in range(n)]
-    rank = {i: r for r, i in enumerate(i for i, it in enumerate(spec.items) if it.kind == "pz")}
-    out: list[Assignment] = []
-    for i in order:
-        c = (rank.get(i, 0) + participant) % k if spec.design == "within" else participant % k
-        cond = MIMIC if spec.items[i].kind == "mimic" else spec.conditions[c]
-        out.append(Assignment(participant=participant, position=0, item=i, condition=cond))
+    if spec.design == "between":
+        order = [(participant + j) % n for j in range(n)]
+        out = [
+            Assignment(
+                participant=participant,
+                position=0,
+                item=i,
+                condition=MIMIC
+                if spec.items[i].kind == "mimic"
+                else spec.conditions[participant % k],
+            )
+            for i in order
+        ]
+    else:
+        out = _within(spec, participant)
     checks = [
         Assignment(
             participant=participant,
@@ -231,6 +251,85 @@ def assignments(spec: StudySpec, participant: int) -> list[Assignment]:
     out = out[:half] + checks + out[half:]
     for pos, a in enumerate(out, start=1):
         a.position = pos
+    return out
+
+
+def _within(spec: StudySpec, participant: int) -> list[Assignment]:
+    """The within-subject order of the study's items (no attention items); see
+    `assignments`."""
+    k = len(spec.conditions)
+    pz = [i for i, it in enumerate(spec.items) if it.kind == "pz"]
+    mimic = [i for i, it in enumerate(spec.items) if it.kind == "mimic"]
+    # list counterbalancing: the items of each condition for this participant
+    of: dict[int, list[int]] = {c: [] for c in range(k)}
+    for rank, i in enumerate(pz):
+        of[(rank + participant) % k].append(i)
+    # the Williams row, forwards and backwards, long enough; then each condition keeps its
+    # first len(of[c]) places (all of them when k divides the number of P(Z) items)
+    rows = williams(k)
+    row = rows[participant % len(rows)]
+    blocks = -(-len(pz) // k)
+    padded = [c for b in range(blocks) for c in (row if b % 2 == 0 else row[::-1])]
+    left = {c: len(of[c]) for c in range(k)}
+    seq = []
+    for c in padded:
+        if left[c]:
+            seq.append(c)
+            left[c] -= 1
+    rng = np.random.default_rng([spec.seed, participant])
+    queue = {c: [of[c][j] for j in rng.permutation(len(of[c]))] for c in range(k)}
+    pz_order = [(queue[c].pop(0), spec.conditions[c]) for c in seq]
+    mimic_order = [mimic[(participant + j) % len(mimic)] for j in range(len(mimic))]
+    out: list[Assignment] = []
+    for it in spec.items:
+        if it.kind == "mimic":
+            i, cond = mimic_order.pop(0), MIMIC
+        else:
+            i, cond = pz_order.pop(0)
+        out.append(Assignment(participant=participant, position=0, item=i, condition=cond))
+    return out
+
+
+def williams(k: int) -> list[list[int]]:
+    """A Williams design over `k` conditions: rows (orders of 0..k-1) in which every
+    condition is at every position equally often and every ordered pair of distinct
+    conditions is adjacent (first, then second) equally often. k rows for even k (and k =
+    1), 2k for odd k (the cyclic rows and their mirror images); Williams (1949)."""
+    if k == 1:
+        return [[0]]
+    first = [0]
+    for m in range(1, k):
+        first.append((m + 1) // 2 if m % 2 else k - m // 2)
+    rows = [[(c + r) % k for c in first] for r in range(k)]
+    return rows if k % 2 == 0 else rows + [row[::-1] for row in rows]
+
+
+def balanced_set(spec: StudySpec) -> int:
+    """How many participants complete a balanced set of the design: within-subject, the
+    rows of the Williams design over the conditions (k for even k, 2k for odd k; a multiple
+    of k, so the item × condition lists complete too); between-subject, k."""
+    k = len(spec.conditions)
+    if spec.design == "between":
+        return k
+    return len(williams(k))
+
+
+def design_warnings(spec: StudySpec) -> list[str]:
+    """One line per way the study falls short of an exactly balanced design."""
+    out = []
+    s = balanced_set(spec)
+    if spec.participants % s:
+        out.append(
+            f"{spec.participants} participants is not a multiple of {s}: the design is "
+            f"balanced in sets of {s} participants (use {s}, {2 * s}, {3 * s}, …)"
+        )
+    k = len(spec.conditions)
+    n = sum(1 for it in spec.items if it.kind == "pz")
+    if spec.design == "within" and n % k:
+        out.append(
+            f"{n} P(Z) items is not a multiple of the {k} conditions: each participant "
+            "judges the conditions unequally often and positions balance only roughly"
+        )
     return out
 
 

@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,10 @@ from debate.rounds import deal_round, preset
 from debate.study import (
     StudySpec,
     assignments,
+    balanced_set,
     bootstrap_ci,
     calibration,
+    design_warnings,
     load_study,
     summarize,
 )
@@ -70,24 +73,101 @@ def _spec(**over: object) -> StudySpec:
 def test_latin_square_counterbalances_items_and_conditions() -> None:
     spec = _spec()
     k, n = len(spec.conditions), len(spec.items)
-    for squares in (1, 2):
+    full = balanced_set(spec)
+    assert full == 6  # 3 conditions: a Williams design of 2k rows
+    for sets in (1, 2):
         seen: Counter[tuple[int, str]] = Counter()
-        at: Counter[tuple[int, int]] = Counter()
-        for p in range(k * squares):
+        for p in range(full * sets):
             rounds = assignments(spec, p)
             # every participant judges every item exactly once
             assert sorted(a.item for a in rounds) == list(range(n))
             assert [a.position for a in rounds] == list(range(1, n + 1))
             for a in rounds:
                 seen[(a.item, a.condition)] += 1
-                at[(a.item, a.position)] += 1
             # and sees every condition equally often (k divides n)
             assert set(Counter(a.condition for a in rounds).values()) == {n // k}
-        # each item appears in each condition equally often across full squares
-        assert all(seen[(i, c)] == squares for i in range(n) for c in spec.conditions)
-    # over n participants, every item is at every position once
-    at = Counter((a.item, a.position) for p in range(n) for a in assignments(spec, p))
-    assert set(at.values()) == {1} and len(at) == n * n
+        # each item appears in each condition equally often across full sets
+        assert all(seen[(i, c)] == 2 * sets for i in range(n) for c in spec.conditions)
+
+
+def _tables(
+    spec: StudySpec, participants: int
+) -> tuple[Counter[tuple[int, str]], Counter[tuple[int, str]], Counter[tuple[str, str]]]:
+    """Item × condition, position × condition and (previous, next) condition counts of the
+    P(Z) rounds (attention rounds skipped) of the first `participants` participants."""
+    item_cond: Counter[tuple[int, str]] = Counter()
+    pos_cond: Counter[tuple[int, str]] = Counter()
+    carry: Counter[tuple[str, str]] = Counter()
+    for p in range(participants):
+        rounds = [a for a in assignments(spec, p) if not a.attention]
+        for a in rounds:
+            item_cond[(a.item, a.condition)] += 1
+            pos_cond[(a.position, a.condition)] += 1
+        for x, y in pairwise(rounds):
+            carry[(x.condition, y.condition)] += 1
+    return item_cond, pos_cond, carry
+
+
+@pytest.mark.parametrize(("k", "full"), [(2, 2), (3, 6), (4, 4)])
+@pytest.mark.parametrize("blocks", [1, 2])
+def test_within_design_balances_conditions_by_item_position_and_carry_over(
+    k: int, full: int, blocks: int
+) -> None:
+    conds = ["oracle", "consultancy", "debate", "offline"][:k]
+    n = k * blocks
+    spec = _spec(conditions=conds, items=[{"seed": i} for i in range(n)], participants=full)
+    assert balanced_set(spec) == full and design_warnings(spec) == []
+    for sets in (1, 2):
+        item_cond, pos_cond, carry = _tables(spec, full * sets)
+        per = full * sets // k
+        # each item in each condition, and each condition at each position, equally often
+        assert {item_cond[(i, c)] for i in range(n) for c in conds} == {per}
+        positions = {pos for pos, _ in pos_cond}
+        assert len(positions) == n
+        assert {pos_cond[(pos, c)] for pos in positions for c in conds} == {per}
+        # first-order carry-over: each condition follows each other one equally often, and
+        # each follows itself equally often (block junctions)
+        other = {carry[(a, b)] for a in conds for b in conds if a != b}
+        same = {carry[(a, a)] for a in conds}
+        assert len(other) == 1 and len(same) == 1
+        assert sum(carry.values()) == full * sets * (n - 1)
+        if blocks == 1:
+            assert same == {0}
+
+
+def test_two_conditions_do_not_tie_condition_to_position() -> None:
+    spec = _spec(
+        conditions=["oracle", "debate"], participants=2, items=[{"seed": i} for i in range(4)]
+    )
+    firsts = [assignments(spec, p)[0].condition for p in (0, 1)]
+    assert sorted(firsts) == ["debate", "oracle"]
+
+
+def test_item_order_within_conditions_varies_and_follows_the_seed() -> None:
+    spec = _spec(items=[{"seed": i} for i in range(12)], participants=12)
+
+    def orders(s: StudySpec) -> list[list[tuple[int, str]]]:
+        return [[(a.item, a.condition) for a in assignments(s, p)] for p in range(12)]
+
+    got = orders(spec)
+    assert got == orders(_spec(items=[{"seed": i} for i in range(12)], participants=12))
+    # participants p and p + 3 judge the same items under the same conditions (the lists
+    # repeat every k), in orders that differ
+    for p in range(9):
+        assert sorted(got[p]) == sorted(got[p + 3])
+    assert any(got[p] != got[p + 6] for p in range(6))
+    other = orders(_spec(items=[{"seed": i} for i in range(12)], participants=12, seed=2))
+    assert other != got
+
+
+def test_design_warnings_say_the_set_size() -> None:
+    spec = _spec(participants=4)
+    (line,) = design_warnings(spec)
+    assert "not a multiple of 6" in line and "sets of 6" in line and "\n" not in line
+    spec = _spec(participants=6, items=[{"seed": i} for i in range(5)])
+    (line,) = design_warnings(spec)
+    assert "5 P(Z) items" in line
+    assert design_warnings(_spec(design="between", participants=3)) == []
 
 
 def test_between_subject_gives_one_condition_per_participant() -> None:
@@ -439,3 +519,20 @@ def test_a_consultant_names_no_opponent_and_argues_against_the_product() -> None
             up = "lift P(Z) above the product" in t.text
             down = "pull P(Z) down, below the product" in t.text
             assert up != down and up == (claim > product), (claim, product, t.text[:200])
+
+
+def test_build_says_the_balanced_set_and_warns_off_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "s.toml"
+    text = STUDY.format(items=_items(3)).replace('"debate", "offline"]', '"debate"]')
+    f.write_text(text.replace("participants = 4", "participants = 7"))
+    assert main(["study", "build", str(f), "-o", str(tmp_path / "a.db")]) == 0
+    out, err = capsys.readouterr()
+    assert "balanced in sets of 6 participants" in out
+    (line,) = err.strip().splitlines()
+    assert line.startswith("pzjudge: warning: 7 participants is not a multiple of 6")
+    f.write_text(text.replace("participants = 4", "participants = 6"))
+    assert main(["study", "build", str(f), "-o", str(tmp_path / "b.db"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["balanced_set"] == 6 and err == ""

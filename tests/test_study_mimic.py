@@ -81,12 +81,12 @@ def test_the_study_file_takes_mimic_items_and_refuses_bad_ones(tmp_path: Path) -
     f = tmp_path / "s.toml"
     f.write_text(STUDY)
     spec = load_study(f)
-    # the mimic item keeps its place in each participant's rotated order, under "mimic";
-    # the P(Z) items still form a Latin square over the conditions
+    # the mimic item keeps its place in the file's order, under "mimic"; the P(Z) items
+    # still form a Latin square over the conditions, and each condition comes first once
     got = [[(a.item, a.condition) for a in assignments(spec, p)] for p in (0, 1)]
     assert got == [
         [(0, "oracle"), (1, "debate"), (2, "mimic")],
-        [(1, "oracle"), (2, "mimic"), (0, "debate")],
+        [(0, "debate"), (1, "oracle"), (2, "mimic")],
     ]
     for bad, needle in (
         ('objective = "fame"', "unknown objective"),
@@ -140,12 +140,13 @@ def test_a_participant_plays_a_mimic_item_by_keyboard(
     run_app(path, first, first_plays)
 
     async def second_runs_out(app: StudyApp, pilot: Pilot[None]) -> None:
-        await on_screen(app, pilot, "StudyRoundScreen")
-        await pilot.press("a", "end")
-        await type_text(pilot, "1e-2")
-        await pilot.press("enter")
-        await on_screen(app, pilot, "BetweenScreen")
-        await pilot.press("n")
+        for _ in range(2):  # the mimic item keeps its place: third
+            await on_screen(app, pilot, "StudyRoundScreen")
+            await pilot.press("a", "end")
+            await type_text(pilot, "1e-2")
+            await pilot.press("enter")
+            await on_screen(app, pilot, "BetweenScreen")
+            await pilot.press("n")
         await on_screen(app, pilot, "StudyMimicScreen")
         clock.ahead = LIMIT + 1  # nothing typed: the stand-in is submitted, and marked
         await on_screen(app, pilot, "BetweenScreen")
@@ -167,14 +168,14 @@ def test_a_participant_plays_a_mimic_item_by_keyboard(
     (late,) = rows(
         path,
         "SELECT condition, estimate, submitted, timed_out FROM results "
-        "WHERE participant = ? AND position = 2",
+        "WHERE participant = ? AND position = 3",
         second,
     )
     assert late == ("mimic", 0.5, "expiry-default", 1)
     # the answer was stored before it was scored, as every answer of a study
     assert rows(path, "SELECT COUNT(*) FROM answers WHERE position = 3 AND participant = ?", first)
     assert rows(
-        path, "SELECT submitted FROM answers WHERE participant = ? AND position = 2", second
+        path, "SELECT submitted FROM answers WHERE participant = ? AND position = 3", second
     ) == [("expiry-default",)]
 
     # exported with the study fields, as a mimic judgement

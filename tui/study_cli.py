@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,25 @@ from tui.cli_common import add_command, add_group
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from debate.study import balanced_set, design_warnings
     from store.study_ops import build_study
 
     spec, codes = build_study(args.study, args.out)
+    for line in design_warnings(spec):
+        print(f"pzjudge: warning: {line}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"study": spec.title, "db": str(args.out), "codes": codes}, indent=2))
+        out = {
+            "study": spec.title,
+            "db": str(args.out),
+            "balanced_set": balanced_set(spec),
+            "codes": codes,
+        }
+        print(json.dumps(out, indent=2))
         return 0
     print(
         f"Built {spec.title!r} into {args.out}: {len(spec.items)} items, conditions "
-        f"{', '.join(spec.conditions)} ({spec.design}-subject), {len(codes)} participants."
+        f"{', '.join(spec.conditions)} ({spec.design}-subject), {len(codes)} participants; "
+        f"balanced in sets of {balanced_set(spec)} participants."
     )
     print("Participant codes (give one to each participant):")
     for i, c in enumerate(codes, start=1):
