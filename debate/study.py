@@ -55,12 +55,16 @@ class ItemSpec(BaseModel):
     name: str | None = None
     #: Game preset whose world options deal the item (ignored with `world`).
     preset: str = "debate"
-    #: The round seed (what `pzjudge debate --seed` takes to deal the same round).
-    seed: int = Field(default=1, ge=0)
+    #: The item's seed; the round is dealt from `round_seed(study seed, this)` (with the
+    #: study's default seed 0, this itself: what `pzjudge debate --seed` takes).
+    seed: int = Field(default=1, ge=0, lt=1_000_000)
     #: A world file (JSON), relative to the study file; the seed still deals the sides.
     world: str | None = None
     #: A fixed liar spec for this item (default: a built-in liar drawn per round).
     liar: str = RANDOM_LIAR
+    #: Attention items: P(Z), dealt as a world of one statement whose own probability, p,
+    #: is shown with it (`plain_world`), so the answer is plain from that one statement.
+    p: float | None = Field(default=None, gt=0, lt=1)
     #: Mimic items: what the mimic was fine-tuned on (`debate.mimic_round.OBJECTIVES`).
     objective: str | None = None
     #: Mimic items: which question is asked (an index into `debate.mimic_round.QUESTIONS`).
@@ -71,8 +75,8 @@ class ItemSpec(BaseModel):
         if self.kind == "mimic":
             from debate.mimic_round import OBJECTIVES, QUESTIONS
 
-            if self.world is not None or self.liar != RANDOM_LIAR:
-                raise ValueError("a mimic item takes seed, objective, question; not world, liar")
+            if self.world is not None or self.liar != RANDOM_LIAR or self.p is not None:
+                raise ValueError("a mimic item takes seed, objective, question; not world, liar, p")
             if self.objective is not None and self.objective not in OBJECTIVES:
                 raise ValueError(
                     f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
@@ -82,6 +86,8 @@ class ItemSpec(BaseModel):
             return self
         if self.objective is not None or self.question is not None:
             raise ValueError('objective and question are for mimic items (kind = "mimic")')
+        if self.p is not None and self.world is not None:
+            raise ValueError("an item with p is one plain statement; it takes no world")
         if self.world is None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         return self
@@ -96,15 +102,21 @@ class AttentionSpec(BaseModel):
     items: list[ItemSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _pz_only(self) -> AttentionSpec:
+    def _plain_only(self) -> AttentionSpec:
         if any(it.kind != "pz" for it in self.items):
             raise ValueError("attention items are P(Z) rounds; a mimic item cannot be one")
+        if any(it.p is None for it in self.items):
+            raise ValueError(
+                "an attention item is one statement with its probability shown: give it "
+                "p = its P(Z) (e.g. p = 0.02) instead of a preset or world"
+            )
         return self
 
     #: The protocol attention items are played under.
     condition: ProtocolName = "oracle"
-    #: An attention item is passed when the estimate is within this many orders of P(Z).
-    max_log10_error: float = Field(default=1.0, gt=0)
+    #: An attention item is passed when the estimate is within this many orders of P(Z)
+    #: (0.1: within a factor 1.26 of the probability shown; reading it is exact).
+    max_log10_error: float = Field(default=0.1, gt=0)
     #: Attention items a participant must pass (default: all).
     min_passed: int | None = Field(default=None, ge=0)
 
@@ -117,7 +129,9 @@ class StudySpec(BaseModel):
     title: str = Field(min_length=1)
     instructions: str = ""
     consent: str = ""
-    seed: int = Field(default=1, ge=0)
+    #: Seeds everything dealt: each item's round (`round_seed`) and each participant's item
+    #: order. 0 (the default) deals each item from its own seed unchanged.
+    seed: int = Field(default=0, ge=0, le=1_000_000)
     conditions: list[ProtocolName] = Field(min_length=1)
     design: Literal["within", "between"] = "within"
     #: Seconds per round (None: no limit).
@@ -130,6 +144,8 @@ class StudySpec(BaseModel):
     def _distinct(self) -> StudySpec:
         if len(set(self.conditions)) != len(self.conditions):
             raise ValueError("a condition is named twice; list each once")
+        if any(it.p is not None for it in self.items):
+            raise ValueError("p is for attention items ([[attention.items]])")
         names = [it.name for it in self.items + self.attention.items if it.name]
         if len(set(names)) != len(names):
             raise ValueError("two items have the same name; names must be unique")
@@ -161,8 +177,28 @@ def load_study(path: str | Path) -> StudySpec:
     return spec
 
 
+#: The one statement of an attention item's world (`plain_world`).
+PLAIN_TEXT = "A ticket drawn at random from this box wins a prize."
+
+
+def plain_world(p: float) -> World:
+    """An attention item's world: one statement, true with probability `p`, so P(Z) = p
+    is the probability shown next to it (free singletons) and nothing else is needed."""
+    from latent.world import parse_world
+
+    block = {
+        "kind": "discrete",
+        "outcomes": {"win": p, "lose": 1.0 - p},
+        "statements": [{"id": "s1", "text": PLAIN_TEXT, "outcomes": ["win"]}],
+    }
+    return parse_world({"blocks": [block]}, "attention item")
+
+
 def item_world(item: ItemSpec) -> World | None:
-    """The item's world file, loaded (None: the world is generated from the seed)."""
+    """The item's world: a world file, loaded, or an attention item's one plain statement
+    (None: the world is generated from the seed)."""
+    if item.p is not None:
+        return plain_world(item.p)
     if item.world is None:
         return None
     from latent.world import load_world
@@ -170,24 +206,33 @@ def item_world(item: ItemSpec) -> World | None:
     return load_world(item.world)
 
 
-def deal_item(item: ItemSpec, world: World | None = None) -> DealtRound:
-    """The item's round, dealt with debate on: the same for every condition and every
+def round_seed(study_seed: int, item_seed: int) -> int:
+    """The seed an item's round is dealt from: study seed × 1,000,000 + item seed (item
+    seeds are below 1,000,000, so two study seeds never deal the same round). `pzjudge
+    debate --seed` with it deals the same round headless."""
+    return study_seed * 1_000_000 + item_seed
+
+
+def deal_item(item: ItemSpec, world: World | None = None, *, seed: int | None = None) -> DealtRound:
+    """The item's round, dealt with debate on from round seed `seed` (default: the item's
+    own seed; a study passes `round_seed`): the same for every condition and every
     participant (a protocol only chooses what of it is shown). P(Z) items only."""
     if item.kind != "pz":
         raise DebateError("a mimic item is dealt by deal_mimic_item")
     settings = preset(item.preset, debate=True, debater_liar=item.liar)
     if world is None:
         world = item_world(item)
-    return deal_round(settings, item.seed, world=world)
+    return deal_round(settings, item.seed if seed is None else seed, world=world)
 
 
-def deal_mimic_item(item: ItemSpec) -> MimicRound:
-    """A mimic item's round, exact and the same for every participant."""
+def deal_mimic_item(item: ItemSpec, *, seed: int | None = None) -> MimicRound:
+    """A mimic item's round from round seed `seed` (default: the item's own), exact and
+    the same for every participant."""
     from debate.mimic_round import deal_mimic_round
 
     if item.kind != "mimic":
         raise DebateError("a P(Z) item is dealt by deal_item")
-    return deal_mimic_round(item.seed, item.objective, item.question)
+    return deal_mimic_round(item.seed if seed is None else seed, item.objective, item.question)
 
 
 class Assignment(BaseModel):

@@ -93,6 +93,11 @@ def refuse(
     path: Path, kind: str, version: int, applied: tuple[str, ...], tables: frozenset[str]
 ) -> None:
     """Raise a StoreError for a foreign file or one of a newer schema (what `inspect` found)."""
+    if kind == "foreign" and {"assignments", "participants", "items"} <= tables:
+        raise StoreError(
+            f"{path} is a study database (from pzjudge study build), not a game's: take it "
+            f"with pzjudge play --study {path}, or read it with pzjudge study status|report"
+        )
     if kind == "foreign":
         names = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
         raise StoreError(

@@ -47,6 +47,7 @@ from debate.study import (
     deal_item,
     deal_mimic_item,
     load_study,
+    round_seed,
 )
 from latent.world import parse_world
 from store.errors import StoreError
@@ -75,10 +76,11 @@ def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list
         all_items = spec.items + spec.attention.items
         db.set_meta(spec=spec.model_dump(mode="json"), title=spec.title, items=len(all_items))
         for i, item in enumerate(all_items):
+            seed = round_seed(spec.seed, item.seed)
             if item.kind == "mimic":
-                db.add_item(_mimic_item_row(i, names[i], item))
+                db.add_item(_mimic_item_row(i, names[i], item, seed))
                 continue
-            dealt = deal_item(item)
+            dealt = deal_item(item, seed=seed)
             debaters_of(dealt)  # a bad liar spec fails here, before any participant
             transcript = None
             if offline and i < len(spec.items):
@@ -114,16 +116,17 @@ def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list
     return spec, codes
 
 
-def _mimic_item_row(i: int, name: str, item: ItemSpec) -> dict[str, Any]:
-    """A mimic item as stored: the dealt round (spec, public part and reveal numbers) in
-    `world_json` as the game stores a mimic round (`{"mimic": …}`), no sides or claims."""
-    rnd = deal_mimic_item(item)
+def _mimic_item_row(i: int, name: str, item: ItemSpec, seed: int) -> dict[str, Any]:
+    """A mimic item as stored: the round dealt from round seed `seed` (spec, public part
+    and reveal numbers) in `world_json` as the game stores a mimic round (`{"mimic": …}`),
+    no sides or claims."""
+    rnd = deal_mimic_item(item, seed=seed)
     return {
         "id": i,
         "name": name,
         "attention": 0,
         "spec": item.model_dump_json(),
-        "seed": item.seed,
+        "seed": seed,
         "world_json": json.dumps({"mimic": rnd.model_dump(mode="json")}),
         "truth": rnd.truth,
         "log10_truth": math.log10(rnd.truth) if rnd.truth > 0 else None,
@@ -186,21 +189,21 @@ def study_spec(db: StudyDB) -> StudySpec:
 
 
 def study_round(db: StudyDB, item_id: int) -> tuple[DealtRound, list[Turn] | None]:
-    """An item's round for play, re-dealt from its stored world and checked against the
-    stored truth and claims; and its recorded transcript (offline), if any."""
+    """An item's round for play, re-dealt from its stored world and round seed and checked
+    against the stored truth and claims; and its recorded transcript (offline), if any."""
     row = db.item(item_id)
     item = ItemSpec.model_validate_json(row["spec"])
     world = parse_world(json.loads(row["world_json"]), f"item {row['name']}")
     if item.world is None:
         # a generated item's world and lie are a pair dealt from the seed: re-deal it whole
-        dealt = deal_item(item)
+        dealt = deal_item(item, seed=row["seed"])
         if dealt.world.to_json() != row["world_json"]:
             raise StoreError(
                 f"item {row['name']}: this pzjudge deals a different world than the study "
                 "was built with; play it with the version that built it"
             )
     else:
-        dealt = deal_item(item, world)
+        dealt = deal_item(item, world, seed=row["seed"])
     claims = json.loads(row["claims"])
     if dealt.secret.truth != row["truth"] or dealt.claims != claims:
         raise StoreError(f"item {row['name']}: re-dealt claims differ from the stored ones")
@@ -557,16 +560,26 @@ def _score_stored(
         res,
         time_limit=spec.time_limit,
         submitted=ans["submitted"],
-        seconds=_seconds(db, code, rnd["position"], ans["at"]),
+        seconds=_seconds(db, code, rnd["position"], ans["at"], spec.time_limit),
     )
     db.add_result(row)
     return res
 
 
-def _seconds(db: StudyDB, code: str, position: int, at: float) -> float | None:
+def _seconds(
+    db: StudyDB, code: str, position: int, at: float, time_limit: float | None
+) -> float | None:
     q = "SELECT started_at FROM started WHERE participant = ? AND position = ? AND judge = ?"
     got = db.conn.execute(q, (code, position, HUMAN)).fetchone()
-    return None if got is None else max(0.0, at - float(got[0]))
+    return None if got is None else round_seconds(float(got[0]), at, time_limit)
+
+
+def round_seconds(started_at: float, at: float, time_limit: float | None) -> float:
+    """A participant's time on a round: from when it was first shown to `at`, capped at
+    the time limit (a round left and resumed after its limit expired is submitted on
+    return; the time away after the expiry is not time spent on it)."""
+    spent = max(0.0, at - started_at)
+    return spent if time_limit is None else min(spent, time_limit)
 
 
 def score_stored_answer(path: str | Path, item: StudyItem, error: str) -> float:
@@ -590,7 +603,7 @@ def record_mimic_answer(
     `StudyDB.add_answer`), then the scored judgement, timed from when the round was first
     shown; the log10 error."""
     rnd = {"position": item.position, "item": item.item, "condition": MIMIC, "attention": False}
-    seconds = max(0.0, time.time() - item.started_at)
+    seconds = round_seconds(item.started_at, time.time(), item.time_limit)
     with StudyDB(path) as db:
         db.add_answer(item.code, item.position, HUMAN, {"estimate": estimate}, submitted)
         res = mimic_result(item.mimic, HUMAN, estimate, seconds)
@@ -628,7 +641,7 @@ def record_answer(
                 res,
                 time_limit=item.time_limit,
                 submitted=submitted,
-                seconds=max(0.0, time.time() - item.started_at),
+                seconds=round_seconds(item.started_at, time.time(), item.time_limit),
             )
         )
 

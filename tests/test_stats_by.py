@@ -294,7 +294,7 @@ def small_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         '[[items]]\npreset = "practice"\nseed = 5\n'
         '[[items]]\npreset = "practice"\nseed = 6\n'
         '[attention]\ncondition = "oracle"\n'
-        '[[attention.items]]\npreset = "practice"\nseed = 99\n'
+        "[[attention.items]]\np = 0.03\nseed = 99\n"
     )
     build_study(f, d / "study.db")
     with StudyDB(d / "study.db") as db:

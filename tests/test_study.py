@@ -9,8 +9,10 @@ import json
 import math
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,16 +25,18 @@ from debate.rounds import deal_round, preset
 from debate.study import (
     StudySpec,
     assignments,
+    attention_failures,
     balanced_set,
     bootstrap_ci,
     calibration,
+    deal_item,
     design_warnings,
     load_study,
     summarize,
 )
 from debate.verify import Oracle
 from store.study import StudyDB
-from store.study_ops import build_study, simulate_study, study_round
+from store.study_ops import build_study, result_row, simulate_study, study_round
 from tui.cli import main
 
 STUDY = """
@@ -48,7 +52,7 @@ condition = "oracle"
 max_log10_error = 0.5
 min_passed = 1
 [[attention.items]]
-preset = "practice"
+p = 0.03
 seed = 99
 """
 
@@ -178,7 +182,7 @@ def test_between_subject_gives_one_condition_per_participant() -> None:
 
 
 def test_attention_items_come_mid_sequence_under_their_condition() -> None:
-    spec = _spec(attention={"items": [{"preset": "practice", "seed": 5}], "condition": "oracle"})
+    spec = _spec(attention={"items": [{"p": 0.1, "seed": 5}], "condition": "oracle"})
     rounds = assignments(spec, 1)
     checks = [a for a in rounds if a.attention]
     assert len(checks) == 1 and checks[0].position == 4 and checks[0].item == 6
@@ -536,3 +540,97 @@ def test_build_says_the_balanced_set_and_warns_off_it(
     assert main(["study", "build", str(f), "-o", str(tmp_path / "b.db"), "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["balanced_set"] == 6 and err == ""
+
+
+def test_the_study_seed_deals_other_rounds_and_the_same_seed_the_same(tmp_path: Path) -> None:
+    text = STUDY.format(items=_items(3)).replace('"debate", "offline"]', '"debate"]')
+    text = text.replace("participants = 4", "participants = 6")
+    dbs = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        f = tmp_path / f"{name}.toml"
+        f.write_text(f"seed = {seed}\n" + text)
+        build_study(f, tmp_path / f"{name}.db")
+        with StudyDB(tmp_path / f"{name}.db") as db:
+            orders = [
+                [(r["item"], r["condition"]) for r in db.rounds_of(p["code"])]
+                for p in db.participants()
+            ]
+            dbs[name] = (db.items(), orders)
+    (a_items, a_orders), (b_items, b_orders), (c_items, _) = (
+        dbs["a"],
+        dbs["b"],
+        dbs["c"],
+    )
+    assert a_items == b_items and a_orders == b_orders
+    # the round seed is study seed × 10⁶ + item seed: what `pzjudge debate --seed` takes
+    assert [it["seed"] for it in a_items] == [3_000_020, 3_000_021, 3_000_022, 3_000_099]
+    assert [it["seed"] for it in c_items] == [4_000_020, 4_000_021, 4_000_022, 4_000_099]
+    for x, y in zip(a_items[:3], c_items[:3], strict=True):  # the check's world is p's
+        assert x["world_json"] != y["world_json"] and x["truth"] != y["truth"]
+    for it in a_items[:3]:
+        dealt = deal_round(preset("practice", debate=True), it["seed"])
+        assert dealt.world.to_json() == it["world_json"] and dealt.secret.truth == it["truth"]
+
+
+class _Blind:
+    """An inattentive judge: answers without reading (a constant, or uniform at random)."""
+
+    def __init__(self, name: str, answer: Callable[[], float]) -> None:
+        self.name = name
+        self.answer = answer
+
+    async def observe(self, view: JudgeView, oracle: Oracle) -> tuple[float, str]:
+        return 0.5, "end"
+
+    async def decide(self, view: JudgeView, oracle: Oracle) -> Decision:
+        return Decision(estimate=self.answer())
+
+
+def test_attention_items_are_plain_from_one_statement_and_the_rule_reads_that() -> None:
+    spec = _spec(
+        attention={
+            "items": [{"p": 0.03, "seed": 1}, {"p": 0.15, "seed": 2}],
+            "condition": "oracle",
+            "max_log10_error": 0.1,
+        }
+    )
+    # one statement, shown with its own probability, which is P(Z)
+    for it in spec.attention.items:
+        dealt = deal_item(it)
+        (st,) = dealt.statements
+        assert st.p == pytest.approx(it.p) and dealt.secret.truth == pytest.approx(it.p)
+
+    def rows_of(judge: Any, who: str) -> list[dict[str, Any]]:
+        out = []
+        for a in assignments(spec, 0):
+            if not a.attention:
+                continue
+            item = spec.attention.items[a.item - len(spec.items)]
+            res = asyncio.run(run_protocol(deal_item(item), a.condition, judge))
+            out.append(result_row(who, a.model_dump(), res, time_limit=None))
+        return out
+
+    rng = np.random.default_rng(5)
+    rows = rows_of(sim_judge("independence"), "reader")  # reads the one probability
+    rows += rows_of(_Blind("half", lambda: 0.5), "half")
+    for k in range(20):
+        rows += rows_of(_Blind("random", lambda: float(rng.uniform())), f"random{k}")
+    failed = attention_failures(rows, spec)
+    assert ("sim:independence", "reader") not in failed
+    assert failed[("half", "half")] == (0, 2)
+    assert all(("random", f"random{k}") in failed for k in range(20))
+
+
+@pytest.mark.parametrize(
+    ("attention", "needle"),
+    [
+        ({"items": [{"preset": "practice", "seed": 5}]}, "give it p = its P"),
+        ({"items": [{"p": 0.1, "world": "w.json"}]}, "takes no world"),
+        ({"items": [{"p": 1.0}]}, "less than 1"),
+    ],
+)
+def test_attention_items_must_be_plain(attention: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        _spec(attention=attention)
+    with pytest.raises(ValueError, match="p is for attention items"):
+        _spec(items=[{"p": 0.1}])

@@ -220,7 +220,10 @@ def test_simulated_operators_are_not_held_to_the_attention_rule(tmp_path: Path) 
     """Operators play only mimic items, never an attention check (a P(Z) round): the rule
     that a judge must pass one would otherwise exclude every operator."""
     f = tmp_path / "s.toml"
-    f.write_text(STUDY + '[attention]\nmin_passed = 1\n[[attention.items]]\npreset = "practice"\n')
+    f.write_text(
+        STUDY
+        + "[attention]\nmin_passed = 1\nmax_log10_error = 1.0\n[[attention.items]]\np = 0.03\n"
+    )
     spec = load_study(f)
 
     def row(judge: str, condition: str, attention: bool, err: float) -> dict[str, Any]:

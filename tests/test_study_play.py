@@ -641,3 +641,68 @@ def test_a_live_debate_left_part_way_comes_back_as_it_was(
     assert r["credence_a"] == pytest.approx(0.6) and r["trusted_honest"] == (honest == "a")
     assert [t["text"] for t in res["turns"]] == shown
     assert "stopped when the participant left it after 3 speeches" in res["errors"][-1]
+
+
+def test_a_round_resumed_after_its_limit_counts_the_limit_not_the_time_away(
+    study: tuple[Path, list[str]],
+) -> None:
+    from debate.protocol import Decision
+    from debate.protocols import score_decision
+    from store.study_ops import (
+        StudyItem,
+        give_consent,
+        record_answer,
+        record_submission,
+        score_stored_answer,
+    )
+
+    path, (first, _) = study
+    give_consent(path, first)
+
+    def shown_long_ago(away: float) -> StudyItem:
+        """The participant's next round, first shown `away` seconds ago (left, then back)."""
+        item = next_item(path, first)
+        assert isinstance(item, StudyItem)
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE started SET started_at = started_at - ? WHERE participant = ? "
+                "AND position = ?",
+                (away, first, item.position),
+            )
+        again = next_item(path, first)
+        assert isinstance(again, StudyItem) and again.position == item.position
+        assert again.deadline is not None and again.deadline < time.time()
+        return again
+
+    # submitted on return by the expired limit: stored with the limit's seconds
+    item = shown_long_ago(LIMIT + 40)
+    decision = Decision(estimate=0.01)
+    res = score_decision(item.dealt, item.condition, "human", decision, [])
+    record_submission(path, item, decision, "expiry")
+    record_answer(path, item, res, "expiry")
+    # the same when the answer is scored alone (the protocol failed after it)
+    item = shown_long_ago(LIMIT + 500)
+    record_submission(path, item, decision, "expiry")
+    score_stored_answer(path, item, "the protocol failed")
+    got = rows(
+        path, "SELECT position, seconds, timed_out FROM results WHERE participant = ?", first
+    )
+    assert got == [(1, LIMIT, 1), (2, LIMIT, 1)]
+
+
+def test_a_study_database_given_as_a_game_database_says_to_use_study(
+    study: tuple[Path, list[str]],
+) -> None:
+    from store.db import Store
+
+    path, _ = study
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as exc:  # what the game shows for a --db it cannot use
+        Store(path)
+    err = str(exc.value)
+    assert "\n" not in err and "is a study database" in err
+    assert f"pzjudge play --study {path}" in err
+    assert path.read_bytes() == before
+    # and the README no longer suggests it
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "play --db study.db" not in readme
