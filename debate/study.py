@@ -25,14 +25,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from debate.errors import DebateError
+from debate.models import Side
 from debate.protocols import PROTOCOLS, ProtocolName
-from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, deal_round, preset
-from debate.rules import invalid, read_toml
+from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, Secret, deal_round, preset
+from debate.rules import Rules, invalid, read_toml
 from debate.scoring import trust_points
 from latent.world import World
 
 if TYPE_CHECKING:
     from debate.mimic_round import MimicRound
+    from debate.protocol import Turn
 
 
 #: The condition of a mimic item: it has no protocol (no sides, no debaters), so it is
@@ -62,6 +64,11 @@ class ItemSpec(BaseModel):
     world: str | None = None
     #: A fixed liar spec for this item (default: a built-in liar drawn per round).
     liar: str = RANDOM_LIAR
+    #: A pre-recorded debate (`pzjudge debate --json` output), relative to the study file:
+    #: the item is judged offline from it by everyone (outside the design, like a mimic
+    #: item); its world is `world`, or `preset` dealt from the transcript's `world_seed`,
+    #: checked against the transcript's `world_sha256`.
+    transcript: str | None = None
     #: Attention items: P(Z), dealt as a world of one statement whose own probability, p,
     #: is shown with it (`plain_world`), so the answer is plain from that one statement.
     p: float | None = Field(default=None, gt=0, lt=1)
@@ -75,8 +82,11 @@ class ItemSpec(BaseModel):
         if self.kind == "mimic":
             from debate.mimic_round import OBJECTIVES, QUESTIONS
 
-            if self.world is not None or self.liar != RANDOM_LIAR or self.p is not None:
-                raise ValueError("a mimic item takes seed, objective, question; not world, liar, p")
+            extra = (self.world, self.p, self.transcript)
+            if any(x is not None for x in extra) or self.liar != RANDOM_LIAR:
+                raise ValueError(
+                    "a mimic item takes seed, objective, question; not world, liar, p, transcript"
+                )
             if self.objective is not None and self.objective not in OBJECTIVES:
                 raise ValueError(
                     f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}"
@@ -86,8 +96,10 @@ class ItemSpec(BaseModel):
             return self
         if self.objective is not None or self.question is not None:
             raise ValueError('objective and question are for mimic items (kind = "mimic")')
-        if self.p is not None and self.world is not None:
+        if self.p is not None and (self.world is not None or self.transcript is not None):
             raise ValueError("an item with p is one plain statement; it takes no world")
+        if self.transcript is not None and self.liar != RANDOM_LIAR:
+            raise ValueError("a transcript item's liar is the transcript's; leave out liar")
         if self.world is None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         return self
@@ -146,6 +158,12 @@ class StudySpec(BaseModel):
             raise ValueError("a condition is named twice; list each once")
         if any(it.p is not None for it in self.items):
             raise ValueError("p is for attention items ([[attention.items]])")
+        if any(it.transcript is not None for it in self.attention.items):
+            raise ValueError("an attention item is plain (p); it takes no transcript")
+        if any(it.transcript for it in self.items) and "offline" not in self.conditions:
+            raise ValueError(
+                'an item with a transcript is judged offline: add "offline" to conditions'
+            )
         names = [it.name for it in self.items + self.attention.items if it.name]
         if len(set(names)) != len(names):
             raise ValueError("two items have the same name; names must be unique")
@@ -174,7 +192,25 @@ def load_study(path: str | Path) -> StudySpec:
             if not wp.is_file():
                 raise DebateError(f"{p}: item world {it.world!r} is not a file; check the path")
             it.world = str(wp)
+        if it.transcript is not None:
+            tp = Path(it.transcript) if Path(it.transcript).is_absolute() else base / it.transcript
+            if not tp.is_file():
+                raise DebateError(
+                    f"{p}: item transcript {it.transcript!r} is not a file; check the path"
+                )
+            it.transcript = str(tp)
     return spec
+
+
+def in_design(item: ItemSpec) -> bool:
+    """Whether the item is counterbalanced over the conditions: a P(Z) item without a
+    transcript (a mimic item is judged as `MIMIC`, a transcript item as offline, by all)."""
+    return item.kind == "pz" and item.transcript is None
+
+
+def fixed_condition(item: ItemSpec) -> str:
+    """The condition of an item outside the design."""
+    return MIMIC if item.kind == "mimic" else "offline"
 
 
 #: The one statement of an attention item's world (`plain_world`).
@@ -223,6 +259,90 @@ def deal_item(item: ItemSpec, world: World | None = None, *, seed: int | None = 
     if world is None:
         world = item_world(item)
     return deal_round(settings, item.seed if seed is None else seed, world=world)
+
+
+def transcript_item(item: ItemSpec) -> tuple[DealtRound, list[Turn]]:
+    """A transcript item's round and its recorded turns: the world (the item's world file,
+    or its preset dealt from the transcript's `world_seed` with the transcript's liar),
+    checked against the transcript's `world_sha256`; sides, claims, rules and turns from
+    the transcript. A one-line DebateError for a transcript that is not one, or whose world
+    is not the item's."""
+    import hashlib
+    import json
+
+    from debate.protocol import Turn
+
+    assert item.transcript is not None
+    name = Path(item.transcript).name
+    try:
+        data = json.loads(Path(item.transcript).read_text())
+        honest = data["honest_side"]
+        liar_spec = data["debater_b" if honest == "a" else "debater_a"]
+        settings = preset(item.preset, debate=True, debater_liar=liar_spec)
+        world = item_world(item)
+        if world is None:
+            world = deal_round(settings, int(data["world_seed"])).world
+        got = hashlib.sha256(world.to_json().encode()).hexdigest()
+        if got != data["world_sha256"]:
+            raise DebateError(
+                f"transcript {name}: its world (sha256 {data['world_sha256'][:12]}…) is not "
+                f"the item's (sha256 {got[:12]}…); give the preset or world file it was played on"
+            )
+        rules = settings.rules()
+        if Rules.model_validate(data["rules"]) != rules:
+            raise DebateError(
+                f"transcript {name}: played under other rules than preset {item.preset}'s; "
+                "record it with the item's preset and the default rules"
+            )
+        turns = [Turn.model_validate(t) for t in data["turns"]]
+        dealt = dealt_from(
+            world,
+            rules,
+            int(data["world_seed"]),
+            {"a": float(data["claims"]["a"]), "b": float(data["claims"]["b"])},
+            honest,
+            {"a": data["debater_a"], "b": data["debater_b"]},
+        )
+    except DebateError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise DebateError(
+            f"transcript {name}: not a pzjudge debate --json output ({type(exc).__name__}: {why})"
+        ) from None
+    return dealt, turns
+
+
+def dealt_from(
+    world: World,
+    rules: Rules,
+    seed: int,
+    claims: dict[Side, float],
+    honest_side: Side,
+    specs: dict[str, str],
+) -> DealtRound:
+    """A round whose sides and claims were dealt elsewhere (a recorded debate), shown as
+    `deal_round` shows one: statements sorted by id, free singletons, their product."""
+    from debate.views import shown_product, statement_views
+    from latent.pz import world_pz
+
+    views = sorted(statement_views(world, rules), key=lambda v: v.id)
+    pz = world_pz(world)
+    return DealtRound(
+        seed=seed,
+        world=world,
+        rules=rules,
+        statements=views,
+        claims=claims,
+        independence=shown_product(views),
+        secret=Secret(
+            truth=pz.pz,
+            log10_truth=pz.log10_pz,
+            log10_stderr=pz.log10_pz_stderr,
+            honest_side=honest_side,
+            specs=specs,
+        ),
+    )
 
 
 def deal_mimic_item(item: ItemSpec, *, seed: int | None = None) -> MimicRound:
@@ -274,9 +394,11 @@ def assignments(spec: StudySpec, participant: int) -> list[Assignment]:
                 participant=participant,
                 position=0,
                 item=i,
-                condition=MIMIC
-                if spec.items[i].kind == "mimic"
-                else spec.conditions[participant % k],
+                condition=(
+                    spec.conditions[participant % k]
+                    if in_design(spec.items[i])
+                    else fixed_condition(spec.items[i])
+                ),
             )
             for i in order
         ]
@@ -303,8 +425,8 @@ def _within(spec: StudySpec, participant: int) -> list[Assignment]:
     """The within-subject order of the study's items (no attention items); see
     `assignments`."""
     k = len(spec.conditions)
-    pz = [i for i, it in enumerate(spec.items) if it.kind == "pz"]
-    mimic = [i for i, it in enumerate(spec.items) if it.kind == "mimic"]
+    pz = [i for i, it in enumerate(spec.items) if in_design(it)]
+    fixed = [i for i, it in enumerate(spec.items) if not in_design(it)]
     # list counterbalancing: the items of each condition for this participant
     of: dict[int, list[int]] = {c: [] for c in range(k)}
     for rank, i in enumerate(pz):
@@ -323,14 +445,15 @@ def _within(spec: StudySpec, participant: int) -> list[Assignment]:
             left[c] -= 1
     rng = np.random.default_rng([spec.seed, participant])
     queue = {c: [of[c][j] for j in rng.permutation(len(of[c]))] for c in range(k)}
-    pz_order = [(queue[c].pop(0), spec.conditions[c]) for c in seq]
-    mimic_order = [mimic[(participant + j) % len(mimic)] for j in range(len(mimic))]
+    pz_order: list[tuple[int, str]] = [(queue[c].pop(0), spec.conditions[c]) for c in seq]
+    fixed_order = [fixed[(participant + j) % len(fixed)] for j in range(len(fixed))]
     out: list[Assignment] = []
     for it in spec.items:
-        if it.kind == "mimic":
-            i, cond = mimic_order.pop(0), MIMIC
-        else:
+        if in_design(it):
             i, cond = pz_order.pop(0)
+        else:
+            i = fixed_order.pop(0)
+            cond = fixed_condition(spec.items[i])
         out.append(Assignment(participant=participant, position=0, item=i, condition=cond))
     return out
 
@@ -369,7 +492,7 @@ def design_warnings(spec: StudySpec) -> list[str]:
             f"balanced in sets of {s} participants (use {s}, {2 * s}, {3 * s}, …)"
         )
     k = len(spec.conditions)
-    n = sum(1 for it in spec.items if it.kind == "pz")
+    n = sum(1 for it in spec.items if in_design(it))
     if spec.design == "within" and n % k:
         out.append(
             f"{n} P(Z) items is not a multiple of the {k} conditions: each participant "

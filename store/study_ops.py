@@ -38,7 +38,7 @@ from debate.protocols import (
     score_decision,
     shown_claims,
 )
-from debate.rounds import DealtRound, debaters_of
+from debate.rounds import DealtRound, debaters_of, preset
 from debate.study import (
     MIMIC,
     ItemSpec,
@@ -46,8 +46,10 @@ from debate.study import (
     assignments,
     deal_item,
     deal_mimic_item,
+    dealt_from,
     load_study,
     round_seed,
+    transcript_item,
 )
 from latent.world import parse_world
 from store.errors import StoreError
@@ -80,10 +82,15 @@ def build_study(spec_path: str | Path, out: str | Path) -> tuple[StudySpec, list
             if item.kind == "mimic":
                 db.add_item(_mimic_item_row(i, names[i], item, seed))
                 continue
-            dealt = deal_item(item, seed=seed)
-            debaters_of(dealt)  # a bad liar spec fails here, before any participant
             transcript = None
-            if offline and i < len(spec.items):
+            if item.transcript is not None:
+                # recorded elsewhere: judged offline from it by everyone
+                dealt, turns = transcript_item(item)
+                transcript = json.dumps([t.model_dump(mode="json") for t in turns])
+            else:
+                dealt = deal_item(item, seed=seed)
+                debaters_of(dealt)  # a bad liar spec fails here, before any participant
+            if transcript is None and offline and i < len(spec.items):
                 turns = asyncio.run(record_debate(dealt))
                 transcript = json.dumps([t.model_dump(mode="json") for t in turns])
             assert dealt.claims is not None  # dealt with debate on
@@ -194,6 +201,20 @@ def study_round(db: StudyDB, item_id: int) -> tuple[DealtRound, list[Turn] | Non
     row = db.item(item_id)
     item = ItemSpec.model_validate_json(row["spec"])
     world = parse_world(json.loads(row["world_json"]), f"item {row['name']}")
+    if item.transcript is not None:
+        # sides and claims were dealt where the debate was recorded: the stored ones
+        recorded = [Turn.model_validate(t) for t in json.loads(row["transcript"])]
+        dealt = dealt_from(
+            world,
+            preset(item.preset, debate=True).rules(),
+            row["seed"],
+            json.loads(row["claims"]),
+            row["honest_side"],
+            {},
+        )
+        if dealt.secret.truth != row["truth"]:
+            raise StoreError(f"item {row['name']}: this pzjudge computes another P(Z) for it")
+        return dealt, recorded
     if item.world is None:
         # a generated item's world and lie are a pair dealt from the seed: re-deal it whole
         dealt = deal_item(item, seed=row["seed"])

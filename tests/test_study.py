@@ -634,3 +634,58 @@ def test_attention_items_must_be_plain(attention: dict[str, Any], needle: str) -
         _spec(attention=attention)
     with pytest.raises(ValueError, match="p is for attention items"):
         _spec(items=[{"p": 0.1}])
+
+
+def test_an_item_with_a_recorded_transcript_is_judged_offline_from_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["debate", "--seed", "5", "--preset", "practice", "--json"]) == 0
+    recorded = json.loads(capsys.readouterr().out)
+    (tmp_path / "t.json").write_text(json.dumps(recorded))
+    f = tmp_path / "s.toml"
+    text = (
+        'title = "t"\nconditions = ["oracle", "offline"]\nparticipants = 2\n'
+        + _items(2)
+        + '[[items]]\nname = "recorded"\npreset = "practice"\ntranscript = "t.json"\n'
+    )
+    f.write_text(text)
+    build_study(f, tmp_path / "s.db")
+    with StudyDB(tmp_path / "s.db") as db:
+        row = db.item(2)
+        assert json.loads(row["transcript"]) == recorded["turns"]
+        assert row["honest_side"] == recorded["honest_side"]
+        assert json.loads(row["claims"]) == recorded["claims"]
+        assert row["truth"] == pytest.approx(recorded["truth"], rel=1e-12)
+        # judged offline by everyone, outside the design
+        for p in db.participants():
+            (mine,) = [r for r in db.rounds_of(p["code"]) if r["item"] == 2]
+            assert mine["condition"] == "offline" and mine["position"] == 3
+        dealt, turns = study_round(db, 2)
+        assert turns is not None and [t.text for t in turns] == [
+            t["text"] for t in recorded["turns"]
+        ]
+        assert dealt.claims == recorded["claims"]
+        assert dealt.secret.honest_side == recorded["honest_side"]
+        simulate_study(db, ["trust-a"])
+        got = [r for r in db.results() if r["item"] == 2]
+        assert len(got) == 2 and {r["condition"] for r in got} == {"offline"}
+        for r in got:
+            assert json.loads(r["result_json"])["turns"] == json.loads(row["transcript"])
+
+    # the transcript's world must be the item's; anything else is one line
+    other = text.replace('preset = "practice"\ntranscript', 'preset = "debate"\ntranscript')
+    for body, transcript, needle in (
+        (other, recorded, "is not the item's"),  # played on another preset's world
+        (text, dict(recorded, world_sha256="0" * 64), "is not the item's"),
+        (text.replace('"oracle", "offline"', '"oracle", "debate"'), recorded, 'add "offline"'),
+    ):
+        (tmp_path / "t.json").write_text(json.dumps(transcript))
+        f.write_text(body)
+        with pytest.raises(DebateError) as exc:
+            build_study(f, tmp_path / "x.db")
+        assert needle in str(exc.value) and "\n" not in str(exc.value)
+    (tmp_path / "t.json").write_text('{"turns": []}')
+    f.write_text(text)
+    with pytest.raises(DebateError, match="not a pzjudge debate --json output"):
+        build_study(f, tmp_path / "x.db")
+    assert not (tmp_path / "x.db").exists()
