@@ -60,7 +60,7 @@ def _trunc_moments(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray
     bb = np.where(np.isfinite(b), b, 0.0)
     dvar = aa * pa - bb * pb - mean * mean
     # Var[Y] lies in (0, 1]; keep 1 + dvar strictly positive despite rounding far in the tails.
-    dvar = np.clip(dvar, -1.0 + 1e-300, 0.0)
+    dvar = np.clip(dvar, np.nextafter(-1.0, 0.0), 0.0)
     return lz, mean, dvar
 
 

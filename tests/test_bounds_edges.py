@@ -425,3 +425,63 @@ def test_a_worlds_logs_are_the_sums_of_its_blocks() -> None:
     assert wb.log10_truth == pytest.approx(want, rel=1e-12)
     assert wb.log10_lower == pytest.approx(want, rel=1e-6)
     assert wb.log10_upper == pytest.approx(want, rel=1e-6)
+
+
+def test_maxent_newton_refuses_a_step_that_does_not_lower_the_dual(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The line search of max-ent's Newton method keeps a step only when the dual
+    log Z(lambda) - lambda.p falls by at least 1e-4 t |g.step| (Armijo), else halves it.
+    Four statements, each 1/2, with P(all four) = q, constraints on the singles and the
+    quadruple: as q falls from 0.47 to 0.4 the full first step from lambda = 0 (uniform
+    atoms) goes from lowering the dual to raising it (on random problems of up to 5
+    statements no trial step left the dual within 1e-3 |t g.step| of where it was, so a
+    loosened test decided the same), and this test finds the q (about 0.435) where the
+    full step leaves the dual exactly where it was, with its own dual,
+    gradient and Hessian written out below. There the full step must be refused. One Newton
+    iteration (`max_iter=1`), the proportional-fitting fallback switched off so that the
+    iterate comes back as it is (a test seam); lambda is read back from the atoms:
+    log(w_a / w_none) is the sum of the lambdas of the constraints inside atom a."""
+    from scipy.optimize import brentq
+    from scipy.special import logsumexp
+
+    import latent.bounds._maxent as mx
+
+    keys = [(0,), (1,), (2,), (3,), (0, 1, 2, 3)]
+    inside = np.array([[float(all(a >> i & 1 for i in k)) for a in range(16)] for k in keys])
+
+    def dual(lam: np.ndarray, p: np.ndarray) -> float:
+        return float(logsumexp(lam @ inside) - lam @ p)
+
+    def newton_step(p: np.ndarray) -> tuple[np.ndarray, float]:
+        q0 = np.full(16, 1 / 16)
+        e = inside @ q0
+        grad = e - p
+        hess = (inside * q0) @ inside.T - np.outer(e, e)
+        step = -np.linalg.solve(hess, grad)
+        return step, float(grad @ step)
+
+    def probs(q: float) -> np.ndarray:
+        return np.array([0.5, 0.5, 0.5, 0.5, q])
+
+    def rise(q: float) -> float:
+        step, _ = newton_step(probs(q))
+        return dual(step, probs(q)) - dual(np.zeros(5), probs(q))
+
+    assert rise(0.47) < 0 < rise(0.4)
+    q = brentq(rise, 0.4, 0.47, xtol=1e-15)
+    p = probs(q)
+    step, slope = newton_step(p)
+    assert slope < 0 and abs(rise(q)) < 1e-6 * abs(slope)
+
+    monkeypatch.setattr(mx, "_ipf", lambda m, masks, p, w, tol: w)
+    w = mx.maxent_distribution(4, dict(zip(keys, p.tolist(), strict=True)), max_iter=1)
+    assert w is not None and np.all(w > 0)
+    theta = np.log(w / w[0])
+    lam = np.array([theta[1], theta[2], theta[4], theta[8], 0.0])
+    lam[4] = theta[15] - lam[:4].sum()
+    np.testing.assert_allclose(theta, lam @ inside, atol=1e-9)  # the family's form
+    t = float(lam @ step / (step @ step))
+    np.testing.assert_allclose(lam, t * step, atol=1e-9)  # a multiple of the Newton step
+    assert t < 1.0, "the full step, which does not lower the dual, was kept"
+    assert dual(lam, p) <= dual(np.zeros(5), p) + 1e-4 * t * slope

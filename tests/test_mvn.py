@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from references import log_ref_equi
+from references import log_ref_equi, mp_log_bvn
 from scipy import optimize
 from scipy.special import log_ndtr
 from scipy.stats import multivariate_normal
@@ -436,3 +437,154 @@ def test_zero_variance_and_unconstrained_coordinates() -> None:
     cov = np.array([[1.0, 0.5, 0.3], [0.5, 1.0, 0.2], [0.3, 0.2, 1.0]])
     r = log_mvn_prob(cov, [0.0, 0.0, -np.inf], [np.inf, np.inf, np.inf])
     check(r, math.log(1 / 3), slack=1e-3)
+
+
+# ---------------------------------------------------------------------------------------
+# Survivors of the mutation sample (docs/testing.md, docs/mutation-samples/latent-mvn.txt).
+
+
+def _wheel_openblas() -> list[tuple[Callable[[], int], Callable[[int], None]]]:
+    """(get, set) thread counts of each OpenBLAS that numpy's and scipy's wheels ship, found
+    by file name in their ``*.libs`` folders and by the symbols OpenBLAS exports (64-bit
+    integer builds end in ``64_``, scipy's builds start with ``scipy_``): not by the
+    /proc/self/maps scan of latent.mvn. dlopen of a loaded library returns that library."""
+    import ctypes
+    import glob
+    import os
+
+    import scipy
+
+    found = []
+    for pkg in (np, scipy):
+        libs = os.path.dirname(os.path.dirname(pkg.__file__ or "")) + f"/{pkg.__name__}.libs"
+        for path in sorted(glob.glob(f"{libs}/*openblas*.so*")):
+            lib = ctypes.CDLL(path)
+            for pre in ("scipy_openblas", "openblas"):
+                for suf in ("64_", ""):
+                    get = getattr(lib, f"{pre}_get_num_threads{suf}", None)
+                    set_ = getattr(lib, f"{pre}_set_num_threads{suf}", None)
+                    if get is not None and set_ is not None and (get, set_) not in found:
+                        found.append((get, set_))
+    return found
+
+
+def test_blas_runs_single_threaded_inside_an_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sampler's BLAS calls are thin, and OpenBLAS threads made them slower (latent.mvn):
+    inside `_single_threaded_blas` every OpenBLAS of the process (numpy's and scipy's) runs
+    one thread, and afterwards the count it had. The libraries are looked up afresh, as in
+    a new process (a forked test process inherits them already looked up)."""
+    import latent.mvn as mvn
+
+    libs = _wheel_openblas()
+    if not libs:
+        pytest.skip("numpy and scipy are not the wheels that ship their own OpenBLAS")
+    before = [get() for get, _ in libs]
+    try:
+        for _, set_ in libs:
+            set_(2)
+        if any(get() != 2 for get, _ in libs):
+            pytest.skip("OpenBLAS cannot run 2 threads here, so 1 cannot be told apart")
+        monkeypatch.setattr(mvn, "_BLAS_CONTROLS", None)
+        with mvn._single_threaded_blas():
+            assert [get() for get, _ in libs] == [1] * len(libs)
+        assert [get() for get, _ in libs] == [2] * len(libs)
+        assert len(mvn._blas_controls()) == len(libs)
+        r = log_mvn_prob(equi(2, 0.5), np.zeros(2), np.full(2, np.inf))
+        check(r, math.log(1 / 3))
+        assert [get() for get, _ in libs] == [2] * len(libs)
+    finally:
+        for (_, set_), n in zip(libs, before, strict=True):
+            set_(n)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow this test is about
+def test_far_beyond_the_tilting_the_estimate_keeps_its_leading_term() -> None:
+    """P(X1 > L, X2 > L) at L = 1e10, correlation rho: every Newton start of the tilting is
+    non-finite there (the truncated moments overflow), so the sampler runs untilted (mu = 0)
+    and must still answer. The reference: log P = -L^2 / (1 + rho) - 2 log L + O(1) (the
+    minimum of x' C^-1 x / 2 over x >= (L, L) is at (L, L); Laplace's method); the terms
+    after the first (about -46) are below a double's spacing at 6.7e19 (8,192)."""
+    big = 1e10
+    for rho in (0.5, -0.3):
+        r = log_mvn_prob(equi(2, rho), np.full(2, big), np.full(2, np.inf))
+        assert r.method == "botev"
+        assert r.log_p == pytest.approx(-big * big / (1 + rho), rel=1e-13)
+
+
+def test_newton_falls_back_to_lu_when_cholesky_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test seam: the Cholesky factorisation of the tilting's reduced Newton system is
+    made to fail (the system is positive definite in theory, and no input was found that
+    makes it fail: 2,766 factorisations over 300 random problems), so the LU solve gives
+    each Newton step. The saddle point is still found: P(X_i > 3 for all i) with 5
+    equicorrelated (0.5) coordinates against 1-D quadrature (references.log_ref_equi), to a
+    relative SE <= 0.001 within 8,192 points (untilted, mu = 0: 0.005 from 24,192)."""
+    import latent.mvn_tilting as mt
+
+    calls: list[int] = []
+
+    def failing(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise np.linalg.LinAlgError("not positive definite (forced by the test)")
+
+    monkeypatch.setattr(mt, "cho_factor", failing)
+    m = 5
+    c = np.full(m, 3.0)
+    flips = np.zeros(m, dtype=bool)
+    r = log_orthant_prob(equi(m, 0.5), c, flips, rng=1, rel_tol=0.001, max_samples=8192)
+    assert calls, "the seam was not reached"
+    assert r.method == "botev" and r.rel_stderr <= 0.001
+    check(r, log_ref_equi(c, flips, 0.5), slack=0.0)
+
+
+def test_the_sampler_meets_its_target_with_little_to_spare() -> None:
+    """Replicates are added in rounds planned from the SE measured so far (a mean of R
+    i.i.d. replicates has relative variance ~ 1/R; 10% is added to spare). For
+    P(X1 > 0, X2 > 0) = 1/3 at rho = 0.5 and a target of 6e-5, the first round (SE ~1e-4)
+    is not enough, so each of 20 seeds plans at least one more round; each must stop at
+    or below the target (the budget, 1e6 points and 60 s, is far), within 4 SEs of 1/3,
+    and the median of (SE / target)^2 must be >= 0.75: at most ~1.3x the points the final
+    SE says were needed (measured 0.89; planning 2.1x the need gives 0.57; planning one
+    replicate-round short stopped above the target in every seed)."""
+    tol = 6e-5
+    squares = []
+    for seed in range(20):
+        r = log_mvn_prob(
+            equi(2, 0.5), np.zeros(2), np.full(2, np.inf), rng=seed, rel_tol=tol, max_seconds=60
+        )
+        assert r.rel_stderr <= tol, (seed, r)
+        check(r, math.log(1 / 3), slack=0.0)
+        squares.append((r.rel_stderr / tol) ** 2)
+    assert float(np.median(squares)) >= 0.75, squares
+
+
+def test_an_unreachable_target_spends_the_whole_budget() -> None:
+    """A target no budget here can meet (1e-9) runs until `max_samples` points: exactly the
+    budget when it is a whole number of 128-point replicates, even when the last round
+    left is a single replicate (65 x 128: the first round's 64 and one more)."""
+    for reps in (65, 70, 300):
+        r = log_mvn_prob(
+            equi(2, 0.5),
+            np.zeros(2),
+            np.full(2, np.inf),
+            rel_tol=1e-9,
+            max_samples=reps * 128,
+            max_seconds=60,
+        )
+        assert r.n_samples == reps * 128, (reps, r)
+        check(r, math.log(1 / 3), slack=0.0)
+
+
+def test_a_nearly_singular_pair_far_in_the_tail_meets_its_tolerance() -> None:
+    """P(X > 11.108, Y > -10.561) at correlation -0.9999976 (log P = -31078.38): a tilted
+    conditional's variance rounds to 0 there, and Newton's step divides by it (1 + (Var -
+    1)). Its floor was -1.0 + 1e-300, which is -1.0: the step was not finite, the tilting
+    stayed at a poor start, and 10^6 points gave a relative SE of 0.05 (3.6% off) where
+    8,192 now give 0.0035. Found while looking for inputs that reach the tilting's
+    fallbacks (22 of 300 random problems divided by 0). Reference: mpmath at 40 digits
+    (references.mp_log_bvn, the 1-D integral of phi(x) Phi((rho x - k) / sqrt(1 - rho^2)))."""
+    h, k, rho = 11.10819331, -10.56148381, -0.9999975896401135
+    ref = mp_log_bvn(h, k, rho)
+    for seed in range(3):
+        r = log_mvn_prob(equi(2, rho), [h, k], [np.inf, np.inf], rng=seed, rel_tol=0.005)
+        assert r.rel_stderr <= 0.005, (seed, r)
+        check(r, ref, slack=0.0)
