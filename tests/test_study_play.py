@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -161,7 +162,8 @@ def test_two_participants_take_the_pilot_study(
 
         await on_screen(app, pilot, "StudyRoundScreen")
         scr: Any = app.screen
-        assert header(app).startswith("Round 1 of 4 · 1:00 left")
+        # the limit, less the seconds a loaded machine took to show the screen (under 10)
+        assert re.match(r"Round 1 of 4 · (1:00|0:5\d) left", header(app)), header(app)
         # locked: the round is the study's own, and no key opens a menu, a setup or a seed
         with StudyDB(path) as db:
             stored = db.item(scr.item.item)
