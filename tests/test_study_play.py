@@ -149,6 +149,8 @@ def test_two_participants_take_the_pilot_study(
         await pilot.press("enter")
         await until(pilot, lambda: "no participant" in screen_text(app), "refusal")
         assert type(app.screen).__name__ == "CodeScreen"
+        code_box = app.screen.query_one("#code", Input)
+        await until(pilot, lambda: not code_box.disabled, "the code box after a wrong code")
         await pilot.press(*["backspace"] * 4)
         await type_text(pilot, first.upper())  # codes are read case-blind
         await pilot.press("enter")

@@ -44,11 +44,19 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the game in a browser on 127.0.0.1 (needs the `serve` extra: textual-serve), to
-    whoever opens the printed address with its token (tui/serve.py)."""
+    whoever opens the printed address with its token (tui/serve.py); a study also on another
+    address (`--host`), under the names the organiser states (`--public-name`)."""
     try:
-        from tui.serve import LockedServer
+        from tui.serve import LockedServer, check_host, is_loopback
     except ImportError:
         raise TuiError("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'") from None
+    if not is_loopback(check_host(args.host)) and not args.study:
+        # the game lets its user export to any path and point debaters (and API keys) at
+        # any server: only a study's locked rounds may be served to other machines
+        raise TuiError(
+            f"--host {args.host}: only a study is served beyond this machine (add --study "
+            "STUDY.db); the game itself stays on 127.0.0.1"
+        )
     cmd = f"{shlex.quote(sys.executable)} -m tui.cli play"
     if args.study:
         # each browser gets its own game, which asks for a participant code
@@ -61,7 +69,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.judge:
         cmd += f" --judge {shlex.quote(args.judge)}"
     # a random token per start, printed with the URL; other sites' pages are refused
-    LockedServer(cmd, port=args.port, title="pzjudge").serve()
+    server = LockedServer(
+        cmd, port=args.port, title="pzjudge", host=args.host, public_names=args.public_name
+    )
+    try:
+        server.serve()
+    except OSError as exc:
+        raise TuiError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "choose another --port or --host"
+        ) from None
     return 0
 
 
@@ -95,9 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     trust_arg(pl_)
 
     sv = add_command(sub, "serve", cmd_serve, "play in a browser: textual-serve on 127.0.0.1")
-    sv.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    sv.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1, this machine only); with --study, "
+        "e.g. 0.0.0.0 for a lab network (then give --public-name)",
+    )
+    sv.add_argument(
+        "--public-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name or address participants open (repeatable); requests naming any "
+        "other Host are refused, which keeps DNS-rebinding sites out",
+    )
     sv.add_argument("--judge", help="your name as a judge (default: $USER)")
     sv.add_argument("--study", metavar="STUDY.db", help="serve a study: each browser asks a code")
+    sv.epilog = (
+        "A study on a lab network: pzjudge serve --study study.db --host 0.0.0.0 "
+        "--public-name lab.example.org; give participants the printed address (the same for "
+        "all), and each browser asks for its participant code. Plain HTTP: use it on a "
+        "network you trust (README: Run a study)."
+    )
     store_args(sv)
     trust_arg(sv)
 

@@ -46,6 +46,8 @@ class StudyApp(AppBase):
     """A participant taking one study (no menu, no setup, no seed, no reveal)."""
 
     SUB_TITLE = "a study"
+    # a locked study offers nothing to choose: no palette (ctrl+p) either
+    ENABLE_COMMAND_PALETTE = False
 
     def __init__(
         self, study_path: str | Path, participant: str | None = None, title: str = "a study"

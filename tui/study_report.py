@@ -23,6 +23,7 @@ from debate.study import (
     own_answer,
     summarize,
 )
+from tui.errors import TuiError
 
 
 def report_data(
@@ -192,7 +193,16 @@ def _html_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_report(data: dict[str, Any], out: Path) -> list[Path]:
-    """Write the tables, figures and report.html into `out` (created); the files written."""
+    """Write the tables, figures and report.html into `out` (created); the files written.
+    A path that cannot be written (a file, no permission) is a one-line TuiError."""
+    try:
+        return _write_report(data, out)
+    except OSError as exc:
+        why = "a file, not a directory" if out.exists() and not out.is_dir() else exc.strerror
+        raise TuiError(f"cannot write the report to {out} ({why}); check the path") from None
+
+
+def _write_report(data: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     table = condition_table(data)
     files = []

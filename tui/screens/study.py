@@ -128,16 +128,24 @@ def reflow(text: str) -> str:
 
 
 class CodeScreen(Screen[None]):
-    """Asks for the participant code; an unknown one is refused in place."""
+    """Asks for the participant code; an unknown one is refused in place.
+
+    Codes are the only thing between one participant and another's rounds (a served study
+    gives every browser the same address), so wrong codes are slowed: after the n-th the
+    input waits `WRONG_CODE_WAIT` × 2^(n-1) seconds, and after `MAX_WRONG_CODES` the session
+    ends (`pzjudge serve` also limits how many sessions a client starts a minute)."""
 
     DEFAULT_CSS = STUDY_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "quit")]
+    WRONG_CODE_WAIT: ClassVar[float] = 1.0
+    MAX_WRONG_CODES: ClassVar[int] = 5
 
     def __init__(self, title: str, path: str) -> None:
         super().__init__()
         self.study_title = title
         self.path = path
         self.checking = False
+        self.wrong = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="study-page"):
@@ -173,10 +181,30 @@ class CodeScreen(Screen[None]):
     def _loaded(self, event: InfoLoaded) -> None:
         self.checking = False
         if event.info is None:
-            self.query_one("#code-error", Static).update(Text(event.error or "unknown code"))
+            self._wrong_code(event.error or "unknown code")
             return
         seat = Seat(self.path, event.info["code"])
         self.app.switch_screen(after_code(seat, event.info))
+
+    def _wrong_code(self, error: str) -> None:
+        """Say why, then hold the input for a while that doubles; end after too many."""
+        self.wrong += 1
+        box = self.query_one("#code", Input)
+        shown = self.query_one("#code-error", Static)
+        if self.wrong >= self.MAX_WRONG_CODES:
+            box.disabled = True
+            shown.update(Text(f"{error}\nToo many wrong codes: ask the organiser for yours."))
+            self.set_timer(3.0, self.app.exit)
+            return
+        wait = self.WRONG_CODE_WAIT * 2 ** (self.wrong - 1)
+        box.disabled = True
+        shown.update(Text(f"{error}\nTry again in {wait:g} s."))
+
+        def reopen() -> None:
+            box.disabled = False
+            box.focus()
+
+        self.set_timer(wait, reopen)
 
 
 def after_code(seat: Seat, info: dict[str, Any]) -> Screen[None]:
