@@ -27,6 +27,9 @@ GroupBy = Literal[
 GROUPINGS: tuple[str, ...] = GroupBy.__args__  # type: ignore[attr-defined]
 #: The group of a row outside any study, when grouping by a study field.
 NO_STUDY = "(no study)"
+#: Groupings by something a round of another kind (a mimic round) has too: such rounds form
+#: that thing's own row, "NAME [kind]", beside its P(Z) row.
+_OWN_ROW = ("judge", "participant", "item")
 #: Reliability bins of the trust credence (equal width on [0, 1]).
 N_BINS = 10
 
@@ -73,8 +76,15 @@ def _keys(row: dict[str, Any], by: str) -> list[str]:
     if by == "kind":
         return [kind]
     if kind != "pz":
-        # another measurement (a mimic's next book): never pooled with P(Z) rounds
-        return [f"{row['judge']} [{kind}]" if by == "judge" else f"[{kind}]"]
+        # another measurement (a mimic's next book): never pooled with P(Z) rounds. It has
+        # its own judge, participant and item ("ann [mimic]"), but no debaters: by debater
+        # it is left out (`left_out` counts it for the note)
+        if by == "debater":
+            return []
+        if by in _OWN_ROW:
+            value = row.get(by)
+            return [f"{NO_STUDY if value is None else value} [{kind}]"]
+        return [f"[{kind}]"]
     if by == "judge":
         return [row["judge"]]
     if by == "rules":
@@ -241,6 +251,25 @@ def stats(
     return out
 
 
+def left_out(
+    rows: Iterable[dict[str, Any]], by: GroupBy, *, practice: bool = False
+) -> dict[str, int]:
+    """Rounds that `stats(rows, by, practice=practice)` counts in no group because their
+    kind has nothing to group by (by debater: mimic rounds, which have no debaters), per
+    kind: what a note under the table says."""
+    out: dict[str, int] = {}
+    if by != "debater":
+        return out
+    for r in rows:
+        kind = r["kind"] or "pz"
+        if kind == "pz" or r.get("judge_failed"):
+            continue
+        if (r["practice"] or r.get("attention")) and not practice:
+            continue
+        out[kind] = out.get(kind, 0) + 1
+    return out
+
+
 def baseline_error(row: dict[str, Any], name: str) -> float | None:
     """A baseline's error in orders of magnitude on the row's evidence (None if unknown, or
     undefined when P(Z) is exactly 0).
@@ -357,6 +386,7 @@ __all__ = [
     "baseline_error",
     "calibration",
     "format_stats",
+    "left_out",
     "stats",
     "zero_truth",
 ]

@@ -17,7 +17,7 @@ from debate.rules import Rules
 from store import export as export_mod
 from store.db import Store
 from store.export import export_rows
-from store.stats import _keys, _rules_label, format_stats, stats
+from store.stats import _keys, _rules_label, format_stats, left_out, stats
 
 
 def _row(group: str, **values: Any) -> dict[str, Any]:
@@ -245,15 +245,16 @@ def test_the_fast_export_splices_a_rounds_own_fields(tmp_path: Path) -> None:
 
 def test_other_measurements_are_grouped_apart_by_judge_and_by_debater(tmp_path: Path) -> None:
     """Rounds of another kind than P(Z) (a mimic's) are never pooled: by judge they are
-    'judge [kind]', by anything else '[kind]'; by debater such a group has no ratings
-    (no games), so its counts are 0. A tie with a baseline is not a win over it."""
+    'judge [kind]', by anything else '[kind]'; by debater they are in no group (a mimic
+    round has no debaters) and `left_out` counts them. A tie with a baseline is not a win
+    over it."""
     with _store_two_rounds(tmp_path / "s.db") as s:
         rows = list(export_rows(s))
     mimic = {**rows[0], "kind": "mimic", "debater_a": "x", "debater_b": "y", "honest_side": "a"}
     assert _keys(mimic, "judge") == ["judge-x [mimic]"] and _keys(mimic, "rules") == ["[mimic]"]
-    (g,) = stats([mimic], "debater")
-    assert g["group"] == "[mimic]" and (g["as_honest"], g["as_liar"]) == (0, 0)
-    assert g["honest_rating"] is None and g["liar_rating"] is None
+    assert stats([mimic], "debater") == []
+    assert left_out([mimic, rows[0]], "debater") == {"mimic": 1}
+    assert left_out([mimic], "judge") == {}
     # truth 10^-2, max-ent 10^-1 and independence 10^-3: both one order away, as the judge
     tie = {**rows[0], "log10_truth": -2.0, "log10_error": 1.0}
     tie["baselines"] = {**tie["baselines"], "maxent": 0.1, "independence": 0.001}

@@ -57,8 +57,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from store.export import finite
-    from store.stats import format_stats, stats
+    from store.export import export_rows, finite
+    from store.stats import format_stats, left_out, stats
 
     if args.study:
         from store.study import StudyDB
@@ -67,15 +67,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if args.db:
             raise StoreError("give --db or --study, not both")
         with StudyDB(args.study) as db:
-            rows = stats(list(study_rows(db)), args.by, practice=args.practice)
+            given = list(study_rows(db))
     else:
         with open_store(args, create=False) as store:
-            rows = stats(store, args.by, practice=args.practice)
+            given = list(export_rows(store))
+    rows = stats(given, args.by, practice=args.practice)
     if args.json:
         # JSON has no infinity: an infinite mean regret is null, as in exports
         print(json.dumps(finite(rows), indent=2, allow_nan=False))
-    else:
-        print(format_stats(rows, args.by) if rows else "no answered rounds yet")
+        return 0
+    print(format_stats(rows, args.by) if rows else "no answered rounds yet")
+    for kind, n in left_out(given, args.by, practice=args.practice).items():
+        print(f"\n{n} {kind} rounds are left out: they have no debaters (see --by kind)")
     return 0
 
 

@@ -36,8 +36,8 @@ from debate.scoring import Scores, score
 from debate.verify import Oracle
 from debate.views import shown_product, statement_views
 from latent.bounds import truth_outside
-from latent.shadow import planted_variant
-from latent.world import GaussianBlock, World, parse_world
+from latent.traps import Trap, traps_of
+from latent.world import World, parse_world
 from tui.game_store import GameStore
 
 __all__ = [
@@ -81,14 +81,6 @@ class Round(DealtRound):
 
     def public_queries(self) -> list[tuple[list[str], float]]:
         return [(ids, p) for ids, p, _ in self.oracle.log]
-
-
-class Trap(BaseModel):
-    """A planted trap, for the reveal."""
-
-    kind: str
-    block: str
-    ids: list[str]
 
 
 class Reveal(BaseModel):
@@ -220,27 +212,6 @@ def evidence_of(
     for ids, p in queries:
         ev[evidence_key(ids)] = p
     return ev
-
-
-def traps_of(world: World) -> list[Trap]:
-    """Planted counterexamples (traps, and planted blocks that turned out innocent) and
-    flips, with the statements involved."""
-    out = []
-    for i, b in enumerate(world.blocks):
-        name = b.name or f"block {i + 1}"
-        if isinstance(b, GaussianBlock):
-            flips = [s.id for s in b.statements if s.flip]
-            if flips:
-                out.append(Trap(kind="flip", block=name, ids=sorted(flips)))
-            continue
-        ids = sorted(s.id for s in b.statements)
-        if b.trap:
-            out.append(Trap(kind=b.trap, block=name, ids=ids))
-        elif (variant := planted_variant(b)) in ("high", "independent"):
-            # planted like a trap but innocent: worth knowing too, since the shadow world
-            # (the lie) may have been a trap here
-            out.append(Trap(kind=f"planted-{variant}", block=name, ids=ids))
-    return out
 
 
 def judge_round(

@@ -19,10 +19,9 @@ from typing import Any
 from debate.study import (
     StudySpec,
     attention_failures,
-    bootstrap_ci,
-    own_answer,
     summarize,
 )
+from debate.study_errors import item_trap_kinds, log10_error_groups
 from tui.errors import TuiError
 
 
@@ -33,33 +32,15 @@ def report_data(
     failed = attention_failures(rows, spec)
     kept = [r for r in rows if not r["attention"] and (r["judge"], r["participant"]) not in failed]
     names = {it["id"]: it["name"] for it in items}
-    by_item: list[dict[str, Any]] = []
-    groups: dict[tuple[str, str, str], list[float]] = {}
-    for r in kept:
-        errs = groups.setdefault((r["judge"], names[r["item"]], r["condition"]), [])
-        # as by condition: own answers only, and no log10 error where P(Z) = 0
-        if own_answer(r) and r["truth"] > 0:
-            errs.append(r["log10_error"])
-    for (judge, item, cond), errs in sorted(groups.items()):
-        if not errs:
-            continue
-        by_item.append(
-            {
-                "judge": judge,
-                "item": item,
-                "condition": cond,
-                "rounds": len(errs),
-                "mean_log10_error": sum(errs) / len(errs),
-                "log10_error_lo": _ci(bootstrap_ci(errs), 0),
-                "log10_error_hi": _ci(bootstrap_ci(errs), 1),
-            }
-        )
+    kinds = {it["id"]: item_trap_kinds(it) for it in items}
     return {
         "title": spec.title,
         "rows": len(rows),
         "kept": len(kept),
         "conditions": [s.model_dump() for s in summarize(kept)],
-        "by_item": by_item,
+        # as by condition: own answers only, and no log10 error where P(Z) = 0
+        "by_item": log10_error_groups(kept, "item", lambda r: [names[r["item"]]]),
+        "by_trap_kind": log10_error_groups(kept, "trap_kind", lambda r: kinds[r["item"]]),
         "excluded": [
             {"judge": j, "participant": p, "passed": a, "required": b}
             for (j, p), (a, b) in sorted(failed.items())
@@ -67,12 +48,27 @@ def report_data(
     }
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+#: The columns of each table, written even when a table has no rows.
+GROUP_COLUMNS = [
+    "judge",
+    "{key}",
+    "condition",
+    "rounds",
+    "mean_log10_error",
+    "log10_error_lo",
+    "log10_error_hi",
+]
+EXCLUDED_COLUMNS = ["judge", "participant", "passed", "required"]
+
+
+def _columns(key: str) -> list[str]:
+    return [c.format(key=key) for c in GROUP_COLUMNS]
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """A table with its header, also when it has no rows (a reader needs the columns)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        if not rows:
-            fh.write("")
-            return
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w = csv.DictWriter(fh, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
 
@@ -105,14 +101,48 @@ def condition_table(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "reliability": cal.get("reliability"),
                 "resolution": cal.get("resolution"),
                 "uncertainty": cal.get("uncertainty"),
+                # Brier = reliability − resolution + uncertainty + within_bin, exactly
+                "within_bin": cal.get("within_bin"),
                 "ece": cal.get("ece"),
             }
         )
     return out
 
 
+CONDITION_COLUMNS = [
+    "judge",
+    "condition",
+    "rounds",
+    "no_answer",
+    "accuracy",
+    "accuracy_lo",
+    "accuracy_hi",
+    "mean_log10_error",
+    "log10_error_lo",
+    "log10_error_hi",
+    "zero_truth",
+    "mean_seconds",
+    "timed_out",
+    "brier",
+    "reliability",
+    "resolution",
+    "uncertainty",
+    "within_bin",
+    "ece",
+]
+
+
+def _save(fig: Any, out: Path, stem: str) -> list[Path]:
+    """The figure as PNG (inlined in the page) and SVG (for a paper); both paths."""
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=110)
+    fig.savefig(paths[1])
+    return paths
+
+
 def _figures(data: dict[str, Any], out: Path) -> list[Path]:
-    """accuracy.png, log10_error.png, reliability.png (an empty list without matplotlib)."""
+    """accuracy, log10_error, log10_error_by_trap and reliability, each as .png and .svg
+    (an empty list without matplotlib)."""
     try:
         import matplotlib
 
@@ -125,8 +155,8 @@ def _figures(data: dict[str, Any], out: Path) -> list[Path]:
     conds = list(dict.fromkeys(r["condition"] for r in table))
     paths = []
     for key, label, fname in (
-        ("accuracy", "judge accuracy (trusted the honest side)", "accuracy.png"),
-        ("mean_log10_error", "mean log10 error of the estimate (orders)", "log10_error.png"),
+        ("accuracy", "judge accuracy (trusted the honest side)", "accuracy"),
+        ("mean_log10_error", "mean log10 error of the estimate (orders)", "log10_error"),
     ):
         lo_key = "accuracy_lo" if key == "accuracy" else "log10_error_lo"
         hi_key = "accuracy_hi" if key == "accuracy" else "log10_error_hi"
@@ -151,10 +181,9 @@ def _figures(data: dict[str, Any], out: Path) -> list[Path]:
         ax.set_title(f"{data['title']}: 95% bootstrap intervals", fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = out / fname
-        fig.savefig(path, dpi=110)
+        paths += _save(fig, out, fname)
         plt.close(fig)
-        paths.append(path)
+    paths += _trap_figure(plt, data, out)
     fig, ax = plt.subplots(figsize=(4.4, 4.4))
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     for s in data["conditions"]:
@@ -169,10 +198,52 @@ def _figures(data: dict[str, Any], out: Path) -> list[Path]:
     ax.set_title("reliability", fontsize=9)
     ax.legend(fontsize=6)
     fig.tight_layout()
-    path = out / "reliability.png"
-    fig.savefig(path, dpi=110)
+    paths += _save(fig, out, "reliability")
     plt.close(fig)
-    paths.append(path)
+    return paths
+
+
+def _trap_figure(plt: Any, data: dict[str, Any], out: Path) -> list[Path]:
+    """log10_error_by_trap: one panel per judge, trap kinds along x, a bar per condition
+    with its 95% interval (no figure when no group has a log10 error)."""
+    rows = data["by_trap_kind"]
+    if not rows:
+        return []
+    judges = sorted({r["judge"] for r in rows})
+    kinds = sorted({r["trap_kind"] for r in rows})
+    conds = list(dict.fromkeys(r["condition"] for r in rows))
+    fig, axes = plt.subplots(
+        len(judges), 1, figsize=(6.4, 0.6 + 2.2 * len(judges)), squeeze=False, sharex=True
+    )
+    width = 0.8 / max(1, len(conds))
+    for ax, judge in zip(axes[:, 0], judges, strict=True):
+        for c, cond in enumerate(conds):
+            xs, ys, lo, hi = [], [], [], []
+            for k, kind in enumerate(kinds):
+                r = next(
+                    (
+                        r
+                        for r in rows
+                        if (r["judge"], r["trap_kind"], r["condition"]) == (judge, kind, cond)
+                    ),
+                    None,
+                )
+                if r is None:
+                    continue
+                m = r["mean_log10_error"]
+                xs.append(k + (c - (len(conds) - 1) / 2) * width)
+                ys.append(m)
+                lo.append(m - r["log10_error_lo"] if r["log10_error_lo"] is not None else 0.0)
+                hi.append(r["log10_error_hi"] - m if r["log10_error_hi"] is not None else 0.0)
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=cond)
+        ax.set_title(judge, fontsize=8)
+        ax.set_ylabel("log10 error", fontsize=7)
+        ax.legend(fontsize=6)
+    axes[-1, 0].set_xticks(range(len(kinds)), kinds, fontsize=7)
+    fig.suptitle(f"{data['title']}: log10 error by trap kind (95% bootstrap)", fontsize=9)
+    fig.tight_layout()
+    paths = _save(fig, out, "log10_error_by_trap")
+    plt.close(fig)
     return paths
 
 
@@ -206,12 +277,13 @@ def _write_report(data: dict[str, Any], out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     table = condition_table(data)
     files = []
-    for name, rows in (
-        ("conditions.csv", table),
-        ("by_item.csv", data["by_item"]),
-        ("excluded.csv", data["excluded"]),
+    for name, columns, rows in (
+        ("conditions.csv", CONDITION_COLUMNS, table),
+        ("by_item.csv", _columns("item"), data["by_item"]),
+        ("by_trap_kind.csv", _columns("trap_kind"), data["by_trap_kind"]),
+        ("excluded.csv", EXCLUDED_COLUMNS, data["excluded"]),
     ):
-        _write_csv(out / name, rows)
+        _write_csv(out / name, columns, rows)
         files.append(out / name)
     figs = _figures(data, out)
     files += figs
@@ -219,6 +291,7 @@ def _write_report(data: dict[str, Any], out: Path) -> list[Path]:
         f'<img alt="{p.stem}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}">'
         for p in figs
+        if p.suffix == ".png"
     )
     if not figs:
         imgs = "<p>Figures need matplotlib: pip install 'pzjudge[plots]'.</p>"
@@ -244,10 +317,14 @@ def _write_report(data: dict[str, Any], out: Path) -> list[Path]:
         "favoured the honest side "
         "(consultancy: the consultant when honest, else not; a credence of exactly 1/2 counts "
         "half). Intervals: 95% percentile bootstrap of the mean. ECE: expected calibration "
-        "error over 10 bins; Brier = reliability − resolution + uncertainty (+ a within-bin "
-        "term).</p>"
+        "error over 10 bins; Brier = reliability − resolution + uncertainty + within_bin "
+        "(the spread of credences inside a bin; exact, so the columns add up).</p>"
         f"<h2>By condition</h2>{_html_table(table)}{imgs}"
         f"<h2>By item</h2>{_html_table(data['by_item'])}"
+        "<h2>By trap kind</h2><p>The kinds planted in an item's world, as the reveal names "
+        "them (d4, parity, extremal: traps; planted-high, planted-independent: planted "
+        "blocks that are innocent; flip: flipped statements; none: nothing planted). An "
+        f"item counts under each of its kinds.</p>{_html_table(data['by_trap_kind'])}"
         f"<h2>Attention exclusions</h2>{_html_table(data['excluded'])}"
     )
     (out / "report.html").write_text(page.getvalue(), encoding="utf-8")
