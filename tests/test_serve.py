@@ -219,6 +219,7 @@ def test_serve_host_and_public_name_from_the_command_line(
 
     # the game (export anywhere, debaters with API keys) never leaves loopback
     assert "only a study is served beyond this machine" in err(["serve", "--host", "0.0.0.0"])
+    assert "--public-name: only a study" in err(["serve", "--public-name", "lab.example.org"])
     assert "--public-name" in err(["serve", "--study", db, "--host", "0.0.0.0"])
     assert "--public-name" in err(
         ["serve", "--study", db, "--host", "0.0.0.0", "--public-name", "x/"]

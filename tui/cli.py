@@ -50,12 +50,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from tui.serve import LockedServer, check_host, is_loopback
     except ImportError:
         raise TuiError("pzjudge serve needs textual-serve: pip install 'pzjudge[serve]'") from None
-    if not is_loopback(check_host(args.host)) and not args.study:
+    beyond = not is_loopback(check_host(args.host)) or args.public_name
+    if beyond and not args.study:
         # the game lets its user export to any path and point debaters (and API keys) at
         # any server: only a study's locked rounds may be served to other machines
+        flag = f"--host {args.host}" if not is_loopback(args.host) else "--public-name"
         raise TuiError(
-            f"--host {args.host}: only a study is served beyond this machine (add --study "
-            "STUDY.db); the game itself stays on 127.0.0.1"
+            f"{flag}: only a study is served beyond this machine (add --study STUDY.db); "
+            "the game itself stays on 127.0.0.1"
         )
     cmd = f"{shlex.quote(sys.executable)} -m tui.cli play"
     if args.study:
