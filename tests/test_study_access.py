@@ -37,15 +37,17 @@ def test_wrong_codes_wait_longer_each_time_then_end_the_session(
     study: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path, _ = study
-    monkeypatch.setattr(CodeScreen, "WRONG_CODE_WAIT", 1.0)
+    # long enough that a key pressed while the box is held lands before it reopens
+    monkeypatch.setattr(CodeScreen, "WRONG_CODE_WAIT", 2.0)
     monkeypatch.setattr(CodeScreen, "MAX_WRONG_CODES", 3)
+    monkeypatch.setattr(CodeScreen, "GOODBYE_WAIT", 0.5)
 
     async def go() -> None:
         app = StudyApp(path, None, "access")
         async with app.run_test(size=(80, 24)) as pilot:
             await on_screen(app, pilot, "CodeScreen")
             box = app.screen.query_one("#code", Input)
-            for n, wait in ((1, 1.0), (2, 2.0)):
+            for n, wait in ((1, 2.0), (2, 4.0)):
                 box.value = "0" * 8  # never a code: codes are random hex, not all zeros
                 await pilot.press("enter")
                 await until(pilot, lambda: box.disabled, f"wrong code {n} held")

@@ -139,6 +139,8 @@ class CodeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.quit", "quit")]
     WRONG_CODE_WAIT: ClassVar[float] = 1.0
     MAX_WRONG_CODES: ClassVar[int] = 5
+    #: Seconds the last refusal stays on screen before the session ends.
+    GOODBYE_WAIT: ClassVar[float] = 3.0
 
     def __init__(self, title: str, path: str) -> None:
         super().__init__()
@@ -194,7 +196,7 @@ class CodeScreen(Screen[None]):
         if self.wrong >= self.MAX_WRONG_CODES:
             box.disabled = True
             shown.update(Text(f"{error}\nToo many wrong codes: ask the organiser for yours."))
-            self.set_timer(3.0, self.app.exit)
+            self.set_timer(self.GOODBYE_WAIT, self.app.exit)
             return
         wait = self.WRONG_CODE_WAIT * 2 ** (self.wrong - 1)
         box.disabled = True
