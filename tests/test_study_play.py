@@ -33,6 +33,7 @@ from store.study_export import study_rows
 from store.study_ops import build_study, next_item
 from tui.cli import main
 from tui.messages import QueryAnswered
+from tui.screens import study as study_screens
 from tui.screens import study_round
 from tui.study_app import StudyApp
 from tui.widgets.estimate import EstimatePanel
@@ -80,6 +81,8 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(study_round, "time", c)
+    # the status line's clock (`time_left`) reads the time in tui.screens.study
+    monkeypatch.setattr(study_screens, "time", c)
     # speeches on a 0.4 s grid (against timing tells) only slow the test down
     monkeypatch.setattr(study_round.StudyRoundScreen, "speech_quantum", 0.0)
     return c
