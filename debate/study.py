@@ -64,7 +64,8 @@ class ItemSpec(BaseModel):
     world: str | None = None
     #: A fixed liar spec for this item (default: a built-in liar drawn per round).
     liar: str = RANDOM_LIAR
-    #: A pre-recorded debate (`pzjudge debate --json` output), relative to the study file:
+    #: A pre-recorded debate (`pzjudge debate --json` output, or one row of `pzjudge export
+    #: --transcripts` as a JSON object), relative to the study file:
     #: the item is judged offline from it by everyone (outside the design, like a mimic
     #: item); its world is `world`, or `preset` dealt from the transcript's `world_seed`,
     #: checked against the transcript's `world_sha256`.
@@ -262,9 +263,10 @@ def deal_item(item: ItemSpec, world: World | None = None, *, seed: int | None = 
 
 
 def transcript_item(item: ItemSpec) -> tuple[DealtRound, list[Turn]]:
-    """A transcript item's round and its recorded turns: the world (the item's world file,
-    or its preset dealt from the transcript's `world_seed` with the transcript's liar),
-    checked against the transcript's `world_sha256`; sides, claims, rules and turns from
+    """A transcript item's round and its recorded turns: the world (the transcript's own,
+    in an export row with --transcripts; else the item's world file, or its preset dealt
+    from the transcript's `world_seed` with the transcript's liar), checked against the
+    transcript's `world_sha256`; sides, claims, rules and turns from
     the transcript. A one-line DebateError for a transcript that is not one, or whose world
     is not the item's."""
     import hashlib
@@ -279,14 +281,21 @@ def transcript_item(item: ItemSpec) -> tuple[DealtRound, list[Turn]]:
         honest = data["honest_side"]
         liar_spec = data["debater_b" if honest == "a" else "debater_a"]
         settings = preset(item.preset, debate=True, debater_liar=liar_spec)
-        world = item_world(item)
-        if world is None:
-            world = deal_round(settings, int(data["world_seed"])).world
-        got = hashlib.sha256(world.to_json().encode()).hexdigest()
+        if isinstance(data.get("world"), dict):
+            # an export row (--transcripts) carries its world: that one, as stored
+            from latent.world import parse_world
+
+            text = data.get("world_text") or parse_world(data["world"], name).to_json()
+            world = parse_world(json.loads(text), name)
+        else:
+            world = item_world(item) or deal_round(settings, int(data["world_seed"])).world
+            text = world.to_json()
+        got = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
         if got != data["world_sha256"]:
             raise DebateError(
-                f"transcript {name}: its world (sha256 {data['world_sha256'][:12]}…) is not "
-                f"the item's (sha256 {got[:12]}…); give the preset or world file it was played on"
+                f"transcript {name}: its world_sha256 ({data['world_sha256'][:12]}…) is not the "
+                f"world's found ({got[:12]}…); give the item the preset or world file it was "
+                "played on, and the transcript unedited"
             )
         rules = settings.rules()
         if Rules.model_validate(data["rules"]) != rules:
@@ -308,7 +317,8 @@ def transcript_item(item: ItemSpec) -> tuple[DealtRound, list[Turn]]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else repr(exc)
         raise DebateError(
-            f"transcript {name}: not a pzjudge debate --json output ({type(exc).__name__}: {why})"
+            f"transcript {name}: not a pzjudge debate --json output nor an export row "
+            f"with --transcripts ({type(exc).__name__}: {why})"
         ) from None
     return dealt, turns
 

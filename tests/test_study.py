@@ -675,8 +675,8 @@ def test_an_item_with_a_recorded_transcript_is_judged_offline_from_it(
     # the transcript's world must be the item's; anything else is one line
     other = text.replace('preset = "practice"\ntranscript', 'preset = "debate"\ntranscript')
     for body, transcript, needle in (
-        (other, recorded, "is not the item's"),  # played on another preset's world
-        (text, dict(recorded, world_sha256="0" * 64), "is not the item's"),
+        (other, recorded, "is not the world's found"),  # played on another preset's world
+        (text, dict(recorded, world_sha256="0" * 64), "is not the world's found"),
         (text.replace('"oracle", "offline"', '"oracle", "debate"'), recorded, 'add "offline"'),
     ):
         (tmp_path / "t.json").write_text(json.dumps(transcript))
@@ -689,3 +689,31 @@ def test_an_item_with_a_recorded_transcript_is_judged_offline_from_it(
     with pytest.raises(DebateError, match="not a pzjudge debate --json output"):
         build_study(f, tmp_path / "x.db")
     assert not (tmp_path / "x.db").exists()
+
+
+def test_an_export_row_with_transcripts_is_a_transcript_item_with_its_own_world(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "g.db")
+    assert main(["debate", "--seed", "7", "--preset", "practice", "--db", db]) == 0
+    out = str(tmp_path / "g.jsonl")
+    assert main(["export", "--db", db, "--transcripts", "-o", out]) == 0
+    capsys.readouterr()
+    (row,) = [json.loads(line) for line in Path(out).read_text().splitlines()]
+    (tmp_path / "t.json").write_text(json.dumps(row))
+    f = tmp_path / "s.toml"
+    # the row carries its world: no preset or world file is needed to find it
+    text = 'title = "t"\nconditions = ["offline"]\nparticipants = 1\n' + _items(1)
+    f.write_text(text + '[[items]]\ntranscript = "t.json"\n')
+    build_study(f, tmp_path / "s.db")
+    with StudyDB(tmp_path / "s.db") as sdb:
+        item = sdb.item(1)
+        assert json.loads(item["world_json"]) == row["world"]
+        assert item["truth"] == pytest.approx(row["truth_pz"], rel=1e-12)
+        assert [t["text"] for t in json.loads(item["transcript"])] == [
+            t["text"] for t in row["turns"]
+        ]
+    row["world"]["blocks"][0]["statements"][0]["text"] = "edited"
+    (tmp_path / "t.json").write_text(json.dumps(row))
+    with pytest.raises(DebateError, match="is not the world's found"):
+        build_study(f, tmp_path / "x.db")
