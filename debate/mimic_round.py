@@ -117,6 +117,7 @@ def deal_mimic_round(
     seed: int, objective: str | None = None, question: int | None = None
 ) -> MimicRound:
     """Deal the round of `seed` (the objective and question may be fixed instead of drawn)."""
+    _check_seed(seed)
     rng = np.random.default_rng(seed)
     obj_name = objective if objective is not None else OBJECTIVES[int(rng.integers(5))]
     q = question if question is not None else int(rng.integers(len(QUESTIONS)))
@@ -125,8 +126,14 @@ def deal_mimic_round(
     return build_mimic_round(spec)
 
 
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise LatentError(f"seed is {seed}; use a whole number >= 0")
+
+
 def build_mimic_round(spec: MimicRoundSpec) -> MimicRound:
     """The round a spec describes, computed exactly (deterministic in the spec)."""
+    _check_seed(spec.seed)
     presets = objectives()
     if spec.objective not in presets:
         raise LatentError(f"unknown objective {spec.objective!r}; use one of {OBJECTIVES}")

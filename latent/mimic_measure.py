@@ -34,6 +34,7 @@ from latent.mimic import (
     tv,
 )
 from latent.mimic_world import (
+    MAX_MAX_EVENTS,
     N_EVENTS,
     N_GENRES,
     NaturalWorld,
@@ -104,22 +105,24 @@ def merging(
     p = world.probs()
     code, cells = feature_code(z, world.max_events), feature_cells(z)
     pz = push(p, code, cells)
-    rng = np.random.default_rng(seed)
-    samples = {n: [sample_books(p, n, rng) for _ in range(reps)] for n in ns}
-    curves = []
-    for cls in classes:
-        pts = []
-        for n in ns:
+    rng = _rng(seed)
+    # every class learns from the same samples; one N's samples are held at a time
+    pts: list[list[CurvePoint]] = [[] for _ in classes]
+    for n in ns:
+        samples = [sample_books(p, n, rng) for _ in range(reps)]
+        for cls, cls_pts in zip(classes, pts, strict=True):
             vals = []
-            for counts in samples[n]:
+            for counts in samples:
                 zc = np.bincount(code, weights=counts, minlength=cells)
                 mz = push(fit_mimic(cls, counts, world.max_events).probs, code, cells)
                 vals.append(tv(operator_forecast(zc, prior), mz))
             m, se = _mean_se(vals)
-            pts.append(CurvePoint(x=n, mean=m, se=se))
+            cls_pts.append(CurvePoint(x=n, mean=m, se=se))
+    curves = []
+    for cls, cls_pts in zip(classes, pts, strict=True):
         limit = tv(push(population_mimic(world, cls), code, cells), pz)
         note = "contains the truth" if cls.contains_truth(world.max_events) else "misspecified"
-        curves.append(Curve(label=cls.name, points=pts, predicted_limit=limit, note=note))
+        curves.append(Curve(label=cls.name, points=cls_pts, predicted_limit=limit, note=note))
     return Measurement(
         kind="merge",
         x_label="natural books seen N",
@@ -156,7 +159,7 @@ def sync(
     if mimic is None:
         pi0 = p
     else:
-        counts = sample_books(p, n, np.random.default_rng(seed))
+        counts = sample_books(p, n, _rng(seed))
         pi0 = fit_mimic(mimic, counts, world.max_events).probs
     code, cells = feature_code(z, world.max_events), feature_cells(z)
     curves, facts = [], {}
@@ -170,9 +173,21 @@ def sync(
                 )
             )
         g = goodhart_of(p, o)
-        limit = tv(push(conditional(p, o.forcing.astype(float)), code, cells), forecast)
+        empty = _empty_forcing(o, world.max_events)
+        limit = (
+            None
+            if empty
+            else tv(push(conditional(p, o.forcing.astype(float)), code, cells), forecast)
+        )
         control = "perfect" if o.perfect else f"imperfect, G = {g:.3f}"
-        curves.append(Curve(label=f"{o.name} ({control})", points=pts, predicted_limit=limit))
+        curves.append(
+            Curve(
+                label=f"{o.name} ({control})",
+                points=pts,
+                predicted_limit=limit,
+                note=empty or "",
+            )
+        )
         facts[f"{o.name}.G"] = g
         facts[f"{o.name}.two_eps"] = 2 * (1 - g)
     return Measurement(
@@ -194,6 +209,29 @@ def goodhart_of(probs: np.ndarray, o: Objective) -> float:
     if achieved <= 0:
         raise LatentError(f"objective {o.name!r} is never achieved")
     return float(np.sum(probs * o.forcing)) / achieved
+
+
+def _empty_forcing(o: Objective, max_events: int) -> str | None:
+    """None when the objective's forcing set has books; else why not and what to change
+    (a preset's forcing set may need longer books than the world has, e.g. enjoy's
+    'praises the reader twice' at one event per book)."""
+    if o.forcing.any():
+        return None
+    longer = next(
+        (n for n in range(max_events + 1, MAX_MAX_EVENTS + 1) if _forcing_at(o.name, n)), None
+    )
+    fix = f"use --max-events {longer} or more" if longer else "no length has one"
+    return (
+        f"{o.name}'s forcing set is empty with books of at most {max_events} "
+        f"event{'s' if max_events > 1 else ''}, so "
+        f"P(· | X_F) and the gap to it are undefined ({fix})"
+    )
+
+
+def _forcing_at(name: str, max_events: int) -> bool:
+    """Whether the preset `name` has a non-empty forcing set at this book length."""
+    presets = objectives(max_events)
+    return name in presets and bool(presets[name].forcing.any())
 
 
 def random_objective(
@@ -219,20 +257,26 @@ def goodhart(
 ) -> Measurement:
     """G for each named objective, and on random objectives: the worst event's gap
     max_A |P(A | R) − P(A | X_F)| over events of X (and of Z) against ε = 1 − G."""
+    if n_random < 1:
+        raise LatentError(f"the bound needs at least 1 random objective, got {n_random}")
     objs = _objectives(names, world.max_events)
     p = world.probs()
     code, cells = feature_code(z, world.max_events), feature_cells(z)
     facts: dict[str, float | str | bool] = {}
     for o in objs:
-        g = goodhart_of(p, o)
-        pr, pf = conditional(p, o.rho), conditional(p, o.forcing.astype(float))
         facts[f"{o.name}.perfect"] = o.perfect
         facts[f"{o.name}.P_achieved"] = float(np.sum(p * o.rho))
         facts[f"{o.name}.P_forcing"] = float(np.sum(p * o.forcing))
-        facts[f"{o.name}.G"] = g
+        facts[f"{o.name}.G"] = goodhart_of(p, o)
+        empty = _empty_forcing(o, world.max_events)
+        if empty:
+            # G = 0 is still right; the gap to P(· | X_F) has nothing to condition on
+            facts[f"{o.name}.forcing_set"] = empty
+            continue
+        pr, pf = conditional(p, o.rho), conditional(p, o.forcing.astype(float))
         facts[f"{o.name}.tv_x"] = tv(pr, pf)
         facts[f"{o.name}.tv_z"] = tv(push(pr, code, cells), push(pf, code, cells))
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     eps, gap_x, gap_z = [], [], []
     for _ in range(n_random):
         o = random_objective(world, rng)
@@ -249,7 +293,7 @@ def goodhart(
             points=[CurvePoint(x=eps[i], mean=ys[i], se=0.0) for i in order],
         )
 
-    worst = max(gx / (2 * e) for gx, e in zip(gap_x, eps, strict=True) if e > 0)
+    worst = max((gx / (2 * e) for gx, e in zip(gap_x, eps, strict=True) if e > 0), default=0.0)
     facts["random.max_gap_over_2eps"] = worst
     return Measurement(
         kind="goodhart",
@@ -365,7 +409,7 @@ def transfer(
     """
     _check(ns, reps)
     p = world.probs()
-    rng = np.random.default_rng(seed)
+    rng = _rng(seed)
     x = _design_matrix(world.max_events) if logistic else None
     # one classifier trained on natural books per replicate, shared by every class and N
     # (it does not depend on the mimic; common draws also make the curves comparable)
@@ -424,6 +468,13 @@ def _objectives(names: list[str], max_events: int) -> list[Objective]:
             f"unknown objective {', '.join(bad) or '(none)'}; choose from {', '.join(presets)}"
         )
     return [presets[n] for n in names]
+
+
+def _rng(seed: int) -> np.random.Generator:
+    """The generator of `seed` (numpy refuses a negative one with a message about arrays)."""
+    if seed < 0:
+        raise LatentError(f"seed is {seed}; use a whole number >= 0")
+    return np.random.default_rng(seed)
 
 
 def _check(ns: list[int], reps: int) -> None:

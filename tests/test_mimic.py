@@ -360,3 +360,29 @@ def test_measurements_reject_bad_input() -> None:
         sync(w, ["nope"], [1.0])
     with pytest.raises(LatentError, match="N values"):
         merging(w, [MimicClass.parse("g1")], [0])
+    with pytest.raises(LatentError, match="seed is -1"):
+        merging(w, [MimicClass.parse("g1")], [10], reps=2, seed=-1)
+    with pytest.raises(LatentError, match="seed is -2"):
+        sync(w, ["positive"], [1.0], MimicClass.parse("g1"), 10, seed=-2)
+    with pytest.raises(LatentError, match="at least 1 random objective"):
+        goodhart(w, ["recommend"], n_random=0)
+
+
+def test_an_empty_forcing_set_is_reported_not_fatal() -> None:
+    """With one-event books, enjoy's forcing set (praise twice) is empty: G is 0 (no
+    achieved book is forced), the gap to P(· | X_F) is undefined and left out with a note
+    saying how long books must be; the other objectives are measured as usual."""
+    w = default_world(max_events=1)
+    assert not objectives(1)["enjoy"].forcing.any() and objectives(2)["enjoy"].forcing.any()
+    m = goodhart(w, ["enjoy", "persuade"], n_random=5)
+    assert m.facts["enjoy.G"] == 0.0 and "enjoy.tv_x" not in m.facts
+    note = m.facts["enjoy.forcing_set"]
+    assert isinstance(note, str) and "empty" in note and "--max-events 2" in note
+    p = w.probs()
+    pers = objectives(1)["persuade"]
+    ref = sum(pb for pb, r in zip(p, pers.rho, strict=True) if r == 1.0) / float(p @ pers.rho)
+    assert abs(float(m.facts["persuade.G"]) - ref) < 1e-12 and "persuade.tv_x" in m.facts
+    s = sync(w, ["enjoy", "positive"], [1.0, 0.0])
+    enjoy, positive = s.curves
+    assert enjoy.predicted_limit is None and "empty" in enjoy.note
+    assert positive.predicted_limit is not None and positive.points[-1].mean < 1e-12

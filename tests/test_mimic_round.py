@@ -90,3 +90,7 @@ def test_bad_spec_is_one_line() -> None:
         build_mimic_round(MimicRoundSpec(seed=1, objective="fame", question=0, beta=0.1))
     with pytest.raises(LatentError, match="question"):
         build_mimic_round(MimicRoundSpec(seed=1, objective="enjoy", question=99, beta=0.1))
+    with pytest.raises(LatentError, match="seed is -1"):
+        deal_mimic_round(-1)
+    with pytest.raises(LatentError, match="seed is -3"):
+        build_mimic_round(MimicRoundSpec(seed=-3, objective="enjoy", question=0, beta=0.1))

@@ -6,13 +6,16 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
+from tui_steps import on_screen, screen_text, type_text, until
 
 from debate.mimic_round import deal_mimic_round
 from debate.scoring import score
 from store.db import Store
+from store.errors import StoreError
 from store.export import export_rows
 from tui.app import PzJudgeApp
 from tui.screens.mimic import MimicDealt, MimicRevealed
@@ -102,3 +105,86 @@ def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
     assert row["kind"] == "mimic" and row["truth_pz"] == expected.truth
     assert row["world"]["mimic"]["public"]["spec"]["seed"] == SEED
     assert row["world_text"] is None  # import rebuilds the stored text from the object
+
+
+@pytest.mark.parametrize(
+    ("seed", "locked", "why"),
+    [
+        (SEED, True, "database is locked by another pzjudge"),
+        (
+            -1,
+            False,
+            "seed is -1; use a whole number >= 0",
+        ),  # an app made with a seed the engine refuses
+    ],
+)
+def test_a_round_that_cannot_be_dealt_says_why_and_lets_the_player_leave(
+    tmp_path: Path, seed: int, locked: bool, why: str
+) -> None:
+    """A deal that fails (the store refuses the round, as a locked database would; a bad
+    seed) shows one line on screen, not 'dealing…' forever; escape goes back to the menu."""
+    db = tmp_path / "m.db"
+
+    async def main() -> None:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=seed)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.game_store is not None
+
+            def refuse(*_: object) -> None:
+                raise StoreError("database is locked\nby another pzjudge")
+
+            if locked:
+                app.game_store.start_mimic_round = refuse  # type: ignore[method-assign]
+            await pilot.press("m")
+            await until(pilot, lambda: "could not be dealt" in screen_text(app), "the error")
+            text = screen_text(app)
+            assert why in text and "dealing" not in text and "Traceback" not in text
+            assert "esc" in text
+            assert app.screen.query_one("#mimic-estimate", Input).disabled
+            await pilot.press("escape")
+            await on_screen(app, pilot, "HomeScreen")
+
+    asyncio.run(main())
+    with sqlite3.connect(db) as con:
+        assert list(con.execute("SELECT COUNT(*) FROM rounds WHERE kind = 'mimic'")) == [(0,)]
+
+
+def test_an_answer_that_cannot_be_stored_is_kept_for_another_try(tmp_path: Path) -> None:
+    """Storing the answer fails (a locked database): one line says so, no reveal is shown
+    (the truth stays hidden), and enter tries again with the answer still typed."""
+    db = tmp_path / "m.db"
+    expected = deal_mimic_round(SEED)
+
+    async def main() -> None:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=SEED)
+        async with app.run_test(size=(80, 24)) as pilot:
+            store = app.game_store
+            assert store is not None
+            real = store.record_mimic_judgement
+            tries: list[int] = []
+
+            def flaky(*args: object) -> object:
+                tries.append(1)
+                if len(tries) == 1:
+                    raise StoreError("database is locked")
+                return real(*args)  # type: ignore[arg-type]
+
+            store.record_mimic_judgement = flaky  # type: ignore[method-assign]
+            await pilot.press("m")
+            await on_screen(app, pilot, "MimicScreen")
+            box = app.screen.query_one("#mimic-estimate", Input)
+            await until(pilot, lambda: not box.disabled, "the deal")
+            await type_text(pilot, "0.35")
+            await pilot.press("enter")
+            await until(pilot, lambda: "not stored" in screen_text(app), "the error")
+            text = screen_text(app)
+            assert "database is locked" in text and "exact answer" not in text
+            assert f"{expected.truth:.4f}" not in text
+            assert not box.disabled and box.value == "0.35"
+            await pilot.press("enter")
+            await until(pilot, lambda: "exact answer" in screen_text(app), "the reveal")
+            assert "not stored" not in screen_text(app)
+
+    asyncio.run(main())
+    with sqlite3.connect(db) as con:
+        assert list(con.execute("SELECT estimate FROM judgements")) == [(0.35,)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,37 @@ def test_simulated_operators_are_not_held_to_the_attention_rule(tmp_path: Path) 
         row("sim:bounds", "oracle", True, 0.2),
     ]
     assert attention_failures(rows_, spec) == {("sim:maxent", "p1"): (0, 1)}
+
+
+def test_a_forecast_that_cannot_be_stored_says_so_in_one_line(
+    study: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing the forecast fails with an error that is not the project's own (sqlite's,
+    say): the participant is told in one line and can quit, not left at a disabled box."""
+    path, (first, _) = study
+
+    def broken(*_: object, **__: object) -> float:
+        raise sqlite3.OperationalError("disk I/O error\nat page 7")
+
+    monkeypatch.setattr(study_mimic, "record_mimic_answer", broken)
+
+    async def plays(app: StudyApp, pilot: Pilot[None]) -> None:
+        await on_screen(app, pilot, "StudyRoundScreen")
+        for _ in range(2):
+            await pilot.press("a", "end")
+            await type_text(pilot, "1e-2")
+            await pilot.press("enter")
+            await on_screen(app, pilot, "BetweenScreen")
+            await pilot.press("n")
+        await on_screen(app, pilot, "StudyMimicScreen")
+        await type_text(pilot, "0.4")
+        await pilot.press("enter")
+        await on_screen(app, pilot, "ProblemScreen")
+        text = screen_text(app)
+        assert "the answer could not be stored: disk I/O error" in text
+        assert "page 7" not in text and "Traceback" not in text
+        await pilot.press("q")
+
+    run_app(path, first, plays)
+    # the two answers before it are kept
+    assert rows(path, "SELECT COUNT(*) FROM results WHERE participant = ?", first) == [(2,)]

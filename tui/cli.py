@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from debate.errors import DebateError
 from latent.errors import PzJudgeError
-from tui.cli_common import add_command, store_args, trust_arg
+from tui.cli_common import add_command, nonneg, store_args, trust_arg
 from tui.errors import TuiError, error_line
 
 
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     pl_ = add_command(sub, "play", cmd_play, "play a judging session in the terminal")
     pl_.add_argument("--judge", help="your name as a judge (default: $USER)")
-    pl_.add_argument("--seed", type=int, help="seed of new sessions (default: random)")
+    pl_.add_argument("--seed", type=nonneg, help="seed of new sessions (default: random)")
     pl_.add_argument("--study", metavar="STUDY.db", help="take a study (from `study build`)")
     pl_.add_argument("--participant", metavar="CODE", help="with --study: your participant code")
     store_args(pl_)

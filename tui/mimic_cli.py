@@ -12,15 +12,24 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from latent.errors import LatentError
-from tui.cli_common import add_command, add_group, probability
-from tui.errors import TuiError
+from tui.cli_common import add_command, add_group, nonneg, positive, probability
+from tui.errors import TuiError, error_line
 
 _T = TypeVar("_T")
 #: The mimic classes `merge` and `transfer` compare by default.
 CLASSES = "genre-markov1,markov1,genre-markov0"
+#: Most books one training sample may hold: far more than any curve needs, and below what
+#: numpy's multinomial draw takes (2**63).
+MAX_BOOKS = 10**12
+#: Most replicate samples per N: each is a full sample over 27,990 books kept in memory.
+MAX_REPS = 1000
+#: Largest add-alpha smoothing: every chain is uniform long before; far above it the
+#: smoothed counts overflow to inf and the distances to nan.
+MAX_ALPHA = 1e6
 
 
 def _listed(
@@ -37,7 +46,38 @@ def _listed(
 
 
 def _ints(s: str) -> list[int]:
-    return _listed(s, int, "integers", lambda v: v >= 1, "positive integers, e.g. 30,100,1000")
+    return _listed(
+        s,
+        int,
+        "integers",
+        lambda v: 1 <= v <= MAX_BOOKS,
+        f"positive integers up to {MAX_BOOKS:.0e}, e.g. 30,100,1000",
+    )
+
+
+def _upto(most: int, *, zero: bool = False) -> Callable[[str], int]:
+    """An argument type: a whole number from 1 (from 0 with `zero`) up to `most`."""
+
+    def parse(s: str) -> int:
+        v = nonneg(s) if zero else positive(s)
+        if v > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}")
+        return v
+
+    return parse
+
+
+def _alpha(s: str) -> float:
+    """--alpha: add-alpha smoothing, a finite number in (0, MAX_ALPHA]."""
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not (math.isfinite(v) and 0 < v <= MAX_ALPHA):
+        raise argparse.ArgumentTypeError(
+            f"give a smoothing weight above 0 and at most {MAX_ALPHA:g}, e.g. 0.5"
+        )
+    return v
 
 
 def _floats(s: str) -> list[float]:
@@ -181,7 +221,7 @@ def _summary(m: Any) -> str:
             lines.append(
                 f"  {c.label}: {len(c.points)} random objectives, "
                 f"max(gap − ε) = {worst:.2g}, max gap/2ε = "
-                f"{max(p.mean / (2 * p.x) for p in c.points if p.x > 0):.3f}"
+                f"{max((p.mean / (2 * p.x) for p in c.points if p.x > 0), default=0.0):.3f}"
             )
             continue
         pts = "  ".join(f"{p.x:g}: {p.mean:.3f}" for p in c.points)
@@ -194,17 +234,45 @@ def _summary(m: Any) -> str:
     return "\n".join(lines)
 
 
+#: Figure formats offered first when --plot names one matplotlib cannot write.
+_COMMON_FORMATS = ("png", "svg", "pdf")
+
+
+def _check_plot(path: str) -> None:
+    """Refuse, before measuring, a figure that could not be written: no matplotlib, a
+    format it does not draw (it picks the format from the suffix; pgf needs LaTeX), or a
+    folder that does not exist."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise TuiError("--plot needs matplotlib: pip install 'pzjudge[plots]'") from None
+    drawn = sorted(set(FigureCanvasBase.get_supported_filetypes()) - {"pgf"})
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if suffix not in drawn:
+        others = ", ".join(f".{f}" for f in drawn if f not in _COMMON_FORMATS)
+        what = f"a .{suffix} figure" if suffix else "a figure from a name without a suffix"
+        raise TuiError(
+            f"--plot {path}: cannot draw {what}; end the name with .png, .svg or .pdf (or {others})"
+        )
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise TuiError(f"cannot write {path}: no folder {parent}")
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.plot:
+        _check_plot(args.plot)
     m = args.mimic_func(args)
     if args.plot:
         from tui.mimic_plot import plot
 
         try:
             plot(m, args.plot)
-        except ImportError:
-            raise TuiError("--plot needs matplotlib: pip install 'pzjudge[plots]'") from None
         except OSError as exc:
             raise TuiError(f"cannot write {args.plot}: {exc.strerror}") from None
+        except (ValueError, RuntimeError) as exc:
+            # a format matplotlib lists but cannot draw here (a codec Pillow lacks)
+            raise TuiError(f"cannot draw {args.plot}: {error_line(exc)}") from None
     if args.json:
         print(json.dumps(m.model_dump(), indent=2, allow_nan=False))
     else:
@@ -229,7 +297,7 @@ def add_mimic_commands(sub: Any) -> None:
     def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
         sp = add_command(msub, name, _run, help_)
         sp.add_argument("--plot", metavar="FILE.png", help="draw the figure (needs matplotlib)")
-        sp.add_argument("--seed", type=int, default=0, help="seed of the training samples")
+        sp.add_argument("--seed", type=nonneg, default=0, help="seed of the training samples")
         sp.add_argument(
             "--max-events",
             type=int,
@@ -238,7 +306,7 @@ def add_mimic_commands(sub: Any) -> None:
             metavar="L",
             help="longest book, 1..6 (default 5: 27,990 books)",
         )
-        sp.add_argument("--alpha", type=float, default=0.5, help="add-alpha smoothing (0.5)")
+        sp.add_argument("--alpha", type=_alpha, default=0.5, help="add-alpha smoothing, > 0 (0.5)")
         sp.add_argument(
             "--z",
             type=_names,
@@ -275,19 +343,23 @@ def add_mimic_commands(sub: Any) -> None:
         metavar="CLASS",
         help="mimic to fine-tune: 'world' (perfectly merged) or a class, e.g. g1",
     )
-    ft.add_argument("--train", type=int, default=10000, help="books the base mimic saw")
+    ft.add_argument(
+        "--train", type=_upto(MAX_BOOKS, zero=True), default=10000, help="books the base mimic saw"
+    )
 
     gh = add("goodhart", cmd_goodhart, "Goodhart-proneness G and the 2ε bound")
     _listed_arg(
         gh, "--objectives", _names, "recommend,enjoy,persuade", "O,…", "objectives to report G for"
     )
-    gh.add_argument("--random", type=int, default=300, help="random objectives for the bound")
+    gh.add_argument(
+        "--random", type=positive, default=300, help="random objectives for the bound (≥ 1)"
+    )
 
     tr = add("transfer", cmd_transfer, "classifier-transfer gap against N and capacity")
     _mimics_learning(tr, "10,30,100,300,1000,3000,10000", "training sizes of the mimic", reps=8)
     tr.add_argument(
         "--classifier-books",
-        type=int,
+        type=_upto(MAX_BOOKS),
         default=2000,
         help="books each logistic regression is trained on (2000)",
     )
@@ -299,7 +371,7 @@ def add_mimic_commands(sub: Any) -> None:
         description="Deal one mimic round (as the game does); --answer scores it.",
     )
     rd.add_argument("--json", action="store_true", help="print JSON instead of text")
-    rd.add_argument("--seed", type=int, default=0, help="seed of the round")
+    rd.add_argument("--seed", type=nonneg, default=0, help="seed of the round")
     rd.add_argument("--answer", type=probability, help="your P(…), 0..1: show the reveal")
     rd.set_defaults(func=cmd_round)
 
@@ -308,7 +380,12 @@ def _mimics_learning(sp: argparse.ArgumentParser, sizes: str, sizes_help: str, r
     """--mimic, --n and --reps: which mimic classes learn from how many books, how often."""
     _listed_arg(sp, "--mimic", _names, CLASSES, "CLASS,…", f"mimic classes (default {CLASSES})")
     _listed_arg(sp, "--n", _ints, sizes, "N,…", sizes_help)
-    sp.add_argument("--reps", type=int, default=reps, help=f"training samples per N ({reps})")
+    sp.add_argument(
+        "--reps",
+        type=_upto(MAX_REPS),
+        default=reps,
+        help=f"training samples per N, 1..{MAX_REPS} ({reps})",
+    )
 
 
 def _listed_arg(

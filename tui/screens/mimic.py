@@ -3,6 +3,9 @@
 The round is dealt and scored in thread workers (debate/mimic_round.py computes every
 number); this screen shows the public part only, takes a probability, stores the answer the
 moment it is given, then shows the reveal. Nothing secret is rendered before the answer.
+A worker that fails (a locked or damaged database, a seed the engine refuses) is one line on
+the screen: after a failed deal the player can only leave; after an answer that could not be
+stored, the answer stays typed for another try, and no reveal is shown until it is stored.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static
+from textual.worker import Worker, WorkerState
 
 from store.errors import StoreError
 from tui.app_base import app_of
@@ -125,6 +129,8 @@ class MimicScreen(Screen[None]):
         self.round_id: int | None = None
         self.shown_at = 0.0
         self.revealed = False
+        self.deal_worker: Worker[None] | None = None
+        self.score_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,7 +143,7 @@ class MimicScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.deal()
+        self.deal_worker = self.deal()
 
     @work(thread=True, exit_on_error=False, group="mimic")
     def deal(self) -> None:
@@ -171,10 +177,32 @@ class MimicScreen(Screen[None]):
             self._hint(str(exc))
             return
         event.input.disabled = True
-        self.score(value, time.monotonic() - self.shown_at)
+        self._hint("")
+        self.score_worker = self.score(value, time.monotonic() - self.shown_at)
 
     def _hint(self, text: str) -> None:
-        self.query_one("#mimic-hint", Static).update(f"[red]{text}[/]")
+        self.query_one("#mimic-hint", Static).update(f"[red]{escape(text)}[/]" if text else "")
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """A deal or a score that failed: one line here (not the app's passing notice), and
+        a way on. Nothing stored is touched: a failed deal stored no round (or the round
+        is abandoned on leaving), a failed score stored no judgement."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        line = error_line(event.worker.error)
+        if event.worker is self.deal_worker:
+            event.stop()
+            self.query_one("#mimic-public", Static).update(
+                f"[red]The mimic round could not be dealt: {escape(line)}[/]\n\n"
+                "[dim]esc: back to the menu[/dim]"
+            )
+        elif event.worker is self.score_worker:
+            event.stop()
+            self._hint(f"your answer was not stored: {line} (enter: try again, esc: leave)")
+            box = self.query_one("#mimic-estimate", Input)
+            box.disabled = False
+            box.focus()
 
     @work(thread=True, exit_on_error=False, group="mimic")
     def score(self, estimate: float, seconds: float) -> None:

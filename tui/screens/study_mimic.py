@@ -6,7 +6,8 @@ takes a probability, and stores it (the answer first, then the scored judgement)
 worker. No truth, score or reveal is shown during a study. The time limit runs from when the
 round was first shown; when it runs out, a valid forecast typed so far is submitted
 ("expiry"), else the stand-in `MIMIC_EXPIRY_DEFAULT` ("expiry-default", left out of the
-report).
+report). A store that fails in any way ends on the study's problem screen with one line;
+the answers stored before stay.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from latent.errors import PzJudgeError
 from store.study_ops import MIMIC_EXPIRY_DEFAULT, StudyMimicItem, record_mimic_answer
@@ -59,6 +61,7 @@ class StudyMimicScreen(Screen[None]):
         self.seat = seat
         self.item = item
         self.answered = False
+        self.store_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         pub = self.item.mimic.public
@@ -111,7 +114,7 @@ class StudyMimicScreen(Screen[None]):
         self.query_one("#mimic-estimate", Input).disabled = True
         if submitted != "answer":
             self.notify("time is up: your answer was submitted", severity="warning", timeout=4)
-        self.store(value, submitted)
+        self.store_worker = self.store(value, submitted)
 
     @work(thread=True, exit_on_error=False, group="study")
     def store(self, value: float, submitted: str) -> None:
@@ -121,6 +124,19 @@ class StudyMimicScreen(Screen[None]):
             self.post_message(MimicStored(submitted, value, error_line(exc)))
             return
         self.post_message(MimicStored(submitted, value))
+
+    @on(Worker.StateChanged)
+    def _store_failed(self, event: Worker.StateChanged) -> None:
+        """A failure `store` did not expect (not the project's own error): the same one line
+        as any other, on the problem screen, instead of a disabled box and a passing notice."""
+        worker = event.worker
+        if (
+            worker is self.store_worker
+            and event.state == WorkerState.ERROR
+            and worker.error is not None
+        ):
+            event.stop()
+            self.post_message(MimicStored("answer", 0.0, error_line(worker.error)))
 
     @on(MimicStored)
     def _stored(self, event: MimicStored) -> None:
