@@ -85,12 +85,17 @@ class MimicRoundPublic(BaseModel):
 
 
 class MimicReveal(BaseModel):
-    """The reveal: the exact answer, what simulated operators would have said, and why."""
+    """The reveal: the exact answer, what simulated operators would have said, and why.
+
+    `exact` is the exact operator's forecast (see `MimicRound`); None only in reveals
+    stored before it was kept.
+    """
 
     truth: float
     synchronised: float
     unconditioned: float
     from_table: float
+    exact: float | None = None
     perfect: bool
     forcing_set: str
     goodhart: float
@@ -101,12 +106,20 @@ class MimicReveal(BaseModel):
 
 
 class MimicRound(BaseModel):
-    """A dealt round: the public part, and the secret the reveal needs."""
+    """A dealt round: the public part, and the secret the reveal needs.
+
+    The simulated operators' forecasts: `synchronised` the natural P(event | objective
+    achieved) (right under perfect control), `unconditioned` the natural P(event), `exact`
+    the natural world fine-tuned exactly as the mimic was (π_β ∝ P·exp(ρ/β)): an operator
+    who knows the world, ρ and β, and misses only what the mimic failed to learn from its
+    books. `exact` is None only in rounds stored before it was kept.
+    """
 
     public: MimicRoundPublic
     truth: float
     synchronised: float
     unconditioned: float
+    exact: float | None = None
     perfect: bool
     goodhart: float
     forcing_share: float
@@ -187,6 +200,7 @@ def build_mimic_round(spec: MimicRoundSpec) -> MimicRound:
         truth=float(tuned[event].sum()),
         synchronised=float(conditional(p, o.rho)[event].sum()),
         unconditioned=float(p[event].sum()),
+        exact=float(finetune(p, o.rho, spec.beta)[event].sum()),
         perfect=o.perfect,
         goodhart=goodhart_of(p, o),
         forcing_share=float(tuned[o.forcing].sum()),
@@ -208,20 +222,24 @@ def reveal_mimic_round(rnd: MimicRound, estimate: float) -> MimicReveal:
     if not 0.0 <= estimate <= 1.0:
         raise LatentError(f"a probability is between 0 and 1, got {estimate}")
     tf = table_forecast(rnd.public)
+    baselines = {
+        "synchronised": score(rnd.synchronised, rnd.truth),
+        "unconditioned": score(rnd.unconditioned, rnd.truth),
+        "from_table": score(tf, rnd.truth),
+    }
+    if rnd.exact is not None:
+        baselines["exact"] = score(rnd.exact, rnd.truth)
     return MimicReveal(
         truth=rnd.truth,
         synchronised=rnd.synchronised,
         unconditioned=rnd.unconditioned,
         from_table=tf,
+        exact=rnd.exact,
         perfect=rnd.perfect,
         forcing_set=FORCING_TEXT[rnd.public.spec.objective],
         goodhart=rnd.goodhart,
         forcing_share=rnd.forcing_share,
         achieved_rate=rnd.achieved_rate,
         scores=score(estimate, rnd.truth),
-        baseline_scores={
-            "synchronised": score(rnd.synchronised, rnd.truth),
-            "unconditioned": score(rnd.unconditioned, rnd.truth),
-            "from_table": score(tf, rnd.truth),
-        },
+        baseline_scores=baselines,
     )

@@ -211,7 +211,10 @@ def _scalars(r: Record) -> dict[str, Any]:
         **_study(r),
         "judge_failed": bool(r["judge_failed"]),
         "judge_error": r["judge_error"],
-        "baselines": {
+        # a mimic round has no P(Z) evidence, so no baselines: null (docs/logs.md)
+        "baselines": None
+        if r["kind"] == "mimic"
+        else {
             "independence": r["base_independence"],
             "maxent": r["base_maxent"],
             "lower": r["base_lower"],

@@ -301,7 +301,17 @@ OPERATORS: dict[str, Callable[[MimicRound], float]] = {
     "unconditioned": lambda rnd: rnd.unconditioned,
     # the training table's smoothed share among books where the objective was achieved
     "table": lambda rnd: table_forecast(rnd.public),
+    # the natural world fine-tuned exactly as the mimic was: off only by what it did not learn
+    "exact": lambda rnd: _exact(rnd),
 }
+
+
+def _exact(rnd: MimicRound) -> float:
+    """The exact operator's forecast; every round played is rebuilt from its spec, so it is
+    there (only a round stored before it was kept lacks it)."""
+    if rnd.exact is None:
+        raise StoreError("this mimic round was dealt before the exact operator existed")
+    return rnd.exact
 
 
 def check_operators(names: list[str]) -> list[str]:

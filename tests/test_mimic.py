@@ -275,6 +275,30 @@ def test_merging_falls_with_n_in_class_and_stays_away_when_misspecified() -> Non
     assert abs(outside.points[1].mean - outside.predicted_limit) < 0.02
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    inside=st.sampled_from(["g1", "g2", "m3"]),
+    outside=st.sampled_from(["m0", "g0"]),
+)
+def test_merging_property_over_random_worlds(seed: int, inside: str, outside: str) -> None:
+    """On random worlds (books of up to 3 events, so m3 still sees the setting): a class
+    containing the truth merges (TV → 0), a misspecified one stays at its class's limit,
+    away from 0. Tolerance: the operator's forecast and the mimic each sit within
+    E TV ≤ ½·sqrt(K/N) of their limits (K cells of Z; Cauchy-Schwarz on the multinomial
+    standard errors), so their distance within sqrt(K/N) of the limits' distance."""
+    w = random_world(seed, max_events=SMALL)
+    small, big = 100, 200_000
+    m = merging(w, [MimicClass.parse(inside), MimicClass.parse(outside)], [small, big], 3, seed)
+    tol = float(np.sqrt(m.facts["cells"] / big))
+    ins, out = m.curves
+    assert ins.note == "contains the truth" and out.note == "misspecified"
+    assert ins.predicted_limit is not None and ins.predicted_limit < 1e-9
+    assert ins.points[1].mean < tol and ins.points[1].mean < ins.points[0].mean / 5
+    assert out.predicted_limit is not None and out.predicted_limit > 0.03
+    assert abs(out.points[1].mean - out.predicted_limit) < tol
+
+
 def test_merging_point_by_brute_force() -> None:
     """One replicate of the merging curve recomputed from dictionaries."""
     w = default_world(max_events=SMALL)

@@ -104,6 +104,14 @@ def test_round_shows_no_answer_until_one_is_given(capsys: pytest.CaptureFixture[
     assert rc == 0
     data = json.loads(out)
     assert data["reveal"]["scores"]["regret_bits"] > 0 and "truth" in data["reveal"]
+    assert set(data["reveal"]["baseline_scores"]) == {
+        "synchronised",
+        "unconditioned",
+        "from_table",
+        "exact",
+    }
+    rc, out, _ = run(capsys, "mimic", "round", "--seed", "4", "--answer", "0.3")
+    assert rc == 0 and "an exact operator" in out and f"{data['reveal']['exact']:.4f}" in out
     rc, _, err = run(capsys, "mimic", "round", "--answer", "2")
     assert rc == 2 and "between 0 and 1" in err and err.count("\n") == 1
 

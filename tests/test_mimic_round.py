@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mimic_reference import books, features, mimic_prob, mimic_table
+from mimic_reference import book_prob, books, features, mimic_prob, mimic_table
 
 from debate.mimic_round import (
     QUESTIONS,
+    MimicRound,
     MimicRoundSpec,
     build_mimic_round,
     deal_mimic_round,
@@ -38,6 +39,36 @@ def test_truth_is_the_finetuned_mimic_by_brute_force() -> None:
         if features(b)["thesis"] == 1:
             num += wgt
     assert abs(rnd.truth - num / den) < 1e-12
+
+
+def test_exact_operator_is_the_natural_world_finetuned_by_brute_force() -> None:
+    """The exact operator tilts the natural books (walked one by one) as the mimic was
+    tilted; under imperfect control it is right where the synchronised forecast fails."""
+    spec = MimicRoundSpec(seed=11, objective="enjoy", question=5, beta=0.05)
+    rnd = build_mimic_round(spec)
+    w = default_world()
+    rho = objectives()["enjoy"].rho
+    num = den = 0.0
+    for b, r in zip(books(w.max_events), rho, strict=True):
+        wgt = book_prob(w, b) * float(np.exp((r - 1) / spec.beta))
+        den += wgt
+        if features(b)["praise"] in (1, 2):
+            num += wgt
+    assert rnd.exact is not None and abs(rnd.exact - num / den) < 1e-12
+    assert abs(rnd.exact - rnd.truth) < 0.02 < 0.3 < abs(rnd.synchronised - rnd.truth)
+    rev = reveal_mimic_round(rnd, 0.3)
+    assert rev.exact == rnd.exact
+    assert rev.baseline_scores["exact"] == score(rnd.exact, rnd.truth)
+
+
+def test_a_round_stored_before_the_exact_operator_still_reveals() -> None:
+    rnd = deal_mimic_round(2)
+    old = rnd.model_dump(mode="json")
+    del old["exact"]
+    stored = MimicRound.model_validate(old)
+    rev = reveal_mimic_round(stored, 0.3)
+    assert rev.exact is None and "exact" not in rev.baseline_scores
+    assert rev.scores == reveal_mimic_round(rnd, 0.3).scores
 
 
 def test_perfect_control_keeps_the_synchronised_forecast_and_imperfect_breaks_it() -> None:

@@ -71,12 +71,13 @@ def test_mimic_judgement_exports_with_its_kind(tmp_path: Path, fmt: str) -> None
         write_export(export_rows(s), fmt, out)  # type: ignore[arg-type]
     assert row["kind"] == "mimic" and row["truth_pz"] == truth and row["estimate"] == 0.4
     assert row["session_kind"] == "mimic" and row["n_statements"] == 0
-    assert all(v is None for v in row["baselines"].values())
+    # a mimic round has no P(Z) baselines: null, as docs/logs.md says (not an object of nulls)
+    assert row["baselines"] is None
     text = out.read_text()
     if fmt == "csv":
         header, line = text.splitlines()
         cells = dict(zip(header.split(","), line.split(","), strict=False))
-        assert cells["kind"] == "mimic"
+        assert cells["kind"] == "mimic" and cells["baselines"] == ""
     else:
         assert '"kind":"mimic"' in text
 
@@ -87,10 +88,14 @@ def test_import_keeps_the_kind(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     with Store(src) as s:
         write_export(export_rows(s, transcripts=True), "jsonl", log)
+    assert '"baselines":null' in log.read_text()
     with Store(tmp_path / "b.db") as s:
         import_logs(s, [log])
         (row,) = list(export_rows(s))
-    assert row["kind"] == "mimic"
+        by_kind = stats(s, "kind")
+    assert row["kind"] == "mimic" and row["baselines"] is None
+    assert [g["group"] for g in by_kind] == ["mimic"] and by_kind[0]["rounds"] == 1
+    assert by_kind[0]["independence_log10_error"] is None
 
 
 def test_stats_never_pool_mimic_rounds_with_pz(tmp_path: Path) -> None:

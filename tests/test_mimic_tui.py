@@ -49,7 +49,13 @@ def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
             shown = _text(app)
             assert expected.public.question in shown
             # nothing secret on screen before the answer
-            for secret in (expected.truth, expected.synchronised, expected.goodhart):
+            for secret in (
+                expected.truth,
+                expected.synchronised,
+                expected.goodhart,
+                expected.exact,
+            ):
+                assert secret is not None
                 assert f"{secret:.4f}" not in shown and f"{secret:.3f}" not in shown
             assert "forcing" not in shown
             with sqlite3.connect(db) as con:
@@ -67,6 +73,7 @@ def test_mimic_round_by_keyboard(tmp_path: Path) -> None:
             await pilot.pause()
             text = _text(app)
             assert f"exact answer {expected.truth:.4f}" in text
+            assert f"mimic was): {expected.exact:.4f}" in text
             assert "Goodhart-proneness" in text and "forcing set" in text
             await pilot.press("enter")
             await _until(pilot, lambda: type(app.screen).__name__ == "HomeScreen", "home")

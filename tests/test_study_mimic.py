@@ -274,3 +274,22 @@ def test_a_forecast_that_cannot_be_stored_says_so_in_one_line(
     run_app(path, first, plays)
     # the two answers before it are kept
     assert rows(path, "SELECT COUNT(*) FROM results WHERE participant = ?", first) == [(2,)]
+
+
+def test_study_simulate_offers_the_exact_operator_by_default(
+    study: tuple[Path, list[str]], capsys: Any
+) -> None:
+    """`study simulate` plays mimic items with every operator the reveal lists, the exact
+    one (the natural world fine-tuned as the mimic was) among them."""
+    path, _ = study
+    want = deal_mimic_round(5, "enjoy", 0)
+    assert main(["study", "simulate", str(path), "--judges", "trust-a"]) == 0
+    assert "sim:exact" in capsys.readouterr().out
+    got = rows(
+        path,
+        "SELECT judge, estimate FROM results WHERE condition = 'mimic' ORDER BY judge",
+    )
+    by = {j: e for j, e in got}
+    assert set(by) == {"sim:synchronised", "sim:unconditioned", "sim:table", "sim:exact"}
+    assert by["sim:exact"] == want.exact and by["sim:unconditioned"] == want.unconditioned
+    assert rows(path, "SELECT COUNT(*) FROM results WHERE judge = 'sim:exact'") == [(2,)]

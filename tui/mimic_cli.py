@@ -206,6 +206,14 @@ def reveal_text(rev: Any, answer: float) -> str:
             f"a synchronised operator (natural books where it was achieved) "
             f"{rev.synchronised:.4f}; from the table {rev.from_table:.4f}; "
             f"unconditioned {rev.unconditioned:.4f}",
+            *(
+                [
+                    f"an exact operator (the natural books fine-tuned exactly as the mimic "
+                    f"was) {rev.exact:.4f}; it misses only what the mimic did not learn"
+                ]
+                if rev.exact is not None
+                else []
+            ),
             f"control: {control}; forcing set: {rev.forcing_set}",
             f"Goodhart-proneness G = P(forcing set | achieved) = {rev.goodhart:.3f} in natural "
             f"books; the fine-tuned mimic writes {rev.forcing_share:.1%} of its books there",

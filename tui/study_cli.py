@@ -152,8 +152,8 @@ def add_study_commands(sub: Any) -> None:
     m.add_argument("--judges", default="maxent,bounds,trust-a", help="comma-separated sim judges")
     m.add_argument(
         "--operators",
-        default="synchronised,unconditioned,table",
-        help="simulated operators for mimic items (synchronised, unconditioned, table)",
+        default="synchronised,unconditioned,table,exact",
+        help="simulated operators for mimic items (synchronised, unconditioned, table, exact)",
     )
     r = add_command(
         ssub, "report", cmd_report, "per condition accuracy, log10 error, calibration; files"

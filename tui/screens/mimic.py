@@ -106,6 +106,14 @@ def render_reveal(rev: MimicReveal, estimate: float) -> str:
             f"{rev.synchronised:.4f}",
             f"the table's own frequency: {rev.from_table:.4f} · ignoring the fine-tuning: "
             f"{rev.unconditioned:.4f}",
+            *(
+                [
+                    "an exact operator (the natural books fine-tuned exactly as the mimic "
+                    f"was): {rev.exact:.4f}"
+                ]
+                if rev.exact is not None
+                else []
+            ),
             "",
             f"control: {control}",
             f"forcing set: {escape(rev.forcing_set)}",
