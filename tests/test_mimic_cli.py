@@ -72,6 +72,8 @@ def test_plot_writes_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["mimic", "transfer", "--alpha", "0"], "--alpha"),
         (["mimic", "finetune", "--alpha", "-0.5", "--base", "g1"], "--alpha"),
         (["mimic", "merge", "--alpha", "1e308"], "--alpha"),
+        (["mimic", "merge", "--alpha", "1e-320"], "--alpha"),
+        (["mimic", "finetune", "--betas", "1,1e-320"], "--betas"),
         (["mimic", "merge", "--n", "100000000000000000000"], "--n"),
         (["mimic", "transfer", "--n", "-5"], "--n"),
         (["mimic", "merge", "--reps", "-2"], "--reps"),

@@ -195,3 +195,41 @@ def test_an_answer_that_cannot_be_stored_is_kept_for_another_try(tmp_path: Path)
     asyncio.run(main())
     with sqlite3.connect(db) as con:
         assert list(con.execute("SELECT estimate FROM judgements")) == [(0.35,)]
+
+
+def test_an_answer_stored_halfway_is_undone_so_the_retry_stores_it_once(tmp_path: Path) -> None:
+    """Closing the session fails after the judgement was written: the two are one write,
+    so the judgement is undone too, and enter stores it (not 'round already answered')."""
+    db = tmp_path / "m.db"
+
+    async def main() -> None:
+        app = PzJudgeApp(db_path=db, judge="tester", seed=SEED)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.game_store is not None
+            store = app.game_store.store
+            real = store.end_session
+            tries: list[int] = []
+
+            def flaky(sid: int) -> bool:
+                tries.append(sid)
+                if len(tries) == 1:
+                    raise StoreError("disk I/O error")
+                return real(sid)
+
+            store.end_session = flaky  # type: ignore[method-assign]
+            await pilot.press("m")
+            await on_screen(app, pilot, "MimicScreen")
+            box = app.screen.query_one("#mimic-estimate", Input)
+            await until(pilot, lambda: not box.disabled, "the deal")
+            await type_text(pilot, "0.35")
+            await pilot.press("enter")
+            await until(pilot, lambda: "not stored" in screen_text(app), "the error")
+            with sqlite3.connect(db) as con:
+                assert list(con.execute("SELECT COUNT(*) FROM judgements")) == [(0,)]
+            await pilot.press("enter")
+            await until(pilot, lambda: "exact answer" in screen_text(app), "the reveal")
+
+    asyncio.run(main())
+    with sqlite3.connect(db) as con:
+        assert list(con.execute("SELECT estimate FROM judgements")) == [(0.35,)]
+        assert list(con.execute("SELECT ended_at IS NOT NULL FROM sessions")) == [(1,)]

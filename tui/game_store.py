@@ -102,19 +102,21 @@ class GameStore:
     def record_mimic_judgement(
         self, round_id: int, estimate: float, seconds: float, reveal: MimicReveal
     ) -> None:
-        """Commit the answer of a mimic round and close its session."""
-        self.store.record_judgement(
-            round_id,
-            estimate=estimate,
-            interval=None,
-            credence_a=None,
-            seconds=seconds,
-            scores=reveal.scores,
-            baselines=None,
-            evidence={},
-        )
-        sid = self.store.round_public(round_id)["session_id"]
-        self.store.end_session(sid)
+        """Commit the answer of a mimic round and close its session, in one write: if
+        closing fails the answer is undone too, so trying again stores it once."""
+        with self.store.transaction():
+            self.store.record_judgement(
+                round_id,
+                estimate=estimate,
+                interval=None,
+                credence_a=None,
+                seconds=seconds,
+                scores=reveal.scores,
+                baselines=None,
+                evidence={},
+            )
+            sid = self.store.round_public(round_id)["session_id"]
+            self.store.end_session(sid)
 
     def history(self) -> list[dict[str, Any]]:
         """Every judgement as an export row, oldest first."""

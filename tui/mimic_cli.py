@@ -30,6 +30,9 @@ MAX_REPS = 1000
 #: Largest add-alpha smoothing: every chain is uniform long before; far above it the
 #: smoothed counts overflow to inf and the distances to nan.
 MAX_ALPHA = 1e6
+#: Smallest positive --alpha and --betas: below it nothing changes, and near the bottom of
+#: the float range numpy's divisions overflow (warnings on stderr).
+TINY = 1e-12
 
 
 def _listed(
@@ -68,21 +71,25 @@ def _upto(most: int, *, zero: bool = False) -> Callable[[str], int]:
 
 
 def _alpha(s: str) -> float:
-    """--alpha: add-alpha smoothing, a finite number in (0, MAX_ALPHA]."""
+    """--alpha: add-alpha smoothing, a number in [TINY, MAX_ALPHA]."""
     try:
         v = float(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not (math.isfinite(v) and 0 < v <= MAX_ALPHA):
+    if not (math.isfinite(v) and TINY <= v <= MAX_ALPHA):
         raise argparse.ArgumentTypeError(
-            f"give a smoothing weight above 0 and at most {MAX_ALPHA:g}, e.g. 0.5"
+            f"give a smoothing weight from {TINY:g} to {MAX_ALPHA:g}, e.g. 0.5"
         )
     return v
 
 
 def _floats(s: str) -> list[float]:
     return _listed(
-        s, float, "numbers", lambda v: math.isfinite(v) and v >= 0, "numbers ≥ 0, e.g. 1,0.1,0"
+        s,
+        float,
+        "numbers",
+        lambda v: math.isfinite(v) and (v == 0 or v >= TINY),
+        f"numbers ≥ 0 (0, or from {TINY:g} up), e.g. 1,0.1,0",
     )
 
 
@@ -314,7 +321,9 @@ def add_mimic_commands(sub: Any) -> None:
             metavar="L",
             help="longest book, 1..6 (default 5: 27,990 books)",
         )
-        sp.add_argument("--alpha", type=_alpha, default=0.5, help="add-alpha smoothing, > 0 (0.5)")
+        sp.add_argument(
+            "--alpha", type=_alpha, default=0.5, help="add-alpha smoothing, 1e-12..1e6 (0.5)"
+        )
         sp.add_argument(
             "--z",
             type=_names,
