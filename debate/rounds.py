@@ -253,6 +253,18 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
         world = source if isinstance(source, World) else source(seed, None)
         pz = world_pz(world)
         truth, log10_truth, se = pz.pz, pz.log10_pz, pz.log10_pz_stderr
+    secret = Secret(
+        truth=truth, log10_truth=log10_truth, log10_stderr=se, honest_side=honest, specs=specs
+    )
+    return shown_round(seed, world, rules, claims, secret)
+
+
+def shown_round(
+    seed: int, world: World, rules: Rules, claims: dict[Side, float] | None, secret: Secret
+) -> DealtRound:
+    """A round as the judge is shown it: statements sorted by id (never an order that could
+    follow the truth), their free singletons, and the product of those. Every round dealt,
+    rebuilt from the store or taken from a recorded debate is shown through here."""
     views = sorted(statement_views(world, rules), key=lambda s: s.id)
     return DealtRound(
         seed=seed,
@@ -261,9 +273,7 @@ def deal_round(settings: SessionSettings, seed: int, world: World | None = None)
         statements=views,
         claims=claims,
         independence=shown_product(views),
-        secret=Secret(
-            truth=truth, log10_truth=log10_truth, log10_stderr=se, honest_side=honest, specs=specs
-        ),
+        secret=secret,
     )
 
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from debate.errors import DebateError
 from debate.models import Side
 from debate.protocols import PROTOCOLS, ProtocolName
-from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, Secret, deal_round, preset
+from debate.rounds import PRESETS, RANDOM_LIAR, DealtRound, Secret, deal_round, preset, shown_round
 from debate.rules import Rules, invalid, read_toml
 from debate.scoring import trust_points
 from latent.world import World
@@ -332,27 +332,18 @@ def dealt_from(
     specs: dict[str, str],
 ) -> DealtRound:
     """A round whose sides and claims were dealt elsewhere (a recorded debate), shown as
-    `deal_round` shows one: statements sorted by id, free singletons, their product."""
-    from debate.views import shown_product, statement_views
+    `deal_round` shows one (`debate.rounds.shown_round`)."""
     from latent.pz import world_pz
 
-    views = sorted(statement_views(world, rules), key=lambda v: v.id)
     pz = world_pz(world)
-    return DealtRound(
-        seed=seed,
-        world=world,
-        rules=rules,
-        statements=views,
-        claims=claims,
-        independence=shown_product(views),
-        secret=Secret(
-            truth=pz.pz,
-            log10_truth=pz.log10_pz,
-            log10_stderr=pz.log10_pz_stderr,
-            honest_side=honest_side,
-            specs=specs,
-        ),
+    secret = Secret(
+        truth=pz.pz,
+        log10_truth=pz.log10_pz,
+        log10_stderr=pz.log10_pz_stderr,
+        honest_side=honest_side,
+        specs=specs,
     )
+    return shown_round(seed, world, rules, claims, secret)
 
 
 def deal_mimic_item(item: ItemSpec, *, seed: int | None = None) -> MimicRound:

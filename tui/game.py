@@ -29,12 +29,12 @@ from debate.rounds import (
     deal_round,
     debaters_of,
     preset,
+    shown_round,
     world_seed,
 )
 from debate.rules import Rules
 from debate.scoring import Scores, score
 from debate.verify import Oracle
-from debate.views import shown_product, statement_views
 from latent.bounds import truth_outside
 from latent.traps import Trap, traps_of
 from latent.world import World, parse_world
@@ -165,30 +165,29 @@ def resume_round(
     rules = Rules.model_validate(public["rules"]) if public.get("rules") else settings.rules()
     claims = public.get("claims")
     honest: Side | None = secret.get("honest_side") if claims else None
-    truth, log10_truth = float(secret["truth_pz"]), secret.get("log10_truth")
-    views = sorted(statement_views(world, rules), key=lambda s: s.id)
+    shown = shown_round(
+        public.get("world_seed") or 0,
+        world,
+        rules,
+        claims,
+        Secret(
+            truth=float(secret["truth_pz"]),
+            log10_truth=secret.get("log10_truth"),
+            log10_stderr=float(secret.get("log10_truth_stderr") or 0.0),
+            honest_side=honest,
+            specs={side: secret.get(f"debater_{side}") or "?" for side in ("a", "b")},
+        ),
+    )
     oracle = Oracle(world, max_order=rules.judge_order, budget=rules.judge_budget)
     for q in public["queries"]:
         oracle.prob(q["ids"])  # the budget already spent, and the answers, come back
     return Round(
-        seed=public.get("world_seed") or 0,
+        **dict(shown),
         oracle=oracle,
         round_id=public["id"],
         session_id=public["session_id"],
         number=public["number"],
         practice=public["practice"],
-        world=world,
-        rules=rules,
-        statements=views,
-        claims=claims,
-        independence=shown_product(views),
-        secret=Secret(
-            truth=truth,
-            log10_truth=log10_truth,
-            log10_stderr=float(secret.get("log10_truth_stderr") or 0.0),
-            honest_side=honest,
-            specs={side: secret.get(f"debater_{side}") or "?" for side in ("a", "b")},
-        ),
         turns=[Turn.model_validate(t) for t in public["turns"]],
         queries=public["queries"],
         resumed=True,
